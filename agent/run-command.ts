@@ -1,0 +1,70 @@
+import { spawn } from 'node:child_process';
+import type { CommandLine } from '../core/compose.js';
+
+export interface CommandResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunOptions {
+  signal?: AbortSignal;
+  onLine?: (line: string) => void;
+  /** Grace period between SIGTERM and SIGKILL when cancelled. */
+  killGraceMs?: number;
+}
+
+export type CommandRunner = (cmd: CommandLine, opts?: RunOptions) => Promise<CommandResult>;
+
+const MAX_CAPTURE = 256 * 1024;
+
+/**
+ * Runs an argument array without a shell. Cancellation stops the child with
+ * SIGTERM (compose stops its own work cleanly on it), then SIGKILL.
+ */
+export const runCommand: CommandRunner = (cmd, opts = {}) =>
+  new Promise((resolve, reject) => {
+    const child = spawn(cmd.file, cmd.args, {
+      cwd: cmd.cwd,
+      env: cmd.env ? { ...process.env, ...cmd.env } : process.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    let partial = '';
+    const collect = (which: 'out' | 'err') => (chunk: Buffer) => {
+      const text = chunk.toString('utf8');
+      if (which === 'out') stdout = (stdout + text).slice(-MAX_CAPTURE);
+      else stderr = (stderr + text).slice(-MAX_CAPTURE);
+      if (opts.onLine) {
+        const lines = (partial + text).split(/\r?\n|\r/);
+        partial = lines.pop() ?? '';
+        for (const l of lines) if (l.trim()) opts.onLine(l);
+      }
+    };
+    child.stdout.on('data', collect('out'));
+    child.stderr.on('data', collect('err'));
+
+    let killTimer: NodeJS.Timeout | undefined;
+    const onAbort = () => {
+      child.kill('SIGTERM');
+      killTimer = setTimeout(() => child.kill('SIGKILL'), opts.killGraceMs ?? 10_000);
+    };
+    if (opts.signal?.aborted) onAbort();
+    else opts.signal?.addEventListener('abort', onAbort, { once: true });
+
+    child.on('error', (err) => {
+      opts.signal?.removeEventListener('abort', onAbort);
+      reject(err);
+    });
+    child.on('close', (code) => {
+      clearTimeout(killTimer);
+      opts.signal?.removeEventListener('abort', onAbort);
+      resolve({ code, stdout, stderr });
+    });
+  });
+
+/** The last lines of a command's output, for error messages an operator reads. */
+export function tail(text: string, lines = 15): string {
+  return text.trimEnd().split('\n').slice(-lines).join('\n');
+}

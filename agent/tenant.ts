@@ -1,0 +1,180 @@
+/**
+ * The tenant-side logic, written once: the control plane's local driver calls
+ * it in-process, the agent serves it over mTLS for remote tenants.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { lstat, readdir, readlink } from 'node:fs/promises';
+import path from 'node:path';
+import type Docker from 'dockerode';
+import {
+  composeListServices,
+  composePull,
+  composeRecreate,
+  composeVersionCommand,
+  type CommandLine,
+  type ComposeProject,
+  type ComposeVariant,
+} from '../core/compose.js';
+import { TenantError, type ExecutionDriver, type OperationOptions } from '../core/driver.js';
+import type { ContainerState, ContentManifest } from '../core/types.js';
+import { runCommand, tail, type CommandRunner } from './run-command.js';
+
+export interface TenantDeps {
+  docker: Docker;
+  compose: ComposeVariant;
+  run?: CommandRunner;
+}
+
+export interface TenantLocation {
+  projectName: string;
+  dir: string;
+}
+
+/** Finds which Compose is installed, preferring v2. */
+export async function detectComposeVariant(run: CommandRunner = runCommand): Promise<ComposeVariant> {
+  for (const variant of ['v2', 'v1'] as const) {
+    try {
+      const r = await run(composeVersionCommand(variant));
+      if (r.code === 0) return variant;
+    } catch {
+      // not installed: try the next variant
+    }
+  }
+  throw new TenantError(
+    'compose-missing',
+    'Docker Compose is not installed: neither `docker compose` (v2) nor `docker-compose` (v1) runs. Install one, e.g. `apt-get install docker-compose`.',
+  );
+}
+
+const ENGINE_DOWN = /Cannot connect to the Docker daemon|Is the docker daemon running|Couldn't connect to Docker daemon|connection refused.*docker\.sock|Error while fetching server API version/i;
+const IMAGE_MISSING = /manifest unknown|manifest for \S+ not found|not found: manifest|repository does not exist|pull access denied|No such image/i;
+const NO_SUCH_SERVICE = /no such service: (\S+)/i;
+
+export function createTenantDriver(deps: TenantDeps, where: TenantLocation): ExecutionDriver {
+  const run = deps.run ?? runCommand;
+  const project: ComposeProject = { variant: deps.compose, projectName: where.projectName, dir: where.dir };
+
+  async function compose(cmd: CommandLine, what: string, opts: OperationOptions = {}) {
+    let result;
+    try {
+      result = await run(cmd, { signal: opts.signal, onLine: opts.onProgress });
+    } catch (err) {
+      throw new TenantError('compose-missing', `${what}: could not run ${cmd.file}: ${(err as Error).message}`);
+    }
+    if (opts.signal?.aborted) throw new TenantError('cancelled', `${what} was cancelled`, tail(result.stderr));
+    if (result.code === 0) return result;
+    const output = tail(`${result.stdout}\n${result.stderr}`);
+    if (ENGINE_DOWN.test(output)) {
+      throw new TenantError('engine-unreachable', `${what}: the Docker engine is unreachable`, output);
+    }
+    const unknown = NO_SUCH_SERVICE.exec(output);
+    if (unknown) throw new TenantError('unknown-service', `${what}: no such service ${unknown[1]} in the compose file`, output);
+    throw new TenantError('compose-failed', `${what} failed (exit ${result.code}): ${lastLine(output)}`, output);
+  }
+
+  return {
+    async ping() {
+      try {
+        await deps.docker.ping();
+      } catch (err) {
+        throw new TenantError('engine-unreachable', `the Docker engine is unreachable: ${(err as Error).message}`);
+      }
+    },
+
+    async listServices(env) {
+      const r = await compose(composeListServices(project, env), 'compose config');
+      return r.stdout.split('\n').map((s) => s.trim()).filter(Boolean);
+    },
+
+    contentManifest: (dirs) => contentManifest(where.dir, dirs),
+
+    async pull(services, env, opts) {
+      try {
+        await compose(composePull(project, services, env), 'compose pull', opts);
+      } catch (err) {
+        if (err instanceof TenantError && err.code === 'compose-failed' && IMAGE_MISSING.test(err.output ?? '')) {
+          const image = missingImage(err.output ?? '');
+          throw new TenantError('image-not-found', `compose pull: image ${image} not found in its registry`, err.output);
+        }
+        throw err;
+      }
+    },
+
+    async recreate(services, env, opts) {
+      await compose(composeRecreate(project, services, env), 'compose up', opts);
+    },
+
+    async containerStates(services) {
+      const listed = await deps.docker
+        .listContainers({ all: true, filters: { label: [`com.docker.compose.project=${where.projectName}`] } })
+        .catch((err: Error) => {
+          throw new TenantError('engine-unreachable', `the Docker engine is unreachable: ${err.message}`);
+        });
+      const states: ContainerState[] = [];
+      for (const service of services) {
+        const c = listed.find((x) => x.Labels['com.docker.compose.service'] === service && x.Labels['com.docker.compose.oneoff'] !== 'True');
+        if (!c) {
+          states.push({ service, containerId: '', imageId: '', state: 'missing' });
+          continue;
+        }
+        const info = await deps.docker.getContainer(c.Id).inspect();
+        states.push({
+          service,
+          containerId: c.Id,
+          imageId: info.Image,
+          state: info.State.Status,
+          ...(info.State.Health ? { health: info.State.Health.Status } : {}),
+        });
+      }
+      return states;
+    },
+  };
+}
+
+function lastLine(text: string): string {
+  return text.trim().split('\n').at(-1) ?? '';
+}
+
+/** Names the image in a pull error, so the operator sees which one is missing. */
+function missingImage(output: string): string {
+  const m = /manifest for (\S+) not found/i.exec(output) ?? /(?:pull access denied for|Error response from daemon:.*?) (\S+:\S+)/i.exec(output)
+    ?? /(\S+\/\S+:\S+)/.exec(output);
+  return m?.[1]?.replace(/[,:]$/, '') ?? '(see output)';
+}
+
+/**
+ * sha256 of every file under the given tenant directories, relative to the
+ * tenant root. Symlinks are recorded by target, never followed out of the tree.
+ */
+export async function contentManifest(root: string, dirs: readonly string[]): Promise<ContentManifest> {
+  const manifest: ContentManifest = {};
+  async function walk(rel: string) {
+    const abs = path.join(root, rel);
+    let st;
+    try {
+      st = await lstat(abs);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
+    if (st.isSymbolicLink()) manifest[rel] = `symlink:${await readlink(abs)}`;
+    else if (st.isDirectory()) for (const e of (await readdir(abs)).sort()) await walk(path.join(rel, e));
+    else if (st.isFile()) manifest[rel] = await sha256File(abs);
+  }
+  for (const d of dirs) await walk(d);
+  return manifest;
+}
+
+function sha256File(file: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const h = createHash('sha256');
+    createReadStream(file).on('error', reject).on('data', (c) => h.update(c)).on('end', () => resolve(h.digest('hex')));
+  });
+}
+
+/** Paths added, removed or changed between two manifests. */
+export function manifestChanges(before: ContentManifest, after: ContentManifest): string[] {
+  const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
+  return [...keys].filter((k) => before[k] !== after[k]).sort();
+}

@@ -1,0 +1,113 @@
+/**
+ * Composes the control plane: database (PostgreSQL or embedded PGlite),
+ * Temporal (given address, or a dev server it starts), the worker and the API.
+ * `npm start` and the integration tests both go through here.
+ */
+import type { Server } from 'node:http';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import type { Worker } from '@temporalio/worker';
+import { openDatabase, type Database } from '../prisma/db.js';
+import { createInstanceRepo, createUpgradeRepo } from '../prisma/repositories.js';
+import { findTemporalCli, REPO_ROOT, startDevServer, type DevServer } from '../worker/temporal-server.js';
+import { createWorker } from '../worker/worker.js';
+import { createApp } from './app.js';
+import { createUpgradeService } from './upgrade-service.js';
+
+export interface ControlPlaneOptions {
+  databaseUrl?: string;
+  temporalAddress?: string;
+  dataDir?: string;
+  port?: number;
+  host?: string;
+  defaultImageTag?: string;
+  temporalUiUrl?: string;
+  taskQueue?: string;
+  /** Run the worker in this process (the embedded default). */
+  runWorker?: boolean;
+  verifyPollMs?: number;
+  log?: (m: string) => void;
+}
+
+export interface ControlPlane {
+  url: string;
+  db: Database;
+  temporal: Client;
+  temporalAddress: string;
+  temporalUiUrl?: string;
+  close(): Promise<void>;
+}
+
+export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
+  const log = opts.log ?? ((m: string) => console.log(m));
+  const dataDir = opts.dataDir ?? path.join(REPO_ROOT, '.data');
+  const cleanups: Array<() => Promise<unknown>> = [];
+  const close = async () => {
+    for (const c of cleanups.reverse()) await c().catch((err: Error) => log(`shutdown: ${err.message}`));
+  };
+
+  try {
+    const db = await openDatabase({ url: opts.databaseUrl, dataDir: path.join(dataDir, 'pglite'), log });
+    cleanups.push(() => db.close());
+    log(db.embedded ? `database: embedded PostgreSQL (PGlite) in ${path.join(dataDir, 'pglite')}` : `database: ${redact(db.url)}`);
+
+    let temporalAddress = opts.temporalAddress;
+    let temporalUiUrl = opts.temporalUiUrl;
+    if (!temporalAddress) {
+      const cli = await findTemporalCli(log);
+      const server: DevServer = await startDevServer({
+        cli,
+        dbFile: path.join(dataDir, 'temporal.db'),
+        logFile: path.join(dataDir, 'temporal.log'),
+      });
+      cleanups.push(() => server.stop());
+      temporalAddress = server.address;
+      temporalUiUrl ??= server.uiUrl;
+      log(`temporal: dev server on ${server.address}, web console ${server.uiUrl}`);
+    } else {
+      log(`temporal: ${temporalAddress}`);
+    }
+
+    const connection = await Connection.connect({ address: temporalAddress, connectTimeout: 5_000 }).catch((err: Error) => {
+      throw new Error(`the Temporal server at ${temporalAddress} is unreachable: ${err.message}`);
+    });
+    cleanups.push(() => connection.close());
+    const temporal = new Client({ connection });
+
+    let worker: Worker | undefined;
+    if (opts.runWorker ?? true) {
+      worker = await createWorker({ db, temporalAddress, taskQueue: opts.taskQueue, verifyPollMs: opts.verifyPollMs, log });
+      const running = worker.run();
+      cleanups.push(async () => {
+        worker!.shutdown();
+        await running;
+      });
+    }
+
+    const instances = createInstanceRepo(db.prisma);
+    const upgrades = createUpgradeRepo(db.prisma);
+    const defaultImageTag = opts.defaultImageTag ?? 'latest';
+    const app = createApp({
+      instances,
+      upgrades,
+      defaultImageTag,
+      temporalUiUrl,
+      log,
+      upgradeService: createUpgradeService({ temporal, temporalAddress, upgrades, defaultImageTag, taskQueue: opts.taskQueue }),
+    });
+    const server: Server = await new Promise((resolve, reject) => {
+      const s = app.listen(opts.port ?? 3000, opts.host ?? '127.0.0.1', () => resolve(s)).once('error', reject);
+    });
+    cleanups.push(() => new Promise((r) => server.close(r)));
+    const addr = server.address();
+    const url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : opts.port}`;
+    return { url, db, temporal, temporalAddress, temporalUiUrl, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+function redact(url: string): string {
+  return url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
+}

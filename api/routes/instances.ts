@@ -1,0 +1,80 @@
+import { Router } from 'express';
+import { conflict, notFound } from '../../core/errors.js';
+import type { InstanceRecord, InstanceRepo, UpgradeRecord, UpgradeRepo } from '../../prisma/repositories.js';
+import { createInstanceBody, idParam, startImageUpgradeBody } from '../schemas.js';
+import { effectiveImageTag, type UpgradeService } from '../upgrade-service.js';
+
+export interface InstancesRouterDeps {
+  instances: InstanceRepo;
+  upgrades: UpgradeRepo;
+  upgradeService: UpgradeService;
+  defaultImageTag: string;
+  temporalUiUrl?: string;
+}
+
+export function createRouter(deps: InstancesRouterDeps): Router {
+  const router = Router();
+
+  const view = (i: InstanceRecord) => ({
+    ...i,
+    effectiveImageTag: effectiveImageTag(i, deps.defaultImageTag),
+    usesDefaultImageTag: i.imageTag === null,
+  });
+
+  async function load(id: string): Promise<InstanceRecord> {
+    const instance = await deps.instances.get(id);
+    if (!instance) throw notFound(`no instance with id ${id}`);
+    return instance;
+  }
+
+  router.post('/instances', async (req, res) => {
+    const body = createInstanceBody.parse(req.body);
+    const created = await deps.instances.create({
+      slug: body.slug,
+      name: body.name,
+      composeDir: body.composeDir,
+      composeProjectName: body.composeProjectName ?? body.slug,
+      coreServices: body.coreServices,
+      imageTag: body.imageTag ?? null,
+    });
+    if (!created) throw conflict(`an instance with slug ${body.slug} exists already`);
+    res.status(201).json(view(created));
+  });
+
+  router.get('/instances', async (_req, res) => {
+    res.json((await deps.instances.list()).map(view));
+  });
+
+  router.get('/instances/:id', async (req, res) => {
+    res.json(view(await load(idParam.parse(req.params).id)));
+  });
+
+  router.post('/instances/:id/upgrade-images', async (req, res) => {
+    const instance = await load(idParam.parse(req.params).id);
+    const body = startImageUpgradeBody.parse(req.body ?? {});
+    res.status(202).json(await deps.upgradeService.startImageUpgrade(instance, body, req.get('x-drydock-operator') ?? undefined));
+  });
+
+  router.get('/instances/:id/upgrades', async (req, res) => {
+    const instance = await load(idParam.parse(req.params).id);
+    res.json((await deps.upgrades.listForInstance(instance.id)).map((u) => upgradeView(u, deps.temporalUiUrl)));
+  });
+
+  router.get('/upgrades/:id', async (req, res) => {
+    const { id } = idParam.parse(req.params);
+    const upgrade = await deps.upgrades.get(id);
+    if (!upgrade) throw notFound(`no upgrade with id ${id}`);
+    res.json(upgradeView(upgrade, deps.temporalUiUrl));
+  });
+
+  return router;
+}
+
+export function upgradeView(u: UpgradeRecord, temporalUiUrl?: string) {
+  return {
+    ...u,
+    temporalUrl: temporalUiUrl
+      ? `${temporalUiUrl}/namespaces/default/workflows/${encodeURIComponent(u.workflowId)}${u.runId ? `/${u.runId}` : ''}/history`
+      : undefined,
+  };
+}

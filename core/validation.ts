@@ -1,0 +1,22 @@
+/**
+ * Grammars for names that end up on command lines or in workflow IDs. Kept as
+ * plain regexes (no zod) so workflow code and the agent can use them too.
+ */
+
+/** A lowercase DNS label (RFC 1123): what slugs and compose project names must be. */
+export const SLUG_RE = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+export const SLUG_RULE = 'a lowercase DNS label: 1-63 of a-z, 0-9 and "-", starting and ending with a letter or digit';
+
+/** Docker's tag grammar: [\w][\w.-]{0,127}. */
+export const IMAGE_TAG_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+export const IMAGE_TAG_RULE = 'a Docker tag: up to 128 of letters, digits, "_", "." and "-", not starting with "." or "-"';
+
+/** Compose service names: [a-zA-Z0-9][a-zA-Z0-9_.-]+ (the compose spec's pattern). */
+export const SERVICE_NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
+export const SERVICE_NAME_RULE = 'a compose service name: letters, digits, "_", "." and "-", starting with a letter or digit';
+
+/** Compose project names: lowercase letters, digits, "-" and "_", starting with a letter or digit. */
+export const PROJECT_NAME_RE = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+export const PROJECT_NAME_RULE = 'a compose project name: lowercase letters, digits, "-" and "_", starting with a letter or digit';
+
+export const DEFAULT_CORE_SERVICES = ['api', 'admin', 'media-api', 'nginx'] as const;

@@ -1,0 +1,134 @@
+/**
+ * Opens the database: a real PostgreSQL when a URL is given, otherwise an
+ * embedded PGlite served over a local socket so Prisma's pg adapter can talk
+ * to it like any server. Migrations are applied before Prisma is handed out.
+ */
+import { mkdir } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { PGlite } from '@electric-sql/pglite';
+import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
+import { unavailable } from '../core/errors.js';
+import { PrismaClient } from './generated/client.js';
+import { applyMigrations, type SqlClient } from './migrate.js';
+
+export interface Database {
+  prisma: PrismaClient;
+  url: string;
+  embedded: boolean;
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  url?: string;
+  dataDir?: string;
+  log?: (msg: string) => void;
+}
+
+const defaultDataDir = fileURLToPath(new URL('../.data/pglite', import.meta.url));
+
+// Fail fast instead of hanging on a black-holed host.
+const CONNECT_TIMEOUT_MS = 5_000;
+
+export async function openDatabase(opts: OpenOptions = {}): Promise<Database> {
+  const log = opts.log ?? (() => {});
+  return opts.url ? openServer(opts.url, log) : openEmbedded(opts.dataDir ?? defaultDataDir, log);
+}
+
+async function openServer(url: string, log: (msg: string) => void): Promise<Database> {
+  const where = hostPort(url);
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+  // Without a listener, a server-side disconnect while idle would crash the process.
+  client.on('error', () => {});
+  try {
+    await client.connect();
+  } catch (err) {
+    await client.end().catch(() => {});
+    throw unavailable('database', `${where}: ${reason(err)}`);
+  }
+  try {
+    logApplied(await applyMigrations(client), log);
+  } finally {
+    await client.end().catch(() => {});
+  }
+
+  const adapter = new PrismaPg({ connectionString: url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+  const prisma = new PrismaClient({ adapter });
+  return { prisma, url, embedded: false, close: () => prisma.$disconnect() };
+}
+
+async function openEmbedded(dataDir: string, log: (msg: string) => void): Promise<Database> {
+  // PGlite creates only the last path segment itself.
+  await mkdir(dataDir, { recursive: true });
+  const db = await PGlite.create(dataDir);
+  let server: PGLiteSocketServer | undefined;
+  try {
+    // Migrate in-process, before the socket exists: the socket server accepts one
+    // connection at a time, so nothing can connect before the schema is ready.
+    logApplied(await applyMigrations(pgliteClient(db)), log);
+
+    server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0 });
+    await server.start();
+    const url = `postgresql://postgres@${server.getServerConn()}/postgres`;
+    log(`embedded PostgreSQL (PGlite) in ${dataDir}, serving ${url}`);
+
+    // The socket server refuses a second connection (the client sees "Connection
+    // terminated unexpectedly"), so the pool must never open one. Keeping the idle
+    // connection (idleTimeoutMillis 0) avoids reconnect churn.
+    const adapter = new PrismaPg({
+      connectionString: url,
+      max: 1,
+      idleTimeoutMillis: 0,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    });
+    const prisma = new PrismaClient({ adapter });
+    const running = server;
+    return {
+      prisma,
+      url,
+      embedded: true,
+      async close() {
+        await prisma.$disconnect();
+        await running.stop();
+        await db.close();
+      },
+    };
+  } catch (err) {
+    await server?.stop().catch(() => {});
+    await db.close().catch(() => {});
+    throw err;
+  }
+}
+
+/** pg-style query() over PGlite: its query() takes one statement, exec() a whole script. */
+function pgliteClient(db: PGlite): SqlClient {
+  return {
+    async query(text, values) {
+      if (values) return db.query(text, values);
+      const results = await db.exec(text);
+      return { rows: results.at(-1)?.rows ?? [] };
+    },
+  };
+}
+
+function logApplied(names: string[], log: (msg: string) => void) {
+  for (const name of names) log(`applied migration ${name}`);
+}
+
+/** host:port for messages; never the credentials in the URL. */
+function hostPort(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname || 'localhost'}:${u.port || '5432'}`;
+  } catch {
+    return 'the configured URL';
+  }
+}
+
+function reason(err: unknown): string {
+  // Node reports a refused dual-stack connect as an AggregateError with an empty message.
+  if (err instanceof AggregateError && !err.message) return reason(err.errors[0]);
+  if (err instanceof Error) return err.message || (err as NodeJS.ErrnoException).code || err.name;
+  return String(err);
+}

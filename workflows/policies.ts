@@ -1,0 +1,48 @@
+/**
+ * Timeouts and retry policies, one per kind of step, named for what they
+ * guard. Workflow code: no imports beyond Temporal's workflow package.
+ */
+import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
+
+/** Database bookkeeping: short, retried for long enough to ride out a database restart. */
+export const BOOKKEEPING: LocalActivityOptions = {
+  startToCloseTimeout: '10 seconds',
+  scheduleToCloseTimeout: '10 minutes',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
+};
+
+/** Database writes the console should show as steps (mark running, persist imageTag). */
+export const DATABASE_WRITE: ActivityOptions = {
+  startToCloseTimeout: '10 seconds',
+  scheduleToCloseTimeout: '10 minutes',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
+};
+
+/** Quick look-ups on the tenant (engine ping, compose config, checksums). */
+export const TENANT_QUERY: ActivityOptions = {
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 5 },
+};
+
+/** Image pulls: large and slow, so they heartbeat; a stalled pull is noticed in a minute. */
+export const IMAGE_PULL: ActivityOptions = {
+  startToCloseTimeout: '30 minutes',
+  heartbeatTimeout: '1 minute',
+  retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 4 },
+};
+
+/** Recreating containers. Idempotent (force-recreate), so a retry is safe. */
+export const CONTAINER_RECREATE: ActivityOptions = {
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '1 minute',
+  retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 3 },
+};
+
+/** How long recreated services get to become running and healthy. */
+export const VERIFY_DEADLINE_MS = 90_000;
+
+export const VERIFY: ActivityOptions = {
+  startToCloseTimeout: VERIFY_DEADLINE_MS + 60_000,
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '5 seconds', maximumAttempts: 2 },
+};
