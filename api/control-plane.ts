@@ -6,7 +6,6 @@
 import type { Server } from 'node:http';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import type { Worker } from '@temporalio/worker';
 import { openDatabase, type Database } from '../prisma/db.js';
 import { createInstanceRepo, createUpgradeRepo } from '../prisma/repositories.js';
 import { findTemporalCli, REPO_ROOT, startDevServer, type DevServer } from '../worker/temporal-server.js';
@@ -49,7 +48,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   try {
     const db = await openDatabase({ url: opts.databaseUrl, dataDir: path.join(dataDir, 'pglite'), log });
     cleanups.push(() => db.close());
-    log(db.embedded ? `database: embedded PostgreSQL (PGlite) in ${path.join(dataDir, 'pglite')}` : `database: ${redact(db.url)}`);
+    if (!db.embedded) log(`database: ${redact(db.url)}`);
 
     let temporalAddress = opts.temporalAddress;
     let temporalUiUrl = opts.temporalUiUrl;
@@ -74,12 +73,11 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     cleanups.push(() => connection.close());
     const temporal = new Client({ connection });
 
-    let worker: Worker | undefined;
     if (opts.runWorker ?? true) {
-      worker = await createWorker({ db, temporalAddress, taskQueue: opts.taskQueue, verifyPollMs: opts.verifyPollMs, log });
-      const running = worker.run();
+      const w = await createWorker({ db, temporalAddress, taskQueue: opts.taskQueue, verifyPollMs: opts.verifyPollMs, log });
+      const running = w.run();
       cleanups.push(async () => {
-        worker!.shutdown();
+        w.worker.shutdown();
         await running;
       });
     }

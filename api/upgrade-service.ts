@@ -25,7 +25,7 @@ export interface UpgradeServiceDeps {
   taskQueue?: string;
 }
 
-const START_DEADLINE_MS = 10_000;
+const START_DEADLINE_MS = 5_000;
 
 export function effectiveImageTag(instance: Pick<InstanceRecord, 'imageTag'>, defaultImageTag: string): string {
   return instance.imageTag ?? defaultImageTag;

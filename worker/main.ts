@@ -13,12 +13,12 @@ if (!databaseUrl || !temporalAddress) {
 }
 try {
   const db = await openDatabase({ url: databaseUrl, log: console.log });
-  const worker = await createWorker({ db, temporalAddress, log: console.log });
+  const { worker, run } = await createWorker({ db, temporalAddress, log: console.log });
   const stop = () => worker.shutdown();
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   console.log(`worker polling ${temporalAddress}`);
-  await worker.run();
+  await run();
   await db.close();
 } catch (err) {
   console.error(`worker could not start: ${(err as Error).message}`);

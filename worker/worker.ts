@@ -2,7 +2,7 @@
  * The one place real clients are made for activities: database repositories
  * and execution drivers. Used by the standalone worker and by `npm start`.
  */
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from '@temporalio/worker';
 import Docker from 'dockerode';
 import { createActivities } from '../activities/index.js';
 import { createTenantDriver, detectComposeVariant } from '../agent/tenant.js';
@@ -25,7 +25,24 @@ export interface WorkerOptions {
   log?: (m: string) => void;
 }
 
-export async function createWorker(opts: WorkerOptions): Promise<Worker> {
+/** Temporal's own log lines are for debugging the SDK; keep them to warnings unless asked. */
+function installQuietRuntime() {
+  const level = (process.env.DRYDOCK_TEMPORAL_LOG_LEVEL ?? 'WARN') as LogLevel;
+  try {
+    Runtime.install({ logger: new DefaultLogger(level) });
+  } catch {
+    // already installed by an earlier worker in this process
+  }
+}
+
+export interface RunnableWorker {
+  worker: Worker;
+  /** Runs until shutdown, then closes the worker's connection. */
+  run(): Promise<void>;
+}
+
+export async function createWorker(opts: WorkerOptions): Promise<RunnableWorker> {
+  installQuietRuntime();
   const log = opts.log ?? (() => {});
   const docker = opts.docker ?? new Docker();
   const compose = opts.compose ?? (await detectComposeVariant().catch((err: Error) => (log(`warning: ${err.message}`), undefined)));
@@ -47,11 +64,12 @@ export async function createWorker(opts: WorkerOptions): Promise<Worker> {
   const workflowSource = prebuiltBundleIsFresh()
     ? { workflowBundle: { codePath: BUNDLE_FILE } }
     : { workflowBundle: await buildBundle() };
-  return Worker.create({
+  const worker = await Worker.create({
     connection,
     namespace: opts.namespace ?? 'default',
     taskQueue: opts.taskQueue ?? TASK_QUEUE,
     activities,
     ...workflowSource,
   });
+  return { worker, run: () => worker.run().finally(() => connection.close()) };
 }

@@ -1,0 +1,618 @@
+/**
+ * The tenant-side file operations of an upgrade: read, write, snapshot and
+ * restore a list of managed files, all confined to the tenant root.
+ *
+ * Every path is checked twice. First by shape (relative, normalized, no `..`,
+ * no NUL or backslash, bounded length, not tenant content, in the managed list),
+ * then against the disk: its parent directory is resolved component by
+ * component and must stay inside realpath(root), and the target itself must not
+ * be a symlink. A batch is validated in full before anything is written, so a
+ * bad path leaves the tenant untouched.
+ *
+ * Writes are atomic (temp file in the same directory, fsync, rename, fsync the
+ * directory) and skip identical content, so a retried activity writes nothing twice.
+ */
+import { randomBytes } from 'node:crypto';
+import { constants, type Stats } from 'node:fs';
+import { link, lstat, mkdir, open, readFile, realpath, rename, rm, unlink, utimes, type FileHandle } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { TENANT_CONTENT_DIRS } from '../core/types.js';
+
+export const MAX_PATH_BYTES = 4096;
+/** Longest single path component most filesystems accept. */
+export const MAX_NAME_BYTES = 255;
+export const LOCK_FILE = '.drydock.lock';
+const TMP_PREFIX = '.drydock-tmp-';
+
+export type PathRule =
+  | 'not-a-string'
+  | 'empty'
+  | 'nul'
+  | 'backslash'
+  | 'too-long'
+  | 'absolute'
+  | 'traversal'
+  | 'not-normalized'
+  | 'tenant-content'
+  | 'reserved'
+  | 'unmanaged'
+  | 'duplicate'
+  | 'conflict'
+  | 'not-a-directory'
+  | 'symlink-escape'
+  | 'symlink-target'
+  | 'not-a-file';
+
+/** A path outside what drydock may touch. Retrying cannot fix it. */
+export class PathRejected extends Error {
+  readonly code = 'path-rejected' as const;
+  constructor(
+    readonly path: string,
+    readonly rule: PathRule,
+    detail: string,
+  ) {
+    super(`path ${show(path)} rejected (${rule}): ${detail}`);
+    this.name = 'PathRejected';
+  }
+}
+
+function show(p: unknown): string {
+  if (typeof p !== 'string') return String(p);
+  return JSON.stringify(p.length > 120 ? `${p.slice(0, 120)}…` : p);
+}
+
+export interface FileToWrite {
+  path: string;
+  content: string;
+}
+
+export interface WriteResult {
+  written: string[];
+  unchanged: string[];
+}
+
+export interface SnapshotEntry {
+  /** The file's bytes, base64. */
+  content: string;
+  /** Permission bits (mode & 0o777). */
+  mode: number;
+}
+
+/** null: the file did not exist when the snapshot was taken. */
+export interface Snapshot {
+  files: Record<string, SnapshotEntry | null>;
+}
+
+export interface RestoreResult {
+  written: string[];
+  deleted: string[];
+  unchanged: string[];
+}
+
+// ---------------------------------------------------------------------------
+// Shape checks: pure, no disk access.
+
+/** Throws PathRejected unless `p` is a well-formed managed relative path. */
+export function checkPathShape(p: unknown, managed: readonly string[]): asserts p is string {
+  if (typeof p !== 'string') throw new PathRejected(String(p), 'not-a-string', 'a path must be a string');
+  if (p === '') throw new PathRejected(p, 'empty', 'a path must not be empty');
+  if (p.includes('\0')) throw new PathRejected(p, 'nul', 'a path must not contain a NUL byte');
+  if (Buffer.byteLength(p, 'utf8') > MAX_PATH_BYTES) {
+    throw new PathRejected(p, 'too-long', `a path must be at most ${MAX_PATH_BYTES} bytes`);
+  }
+  if (p.includes('\\')) throw new PathRejected(p, 'backslash', 'a path must not contain a backslash');
+  if (p.startsWith('/') || path.isAbsolute(p)) throw new PathRejected(p, 'absolute', 'a path must be relative to the tenant root');
+  const segments = p.split('/');
+  if (segments.includes('..')) throw new PathRejected(p, 'traversal', 'a path must not contain a `..` segment');
+  if (path.posix.normalize(p) !== p || segments.some((s) => s === '' || s === '.')) {
+    throw new PathRejected(p, 'not-normalized', 'a path must be normalized (no `.` segment, empty segment or trailing slash)');
+  }
+  if (segments.some((s) => Buffer.byteLength(s, 'utf8') > MAX_NAME_BYTES)) {
+    throw new PathRejected(p, 'too-long', `each path component must be at most ${MAX_NAME_BYTES} bytes`);
+  }
+  if (isTenantContent(segments[0] ?? '')) {
+    throw new PathRejected(p, 'tenant-content', `${TENANT_CONTENT_DIRS.map((d) => `${d}/`).join(', ')} belong to the tenant`);
+  }
+  const name = segments[segments.length - 1] ?? '';
+  if (p === LOCK_FILE || name.startsWith(TMP_PREFIX)) {
+    throw new PathRejected(p, 'reserved', 'the name is reserved for drydock\'s lock and temp files');
+  }
+  if (!managed.includes(p)) throw new PathRejected(p, 'unmanaged', 'the path is not in the list of managed files');
+}
+
+function isTenantContent(firstSegment: string): boolean {
+  // Case-insensitively, so a case-insensitive filesystem cannot be used to reach them.
+  return TENANT_CONTENT_DIRS.some((d) => d.toLowerCase() === firstSegment.toLowerCase());
+}
+
+/** Shape-checks a whole batch, plus duplicates and file-vs-directory conflicts within it. */
+function checkBatchShape(paths: readonly unknown[], managed: readonly string[]): string[] {
+  const seen = new Set<string>();
+  for (const p of paths) {
+    checkPathShape(p, managed);
+    if (seen.has(p)) throw new PathRejected(p, 'duplicate', 'the path appears twice in one batch');
+    seen.add(p);
+  }
+  for (const p of seen) {
+    const segments = p.split('/');
+    for (let i = 1; i < segments.length; i++) {
+      const ancestor = segments.slice(0, i).join('/');
+      if (seen.has(ancestor)) {
+        throw new PathRejected(p, 'conflict', `${show(ancestor)} is in the same batch as a file, but is this path's parent directory`);
+      }
+    }
+  }
+  return [...seen];
+}
+
+// ---------------------------------------------------------------------------
+// Disk checks.
+
+interface Resolved {
+  rel: string;
+  /** realpath of the deepest existing ancestor directory of the target. */
+  dir: string;
+  /** Parent components below `dir` that do not exist yet. */
+  missing: string[];
+  name: string;
+}
+
+function inside(realRoot: string, p: string): boolean {
+  const rel = path.relative(realRoot, p);
+  return rel === '' || (rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel));
+}
+
+function errno(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | null)?.code;
+}
+
+/**
+ * Resolves the parent directory of `rel` one component at a time from
+ * realpath(root), following symlinks only when they stay inside the root.
+ * Touches nothing.
+ */
+async function resolveParent(realRoot: string, rel: string): Promise<Resolved> {
+  const segments = rel.split('/');
+  const name = segments.pop() ?? '';
+  let dir = realRoot;
+  for (let i = 0; i < segments.length; i++) {
+    const next = path.join(dir, segments[i] ?? '');
+    let st: Stats;
+    try {
+      st = await lstat(next);
+    } catch (err) {
+      if (errno(err) === 'ENOENT') return { rel, dir, missing: segments.slice(i), name };
+      throw err;
+    }
+    if (st.isSymbolicLink()) {
+      let real: string;
+      try {
+        real = await realpath(next);
+      } catch {
+        throw new PathRejected(rel, 'symlink-escape', `parent ${show(segments.slice(0, i + 1).join('/'))} is a dangling symlink`);
+      }
+      if (!inside(realRoot, real)) {
+        throw new PathRejected(rel, 'symlink-escape', `parent ${show(segments.slice(0, i + 1).join('/'))} resolves outside the tenant root`);
+      }
+      const relReal = path.relative(realRoot, real);
+      if (relReal !== '' && isTenantContent(relReal.split(path.sep)[0] ?? '')) {
+        throw new PathRejected(rel, 'tenant-content', `parent ${show(segments.slice(0, i + 1).join('/'))} resolves into tenant content`);
+      }
+      st = await lstat(real);
+      dir = real;
+    } else {
+      dir = next;
+    }
+    if (!st.isDirectory()) {
+      throw new PathRejected(rel, 'not-a-directory', `${show(segments.slice(0, i + 1).join('/'))} exists and is not a directory`);
+    }
+  }
+  return { rel, dir, missing: [], name };
+}
+
+/** Resolves the parent and refuses a target that is a symlink or not a regular file. */
+async function resolveChecked(realRoot: string, rel: string): Promise<Resolved> {
+  const r = await resolveParent(realRoot, rel);
+  if (r.missing.length === 0) {
+    let st: Stats | undefined;
+    try {
+      st = await lstat(path.join(r.dir, r.name));
+    } catch (err) {
+      if (errno(err) !== 'ENOENT') throw err;
+    }
+    if (st?.isSymbolicLink()) throw new PathRejected(rel, 'symlink-target', 'the file is a symlink');
+    if (st && !st.isFile()) throw new PathRejected(rel, 'not-a-file', 'the path exists and is not a regular file');
+  }
+  return r;
+}
+
+/** Creates the missing parent directories (inside the root only) and returns the real parent. */
+async function ensureParent(realRoot: string, rel: string): Promise<string> {
+  // Resolve again: the disk may have changed since the batch was validated.
+  const r = await resolveParent(realRoot, rel);
+  let dir = r.dir;
+  for (const seg of r.missing) {
+    const next = path.join(dir, seg);
+    try {
+      await mkdir(next, { mode: 0o755 });
+    } catch (err) {
+      if (errno(err) !== 'EEXIST') throw err;
+    }
+    const st = await lstat(next);
+    if (st.isSymbolicLink() || !st.isDirectory()) {
+      throw new PathRejected(rel, 'symlink-escape', `${show(next)} changed under drydock while creating it`);
+    }
+    dir = next;
+  }
+  if (!inside(realRoot, await realpath(dir))) throw new PathRejected(rel, 'symlink-escape', 'the parent resolves outside the tenant root');
+  return dir;
+}
+
+interface Existing {
+  data: Buffer;
+  mode: number;
+  uid: number;
+  gid: number;
+}
+
+/**
+ * Opens without following a final symlink, and without blocking on a FIFO,
+ * so what is checked is what is read.
+ */
+async function openNoFollow(file: string, rel: string): Promise<FileHandle | null> {
+  let fh: FileHandle;
+  try {
+    fh = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (err) {
+    if (errno(err) === 'ENOENT') return null;
+    if (errno(err) === 'ELOOP') throw new PathRejected(rel, 'symlink-target', 'the file is a symlink');
+    throw err;
+  }
+  const st = await fh.stat();
+  if (!st.isFile()) {
+    await fh.close();
+    throw new PathRejected(rel, 'not-a-file', 'the path exists and is not a regular file');
+  }
+  return fh;
+}
+
+async function readExisting(file: string, rel: string): Promise<Existing | null> {
+  const fh = await openNoFollow(file, rel);
+  if (!fh) return null;
+  try {
+    const st = await fh.stat();
+    return { data: await fh.readFile(), mode: st.mode & 0o777, uid: st.uid, gid: st.gid };
+  } finally {
+    await fh.close();
+  }
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Replaces `name` in `dir` with `data` atomically. `mode` undefined keeps the
+ * existing mode (new files: 0644, `.env` 0600). Returns false when the file
+ * already holds exactly these bytes (and mode, when one is asked for).
+ */
+async function atomicWrite(dir: string, name: string, rel: string, data: Buffer, mode?: number): Promise<boolean> {
+  const target = path.join(dir, name);
+  const existing = await readExisting(target, rel);
+  if (existing && existing.data.equals(data)) {
+    if (mode === undefined || existing.mode === mode) return false;
+    const fh = await openNoFollow(target, rel);
+    if (fh) {
+      try {
+        await fh.chmod(mode);
+      } finally {
+        await fh.close();
+      }
+      return true;
+    }
+  }
+  const finalMode = mode ?? existing?.mode ?? (name === '.env' ? 0o600 : 0o644);
+  const tmp = path.join(dir, `${TMP_PREFIX}${randomBytes(8).toString('hex')}`);
+  const fh = await open(tmp, 'wx', finalMode);
+  try {
+    try {
+      await fh.writeFile(data);
+      await fh.chmod(finalMode); // open()'s mode is filtered by the umask
+      if (existing && process.getuid?.() === 0 && (existing.uid !== 0 || existing.gid !== 0)) {
+        await fh.chown(existing.uid, existing.gid); // root rewriting a tenant's file keeps its owner
+      }
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, target);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  await fsyncDir(dir);
+  return true;
+}
+
+// ---------------------------------------------------------------------------
+// The operations.
+
+/** utf8 content of each path, null when absent. */
+export async function readManagedFiles(root: string, paths: string[]): Promise<Record<string, string | null>> {
+  const realRoot = await realpath(root);
+  const rels = checkBatchShape(paths, paths);
+  const resolved = [];
+  for (const rel of rels) resolved.push(await resolveChecked(realRoot, rel));
+  const out: Record<string, string | null> = {};
+  for (const r of resolved) {
+    const existing = r.missing.length ? null : await readExisting(path.join(r.dir, r.name), r.rel);
+    out[r.rel] = existing ? existing.data.toString('utf8') : null;
+  }
+  return out;
+}
+
+/**
+ * Writes each file atomically, skipping identical content. Validates every
+ * path (shape and disk) before writing any.
+ */
+export async function writeManagedFiles(root: string, managed: readonly string[], files: FileToWrite[]): Promise<WriteResult> {
+  const realRoot = await realpath(root);
+  checkBatchShape(files.map((f) => f?.path), managed);
+  for (const f of files) {
+    if (typeof f.content !== 'string') throw new TypeError(`content of ${show(f.path)} must be a string`);
+  }
+  for (const f of files) await resolveChecked(realRoot, f.path);
+
+  const result: WriteResult = { written: [], unchanged: [] };
+  for (const f of files) {
+    const dir = await ensureParent(realRoot, f.path);
+    const changed = await atomicWrite(dir, path.posix.basename(f.path), f.path, Buffer.from(f.content, 'utf8'));
+    (changed ? result.written : result.unchanged).push(f.path);
+  }
+  return result;
+}
+
+/** Bytes and mode of each path, null when absent, for restoreFiles. */
+export async function snapshotFiles(root: string, paths: string[]): Promise<Snapshot> {
+  const realRoot = await realpath(root);
+  const rels = checkBatchShape(paths, paths);
+  const resolved = [];
+  for (const rel of rels) resolved.push(await resolveChecked(realRoot, rel));
+  const files: Snapshot['files'] = {};
+  for (const r of resolved) {
+    const existing = r.missing.length ? null : await readExisting(path.join(r.dir, r.name), r.rel);
+    files[r.rel] = existing ? { content: existing.data.toString('base64'), mode: existing.mode } : null;
+  }
+  return { files };
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/**
+ * Puts every file of the snapshot back byte for byte with its mode, and deletes
+ * the files that did not exist when it was taken. Directories created since are
+ * left in place. Validates every path before touching any.
+ */
+export async function restoreFiles(root: string, snapshot: Snapshot): Promise<RestoreResult> {
+  const realRoot = await realpath(root);
+  const entries = Object.entries(snapshot?.files ?? {});
+  const rels = entries.map(([p]) => p);
+  checkBatchShape(rels, rels);
+  for (const [p, e] of entries) {
+    if (e === null) continue;
+    if (typeof e !== 'object' || typeof e.content !== 'string' || !BASE64.test(e.content) || e.content.length % 4 !== 0) {
+      throw new TypeError(`snapshot entry for ${show(p)} has no valid base64 content`);
+    }
+    if (!Number.isInteger(e.mode) || e.mode < 0 || e.mode > 0o777) {
+      throw new TypeError(`snapshot entry for ${show(p)} has an invalid mode ${String(e.mode)}`);
+    }
+  }
+  for (const p of rels) await resolveChecked(realRoot, p);
+
+  const result: RestoreResult = { written: [], deleted: [], unchanged: [] };
+  for (const [p, e] of entries) {
+    if (e === null) {
+      const r = await resolveChecked(realRoot, p);
+      if (r.missing.length === 0) {
+        try {
+          await unlink(path.join(r.dir, r.name));
+          await fsyncDir(r.dir);
+          result.deleted.push(p);
+          continue;
+        } catch (err) {
+          if (errno(err) !== 'ENOENT') throw err;
+        }
+      }
+      result.unchanged.push(p);
+      continue;
+    }
+    const dir = await ensureParent(realRoot, p);
+    const changed = await atomicWrite(dir, path.posix.basename(p), p, Buffer.from(e.content, 'base64'), e.mode);
+    (changed ? result.written : result.unchanged).push(p);
+  }
+  return result;
+}
+
+// ---------------------------------------------------------------------------
+// The per-tenant lock: one operation per tenant at a time.
+
+export interface TenantLockOptions {
+  /** First wait between attempts on a held lock file; doubles up to 1 s. */
+  pollMs?: number;
+  /** Gives up waiting for the lock. */
+  signal?: AbortSignal;
+}
+
+interface LockInfo {
+  pid: number;
+  host?: string;
+  at: number;
+  token?: string;
+}
+
+interface LockSeen {
+  raw: string;
+  info: LockInfo | null;
+  mtimeMs: number;
+}
+
+/** Tail of each root's queue of waiting operations, in this process. */
+const queues = new Map<string, Promise<void>>();
+
+/**
+ * Runs `fn` holding the tenant's lock: an in-process async mutex keyed by
+ * realpath(root), plus the lock file `<root>/.drydock.lock` (pid, host,
+ * timestamp) for other processes. A lock file older than `staleMs`, or whose
+ * pid on this host is dead, is taken over. While held, the lock file's mtime
+ * is refreshed every staleMs/3 so a live holder never looks stale.
+ */
+export async function withTenantLock<T>(
+  root: string,
+  staleMs: number,
+  fn: () => Promise<T>,
+  opts: TenantLockOptions = {},
+): Promise<T> {
+  const key = await realpath(root);
+  const prev = queues.get(key) ?? Promise.resolve();
+  let done!: () => void;
+  const mine = new Promise<void>((resolve) => (done = resolve));
+  const tail = prev.then(() => mine);
+  queues.set(key, tail);
+  try {
+    await prev;
+    const release = await acquireLockFile(key, staleMs, opts);
+    try {
+      return await fn();
+    } finally {
+      await release();
+    }
+  } finally {
+    done();
+    if (queues.get(key) === tail) queues.delete(key);
+  }
+}
+
+async function acquireLockFile(realRoot: string, staleMs: number, opts: TenantLockOptions): Promise<() => Promise<void>> {
+  const file = path.join(realRoot, LOCK_FILE);
+  const token = randomBytes(16).toString('hex');
+  const body = `${JSON.stringify({ pid: process.pid, host: os.hostname(), at: Date.now(), token } satisfies LockInfo)}\n`;
+  let wait = opts.pollMs ?? 25;
+  for (;;) {
+    opts.signal?.throwIfAborted();
+    if (await tryCreate(file, body)) break;
+    const seen = await readLock(file);
+    if (!seen) continue; // released in between: try again at once
+    if (isStale(seen, staleMs)) {
+      await takeOver(file, seen);
+      continue;
+    }
+    await sleep(wait, undefined, opts.signal ? { signal: opts.signal } : {});
+    wait = Math.min(wait * 2, 1000);
+  }
+
+  const ours = async () => (await readLock(file))?.info?.token === token;
+  const heartbeat = setInterval(() => {
+    // Best effort: a missed refresh only brings staleness closer.
+    void ours()
+      .then((yes) => (yes ? utimes(file, new Date(), new Date()) : undefined))
+      .catch(() => undefined);
+  }, Math.max(10, Math.floor(staleMs / 3)));
+  heartbeat.unref();
+
+  return async () => {
+    clearInterval(heartbeat);
+    if (!(await ours())) return; // taken over meanwhile: not ours to remove
+    try {
+      await unlink(file);
+    } catch (err) {
+      if (errno(err) !== 'ENOENT') throw err;
+    }
+  };
+}
+
+async function tryCreate(file: string, body: string): Promise<boolean> {
+  let fh: FileHandle;
+  try {
+    fh = await open(file, 'wx', 0o644);
+  } catch (err) {
+    if (errno(err) === 'EEXIST') return false;
+    throw err;
+  }
+  try {
+    await fh.writeFile(body);
+    await fh.sync();
+    await fh.close();
+  } catch (err) {
+    await fh.close().catch(() => undefined);
+    await rm(file, { force: true });
+    throw err;
+  }
+  return true;
+}
+
+async function readLock(file: string): Promise<LockSeen | null> {
+  let raw: string;
+  let mtimeMs: number;
+  try {
+    [raw, { mtimeMs }] = await Promise.all([readFile(file, 'utf8'), lstat(file)]);
+  } catch (err) {
+    if (errno(err) === 'ENOENT') return null;
+    throw err;
+  }
+  let info: LockInfo | null = null;
+  try {
+    const parsed = JSON.parse(raw) as Partial<LockInfo>;
+    if (typeof parsed.pid === 'number' && typeof parsed.at === 'number') info = parsed as LockInfo;
+  } catch {
+    // Unparseable (or being written right now): judged by its mtime alone.
+  }
+  return { raw, info, mtimeMs };
+}
+
+function isStale(seen: LockSeen, staleMs: number): boolean {
+  const freshest = Math.max(seen.info?.at ?? 0, seen.mtimeMs);
+  if (Date.now() - freshest > staleMs) return true;
+  const info = seen.info;
+  const sameHost = info?.host === undefined || info.host === os.hostname();
+  return !!info && sameHost && info.pid !== process.pid && !pidAlive(info.pid);
+}
+
+function pidAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return errno(err) === 'EPERM'; // exists, owned by someone else
+  }
+}
+
+/**
+ * Moves the stale lock aside, then checks it was the one judged stale: if
+ * another process took the lock over in between, its fresh lock is put back.
+ */
+async function takeOver(file: string, seen: LockSeen): Promise<void> {
+  const aside = `${file}.stale-${randomBytes(6).toString('hex')}`;
+  try {
+    await rename(file, aside);
+  } catch (err) {
+    if (errno(err) === 'ENOENT') return;
+    throw err;
+  }
+  const moved = await readFile(aside, 'utf8').catch(() => null);
+  if (moved !== seen.raw) {
+    try {
+      await link(aside, file); // no clobber: if yet another lock appeared, it wins
+    } catch (err) {
+      if (errno(err) !== 'EEXIST') throw err;
+    }
+  }
+  await rm(aside, { force: true });
+}
