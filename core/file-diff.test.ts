@@ -1,0 +1,154 @@
+import { describe, expect, it } from 'vitest';
+import { CHANGED_MARK, diffFile, maskEnvPair, MASK } from './file-diff.js';
+
+const big = { maxDiffBytes: 1_000_000, isEnv: false };
+const env = { maxDiffBytes: 1_000_000, isEnv: true };
+
+describe('file diffs', () => {
+  it('reports an identical file as unchanged, without a diff', () => {
+    expect(diffFile('a.conf', 'x\n', 'x\n', big)).toEqual({ path: 'a.conf', status: 'unchanged', truncated: false });
+  });
+
+  it('shows a modified file as a standard unified diff', () => {
+    expect(diffFile('nginx/a.conf', 'one\ntwo\nthree\n', 'one\n2\nthree\n', big)).toEqual({
+      path: 'nginx/a.conf',
+      status: 'modified',
+      diff: '--- a/nginx/a.conf\n+++ b/nginx/a.conf\n@@ -1,3 +1,3 @@\n one\n-two\n+2\n three\n',
+      truncated: false,
+    });
+  });
+
+  it('shows a file that does not exist yet as created from /dev/null', () => {
+    expect(diffFile('drydock/VERSION', undefined, '2.4.1\n', big)).toEqual({
+      path: 'drydock/VERSION',
+      status: 'created',
+      diff: '--- /dev/null\n+++ b/drydock/VERSION\n@@ -0,0 +1,1 @@\n+2.4.1\n',
+      truncated: false,
+    });
+  });
+
+  it('counts an empty current file as existing', () => {
+    expect(diffFile('x', '', 'a\n', big).status).toBe('modified');
+  });
+
+  it('shows a change of line endings alone as a modification', () => {
+    const d = diffFile('x', 'a\r\nb\n', 'a\nb\n', big);
+    expect(d.status).toBe('modified');
+    expect(d.diff).toContain('-a\r\n+a\n');
+  });
+
+  it('cuts a long diff on a line boundary and says so', () => {
+    const next = Array.from({ length: 200 }, (_, i) => `line ${i}\n`).join('');
+    const full = diffFile('x', undefined, next, big).diff!;
+    const cut = diffFile('x', undefined, next, { maxDiffBytes: 100, isEnv: false });
+    expect(cut.truncated).toBe(true);
+    expect(new TextEncoder().encode(cut.diff!).length).toBeLessThanOrEqual(100);
+    expect(cut.diff!.endsWith('\n')).toBe(true);
+    expect(full.startsWith(cut.diff!)).toBe(true);
+    expect(full.slice(cut.diff!.length).split('\n')[0]!.length + cut.diff!.length).toBeGreaterThan(99);
+  });
+
+  it('counts the limit in UTF-8 bytes, not characters', () => {
+    const d = diffFile('x', undefined, 'ééééé\n', { maxDiffBytes: 30, isEnv: false });
+    expect(d.diff).toBe('--- /dev/null\n+++ b/x\n');
+    expect(d.truncated).toBe(true);
+  });
+
+  it('keeps a diff that fits exactly', () => {
+    const full = diffFile('x', 'a\n', 'b\n', big).diff!;
+    expect(diffFile('x', 'a\n', 'b\n', { maxDiffBytes: full.length, isEnv: false })).toMatchObject({ diff: full, truncated: false });
+  });
+
+  it('refuses a nonsensical limit', () => {
+    expect(() => diffFile('x', 'a', 'b', { maxDiffBytes: -1, isEnv: false })).toThrow(/maxDiffBytes/);
+  });
+});
+
+describe('masking .env diffs', () => {
+  const secrets = ['Cert-Body-w7Yb', 'Pg-Old-7q9Zx', 'Pg-New-4k2Wy', 'Api-Old-f00Bz', 'Line2-Pq8Rs', 'Gone-h3Jx', 'Junk-m5Nv', 'Commented-k8Lz', 'Dup-First-r4Tq'];
+  const current = [
+    '# tenant settings',
+    'COMPOSE_PROJECT_NAME=acme',
+    'POSTGRES_PASSWORD=Pg-Old-7q9Zx',
+    "export API_SECRET='Api-Old-f00Bz'",
+    'CERT="Cert-Body-w7Yb',
+    'Line2-Pq8Rs"',
+    'REMOVED=Gone-h3Jx',
+    '#OLD_PASSWORD=Commented-k8Lz',
+    'Junk-m5Nv',
+    'DUP=Dup-First-r4Tq',
+    'DUP=same',
+    '',
+  ].join('\n');
+  const next = [
+    '# tenant settings',
+    'COMPOSE_PROJECT_NAME=acme',
+    'POSTGRES_PASSWORD=Pg-New-4k2Wy',
+    "export API_SECRET='Api-Old-f00Bz'",
+    'CERT="Cert-Body-w7Yb',
+    'Line2-Pq8Rs"',
+    'ADDED=1',
+    'DUP=Dup-First-r4Tq',
+    'DUP=same',
+    '',
+  ].join('\n');
+
+  it('never shows a value, nor any piece of one', () => {
+    const d = diffFile('.env', current, next, env);
+    const created = diffFile('.env', undefined, current, env);
+    for (const out of [d.diff!, created.diff!]) {
+      expect(out).not.toContain('acme');
+      for (const s of secrets) {
+        for (let i = 0; i + 5 <= s.length; i++) expect(out).not.toContain(s.slice(i, i + 5));
+      }
+    }
+  });
+
+  it('shows a line whose value changed as modified, flagged on the new side', () => {
+    const d = diffFile('.env', current, next, env);
+    expect(d.status).toBe('modified');
+    expect(d.diff).toContain(`-POSTGRES_PASSWORD=${MASK}\n+POSTGRES_PASSWORD=${MASK}${CHANGED_MARK}\n`);
+  });
+
+  it('shows added and removed keys without values', () => {
+    const d = diffFile('.env', current, next, env).diff!;
+    expect(d).toContain(`+ADDED=${MASK}\n`);
+    expect(d).toContain(`-REMOVED=${MASK}\n`);
+    expect(d).toContain(`-#OLD_PASSWORD=${MASK}\n`);
+    expect(d).toContain(`-${MASK} (unparsed line)\n`);
+  });
+
+  it('leaves lines with unchanged values unflagged, and prose comments as they are', () => {
+    const masked = maskEnvPair(current, next).next;
+    expect(masked).toBe(
+      [
+        '# tenant settings',
+        `COMPOSE_PROJECT_NAME=${MASK}`,
+        `POSTGRES_PASSWORD=${MASK}${CHANGED_MARK}`,
+        `export API_SECRET=${MASK}`,
+        `CERT=${MASK}`,
+        `ADDED=${MASK}`,
+        `DUP=${MASK}`,
+        `DUP=${MASK}`,
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('flags a change in how a value is written, since the file changes', () => {
+    expect(maskEnvPair('A=x\n', 'A="x"\n').next).toBe(`A=${MASK}${CHANGED_MARK}\n`);
+  });
+
+  it('flags a changed value among duplicates by its position', () => {
+    expect(maskEnvPair('A=1\nA=2\n', 'A=1\nA=3\n').next).toBe(`A=${MASK}\nA=${MASK}${CHANGED_MARK}\n`);
+  });
+
+  it('shows a change in a multi-line value as one flagged line', () => {
+    const d = diffFile('.env', 'K="a\nb"\n', 'K="a\nc"\n', env);
+    expect(d.diff).toBe(`--- a/.env\n+++ b/.env\n@@ -1,1 +1,1 @@\n-K=${MASK}\n+K=${MASK}${CHANGED_MARK}\n`);
+  });
+
+  it('does not mask files that are not .env files', () => {
+    expect(diffFile('x.conf', 'A=1\n', 'A=2\n', big).diff).toContain('+A=2\n');
+  });
+});
