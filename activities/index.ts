@@ -6,13 +6,16 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { manifestChanges } from '../agent/tenant.js';
 import { PERMANENT_TENANT_ERRORS, TenantError, type ExecutionDriver } from '../core/driver.js';
-import type { ContainerState, ContentManifest, InstanceTarget, UpgradeMode } from '../core/types.js';
+import { DrydockError } from '../core/errors.js';
+import type { ContainerState, ContentManifest, InstanceTarget, ReleasePlanSummary, UpgradeMode } from '../core/types.js';
 import type { InstanceRepo, UpgradeProgress, UpgradeRepo } from '../prisma/repositories.js';
+import { planRelease, renderRelease, hashOfRender, type ReleasePlanner } from './release-plan.js';
 
 export interface ActivityDeps {
   instances: InstanceRepo;
   upgrades: UpgradeRepo;
   driverFor(target: InstanceTarget): ExecutionDriver;
+  planner: ReleasePlanner;
   /** How often verify looks at the containers again. */
   verifyPollMs?: number;
 }
@@ -31,6 +34,12 @@ const HEARTBEAT_MS = 5_000;
 
 export function createActivities(deps: ActivityDeps) {
   const pollMs = deps.verifyPollMs ?? 1_000;
+
+  async function instanceOf(target: InstanceTarget) {
+    const instance = await deps.instances.get(target.instanceId);
+    if (!instance) throw ApplicationFailure.nonRetryable(`instance ${target.slug} no longer exists`, 'instance-missing');
+    return instance;
+  }
 
   return {
     async markUpgradeRunning(u: StartedUpgrade): Promise<void> {
@@ -78,6 +87,46 @@ export function createActivities(deps: ActivityDeps) {
 
     async recreateServices(target: InstanceTarget, services: string[], imageTag: string): Promise<void> {
       await withHeartbeat((opts) => deps.driverFor(target).recreate(services, composeEnv(imageTag), opts));
+    },
+
+    /**
+     * Renders with the tag and compares with the tenant's files. The summary
+     * lands in the workflow history, so the console shows what was about to
+     * change; diff bodies stay out of it (env values must never be shown).
+     */
+    async planReleaseUpgrade(target: InstanceTarget, imageTag: string, expectedPlanHash?: string): Promise<ReleasePlanSummary> {
+      const instance = await instanceOf(target);
+      const plan = await rendering(() => tenantCall(() => planRelease(deps.planner, deps.driverFor(target), instance, imageTag)));
+      if (expectedPlanHash && expectedPlanHash !== plan.planHash) {
+        throw ApplicationFailure.nonRetryable(
+          `the plan is stale: the rendered files or the tenant's files changed since the preview (previewed ${expectedPlanHash.slice(0, 12)}, now ${plan.planHash.slice(0, 12)}); preview again`,
+          'stale-plan',
+        );
+      }
+      return {
+        planHash: plan.planHash,
+        renderHash: plan.renderHash,
+        files: plan.files.map((f) => ({ path: f.path, status: f.status })),
+        missingInTenantEnv: plan.envCoverage.missingInTenantEnv,
+      };
+    },
+
+    /** Re-renders (cheap, deterministic) rather than carrying file contents through the history. */
+    async writeReleaseFiles(target: InstanceTarget, imageTag: string, renderHash: string): Promise<{ written: string[]; unchanged: string[] }> {
+      const instance = await instanceOf(target);
+      const driver = deps.driverFor(target);
+      const { rendered } = await rendering(() => tenantCall(() => renderRelease(deps.planner, driver, instance, imageTag)));
+      if (hashOfRender(rendered) !== renderHash) {
+        throw ApplicationFailure.nonRetryable('the templates changed between plan and write; start the upgrade again', 'stale-plan');
+      }
+      return tenantCall(() => driver.writeFiles(rendered.map((f) => f.path), rendered));
+    },
+
+    /** `up -d` of the whole project; returns the services it declares, for verify. */
+    async startAllServices(target: InstanceTarget, imageTag: string): Promise<string[]> {
+      const driver = deps.driverFor(target);
+      await withHeartbeat((opts) => driver.upAll(composeEnv(imageTag), opts));
+      return tenantCall(() => driver.listServices(composeEnv(imageTag)));
     },
 
     /** Each service's container runs, and is healthy where it has a healthcheck, within the deadline. */
@@ -130,6 +179,16 @@ async function tenantCall<T>(fn: () => Promise<T>): Promise<T> {
       type: err.code,
       nonRetryable: PERMANENT_TENANT_ERRORS.includes(err.code),
     });
+  }
+}
+
+/** Render problems (a template needs what the context lacks) are not fixed by retrying. */
+async function rendering<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof DrydockError) throw ApplicationFailure.nonRetryable(err.message, 'render-failed');
+    throw err;
   }
 }
 

@@ -13,11 +13,12 @@
  * directory) and skip identical content, so a retried activity writes nothing twice.
  */
 import { randomBytes } from 'node:crypto';
-import { constants, type Stats } from 'node:fs';
+import { constants, realpathSync, type Stats } from 'node:fs';
 import { link, lstat, mkdir, open, readFile, realpath, rename, rm, unlink, utimes, type FileHandle } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { checkManagedPath } from '../core/managed-paths.js';
 import { TENANT_CONTENT_DIRS } from '../core/types.js';
 
 export const MAX_PATH_BYTES = 4096;
@@ -30,7 +31,9 @@ export type PathRule =
   | 'not-a-string'
   | 'empty'
   | 'nul'
+  | 'control-character'
   | 'backslash'
+  | 'drive-letter'
   | 'too-long'
   | 'absolute'
   | 'traversal'
@@ -43,7 +46,8 @@ export type PathRule =
   | 'not-a-directory'
   | 'symlink-escape'
   | 'symlink-target'
-  | 'not-a-file';
+  | 'not-a-file'
+  | 'invalid';
 
 /** A path outside what drydock may touch. Retrying cannot fix it. */
 export class PathRejected extends Error {
@@ -102,8 +106,10 @@ export function checkPathShape(p: unknown, managed: readonly string[]): asserts 
   if (Buffer.byteLength(p, 'utf8') > MAX_PATH_BYTES) {
     throw new PathRejected(p, 'too-long', `a path must be at most ${MAX_PATH_BYTES} bytes`);
   }
+  if (/[\u0001-\u001f\u007f]/.test(p)) throw new PathRejected(p, 'control-character', 'a path must not contain a control character');
   if (p.includes('\\')) throw new PathRejected(p, 'backslash', 'a path must not contain a backslash');
   if (p.startsWith('/') || path.isAbsolute(p)) throw new PathRejected(p, 'absolute', 'a path must be relative to the tenant root');
+  if (/^[A-Za-z]:/.test(p)) throw new PathRejected(p, 'drive-letter', 'a path must not start with a drive letter');
   const segments = p.split('/');
   if (segments.includes('..')) throw new PathRejected(p, 'traversal', 'a path must not contain a `..` segment');
   if (path.posix.normalize(p) !== p || segments.some((s) => s === '' || s === '.')) {
@@ -119,6 +125,9 @@ export function checkPathShape(p: unknown, managed: readonly string[]): asserts 
   if (p === LOCK_FILE || name.startsWith(TMP_PREFIX)) {
     throw new PathRejected(p, 'reserved', 'the name is reserved for drydock\'s lock and temp files');
   }
+  // The control plane's own rules (core/managed-paths): the agent is never more lenient than it.
+  const problem = checkManagedPath(p);
+  if (problem) throw new PathRejected(p, 'invalid', `the path ${problem}`);
   if (!managed.includes(p)) throw new PathRejected(p, 'unmanaged', 'the path is not in the list of managed files');
 }
 
@@ -468,7 +477,7 @@ const queues = new Map<string, Promise<void>>();
 
 /**
  * Runs `fn` holding the tenant's lock: an in-process async mutex keyed by
- * realpath(root), plus the lock file `<root>/.drydock.lock` (pid, host,
+ * realpath(root) (first come, first served), plus the lock file `<root>/.drydock.lock` (pid, host,
  * timestamp) for other processes. A lock file older than `staleMs`, or whose
  * pid on this host is dead, is taken over. While held, the lock file's mtime
  * is refreshed every staleMs/3 so a live holder never looks stale.
@@ -479,7 +488,8 @@ export async function withTenantLock<T>(
   fn: () => Promise<T>,
   opts: TenantLockOptions = {},
 ): Promise<T> {
-  const key = await realpath(root);
+  // Synchronously, so operations queue in call order (FIFO).
+  const key = realpathSync(root);
   const prev = queues.get(key) ?? Promise.resolve();
   let done!: () => void;
   const mine = new Promise<void>((resolve) => (done = resolve));

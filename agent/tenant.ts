@@ -11,6 +11,7 @@ import {
   composeListServices,
   composePull,
   composeRecreate,
+  composeUpAll,
   composeVersionCommand,
   type CommandLine,
   type ComposeProject,
@@ -18,6 +19,7 @@ import {
 } from '../core/compose.js';
 import { TenantError, type ExecutionDriver, type OperationOptions } from '../core/driver.js';
 import type { ContainerState, ContentManifest } from '../core/types.js';
+import { PathRejected, readManagedFiles, writeManagedFiles } from './files.js';
 import { runCommand, tail, type CommandRunner } from './run-command.js';
 
 export interface TenantDeps {
@@ -89,6 +91,10 @@ export function createTenantDriver(deps: TenantDeps, where: TenantLocation): Exe
 
     contentManifest: (dirs) => contentManifest(where.dir, dirs),
 
+    readFiles: (paths) => pathChecked(() => readManagedFiles(where.dir, paths)),
+
+    writeFiles: (managed, files) => pathChecked(() => writeManagedFiles(where.dir, managed, files)),
+
     async pull(services, env, opts) {
       try {
         await compose(composePull(project, services, env), 'compose pull', opts);
@@ -103,6 +109,10 @@ export function createTenantDriver(deps: TenantDeps, where: TenantLocation): Exe
 
     async recreate(services, env, opts) {
       await compose(composeRecreate(project, services, env), 'compose up', opts);
+    },
+
+    async upAll(env, opts) {
+      await compose(composeUpAll(project, env), 'compose up', opts);
     },
 
     async containerStates(services) {
@@ -130,6 +140,15 @@ export function createTenantDriver(deps: TenantDeps, where: TenantLocation): Exe
       return states;
     },
   };
+}
+
+async function pathChecked<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof PathRejected) throw new TenantError('path-rejected', err.message);
+    throw err;
+  }
 }
 
 function lastLine(text: string): string {

@@ -8,6 +8,8 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PrismaClient } from '../prisma/generated/client.js';
 import { createInstanceRepo, createUpgradeRepo } from '../prisma/repositories.js';
+import { createDriverFactory } from '../worker/drivers.js';
+import { createPlanner, renderDefaultsFromEnv } from '../worker/planner.js';
 import { freePort } from '../worker/temporal-server.js';
 import { startTestControlPlane, uniqueName, type TestControlPlane } from '../test/support.js';
 import { createApp } from './app.js';
@@ -20,6 +22,8 @@ async function serve(app: ReturnType<typeof createApp>) {
   const { port } = server.address() as { port: number };
   return { url: `http://127.0.0.1:${port}`, close: () => new Promise((r) => server.close(r)) };
 }
+
+const tenantDeps = async () => ({ driverFor: await createDriverFactory(), planner: createPlanner(renderDefaultsFromEnv()) });
 
 describe('the API', () => {
   let cp: TestControlPlane;
@@ -108,6 +112,7 @@ describe('the API', () => {
     const instances = createInstanceRepo(cp.db.prisma);
     const created = await instances.create({ ...valid(), composeProjectName: 'x', coreServices: ['api'] });
     const app = createApp({
+      ...(await tenantDeps()),
       instances,
       upgrades,
       defaultImageTag: 'latest',
@@ -131,6 +136,7 @@ describe('the API', () => {
     const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: `postgresql://postgres@127.0.0.1:${deadPort}/x` }) });
     const upgrades = createUpgradeRepo(prisma);
     const app = createApp({
+      ...(await tenantDeps()),
       instances: createInstanceRepo(prisma),
       upgrades,
       defaultImageTag: 'latest',

@@ -9,7 +9,10 @@ import { Client, Connection } from '@temporalio/client';
 import { openDatabase, type Database } from '../prisma/db.js';
 import { createInstanceRepo, createUpgradeRepo } from '../prisma/repositories.js';
 import { findTemporalCli, REPO_ROOT, startDevServer, type DevServer } from '../worker/temporal-server.js';
+import { createDriverFactory } from '../worker/drivers.js';
+import { createPlanner, renderDefaultsFromEnv } from '../worker/planner.js';
 import { createWorker } from '../worker/worker.js';
+import type { ReleasePlanner } from '../activities/release-plan.js';
 import { createApp } from './app.js';
 import { createUpgradeService } from './upgrade-service.js';
 
@@ -25,6 +28,8 @@ export interface ControlPlaneOptions {
   /** Run the worker in this process (the embedded default). */
   runWorker?: boolean;
   verifyPollMs?: number;
+  /** Defaults to the shipped templates/ and render defaults from the environment. */
+  planner?: ReleasePlanner;
   log?: (m: string) => void;
 }
 
@@ -73,8 +78,11 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     cleanups.push(() => connection.close());
     const temporal = new Client({ connection });
 
+    const defaultImageTag = opts.defaultImageTag ?? 'latest';
+    const driverFor = await createDriverFactory({ log });
+    const planner = opts.planner ?? createPlanner({ ...renderDefaultsFromEnv(), imageTag: defaultImageTag });
     if (opts.runWorker ?? true) {
-      const w = await createWorker({ db, temporalAddress, taskQueue: opts.taskQueue, verifyPollMs: opts.verifyPollMs, log });
+      const w = await createWorker({ db, temporalAddress, taskQueue: opts.taskQueue, verifyPollMs: opts.verifyPollMs, driverFor, planner });
       const running = w.run();
       cleanups.push(async () => {
         w.worker.shutdown();
@@ -84,8 +92,9 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
 
     const instances = createInstanceRepo(db.prisma);
     const upgrades = createUpgradeRepo(db.prisma);
-    const defaultImageTag = opts.defaultImageTag ?? 'latest';
     const app = createApp({
+      driverFor,
+      planner,
       instances,
       upgrades,
       defaultImageTag,

@@ -49,3 +49,12 @@ export const idParam = z.object({ id: z.string().min(1).max(100) });
 
 export type CreateInstanceBody = z.infer<typeof createInstanceBody>;
 export type StartImageUpgradeBody = z.infer<typeof startImageUpgradeBody>;
+
+export const releasePreviewBody = z.object({ imageTag }).strict();
+
+export const startReleaseUpgradeBody = z
+  .object({
+    imageTag,
+    planHash: z.string().regex(/^[0-9a-f]{64}$/, 'must be the planHash of a preview (64 hex digits)').optional(),
+  })
+  .strict();

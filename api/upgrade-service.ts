@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { conflict, unavailable } from '../core/errors.js';
-import type { ImageUpgradeInput, InstanceTarget, UpgradeMode } from '../core/types.js';
+import type { ImageUpgradeInput, InstanceTarget, ReleaseUpgradeInput, UpgradeMode } from '../core/types.js';
 import { TASK_QUEUE, upgradeWorkflowId } from '../core/workflow-ids.js';
 import type { InstanceRecord, UpgradeRepo } from '../prisma/repositories.js';
 
@@ -50,7 +50,7 @@ function temporalDown(err: unknown): boolean {
 }
 
 export function createUpgradeService(deps: UpgradeServiceDeps) {
-  async function start(instance: InstanceRecord, mode: UpgradeMode, workflowType: string, input: ImageUpgradeInput): Promise<StartedUpgradeView> {
+  async function start(instance: InstanceRecord, mode: UpgradeMode, workflowType: string, input: ImageUpgradeInput | ReleaseUpgradeInput): Promise<StartedUpgradeView> {
     const workflowId = upgradeWorkflowId(instance.slug);
     let handle;
     try {
@@ -95,6 +95,16 @@ export function createUpgradeService(deps: UpgradeServiceDeps) {
         target: targetOf(instance),
         imageTag,
         persistImageTag: body.imageTag !== undefined && body.imageTag !== instance.imageTag,
+        requestedBy,
+      });
+    },
+
+    startReleaseUpgrade(instance: InstanceRecord, body: { imageTag: string; planHash?: string }, requestedBy?: string) {
+      return start(instance, 'release', 'releaseUpgrade', {
+        upgradeId: randomUUID(),
+        target: targetOf(instance),
+        imageTag: body.imageTag,
+        planHash: body.planHash,
         requestedBy,
       });
     },

@@ -16,8 +16,15 @@ export interface ExecutionDriver {
   ping(): Promise<void>;
   listServices(env?: Record<string, string>): Promise<string[]>;
   contentManifest(dirs: readonly string[]): Promise<ContentManifest>;
+  /** utf8 content of managed files, null where absent. */
+  readFiles(paths: string[]): Promise<Record<string, string | null>>;
+  /** Atomic per file and idempotent: identical content is not rewritten. Only `managed` paths. */
+  writeFiles(managed: readonly string[], files: { path: string; content: string }[]): Promise<{ written: string[]; unchanged: string[] }>;
+  /** No services: pull every service of the compose file. */
   pull(services: string[], env: Record<string, string>, opts?: OperationOptions): Promise<void>;
   recreate(services: string[], env: Record<string, string>, opts?: OperationOptions): Promise<void>;
+  /** `up -d` of the whole project: what changed is recreated, what is new is created. */
+  upAll(env: Record<string, string>, opts?: OperationOptions): Promise<void>;
   containerStates(services: string[]): Promise<ContainerState[]>;
 }
 
@@ -27,10 +34,11 @@ export type TenantErrorCode =
   | 'unknown-service'
   | 'compose-failed'
   | 'compose-missing'
+  | 'path-rejected'
   | 'cancelled';
 
 /** Codes that retrying the same step cannot fix. */
-export const PERMANENT_TENANT_ERRORS: readonly TenantErrorCode[] = ['image-not-found', 'unknown-service', 'compose-missing'];
+export const PERMANENT_TENANT_ERRORS: readonly TenantErrorCode[] = ['image-not-found', 'unknown-service', 'compose-missing', 'path-rejected'];
 
 export class TenantError extends Error {
   constructor(

@@ -34,6 +34,22 @@ export interface ImageUpgradeInput {
   requestedBy?: string;
 }
 
+export interface ReleaseUpgradeInput {
+  upgradeId: string;
+  target: InstanceTarget;
+  imageTag: string;
+  /** From a preview: refuse before writing when the plan no longer matches. */
+  planHash?: string;
+  requestedBy?: string;
+}
+
+export interface ReleasePlanSummary {
+  planHash: string;
+  renderHash: string;
+  files: { path: string; status: 'unchanged' | 'modified' | 'created' }[];
+  missingInTenantEnv: string[];
+}
+
 export interface UpgradeResult {
   status: 'succeeded' | 'failed';
   failedStep?: string;

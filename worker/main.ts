@@ -3,6 +3,8 @@
  * API (needs DATABASE_URL and TEMPORAL_ADDRESS; PGlite serves one process).
  */
 import { openDatabase } from '../prisma/db.js';
+import { createDriverFactory } from './drivers.js';
+import { createPlanner, renderDefaultsFromEnv } from './planner.js';
 import { createWorker } from './worker.js';
 
 const databaseUrl = process.env.DATABASE_URL;
@@ -13,7 +15,12 @@ if (!databaseUrl || !temporalAddress) {
 }
 try {
   const db = await openDatabase({ url: databaseUrl, log: console.log });
-  const { worker, run } = await createWorker({ db, temporalAddress, log: console.log });
+  const { worker, run } = await createWorker({
+    db,
+    temporalAddress,
+    driverFor: await createDriverFactory({ log: console.log }),
+    planner: createPlanner(renderDefaultsFromEnv()),
+  });
   const stop = () => worker.shutdown();
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);

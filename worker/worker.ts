@@ -3,14 +3,12 @@
  * and execution drivers. Used by the standalone worker and by `npm start`.
  */
 import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from '@temporalio/worker';
-import Docker from 'dockerode';
 import { createActivities } from '../activities/index.js';
-import { createTenantDriver, detectComposeVariant } from '../agent/tenant.js';
-import { TenantError, type ExecutionDriver } from '../core/driver.js';
-import type { ComposeVariant } from '../core/compose.js';
+import type { ReleasePlanner } from '../activities/release-plan.js';
 import { TASK_QUEUE } from '../core/workflow-ids.js';
 import type { Database } from '../prisma/db.js';
 import { createInstanceRepo, createUpgradeRepo } from '../prisma/repositories.js';
+import type { DriverFor } from './drivers.js';
 import { BUNDLE_FILE, buildBundle, prebuiltBundleIsFresh } from './bundle.js';
 
 export interface WorkerOptions {
@@ -18,11 +16,9 @@ export interface WorkerOptions {
   temporalAddress: string;
   namespace?: string;
   taskQueue?: string;
-  /** Detected at start when not given; undefined when no Compose is installed. */
-  compose?: ComposeVariant;
-  docker?: Docker;
+  driverFor: DriverFor;
+  planner: ReleasePlanner;
   verifyPollMs?: number;
-  log?: (m: string) => void;
 }
 
 /** Temporal's own log lines are for debugging the SDK; keep them to warnings unless asked. */
@@ -43,20 +39,11 @@ export interface RunnableWorker {
 
 export async function createWorker(opts: WorkerOptions): Promise<RunnableWorker> {
   installQuietRuntime();
-  const log = opts.log ?? (() => {});
-  const docker = opts.docker ?? new Docker();
-  const compose = opts.compose ?? (await detectComposeVariant().catch((err: Error) => (log(`warning: ${err.message}`), undefined)));
-  if (compose) log(`compose: ${compose === 'v2' ? 'docker compose (v2)' : 'docker-compose (v1)'}`);
-
-  const driverFor = (target: { composeProjectName: string; composeDir: string }): ExecutionDriver => {
-    if (!compose) throw new TenantError('compose-missing', 'Docker Compose is not installed on the control-plane host');
-    return createTenantDriver({ docker, compose }, { projectName: target.composeProjectName, dir: target.composeDir });
-  };
-
   const activities = createActivities({
     instances: createInstanceRepo(opts.db.prisma),
     upgrades: createUpgradeRepo(opts.db.prisma),
-    driverFor,
+    driverFor: opts.driverFor,
+    planner: opts.planner,
     verifyPollMs: opts.verifyPollMs,
   });
 

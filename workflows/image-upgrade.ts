@@ -2,7 +2,7 @@
  * Quick Upgrade: pull the latest images and recreate only the core services.
  * No tenant file is written; tenant content is checked unchanged at the end.
  */
-import { ApplicationFailure, CancellationScope, isCancellation, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { TENANT_CONTENT_DIRS, type ImageUpgradeInput, type UpgradeResult } from '../core/types.js';
 import { CONTAINER_RECREATE, DATABASE_WRITE, IMAGE_PULL, TENANT_QUERY, VERIFY, VERIFY_DEADLINE_MS } from './policies.js';
@@ -30,7 +30,7 @@ export async function imageUpgrade(input: ImageUpgradeInput): Promise<UpgradeRes
     requestedBy: input.requestedBy,
   });
 
-  try {
+  return progress.run(async () => {
     await progress.step('preflight', () => tenant.checkTenantReady(target, services, imageTag));
     const content = await progress.step('snapshot-content', () => tenant.snapshotTenantContent(target, TENANT_CONTENT_DIRS));
     await progress.step('pull', () => pullImages(target, services, imageTag));
@@ -40,16 +40,5 @@ export async function imageUpgrade(input: ImageUpgradeInput): Promise<UpgradeRes
     if (input.persistImageTag) {
       await progress.step('persist-image-tag', () => db.persistInstanceImageTag(target.instanceId, imageTag));
     }
-    const done = await progress.finish('succeeded');
-    return { status: 'succeeded', steps: done.steps };
-  } catch (err) {
-    if (isCancellation(err)) {
-      await CancellationScope.nonCancellable(() => progress.finish('cancelled', 'cancelled by an operator'));
-      throw err;
-    }
-    const failed = progress.failedStep;
-    const message = failed?.error ?? (err instanceof Error ? err.message : String(err));
-    await progress.finish('failed', message);
-    throw ApplicationFailure.nonRetryable(`${failed?.name ?? 'upgrade'} failed: ${message}`, 'UpgradeFailed');
-  }
+  });
 }

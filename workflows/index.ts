@@ -1,2 +1,3 @@
 export { imageUpgrade } from './image-upgrade.js';
+export { releaseUpgrade } from './release-upgrade.js';
 export { progressQuery } from './progress.js';

@@ -2,9 +2,18 @@
  * Step bookkeeping shared by every upgrade workflow: the same progress shape
  * in the upgrade row, in the `progress` query and in the Temporal console.
  */
-import { ActivityFailure, ApplicationFailure, defineQuery, proxyLocalActivities, setHandler, TimeoutFailure } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  defineQuery,
+  isCancellation,
+  proxyLocalActivities,
+  setHandler,
+  TimeoutFailure,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import type { StepProgress, UpgradeStatus } from '../core/types.js';
+import type { StepProgress, UpgradeResult, UpgradeStatus } from '../core/types.js';
 import { BOOKKEEPING } from './policies.js';
 
 export interface ProgressView {
@@ -37,6 +46,27 @@ export class StepTracker {
     } catch (err) {
       this.endStep(entry, 'failed', describeFailure(err));
       throw err;
+    }
+  }
+
+  /**
+   * Runs the upgrade's steps and records how it ended. A failure ends the
+   * workflow as failed too, so the console shows it, with the step and error.
+   */
+  async run(steps: () => Promise<void>): Promise<UpgradeResult> {
+    try {
+      await steps();
+      const done = await this.finish('succeeded');
+      return { status: 'succeeded', steps: done.steps };
+    } catch (err) {
+      if (isCancellation(err)) {
+        await CancellationScope.nonCancellable(() => this.finish('cancelled', 'cancelled by an operator'));
+        throw err;
+      }
+      const failed = this.failedStep;
+      const message = failed?.error ?? describeFailure(err);
+      await this.finish('failed', message);
+      throw ApplicationFailure.nonRetryable(`${failed?.name ?? 'upgrade'} failed: ${message}`, 'UpgradeFailed');
     }
   }
 

@@ -1,7 +1,11 @@
 import { Router } from 'express';
 import { conflict, notFound } from '../../core/errors.js';
 import type { InstanceRecord, InstanceRepo, UpgradeRecord, UpgradeRepo } from '../../prisma/repositories.js';
-import { createInstanceBody, idParam, startImageUpgradeBody } from '../schemas.js';
+import { planRelease, type ReleasePlanner } from '../../activities/release-plan.js';
+import { TenantError } from '../../core/driver.js';
+import { DrydockError, unavailable } from '../../core/errors.js';
+import type { DriverFor } from '../../worker/drivers.js';
+import { createInstanceBody, idParam, releasePreviewBody, startImageUpgradeBody, startReleaseUpgradeBody } from '../schemas.js';
 import { effectiveImageTag, type UpgradeService } from '../upgrade-service.js';
 
 export interface InstancesRouterDeps {
@@ -10,6 +14,8 @@ export interface InstancesRouterDeps {
   upgradeService: UpgradeService;
   defaultImageTag: string;
   temporalUiUrl?: string;
+  driverFor: DriverFor;
+  planner: ReleasePlanner;
 }
 
 export function createRouter(deps: InstancesRouterDeps): Router {
@@ -55,6 +61,20 @@ export function createRouter(deps: InstancesRouterDeps): Router {
     res.status(202).json(await deps.upgradeService.startImageUpgrade(instance, body, req.get('x-drydock-operator') ?? undefined));
   });
 
+  // Read-only: renders in memory and reads the tenant's files; writes nothing.
+  router.post('/instances/:id/upgrade-release/preview', async (req, res) => {
+    const instance = await load(idParam.parse(req.params).id);
+    const { imageTag } = releasePreviewBody.parse(req.body ?? {});
+    const plan = await tenantErrors(() => planRelease(deps.planner, deps.driverFor(instance), instance, imageTag));
+    res.json(plan);
+  });
+
+  router.post('/instances/:id/upgrade-release', async (req, res) => {
+    const instance = await load(idParam.parse(req.params).id);
+    const body = startReleaseUpgradeBody.parse(req.body ?? {});
+    res.status(202).json(await deps.upgradeService.startReleaseUpgrade(instance, body, req.get('x-drydock-operator') ?? undefined));
+  });
+
   router.get('/instances/:id/upgrades', async (req, res) => {
     const instance = await load(idParam.parse(req.params).id);
     res.json((await deps.upgrades.listForInstance(instance.id)).map((u) => upgradeView(u, deps.temporalUiUrl)));
@@ -77,4 +97,15 @@ export function upgradeView(u: UpgradeRecord, temporalUiUrl?: string) {
       ? `${temporalUiUrl}/namespaces/default/workflows/${encodeURIComponent(u.workflowId)}${u.runId ? `/${u.runId}` : ''}/history`
       : undefined,
   };
+}
+
+/** Tenant-side failures during a request: an unreachable engine or agent is a 503, a bad path a 400. */
+async function tenantErrors<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (!(err instanceof TenantError)) throw err;
+    if (err.code === 'engine-unreachable') throw unavailable('the tenant', err.message);
+    throw new DrydockError('bad-request', err.message);
+  }
 }
