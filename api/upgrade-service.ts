@@ -38,6 +38,8 @@ function targetOf(i: InstanceRecord): InstanceTarget {
     composeProjectName: i.composeProjectName,
     composeDir: i.composeDir,
     coreServices: i.coreServices,
+    isRemote: i.isRemote,
+    agentUrl: i.agentUrl,
   };
 }
 

@@ -23,6 +23,9 @@ export interface InstanceTarget {
   composeProjectName: string;
   composeDir: string;
   coreServices: string[];
+  /** Remote instances are driven through their agent over mTLS. */
+  isRemote: boolean;
+  agentUrl: string | null;
 }
 
 export interface ImageUpgradeInput {

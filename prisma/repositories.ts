@@ -15,6 +15,7 @@ export interface InstanceRecord {
   composeProjectName: string;
   composeDir: string;
   coreServices: string[];
+  agentUrl: string | null;
   createdAt: Date;
   updatedAt: Date;
 }

@@ -1,0 +1,63 @@
+/**
+ * Runs the benchmarks in bench/ one after the other and writes, for each,
+ * bench/results/<name>.json (machine-readable: when, where, every figure) and
+ * bench/results/<name>.md (a short table). `npm run bench` runs them all;
+ * `npm run bench -- preview` only the named ones.
+ *
+ * To add a benchmark: write bench/<name>.ts exporting a function that returns
+ * a BenchResult (bench/harness.ts has measure() and the result shape), and add
+ * it to BENCHMARKS below.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { formatMarkdown, type BenchResult, type Benchmark } from './harness.js';
+import { benchPreview, formatPreview } from './preview.js';
+
+interface Registered extends Benchmark {
+  /** The markdown body; formatMarkdown when absent. */
+  format?: (r: BenchResult) => string;
+}
+
+export const BENCHMARKS: Registered[] = [{ name: 'preview', run: benchPreview, format: formatPreview }];
+
+const RESULTS_DIR = path.join(import.meta.dirname, 'results');
+
+function environment() {
+  const cpus = os.cpus();
+  return {
+    timestamp: new Date().toISOString(),
+    node: process.version,
+    v8: process.versions.v8,
+    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+    cpuModel: cpus[0]?.model.trim() ?? 'unknown',
+    cpuCount: cpus.length,
+    totalMemoryBytes: os.totalmem(),
+  };
+}
+
+async function main() {
+  const wanted = process.argv.slice(2);
+  const unknown = wanted.filter((w) => !BENCHMARKS.some((b) => b.name === w));
+  if (unknown.length > 0) {
+    throw new Error(`unknown benchmark(s) ${unknown.join(', ')}; known: ${BENCHMARKS.map((b) => b.name).join(', ')}`);
+  }
+  const selected = wanted.length === 0 ? BENCHMARKS : BENCHMARKS.filter((b) => wanted.includes(b.name));
+  await mkdir(RESULTS_DIR, { recursive: true });
+  for (const bench of selected) {
+    process.stderr.write(`bench ${bench.name}…\n`);
+    const env = environment();
+    const result = await bench.run();
+    const json = path.join(RESULTS_DIR, `${bench.name}.json`);
+    const md = path.join(RESULTS_DIR, `${bench.name}.md`);
+    await writeFile(json, `${JSON.stringify({ ...env, ...result }, null, 2)}\n`);
+    const body = (bench.format ?? formatMarkdown)(result);
+    await writeFile(
+      md,
+      `# ${result.title}\n\n${env.timestamp} · Node ${env.node} · ${env.cpuModel} (${env.cpuCount} CPUs) · ${env.platform}\n\n${body}\n`,
+    );
+    process.stderr.write(`wrote ${path.relative(process.cwd(), json)} and ${path.relative(process.cwd(), md)}\n`);
+  }
+}
+
+await main();
