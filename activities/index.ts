@@ -7,18 +7,34 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { manifestChanges } from '../agent/tenant.js';
 import { PERMANENT_TENANT_ERRORS, TenantError, type ExecutionDriver } from '../core/driver.js';
 import { DrydockError } from '../core/errors.js';
-import type { ContainerState, ContentManifest, InstanceTarget, ReleasePlanSummary, UpgradeMode } from '../core/types.js';
+import type { ContainerState, ContentManifest, InstanceTarget, ReleasePlanSummary, TenantSnapshot, UpgradeMode } from '../core/types.js';
 import type { InstanceRepo, UpgradeProgress, UpgradeRepo } from '../prisma/repositories.js';
-import { planRelease, renderRelease, hashOfRender, type ReleasePlanner } from './release-plan.js';
+import { ENV_PATH, hashOfRender, planRelease, renderRelease, type ReleasePlanner } from './release-plan.js';
 
 export interface ActivityDeps {
   instances: InstanceRepo;
   upgrades: UpgradeRepo;
   driverFor(target: InstanceTarget): ExecutionDriver;
   planner: ReleasePlanner;
+  /** The full upgrade's last check: an HTTP GET of the tenant's front door. */
+  frontDoor?: FrontDoor;
+  /** Below this, a full upgrade refuses to pull. */
+  minFreeDiskBytes?: number;
   /** How often verify looks at the containers again. */
   verifyPollMs?: number;
 }
+
+export interface FrontDoor {
+  service: string;
+  port: number;
+  path: string;
+}
+
+export const DEFAULT_FRONT_DOOR: FrontDoor = { service: 'nginx', port: 80, path: '/' };
+const DEFAULT_MIN_FREE_DISK = 1024 ** 3;
+/** Workflow history payloads are limited to 2 MB; keep a snapshot well under it. */
+const MAX_SNAPSHOT_BYTES = 1_500_000;
+const GiB = (n: number) => `${(n / 1024 ** 3).toFixed(1)} GiB`;
 
 export interface StartedUpgrade {
   upgradeId: string;
@@ -30,7 +46,7 @@ export interface StartedUpgrade {
   requestedBy?: string;
 }
 
-const HEARTBEAT_MS = 5_000;
+const HEARTBEAT_MS = 2_000;
 
 export function createActivities(deps: ActivityDeps) {
   const pollMs = deps.verifyPollMs ?? 1_000;
@@ -42,6 +58,60 @@ export function createActivities(deps: ActivityDeps) {
   }
 
   return {
+    /** Engine reachable, compose file valid, room on disk for the pull. */
+    async preflightFullUpgrade(target: InstanceTarget, imageTag: string): Promise<void> {
+      const driver = deps.driverFor(target);
+      await tenantCall(() => driver.ping());
+      await tenantCall(() => driver.validateCompose(composeEnv(imageTag)));
+      const { path, freeBytes } = await tenantCall(() => driver.diskFree());
+      const needed = deps.minFreeDiskBytes ?? DEFAULT_MIN_FREE_DISK;
+      if (freeBytes < needed) {
+        throw ApplicationFailure.nonRetryable(`only ${GiB(freeBytes)} free on ${path}; the pull needs at least ${GiB(needed)}`, 'disk-full');
+      }
+    },
+
+    /** Managed files and .env byte for byte, the images the containers run, and the tag. */
+    async snapshotTenant(target: InstanceTarget): Promise<TenantSnapshot> {
+      const instance = await instanceOf(target);
+      const driver = deps.driverFor(target);
+      const set = await deps.planner.templates();
+      const paths = [...new Set([...set.manifest.map((m) => m.path), ENV_PATH])];
+      const previousEffectiveImageTag = instance.imageTag ?? deps.planner.defaults.imageTag;
+      const files = await tenantCall(() => driver.snapshotFiles(paths));
+      const services = await tenantCall(() => driver.listServices(composeEnv(previousEffectiveImageTag)));
+      const images = (await tenantCall(() => driver.containerStates(services)))
+        .filter((s) => s.imageId && s.imageRef)
+        .map((s) => ({ service: s.service, imageRef: s.imageRef!, imageId: s.imageId }));
+      const snapshot: TenantSnapshot = { files, images, previousImageTag: instance.imageTag, previousEffectiveImageTag };
+      const size = JSON.stringify(snapshot).length;
+      if (size > MAX_SNAPSHOT_BYTES) {
+        throw ApplicationFailure.nonRetryable(`the managed files are ${size} bytes, too large to snapshot into the workflow history (limit ${MAX_SNAPSHOT_BYTES})`, 'snapshot-too-large');
+      }
+      return snapshot;
+    },
+
+    async restoreTenantFiles(target: InstanceTarget, files: TenantSnapshot['files']): Promise<void> {
+      await tenantCall(() => deps.driverFor(target).restoreFiles(files));
+    },
+
+    async restorePreviousImages(target: InstanceTarget, images: TenantSnapshot['images']): Promise<void> {
+      const driver = deps.driverFor(target);
+      for (const i of images) await tenantCall(() => driver.tagImage(i.imageId, i.imageRef));
+    },
+
+    async restoreInstanceImageTag(instanceId: string, imageTag: string | null): Promise<void> {
+      await deps.instances.setImageTag(instanceId, imageTag);
+    },
+
+    async probeFrontDoor(target: InstanceTarget): Promise<number> {
+      const door = deps.frontDoor ?? DEFAULT_FRONT_DOOR;
+      const status = await tenantCall(() => deps.driverFor(target).httpProbe(door.service, door.port, door.path));
+      if (status >= 400) {
+        throw ApplicationFailure.retryable(`the front door (${door.service}:${door.port}${door.path}) answered HTTP ${status}`, 'front-door-failed');
+      }
+      return status;
+    },
+
     async markUpgradeRunning(u: StartedUpgrade): Promise<void> {
       await deps.upgrades.ensure({
         id: u.upgradeId,

@@ -4,7 +4,8 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { lstat, readdir, readlink } from 'node:fs/promises';
+import { lstat, readdir, readlink, statfs } from 'node:fs/promises';
+import http from 'node:http';
 import path from 'node:path';
 import type Docker from 'dockerode';
 import {
@@ -12,6 +13,7 @@ import {
   composePull,
   composeRecreate,
   composeUpAll,
+  composeValidate,
   composeVersionCommand,
   type CommandLine,
   type ComposeProject,
@@ -19,7 +21,7 @@ import {
 } from '../core/compose.js';
 import { TenantError, type ExecutionDriver, type OperationOptions } from '../core/driver.js';
 import type { ContainerState, ContentManifest } from '../core/types.js';
-import { PathRejected, readManagedFiles, writeManagedFiles } from './files.js';
+import { PathRejected, readManagedFiles, restoreFiles, snapshotFiles, writeManagedFiles } from './files.js';
 import { runCommand, tail, type CommandRunner } from './run-command.js';
 
 export interface TenantDeps {
@@ -115,6 +117,53 @@ export function createTenantDriver(deps: TenantDeps, where: TenantLocation): Exe
       await compose(composeUpAll(project, env), 'compose up', opts);
     },
 
+    async validateCompose(env) {
+      await compose(composeValidate(project, env), 'compose config');
+    },
+
+    async diskFree() {
+      const info = await deps.docker.info().catch((err: Error) => {
+        throw new TenantError('engine-unreachable', `the Docker engine is unreachable: ${err.message}`);
+      });
+      const root: string = info.DockerRootDir ?? '/var/lib/docker';
+      const st = await statfs(root);
+      return { path: root, freeBytes: Number(st.bavail) * Number(st.bsize) };
+    },
+
+    snapshotFiles: (paths) => pathChecked(async () => (await snapshotFiles(where.dir, paths)).files),
+
+    restoreFiles: (files) => pathChecked(async () => void (await restoreFiles(where.dir, { files }))),
+
+    async tagImage(imageId, imageRef) {
+      const at = imageRef.lastIndexOf(':');
+      const hasTag = at > imageRef.lastIndexOf('/');
+      const repo = hasTag ? imageRef.slice(0, at) : imageRef;
+      const tag = hasTag ? imageRef.slice(at + 1) : 'latest';
+      await deps.docker
+        .getImage(imageId)
+        .tag({ repo, tag })
+        .catch((err: Error & { statusCode?: number }) => {
+          if (err.statusCode === 404) throw new TenantError('image-not-found', `image ${imageId} is no longer on the tenant host, so ${imageRef} cannot point back at it`);
+          throw new TenantError('engine-unreachable', `tagging ${imageRef}: ${err.message}`);
+        });
+    },
+
+    async httpProbe(service, port, probePath) {
+      const [state] = await this.containerStates([service]);
+      if (!state?.containerId) throw new TenantError('compose-failed', `front-door probe: no ${service} container is running`);
+      const info = await deps.docker.getContainer(state.containerId).inspect();
+      const address = Object.values(info.NetworkSettings.Networks ?? {}).map((n) => n.IPAddress).find(Boolean);
+      if (!address) throw new TenantError('compose-failed', `front-door probe: ${service} has no network address`);
+      return new Promise<number>((resolve, reject) => {
+        const req = http.get({ host: address, port, path: probePath, timeout: 5_000 }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('timeout', () => req.destroy(new Error('no answer within 5s')));
+        req.on('error', (err) => reject(new TenantError('compose-failed', `front-door probe of ${service} at ${address}:${port}${probePath}: ${err.message}`)));
+      });
+    },
+
     async containerStates(services) {
       const listed = await deps.docker
         .listContainers({ all: true, filters: { label: [`com.docker.compose.project=${where.projectName}`] } })
@@ -133,6 +182,7 @@ export function createTenantDriver(deps: TenantDeps, where: TenantLocation): Exe
           service,
           containerId: c.Id,
           imageId: info.Image,
+          imageRef: info.Config.Image,
           state: info.State.Status,
           ...(info.State.Health ? { health: info.State.Health.Status } : {}),
         });

@@ -12,6 +12,7 @@ import { findTemporalCli, REPO_ROOT, startDevServer, type DevServer } from '../w
 import { createDriverFactory } from '../worker/drivers.js';
 import { createPlanner, renderDefaultsFromEnv } from '../worker/planner.js';
 import { createWorker } from '../worker/worker.js';
+import type { FrontDoor } from '../activities/index.js';
 import type { ReleasePlanner } from '../activities/release-plan.js';
 import { createApp } from './app.js';
 import { createUpgradeService } from './upgrade-service.js';
@@ -28,6 +29,9 @@ export interface ControlPlaneOptions {
   /** Run the worker in this process (the embedded default). */
   runWorker?: boolean;
   verifyPollMs?: number;
+  frontDoor?: FrontDoor;
+  parkTimeoutMs?: number;
+  verifyDeadlineMs?: number;
   /** Defaults to the shipped templates/ and render defaults from the environment. */
   planner?: ReleasePlanner;
   log?: (m: string) => void;
@@ -82,7 +86,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     const driverFor = await createDriverFactory({ log });
     const planner = opts.planner ?? createPlanner({ ...renderDefaultsFromEnv(), imageTag: defaultImageTag });
     if (opts.runWorker ?? true) {
-      const w = await createWorker({ db, temporalAddress, taskQueue: opts.taskQueue, verifyPollMs: opts.verifyPollMs, driverFor, planner });
+      const w = await createWorker({ db, temporalAddress, taskQueue: opts.taskQueue, verifyPollMs: opts.verifyPollMs, driverFor, planner, frontDoor: opts.frontDoor });
       const running = w.run();
       cleanups.push(async () => {
         w.worker.shutdown();
@@ -100,7 +104,15 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       defaultImageTag,
       temporalUiUrl,
       log,
-      upgradeService: createUpgradeService({ temporal, temporalAddress, upgrades, defaultImageTag, taskQueue: opts.taskQueue }),
+      upgradeService: createUpgradeService({
+        temporal,
+        temporalAddress,
+        upgrades,
+        defaultImageTag,
+        taskQueue: opts.taskQueue,
+        parkTimeoutMs: opts.parkTimeoutMs,
+        verifyDeadlineMs: opts.verifyDeadlineMs,
+      }),
     });
     const server: Server = await new Promise((resolve, reject) => {
       const s = app.listen(opts.port ?? 3000, opts.host ?? '127.0.0.1', () => resolve(s)).once('error', reject);

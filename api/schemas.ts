@@ -39,11 +39,25 @@ export const createInstanceBody = z
   })
   .strict();
 
+/** What every upgrade request may add: why, and whether a failed verify rolls back by itself. */
+const upgradeOptions = {
+  reason: z.string().trim().max(500).optional(),
+  autoRollback: z.boolean().optional(),
+};
+
 export const startImageUpgradeBody = z
   .object({
     imageTag: imageTag.optional(),
+    reason: upgradeOptions.reason,
   })
   .strict();
+
+export const startFullUpgradeBody = z.object(upgradeOptions).strict();
+
+export const operatorActionParam = z.object({
+  id: z.string().min(1).max(100),
+  action: z.enum(['retry', 'rollback', 'abort', 'cancel']),
+});
 
 export const idParam = z.object({ id: z.string().min(1).max(100) });
 
@@ -56,5 +70,9 @@ export const startReleaseUpgradeBody = z
   .object({
     imageTag,
     planHash: z.string().regex(/^[0-9a-f]{64}$/, 'must be the planHash of a preview (64 hex digits)').optional(),
+    ...upgradeOptions,
   })
   .strict();
+
+/** null clears the instance's own tag, so it follows the default IMAGE_TAG again. */
+export const patchInstanceBody = z.object({ imageTag: imageTag.nullable() }).strict();

@@ -1,14 +1,30 @@
 /**
- * Starts upgrade workflows. The one-at-a-time guard is Temporal's: the
- * workflow ID comes from the instance and a second start is refused with
- * workflowIdConflictPolicy FAIL, not by a flag in our database.
+ * Starts upgrade workflows and passes operator decisions to them. The
+ * one-at-a-time guard is Temporal's: the workflow ID comes from the instance
+ * and a second start is refused with workflowIdConflictPolicy FAIL, not by a
+ * flag in our database.
  */
 import { randomUUID } from 'node:crypto';
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
-import { conflict, unavailable } from '../core/errors.js';
-import type { ImageUpgradeInput, InstanceTarget, ReleaseUpgradeInput, UpgradeMode } from '../core/types.js';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  type Client,
+} from '@temporalio/client';
+import { defineSearchAttributeKey, TypedSearchAttributes } from '@temporalio/common';
+import { conflict, notFound, unavailable } from '../core/errors.js';
+import {
+  TERMINAL_STATUSES,
+  type FullUpgradeInput,
+  type ImageUpgradeInput,
+  type InstanceTarget,
+  type OperatorAction,
+  type ReleaseUpgradeInput,
+  type UpgradeMode,
+  type UpgradeRequestOptions,
+} from '../core/types.js';
 import { TASK_QUEUE, upgradeWorkflowId } from '../core/workflow-ids.js';
-import type { InstanceRecord, UpgradeRepo } from '../prisma/repositories.js';
+import type { InstanceRecord, UpgradeRecord, UpgradeRepo } from '../prisma/repositories.js';
 
 export interface StartedUpgradeView {
   upgradeId: string;
@@ -23,9 +39,22 @@ export interface UpgradeServiceDeps {
   upgrades: UpgradeRepo;
   defaultImageTag: string;
   taskQueue?: string;
+  /** How long parked upgrades wait for an operator. */
+  parkTimeoutMs?: number;
+  /** How long services get to become healthy (at most 10 minutes). */
+  verifyDeadlineMs?: number;
 }
 
-const START_DEADLINE_MS = 5_000;
+const CALL_DEADLINE_MS = 5_000;
+
+const SEARCH = {
+  slug: defineSearchAttributeKey('InstanceSlug', 'KEYWORD'),
+  mode: defineSearchAttributeKey('UpgradeMode', 'KEYWORD'),
+  tag: defineSearchAttributeKey('ImageTag', 'KEYWORD'),
+  status: defineSearchAttributeKey('UpgradeStatus', 'KEYWORD'),
+};
+
+const WORKFLOW_TYPE: Record<UpgradeMode, string> = { 'image-only': 'imageUpgrade', release: 'releaseUpgrade', full: 'fullUpgrade' };
 
 export function effectiveImageTag(instance: Pick<InstanceRecord, 'imageTag'>, defaultImageTag: string): string {
   return instance.imageTag ?? defaultImageTag;
@@ -51,19 +80,37 @@ function temporalDown(err: unknown): boolean {
   return /UNAVAILABLE|DEADLINE_EXCEEDED|failed to connect|Connection refused/i.test(String((err as Error)?.message));
 }
 
+type AnyInput = ImageUpgradeInput | ReleaseUpgradeInput | FullUpgradeInput;
+export type RequestOptions = Pick<UpgradeRequestOptions, 'reason' | 'autoRollback'>;
+
 export function createUpgradeService(deps: UpgradeServiceDeps) {
-  async function start(instance: InstanceRecord, mode: UpgradeMode, workflowType: string, input: ImageUpgradeInput | ReleaseUpgradeInput): Promise<StartedUpgradeView> {
+  const temporalCall = async <T>(fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await deps.temporal.connection.withDeadline(Date.now() + CALL_DEADLINE_MS, fn);
+    } catch (err) {
+      if (temporalDown(err)) throw unavailable('the Temporal server', `${deps.temporalAddress} did not answer`);
+      throw err;
+    }
+  };
+
+  async function start(instance: InstanceRecord, mode: UpgradeMode, input: AnyInput): Promise<StartedUpgradeView> {
     const workflowId = upgradeWorkflowId(instance.slug);
     let handle;
     try {
-      handle = await deps.temporal.connection.withDeadline(Date.now() + START_DEADLINE_MS, () =>
-        deps.temporal.workflow.start(workflowType, {
+      handle = await temporalCall(() =>
+        deps.temporal.workflow.start(WORKFLOW_TYPE[mode], {
           taskQueue: deps.taskQueue ?? TASK_QUEUE,
           workflowId,
           args: [input],
           workflowIdConflictPolicy: 'FAIL',
           workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-          memo: { requestedBy: input.requestedBy ?? 'api', upgradeId: input.upgradeId, mode },
+          memo: { requestedBy: input.requestedBy ?? 'api', reason: input.reason ?? '', upgradeId: input.upgradeId, mode },
+          typedSearchAttributes: new TypedSearchAttributes([
+            { key: SEARCH.slug, value: instance.slug },
+            { key: SEARCH.mode, value: mode },
+            { key: SEARCH.tag, value: input.imageTag },
+            { key: SEARCH.status, value: 'running' },
+          ]),
         }),
       );
     } catch (err) {
@@ -72,7 +119,6 @@ export function createUpgradeService(deps: UpgradeServiceDeps) {
           workflowId,
         });
       }
-      if (temporalDown(err)) throw unavailable('the Temporal server', `${deps.temporalAddress} did not answer`);
       throw err;
     }
     // The workflow creates the row too; whichever comes first wins.
@@ -89,26 +135,73 @@ export function createUpgradeService(deps: UpgradeServiceDeps) {
     return { upgradeId: input.upgradeId, workflowId, runId: handle.firstExecutionRunId, imageTag: input.imageTag };
   }
 
+  const common = (opts: RequestOptions, requestedBy?: string) => ({
+    upgradeId: randomUUID(),
+    requestedBy,
+    reason: opts.reason,
+    autoRollback: opts.autoRollback ?? false,
+    parkTimeoutMs: deps.parkTimeoutMs,
+    verifyDeadlineMs: deps.verifyDeadlineMs,
+  });
+
+  /** The running execution of an upgrade, or 409 when it has ended. */
+  function handleOf(upgrade: UpgradeRecord) {
+    if (TERMINAL_STATUSES.includes(upgrade.status)) {
+      throw conflict(`the upgrade has ended (${upgrade.status}); start a new one`, { status: upgrade.status });
+    }
+    return deps.temporal.workflow.getHandle(upgrade.workflowId, upgrade.runId ?? undefined);
+  }
+
   return {
-    startImageUpgrade(instance: InstanceRecord, body: { imageTag?: string }, requestedBy?: string) {
+    startImageUpgrade(instance: InstanceRecord, body: { imageTag?: string } & RequestOptions, requestedBy?: string) {
       const imageTag = body.imageTag ?? effectiveImageTag(instance, deps.defaultImageTag);
-      return start(instance, 'image-only', 'imageUpgrade', {
-        upgradeId: randomUUID(),
+      return start(instance, 'image-only', {
+        ...common(body, requestedBy),
         target: targetOf(instance),
         imageTag,
         persistImageTag: body.imageTag !== undefined && body.imageTag !== instance.imageTag,
-        requestedBy,
       });
     },
 
-    startReleaseUpgrade(instance: InstanceRecord, body: { imageTag: string; planHash?: string }, requestedBy?: string) {
-      return start(instance, 'release', 'releaseUpgrade', {
-        upgradeId: randomUUID(),
+    startReleaseUpgrade(instance: InstanceRecord, body: { imageTag: string; planHash?: string } & RequestOptions, requestedBy?: string) {
+      return start(instance, 'release', {
+        ...common(body, requestedBy),
         target: targetOf(instance),
         imageTag: body.imageTag,
         planHash: body.planHash,
-        requestedBy,
       });
+    },
+
+    startFullUpgrade(instance: InstanceRecord, body: RequestOptions, requestedBy?: string) {
+      return start(instance, 'full', {
+        ...common(body, requestedBy),
+        target: targetOf(instance),
+        imageTag: effectiveImageTag(instance, deps.defaultImageTag),
+      });
+    },
+
+    /** Retry, roll back or abort a parked upgrade; 409 with the workflow's reason when it does not fit. */
+    async act(upgrade: UpgradeRecord, action: OperatorAction) {
+      const handle = handleOf(upgrade);
+      try {
+        return await temporalCall(() => handle.executeUpdate('operatorAction', { args: [action] }));
+      } catch (err) {
+        if (err instanceof WorkflowUpdateFailedError) throw conflict(err.cause?.message ?? err.message);
+        if (err instanceof WorkflowNotFoundError || /already completed/i.test(String((err as Error).message))) {
+          throw conflict('the upgrade has ended; start a new one');
+        }
+        throw err;
+      }
+    },
+
+    async cancel(upgrade: UpgradeRecord) {
+      const handle = handleOf(upgrade);
+      try {
+        await temporalCall(() => handle.cancel());
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) throw notFound(`workflow ${upgrade.workflowId} not found`);
+        throw err;
+      }
     },
   };
 }

@@ -5,6 +5,7 @@
  */
 import type { ContainerState, ContentManifest } from './types.js';
 
+
 export interface OperationOptions {
   signal?: AbortSignal;
   /** Called with each line of output, so long steps can heartbeat progress. */
@@ -26,6 +27,18 @@ export interface ExecutionDriver {
   /** `up -d` of the whole project: what changed is recreated, what is new is created. */
   upAll(env: Record<string, string>, opts?: OperationOptions): Promise<void>;
   containerStates(services: string[]): Promise<ContainerState[]>;
+  /** `config --quiet`: fails with compose's message when the compose file is invalid. */
+  validateCompose(env: Record<string, string>): Promise<void>;
+  /** Free bytes on the filesystem holding Docker's images. */
+  diskFree(): Promise<{ path: string; freeBytes: number }>;
+  /** Bytes and modes of files (null where absent), for a rollback. */
+  snapshotFiles(paths: string[]): Promise<Record<string, { content: string; mode: number } | null>>;
+  /** Puts snapshotted files back byte for byte; deletes those that did not exist. */
+  restoreFiles(files: Record<string, { content: string; mode: number } | null>): Promise<void>;
+  /** Points an image reference at an image id again (the previous images of a rollback). */
+  tagImage(imageId: string, imageRef: string): Promise<void>;
+  /** GET http://<service's container address>:<port><path>; resolves with the status code. */
+  httpProbe(service: string, port: number, path: string): Promise<number>;
 }
 
 export type TenantErrorCode =
@@ -35,10 +48,23 @@ export type TenantErrorCode =
   | 'compose-failed'
   | 'compose-missing'
   | 'path-rejected'
-  | 'cancelled';
+  | 'cancelled'
+  /** The agent of a remote instance did not answer (network, TLS, timeout): retryable. */
+  | 'agent-unreachable'
+  /** The agent refused the request (bad arguments, too large, outside its limits). */
+  | 'agent-refused'
+  /** No approved agent for the instance (never approved, or revoked): the control plane will not call it. */
+  | 'agent-not-approved';
 
 /** Codes that retrying the same step cannot fix. */
-export const PERMANENT_TENANT_ERRORS: readonly TenantErrorCode[] = ['image-not-found', 'unknown-service', 'compose-missing', 'path-rejected'];
+export const PERMANENT_TENANT_ERRORS: readonly TenantErrorCode[] = [
+  'image-not-found',
+  'unknown-service',
+  'compose-missing',
+  'path-rejected',
+  'agent-refused',
+  'agent-not-approved',
+];
 
 export class TenantError extends Error {
   constructor(

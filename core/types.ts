@@ -5,8 +5,36 @@
 export type UpgradeMode = 'full' | 'image-only' | 'release';
 export const UPGRADE_MODES: readonly UpgradeMode[] = ['full', 'image-only', 'release'];
 
-export type UpgradeStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+export type UpgradeStatus =
+  | 'queued'
+  | 'running'
+  /** A step used up its retries; the workflow waits for retry, rollback or abort. */
+  | 'needs-attention'
+  | 'rolling-back'
+  | 'succeeded'
+  | 'failed'
+  | 'cancelled'
+  | 'rolled-back';
+export const TERMINAL_STATUSES: readonly UpgradeStatus[] = ['succeeded', 'failed', 'cancelled', 'rolled-back'];
+
+/** What an operator can do with a parked upgrade. */
+export type OperatorAction = 'retry' | 'rollback' | 'abort';
+
+/** Options every upgrade request may carry. */
+export interface UpgradeRequestOptions {
+  requestedBy?: string;
+  reason?: string;
+  /** How long a parked upgrade waits for an operator before it fails. */
+  parkTimeoutMs?: number;
+  /** Roll back by itself when verify fails, instead of parking. */
+  autoRollback?: boolean;
+  /** How long services get to become running and healthy. */
+  verifyDeadlineMs?: number;
+}
 export type StepStatus = 'running' | 'succeeded' | 'failed';
+
+/** Search attributes drydock sets, registered as Keyword on the Temporal server. */
+export const SEARCH_ATTRIBUTE_NAMES = ['InstanceSlug', 'UpgradeMode', 'ImageTag', 'UpgradeStatus'] as const;
 
 export interface StepProgress {
   name: string;
@@ -28,22 +56,34 @@ export interface InstanceTarget {
   agentUrl: string | null;
 }
 
-export interface ImageUpgradeInput {
+export interface ImageUpgradeInput extends UpgradeRequestOptions {
   upgradeId: string;
   target: InstanceTarget;
   imageTag: string;
   /** Persist imageTag on the instance once the upgrade succeeds (it was asked for explicitly). */
   persistImageTag: boolean;
-  requestedBy?: string;
 }
 
-export interface ReleaseUpgradeInput {
+export interface FullUpgradeInput extends UpgradeRequestOptions {
+  upgradeId: string;
+  target: InstanceTarget;
+  imageTag: string;
+}
+
+/** What a rollback restores: files byte for byte, the tag, and the images the containers ran. */
+export interface TenantSnapshot {
+  files: Record<string, { content: string; mode: number } | null>;
+  images: { service: string; imageRef: string; imageId: string }[];
+  previousImageTag: string | null;
+  previousEffectiveImageTag: string;
+}
+
+export interface ReleaseUpgradeInput extends UpgradeRequestOptions {
   upgradeId: string;
   target: InstanceTarget;
   imageTag: string;
   /** From a preview: refuse before writing when the plan no longer matches. */
   planHash?: string;
-  requestedBy?: string;
 }
 
 export interface ReleasePlanSummary {
@@ -54,7 +94,7 @@ export interface ReleasePlanSummary {
 }
 
 export interface UpgradeResult {
-  status: 'succeeded' | 'failed';
+  status: 'succeeded' | 'rolled-back';
   failedStep?: string;
   error?: string;
   steps: StepProgress[];
@@ -67,6 +107,8 @@ export interface ContainerState {
   service: string;
   containerId: string;
   imageId: string;
+  /** The image reference the container was created from (compose's resolved `image:`). */
+  imageRef?: string;
   state: string;
   /** Absent when the container has no healthcheck. */
   health?: string;

@@ -24,7 +24,7 @@ function check(file: string, allowed: (spec: string, from: string) => boolean) {
     if (typeOnly) continue;
     const rel = path.relative(root, file);
     if (!allowed(spec, file)) {
-      problems.push(`${rel}: imports ${spec} (workflow code may import only @temporalio/workflow, workflows/ and core/ at run time)`);
+      problems.push(`${rel}: imports ${spec} (workflow code may import only @temporalio/workflow, @temporalio/common, workflows/ and core/ at run time)`);
       continue;
     }
     if (spec.startsWith('.')) {
@@ -36,7 +36,7 @@ function check(file: string, allowed: (spec: string, from: string) => boolean) {
 }
 
 function workflowRule(spec: string, from: string) {
-  if (spec === '@temporalio/workflow') return true;
+  if (spec === '@temporalio/workflow' || spec === '@temporalio/common') return true;
   if (!spec.startsWith('.')) return false;
   const target = path.resolve(path.dirname(from), spec);
   return [workflowsDir, path.join(root, 'core')].some((d) => target.startsWith(d + path.sep));

@@ -6,7 +6,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildAndPushImage, registryAddress, type BuiltImage } from './harness/images.js';
 import { APP_SERVICES, createTenant, type Tenant } from './harness/tenant.js';
-import { startTestControlPlane, uniqueName, waitForUpgradeEnd, type TestControlPlane } from './support.js';
+import {
+  recordHistory,
+  startTestControlPlane,
+  uniqueName,
+  waitForUpgradeEnd,
+  waitForUpgradeStatus,
+  type TestControlPlane,
+} from './support.js';
 
 const CORE = [...APP_SERVICES];
 
@@ -45,15 +52,24 @@ describe('Quick Upgrade on a real Docker Compose tenant', () => {
     await cp?.stop();
   });
 
-  it('fails at the pull step naming the missing image, and changes nothing else', async () => {
+  it('parks at the pull step naming the missing image, and abort ends it with nothing else changed', async () => {
     const before = await tenant.containers();
     const started = await cp.api('POST', `/api/instances/${instanceId}/upgrade-images`, { imageTag: 'does-not-exist' });
     expect(started.status).toBe(202);
 
-    const end = await waitForUpgradeEnd(cp, started.body.upgradeId);
-    expect(end.status).toBe('failed');
-    expect(end.currentStep).toBe('pull');
+    const parked = await waitForUpgradeEnd(cp, started.body.upgradeId);
+    expect(parked.status).toBe('needs-attention');
+    expect(parked.currentStep).toBe('pull');
+    expect(parked.error).toContain(`${appRepo}:does-not-exist`);
+    const rollback = await cp.api('POST', `/api/upgrades/${started.body.upgradeId}/rollback`);
+    expect(rollback.status).toBe(409);
+    expect(rollback.body.error).toMatch(/rollback is not possible now/);
+    expect((await cp.api('POST', `/api/upgrades/${started.body.upgradeId}/abort`)).status).toBe(202);
+
+    const end = await waitForUpgradeStatus(cp, started.body.upgradeId, ['failed']);
     expect(end.error).toContain(`${appRepo}:does-not-exist`);
+    expect(end.error).toMatch(/aborted/);
+    await recordHistory(cp, started.body.workflowId, started.body.runId, 'image-upgrade-park-abort');
     expect(end.steps.find((s: { name: string }) => s.name === 'pull')).toMatchObject({ status: 'failed' });
     expect(end.steps.map((s: { name: string }) => s.name)).not.toContain('recreate');
 
@@ -79,6 +95,7 @@ describe('Quick Upgrade on a real Docker Compose tenant', () => {
 
     expect(end.error).toBeNull();
     expect(end.status).toBe('succeeded');
+    await recordHistory(cp, started.body.workflowId, started.body.runId, 'image-upgrade-success');
     expect(end.steps.map((s: { name: string }) => s.name)).toEqual([
       'preflight', 'snapshot-content', 'pull', 'recreate', 'verify', 'check-content',
     ]);

@@ -15,7 +15,7 @@ import type { ExecutionDriver } from '../core/driver.js';
 import type { RenderDefaults } from '../core/render.js';
 import { createPlanner, renderDefaultsFromEnv } from '../worker/planner.js';
 import { buildAndPushImage, registryAddress } from './harness/images.js';
-import { startTestControlPlane, uniqueName, waitForUpgradeEnd, type TestControlPlane } from './support.js';
+import { recordHistory, startTestControlPlane, uniqueName, waitForUpgradeEnd, type TestControlPlane } from './support.js';
 
 const FIXTURES = path.join(import.meta.dirname, 'fixtures', 'releases');
 const N = '1.0.0';
@@ -120,7 +120,8 @@ describe('Upgrade to Release on a real Docker Compose tenant', () => {
     const end = await waitForUpgradeEnd(cp, started.body.upgradeId);
     expect(end.error).toBeNull();
     expect(end.status).toBe('succeeded');
-    expect(end.steps.map((s: { name: string }) => s.name)).toEqual(['plan', 'persist-image-tag', 'write', 'pull', 'up', 'verify']);
+    expect(end.steps.map((s: { name: string }) => s.name)).toEqual(['plan', 'snapshot', 'persist-image-tag', 'write', 'pull', 'up', 'verify']);
+    await recordHistory(cp, started.body.workflowId, started.body.runId, 'release-upgrade-success');
 
     const states = await driver.containerStates(['api', 'admin', 'media-api', 'nginx', 'search']);
     for (const s of states) {

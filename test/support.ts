@@ -3,7 +3,10 @@
  * PostgreSQL per test file, the control plane on it, and polling helpers.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import pg from 'pg';
+import { TERMINAL_STATUSES } from '../core/types.js';
 import { startControlPlane, type ControlPlane, type ControlPlaneOptions } from '../api/control-plane.js';
 
 /** The server the tests use; CI and the machine's own PostgreSQL answer here. */
@@ -82,12 +85,28 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
   }
 }
 
-const TERMINAL = ['succeeded', 'failed', 'cancelled'];
-
-/** Polls the API until the upgrade ends; returns its final row. */
-export function waitForUpgradeEnd(cp: TestControlPlane, upgradeId: string, timeoutMs = 120_000) {
-  return waitFor(`upgrade ${upgradeId} to end`, async () => {
+/** Polls the API until the upgrade reaches one of the statuses; returns its row. */
+export function waitForUpgradeStatus(cp: TestControlPlane, upgradeId: string, statuses: readonly string[], timeoutMs = 120_000) {
+  return waitFor(`upgrade ${upgradeId} to be ${statuses.join(' or ')}`, async () => {
     const { status, body } = await cp.api('GET', `/api/upgrades/${upgradeId}`);
-    return status === 200 && TERMINAL.includes(body.status) ? body : undefined;
+    return status === 200 && statuses.includes(body.status) ? body : undefined;
   }, timeoutMs);
+}
+
+/** Until it ends, or parks for an operator. */
+export function waitForUpgradeEnd(cp: TestControlPlane, upgradeId: string, timeoutMs = 120_000) {
+  return waitForUpgradeStatus(cp, upgradeId, [...TERMINAL_STATUSES, 'needs-attention'], timeoutMs);
+}
+
+export const HISTORIES_DIR = path.join(import.meta.dirname, '..', 'workflows', 'histories');
+
+/**
+ * With RECORD_HISTORIES=1, keeps the history of a real run as a replay
+ * fixture (workflows/replay.test.ts replays them all on every test run).
+ */
+export async function recordHistory(cp: ControlPlane, workflowId: string, runId: string, name: string) {
+  if (process.env.RECORD_HISTORIES !== '1') return;
+  const history = await cp.temporal.workflow.getHandle(workflowId, runId).fetchHistory();
+  await mkdir(HISTORIES_DIR, { recursive: true });
+  await writeFile(path.join(HISTORIES_DIR, `${name}.json`), JSON.stringify(history, null, 1));
 }

@@ -1,3 +1,3 @@
+export { fullUpgrade } from './full-upgrade.js';
 export { imageUpgrade } from './image-upgrade.js';
 export { releaseUpgrade } from './release-upgrade.js';
-export { progressQuery } from './progress.js';

@@ -2,7 +2,10 @@
  * Timeouts and retry policies, one per kind of step, named for what they
  * guard. Workflow code: no imports beyond Temporal's workflow package.
  */
-import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
+import { ActivityCancellationType, type ActivityOptions, type LocalActivityOptions } from '@temporalio/workflow';
+
+/** How long a parked upgrade waits for an operator before it fails. */
+export const DEFAULT_PARK_TIMEOUT_MS = 24 * 60 * 60 * 1000;
 
 /** Database bookkeeping: short, retried for long enough to ride out a database restart. */
 export const BOOKKEEPING: LocalActivityOptions = {
@@ -29,6 +32,8 @@ export const IMAGE_PULL: ActivityOptions = {
   startToCloseTimeout: '30 minutes',
   heartbeatTimeout: '1 minute',
   retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 4 },
+  // A cancelled upgrade is recorded only once the compose process has stopped.
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 };
 
 /** Recreating containers. Idempotent (force-recreate), so a retry is safe. */
@@ -36,13 +41,15 @@ export const CONTAINER_RECREATE: ActivityOptions = {
   startToCloseTimeout: '10 minutes',
   heartbeatTimeout: '1 minute',
   retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 3 },
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 };
 
 /** How long recreated services get to become running and healthy. */
 export const VERIFY_DEADLINE_MS = 90_000;
 
+/** Long enough for any deadline a request may ask for (see the API's limit). */
 export const VERIFY: ActivityOptions = {
-  startToCloseTimeout: VERIFY_DEADLINE_MS + 60_000,
+  startToCloseTimeout: '11 minutes',
   heartbeatTimeout: '30 seconds',
   retry: { initialInterval: '5 seconds', maximumAttempts: 2 },
 };

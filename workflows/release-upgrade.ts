@@ -1,42 +1,32 @@
 /**
  * Upgrade to Release: render the managed files server-side and record what is
- * about to change (refusing a stale plan), persist the tag, write, pull, bring everything up, verify.
- * On failure the instance keeps the new tag so the operator can retry.
+ * about to change (refusing a stale plan), snapshot, persist the tag, write,
+ * pull, bring everything up, verify. A parked failure keeps the new tag so
+ * the operator can retry, or rolls everything back.
  */
-import { proxyActivities, workflowInfo } from '@temporalio/workflow';
-import type { Activities } from '../activities/index.js';
 import type { ReleaseUpgradeInput, UpgradeResult } from '../core/types.js';
-import { CONTAINER_RECREATE, DATABASE_WRITE, IMAGE_PULL, TENANT_QUERY, VERIFY, VERIFY_DEADLINE_MS } from './policies.js';
-import { StepTracker } from './progress.js';
-
-const db = proxyActivities<Activities>(DATABASE_WRITE);
-const tenant = proxyActivities<Activities>(TENANT_QUERY);
-const { pullImages } = proxyActivities<Activities>(IMAGE_PULL);
-const { startAllServices } = proxyActivities<Activities>(CONTAINER_RECREATE);
-const { verifyServices } = proxyActivities<Activities>(VERIFY);
+import { db, pullImages, startAllServices, tenant, verifyServices } from './activities.js';
+import { started } from './image-upgrade.js';
+import { VERIFY_DEADLINE_MS } from './policies.js';
+import { rollbackTo } from './rollback.js';
+import { UpgradeRun } from './upgrade-run.js';
 
 export async function releaseUpgrade(input: ReleaseUpgradeInput): Promise<UpgradeResult> {
   const { target, imageTag } = input;
-  const progress = new StepTracker(input.upgradeId);
-  const { workflowId, runId } = workflowInfo();
+  const run = new UpgradeRun(input.upgradeId, input.parkTimeoutMs);
+  await db.markUpgradeRunning({ ...started(input), mode: 'release' });
 
-  await db.markUpgradeRunning({
-    upgradeId: input.upgradeId,
-    instanceId: target.instanceId,
-    mode: 'release',
-    imageTag,
-    workflowId,
-    runId,
-    requestedBy: input.requestedBy,
-  });
-
-  return progress.run(async () => {
+  return run.run(async () => {
     // Plan first: a stale plan is refused before anything, the tag included, changes.
-    const plan = await progress.step('plan', () => tenant.planReleaseUpgrade(target, imageTag, input.planHash));
-    await progress.step('persist-image-tag', () => db.persistInstanceImageTag(target.instanceId, imageTag));
-    await progress.step('write', () => tenant.writeReleaseFiles(target, imageTag, plan.renderHash));
-    await progress.step('pull', () => pullImages(target, [], imageTag));
-    const services = await progress.step('up', () => startAllServices(target, imageTag));
-    await progress.step('verify', () => verifyServices(target, services, VERIFY_DEADLINE_MS));
+    const plan = await run.step('plan', () => tenant.planReleaseUpgrade(target, imageTag, input.planHash));
+    const snapshot = await run.step('snapshot', () => tenant.snapshotTenant(target));
+    run.enableRollback(rollbackTo(run, target, snapshot, input.verifyDeadlineMs));
+    await run.step('persist-image-tag', () => db.persistInstanceImageTag(target.instanceId, imageTag));
+    await run.step('write', () => tenant.writeReleaseFiles(target, imageTag, plan.renderHash));
+    await run.step('pull', () => pullImages(target, [], imageTag));
+    const services = await run.step('up', () => startAllServices(target, imageTag));
+    await run.step('verify', () => verifyServices(target, services, input.verifyDeadlineMs ?? VERIFY_DEADLINE_MS), {
+      onExhausted: input.autoRollback ? 'rollback' : 'park',
+    });
   });
 }

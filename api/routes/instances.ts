@@ -5,7 +5,16 @@ import { planRelease, type ReleasePlanner } from '../../activities/release-plan.
 import { TenantError } from '../../core/driver.js';
 import { DrydockError, unavailable } from '../../core/errors.js';
 import type { DriverFor } from '../../worker/drivers.js';
-import { createInstanceBody, idParam, releasePreviewBody, startImageUpgradeBody, startReleaseUpgradeBody } from '../schemas.js';
+import {
+  createInstanceBody,
+  idParam,
+  operatorActionParam,
+  patchInstanceBody,
+  releasePreviewBody,
+  startFullUpgradeBody,
+  startImageUpgradeBody,
+  startReleaseUpgradeBody,
+} from '../schemas.js';
 import { effectiveImageTag, type UpgradeService } from '../upgrade-service.js';
 
 export interface InstancesRouterDeps {
@@ -55,10 +64,25 @@ export function createRouter(deps: InstancesRouterDeps): Router {
     res.json(view(await load(idParam.parse(req.params).id)));
   });
 
+  router.patch('/instances/:id', async (req, res) => {
+    const instance = await load(idParam.parse(req.params).id);
+    const { imageTag } = patchInstanceBody.parse(req.body ?? {});
+    await deps.instances.setImageTag(instance.id, imageTag);
+    res.json(view(await load(instance.id)));
+  });
+
+  const operator = (req: { get(h: string): string | undefined }) => req.get('x-drydock-operator') ?? undefined;
+
+  router.post('/instances/:id/upgrade', async (req, res) => {
+    const instance = await load(idParam.parse(req.params).id);
+    const body = startFullUpgradeBody.parse(req.body ?? {});
+    res.status(202).json(await deps.upgradeService.startFullUpgrade(instance, body, operator(req)));
+  });
+
   router.post('/instances/:id/upgrade-images', async (req, res) => {
     const instance = await load(idParam.parse(req.params).id);
     const body = startImageUpgradeBody.parse(req.body ?? {});
-    res.status(202).json(await deps.upgradeService.startImageUpgrade(instance, body, req.get('x-drydock-operator') ?? undefined));
+    res.status(202).json(await deps.upgradeService.startImageUpgrade(instance, body, operator(req)));
   });
 
   // Read-only: renders in memory and reads the tenant's files; writes nothing.
@@ -72,7 +96,7 @@ export function createRouter(deps: InstancesRouterDeps): Router {
   router.post('/instances/:id/upgrade-release', async (req, res) => {
     const instance = await load(idParam.parse(req.params).id);
     const body = startReleaseUpgradeBody.parse(req.body ?? {});
-    res.status(202).json(await deps.upgradeService.startReleaseUpgrade(instance, body, req.get('x-drydock-operator') ?? undefined));
+    res.status(202).json(await deps.upgradeService.startReleaseUpgrade(instance, body, operator(req)));
   });
 
   router.get('/instances/:id/upgrades', async (req, res) => {
@@ -85,6 +109,19 @@ export function createRouter(deps: InstancesRouterDeps): Router {
     const upgrade = await deps.upgrades.get(id);
     if (!upgrade) throw notFound(`no upgrade with id ${id}`);
     res.json(upgradeView(upgrade, deps.temporalUiUrl));
+  });
+
+  router.post('/upgrades/:id/:action', async (req, res) => {
+    const { id, action } = operatorActionParam.parse(req.params);
+    const upgrade = await deps.upgrades.get(id);
+    if (!upgrade) throw notFound(`no upgrade with id ${id}`);
+    if (action === 'cancel') {
+      await deps.upgradeService.cancel(upgrade);
+      res.status(202).json({ upgradeId: id, action });
+      return;
+    }
+    const progress = await deps.upgradeService.act(upgrade, action);
+    res.status(202).json({ upgradeId: id, action, progress });
   });
 
   return router;

@@ -1,0 +1,29 @@
+/**
+ * Upgrade Now: pre-flight, snapshot, render and write the whole managed set,
+ * pull and bring up everything, verify every service and the front door.
+ */
+import type { FullUpgradeInput, UpgradeResult } from '../core/types.js';
+import { db, pullImages, startAllServices, tenant, verifyServices } from './activities.js';
+import { started } from './image-upgrade.js';
+import { VERIFY_DEADLINE_MS } from './policies.js';
+import { rollbackTo } from './rollback.js';
+import { UpgradeRun } from './upgrade-run.js';
+
+export async function fullUpgrade(input: FullUpgradeInput): Promise<UpgradeResult> {
+  const { target, imageTag } = input;
+  const run = new UpgradeRun(input.upgradeId, input.parkTimeoutMs);
+  await db.markUpgradeRunning({ ...started(input), mode: 'full' });
+  const verifyOpts = { onExhausted: input.autoRollback ? ('rollback' as const) : ('park' as const) };
+
+  return run.run(async () => {
+    await run.step('preflight', () => tenant.preflightFullUpgrade(target, imageTag));
+    const snapshot = await run.step('snapshot', () => tenant.snapshotTenant(target));
+    run.enableRollback(rollbackTo(run, target, snapshot, input.verifyDeadlineMs));
+    const plan = await run.step('render', () => tenant.planReleaseUpgrade(target, imageTag));
+    await run.step('write', () => tenant.writeReleaseFiles(target, imageTag, plan.renderHash));
+    await run.step('pull', () => pullImages(target, [], imageTag));
+    const services = await run.step('up', () => startAllServices(target, imageTag));
+    await run.step('verify', () => verifyServices(target, services, input.verifyDeadlineMs ?? VERIFY_DEADLINE_MS), verifyOpts);
+    await run.step('probe-front-door', () => tenant.probeFrontDoor(target), verifyOpts);
+  });
+}

@@ -1,0 +1,199 @@
+/**
+ * What every upgrade workflow shares: step bookkeeping (the same progress
+ * shape in the upgrade row, the `progress` query and the console), parking a
+ * failed step for an operator, retry / rollback / abort through an update,
+ * cancellation, and the UpgradeStatus search attribute.
+ */
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  defineQuery,
+  defineUpdate,
+  isCancellation,
+  proxyLocalActivities,
+  setHandler,
+  TimeoutFailure,
+  upsertSearchAttributes,
+} from '@temporalio/workflow';
+import { defineSearchAttributeKey } from '@temporalio/common';
+import type { Activities } from '../activities/index.js';
+import type { OperatorAction, StepProgress, UpgradeResult, UpgradeStatus } from '../core/types.js';
+import { BOOKKEEPING, DEFAULT_PARK_TIMEOUT_MS } from './policies.js';
+
+export interface ProgressView {
+  status: UpgradeStatus;
+  currentStep: string | null;
+  steps: StepProgress[];
+  error: string | null;
+  /** What the operator may do now (only while parked). */
+  actions: OperatorAction[];
+}
+
+export const progressQuery = defineQuery<ProgressView>('progress');
+/** Validated: an action that does not fit the current state is rejected with the reason. */
+export const operatorActionUpdate = defineUpdate<ProgressView, [OperatorAction]>('operatorAction');
+
+export const UPGRADE_STATUS = defineSearchAttributeKey('UpgradeStatus', 'KEYWORD');
+
+const { recordUpgradeProgress } = proxyLocalActivities<Activities>(BOOKKEEPING);
+
+/** Thrown out of a step when the operator chose to roll back or abort. */
+class OperatorStop extends Error {
+  constructor(readonly action: 'rollback' | 'abort', readonly reason: string) {
+    super(reason);
+  }
+}
+
+export interface StepOptions {
+  /** When retries are used up: wait for an operator (default), or roll back at once. */
+  onExhausted?: 'park' | 'rollback';
+}
+
+export class UpgradeRun {
+  private view: ProgressView = { status: 'running', currentStep: null, steps: [], error: null, actions: [] };
+  private decision: OperatorAction | undefined;
+  private rollbackSteps: (() => Promise<void>) | undefined;
+  private rollingBack = false;
+
+  constructor(
+    private readonly upgradeId: string,
+    private readonly parkTimeoutMs = DEFAULT_PARK_TIMEOUT_MS,
+  ) {
+    setHandler(progressQuery, () => this.view);
+    setHandler(
+      operatorActionUpdate,
+      async (action) => {
+        this.decision = action;
+        await condition(() => this.decision === undefined);
+        return this.view;
+      },
+      { validator: (action) => this.validate(action) },
+    );
+  }
+
+  /** From here on a rollback can undo what the upgrade changed. */
+  enableRollback(steps: () => Promise<void>) {
+    this.rollbackSteps = steps;
+  }
+
+  /** Runs one step; when it fails for good, parks until the operator decides. */
+  async step<T>(name: string, run: () => Promise<T>, opts: StepOptions = {}): Promise<T> {
+    for (;;) {
+      const entry: StepProgress = { name, status: 'running', startedAt: new Date().toISOString() };
+      this.update({ status: this.rollingBack ? 'rolling-back' : 'running', currentStep: name, steps: [...this.view.steps, entry], error: null, actions: [] });
+      await this.save();
+      try {
+        const result = await run();
+        this.endStep(entry, 'succeeded');
+        return result;
+      } catch (err) {
+        if (isCancellation(err)) {
+          this.endStep(entry, 'failed', 'cancelled');
+          throw err;
+        }
+        const error = describeFailure(err);
+        this.endStep(entry, 'failed', error);
+        if (failureType(err) && UNPARKABLE.includes(failureType(err)!)) throw err;
+        if (opts.onExhausted === 'rollback' && this.rollbackSteps && !this.rollingBack) {
+          throw new OperatorStop('rollback', `${name} failed, rolled back automatically: ${error}`);
+        }
+        const action = await this.park(name, error);
+        if (action !== 'retry') throw new OperatorStop(action, `${name} failed: ${error}`);
+      }
+    }
+  }
+
+  /** Runs the steps and records how the upgrade ended; failures also fail the workflow, so the console shows them. */
+  async run(steps: () => Promise<void>): Promise<UpgradeResult> {
+    try {
+      await steps();
+      return { status: 'succeeded', steps: (await this.finish('succeeded')).steps };
+    } catch (err) {
+      if (isCancellation(err)) {
+        await CancellationScope.nonCancellable(() => this.finish('cancelled', 'cancelled by an operator'));
+        throw err;
+      }
+      if (err instanceof OperatorStop && err.action === 'rollback' && this.rollbackSteps) {
+        this.rollingBack = true;
+        try {
+          await this.rollbackSteps();
+        } catch (rbErr) {
+          if (isCancellation(rbErr)) {
+            await CancellationScope.nonCancellable(() => this.finish('cancelled', 'cancelled by an operator during rollback'));
+            throw rbErr;
+          }
+          const message = `rollback failed: ${rbErr instanceof OperatorStop ? rbErr.reason : describeFailure(rbErr)} (after ${err.reason})`;
+          await this.finish('failed', message);
+          throw ApplicationFailure.nonRetryable(message, 'RollbackFailed');
+        }
+        return { status: 'rolled-back', error: err.reason, steps: (await this.finish('rolled-back', err.reason)).steps };
+      }
+      const message = err instanceof OperatorStop ? err.reason : describeFailure(err);
+      const final = err instanceof OperatorStop ? `${message} (aborted)` : message;
+      await this.finish('failed', final);
+      throw ApplicationFailure.nonRetryable(final, 'UpgradeFailed');
+    }
+  }
+
+  private async park(step: string, error: string): Promise<OperatorAction> {
+    const actions: OperatorAction[] = this.rollbackSteps && !this.rollingBack ? ['retry', 'rollback', 'abort'] : ['retry', 'abort'];
+    this.update({ ...this.view, status: 'needs-attention', currentStep: step, error, actions });
+    await this.save();
+    const decided = await condition(() => this.decision !== undefined, this.parkTimeoutMs);
+    const action: OperatorAction = decided ? this.decision! : 'abort';
+    if (!decided) this.view = { ...this.view, error: `${error} (no operator decision within ${Math.round(this.parkTimeoutMs / 60_000)} min)` };
+    this.decision = undefined;
+    return action;
+  }
+
+  private validate(action: OperatorAction) {
+    if (this.view.status !== 'needs-attention') {
+      throw new Error(`the upgrade is ${this.view.status}, not waiting for an operator: nothing to ${action}`);
+    }
+    if (!this.view.actions.includes(action)) {
+      throw new Error(`${action} is not possible now: ${action === 'rollback' ? 'nothing has been changed that a rollback could undo' : 'not offered'}`);
+    }
+  }
+
+  private async finish(status: UpgradeStatus, error?: string): Promise<ProgressView> {
+    this.update({ ...this.view, status, error: error ?? null, actions: [] });
+    await this.save(true);
+    return this.view;
+  }
+
+  private update(view: ProgressView) {
+    if (view.status !== this.view.status) upsertSearchAttributes([{ key: UPGRADE_STATUS, value: view.status }]);
+    this.view = view;
+  }
+
+  private endStep(entry: StepProgress, status: 'succeeded' | 'failed', error?: string) {
+    const done: StepProgress = { ...entry, status, finishedAt: new Date().toISOString(), ...(error ? { error } : {}) };
+    this.view = { ...this.view, steps: this.view.steps.map((s) => (s === entry ? done : s)) };
+  }
+
+  private save(finished = false) {
+    const { status, currentStep, steps, error } = this.view;
+    return recordUpgradeProgress(this.upgradeId, { status, currentStep, steps, error, finished });
+  }
+}
+
+/** Failures no retry can cure: the upgrade ends at once instead of parking. */
+const UNPARKABLE = ['stale-plan', 'instance-missing'];
+
+function failureType(err: unknown): string | undefined {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  return cause instanceof ApplicationFailure ? (cause.type ?? undefined) : undefined;
+}
+
+/** The message an operator needs: the activity's own error, not Temporal's wrapper. */
+export function describeFailure(err: unknown): string {
+  if (err instanceof ActivityFailure) {
+    const cause = err.cause;
+    if (cause instanceof TimeoutFailure) return `timed out (${cause.timeoutType}) in ${err.activityType}`;
+    if (cause instanceof ApplicationFailure || cause instanceof Error) return cause.message;
+    return err.message;
+  }
+  return err instanceof Error ? err.message : String(err);
+}
