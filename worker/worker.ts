@@ -3,7 +3,7 @@
  * and execution drivers. Used by the standalone worker and by `npm start`.
  */
 import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from '@temporalio/worker';
-import { createActivities } from '../activities/index.js';
+import { createActivities, type FrontDoor } from '../activities/index.js';
 import type { ReleasePlanner } from '../activities/release-plan.js';
 import { TASK_QUEUE } from '../core/workflow-ids.js';
 import type { Database } from '../prisma/db.js';
@@ -18,6 +18,8 @@ export interface WorkerOptions {
   taskQueue?: string;
   driverFor: DriverFor;
   planner: ReleasePlanner;
+  frontDoor?: FrontDoor;
+  minFreeDiskBytes?: number;
   verifyPollMs?: number;
 }
 
@@ -44,6 +46,8 @@ export async function createWorker(opts: WorkerOptions): Promise<RunnableWorker>
     upgrades: createUpgradeRepo(opts.db.prisma),
     driverFor: opts.driverFor,
     planner: opts.planner,
+    frontDoor: opts.frontDoor,
+    minFreeDiskBytes: opts.minFreeDiskBytes,
     verifyPollMs: opts.verifyPollMs,
   });
 
