@@ -82,7 +82,9 @@ export function createActivities(deps: ActivityDeps) {
       const images = (await tenantCall(() => driver.containerStates(services)))
         .filter((s) => s.imageId && s.imageRef)
         .map((s) => ({ service: s.service, imageRef: s.imageRef!, imageId: s.imageId }));
-      const snapshot: TenantSnapshot = { files, images, previousImageTag: instance.imageTag, previousEffectiveImageTag };
+      const coreTags = new Set(images.filter((i) => target.coreServices.includes(i.service)).map((i) => tagOf(i.imageRef)));
+      const runningImageTag = coreTags.size === 1 ? [...coreTags][0]! : previousEffectiveImageTag;
+      const snapshot: TenantSnapshot = { files, images, previousImageTag: instance.imageTag, runningImageTag };
       const size = JSON.stringify(snapshot).length;
       if (size > MAX_SNAPSHOT_BYTES) {
         throw ApplicationFailure.nonRetryable(`the managed files are ${size} bytes, too large to snapshot into the workflow history (limit ${MAX_SNAPSHOT_BYTES})`, 'snapshot-too-large');
@@ -231,6 +233,11 @@ export function createActivities(deps: ActivityDeps) {
 }
 
 export type Activities = ReturnType<typeof createActivities>;
+
+function tagOf(imageRef: string): string {
+  const at = imageRef.lastIndexOf(':');
+  return at > imageRef.lastIndexOf('/') ? imageRef.slice(at + 1) : 'latest';
+}
 
 /** Compose reads IMAGE_TAG from the process environment before `.env`, so no file is written. */
 function composeEnv(imageTag: string): Record<string, string> {

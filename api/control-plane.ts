@@ -7,7 +7,8 @@ import type { Server } from 'node:http';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { openDatabase, type Database } from '../prisma/db.js';
-import { createInstanceRepo, createUpgradeRepo } from '../prisma/repositories.js';
+import { createAgentRepo, createInstanceRepo, createUpgradeRepo } from '../prisma/repositories.js';
+import { openCa } from '../worker/ca.js';
 import { findTemporalCli, REPO_ROOT, startDevServer, type DevServer } from '../worker/temporal-server.js';
 import { createDriverFactory } from '../worker/drivers.js';
 import { createPlanner, renderDefaultsFromEnv } from '../worker/planner.js';
@@ -15,6 +16,7 @@ import { createWorker } from '../worker/worker.js';
 import type { FrontDoor } from '../activities/index.js';
 import type { ReleasePlanner } from '../activities/release-plan.js';
 import { createApp } from './app.js';
+import type { RateLimit } from './rate-limit.js';
 import { createUpgradeService } from './upgrade-service.js';
 
 export interface ControlPlaneOptions {
@@ -35,6 +37,9 @@ export interface ControlPlaneOptions {
   /** Defaults to the shipped templates/ and render defaults from the environment. */
   planner?: ReleasePlanner;
   log?: (m: string) => void;
+  /** The agent CA's directory; default `<dataDir>/ca`. */
+  caDir?: string;
+  agentRateLimits?: { register?: RateLimit; poll?: RateLimit };
 }
 
 export interface ControlPlane {
@@ -83,7 +88,9 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     const temporal = new Client({ connection });
 
     const defaultImageTag = opts.defaultImageTag ?? 'latest';
-    const driverFor = await createDriverFactory({ log });
+    const ca = await openCa(opts.caDir ?? path.join(dataDir, 'ca'), log);
+    const agents = createAgentRepo(db.prisma);
+    const driverFor = await createDriverFactory({ log, remote: { credentials: ca.clientCredentials, approvedAgent: agents.approvedAgent } });
     const planner = opts.planner ?? createPlanner({ ...renderDefaultsFromEnv(), imageTag: defaultImageTag });
     if (opts.runWorker ?? true) {
       const w = await createWorker({ db, temporalAddress, taskQueue: opts.taskQueue, verifyPollMs: opts.verifyPollMs, driverFor, planner, frontDoor: opts.frontDoor });
@@ -104,6 +111,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       defaultImageTag,
       temporalUiUrl,
       log,
+      agents: { agents, ca, rateLimits: opts.agentRateLimits, log },
       upgradeService: createUpgradeService({
         temporal,
         temporalAddress,

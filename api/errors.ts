@@ -12,6 +12,7 @@ const STATUS: Record<ErrorKind, number> = {
   conflict: 409,
   unavailable: 503,
   'payload-too-large': 413,
+  forbidden: 403,
 };
 
 const DB_DOWN = /ECONNREFUSED|ECONNRESET|Connection terminated|Can't reach database|connect ETIMEDOUT|Connection refused|database system is (starting|shutting)/i;

@@ -4,6 +4,7 @@
  * host) and remote (the same logic behind the agent, over mTLS).
  */
 import type { ContainerState, ContentManifest } from './types.js';
+import type { FileDiff } from './file-diff.js';
 
 
 export interface OperationOptions {
@@ -19,6 +20,11 @@ export interface ExecutionDriver {
   contentManifest(dirs: readonly string[]): Promise<ContentManifest>;
   /** utf8 content of managed files, null where absent. */
   readFiles(paths: string[]): Promise<Record<string, string | null>>;
+  /**
+   * Compares proposed content with each managed file: status and a unified
+   * diff (`.env` values masked), cut at maxDiffBytes per file.
+   */
+  diffFiles(files: { path: string; content: string }[], maxDiffBytes?: number): Promise<FileDiff[]>;
   /** Atomic per file and idempotent: identical content is not rewritten. Only `managed` paths. */
   writeFiles(managed: readonly string[], files: { path: string; content: string }[]): Promise<{ written: string[]; unchanged: string[] }>;
   /** No services: pull every service of the compose file. */

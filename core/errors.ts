@@ -7,7 +7,8 @@ export type ErrorKind =
   | 'not-found'
   | 'conflict'
   | 'unavailable'
-  | 'payload-too-large';
+  | 'payload-too-large'
+  | 'forbidden';
 
 export class DrydockError extends Error {
   constructor(
@@ -22,6 +23,7 @@ export class DrydockError extends Error {
 
 export const badRequest = (message: string, details?: Record<string, unknown>) =>
   new DrydockError('bad-request', message, details);
+export const forbidden = (message: string, details?: Record<string, unknown>) => new DrydockError('forbidden', message, details);
 export const notFound = (message: string) => new DrydockError('not-found', message);
 export const conflict = (message: string, details?: Record<string, unknown>) =>
   new DrydockError('conflict', message, details);

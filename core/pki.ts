@@ -35,10 +35,10 @@ function pem(label: string, der: ArrayBuffer): string {
   return `-----BEGIN ${label}-----\n${b64}\n-----END ${label}-----\n`;
 }
 
-function derOf(text: string, label: string): Buffer {
+function derOf(text: string, label: string): Uint8Array<ArrayBuffer> {
   const m = new RegExp(`-----BEGIN ${label}-----([^-]+)-----END ${label}-----`).exec(text);
   if (!m) throw new Error(`not a PEM ${label}`);
-  return Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64');
+  return new Uint8Array(Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64'));
 }
 
 export async function generateKeyPair(): Promise<KeyPairPem> {

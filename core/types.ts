@@ -75,7 +75,11 @@ export interface TenantSnapshot {
   files: Record<string, { content: string; mode: number } | null>;
   images: { service: string; imageRef: string; imageId: string }[];
   previousImageTag: string | null;
-  previousEffectiveImageTag: string;
+  /**
+   * The tag the core services actually ran (a Quick Upgrade sets it through
+   * the environment only), so the rollback's `up` resolves to those images.
+   */
+  runningImageTag: string;
 }
 
 export interface ReleaseUpgradeInput extends UpgradeRequestOptions {

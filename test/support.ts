@@ -3,10 +3,13 @@
  * PostgreSQL per test file, the control plane on it, and polling helpers.
  */
 import { randomBytes } from 'node:crypto';
+import { execFile } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import path from 'node:path';
 import pg from 'pg';
 import { TERMINAL_STATUSES } from '../core/types.js';
+import { findTemporalCli } from '../worker/temporal-server.js';
 import { startControlPlane, type ControlPlane, type ControlPlaneOptions } from '../api/control-plane.js';
 
 /** The server the tests use; CI and the machine's own PostgreSQL answer here. */
@@ -106,7 +109,13 @@ export const HISTORIES_DIR = path.join(import.meta.dirname, '..', 'workflows', '
  */
 export async function recordHistory(cp: ControlPlane, workflowId: string, runId: string, name: string) {
   if (process.env.RECORD_HISTORIES !== '1') return;
-  const history = await cp.temporal.workflow.getHandle(workflowId, runId).fetchHistory();
+  // The CLI's JSON is the canonical history format that replay reads.
+  const cli = await findTemporalCli();
+  const { stdout } = await promisify(execFile)(
+    cli,
+    ['workflow', 'show', '--address', cp.temporalAddress, '--workflow-id', workflowId, '--run-id', runId, '--output', 'json'],
+    { maxBuffer: 64 * 1024 * 1024 },
+  );
   await mkdir(HISTORIES_DIR, { recursive: true });
-  await writeFile(path.join(HISTORIES_DIR, `${name}.json`), JSON.stringify(history, null, 1));
+  await writeFile(path.join(HISTORIES_DIR, `${name}.json`), stdout);
 }

@@ -1,28 +1,63 @@
 /**
  * Execution drivers for instances. Local instances run the tenant logic
- * in-process against this host's Docker engine; remote instances will reach
- * the same logic through their agent.
+ * in-process against this host's Docker engine; remote instances reach the
+ * same logic through their agent, over mutual TLS (worker/remote-driver.ts).
  */
 import Docker from 'dockerode';
 import { createTenantDriver, detectComposeVariant } from '../agent/tenant.js';
 import type { ComposeVariant } from '../core/compose.js';
 import { TenantError, type ExecutionDriver } from '../core/driver.js';
+import { createRemoteDriver, type ApprovedAgent, type RemoteCredentials } from './remote-driver.js';
 
 export interface DriverTarget {
   slug: string;
   composeProjectName: string;
   composeDir: string;
+  /** Driven through its agent. */
+  isRemote?: boolean;
+  agentUrl?: string | null;
 }
 
 export type DriverFor = (target: DriverTarget) => ExecutionDriver;
 
-export async function createDriverFactory(opts: { docker?: Docker; compose?: ComposeVariant; log?: (m: string) => void } = {}): Promise<DriverFor> {
+export interface RemoteDriverConfig {
+  credentials: RemoteCredentials;
+  /** The approved agent of a slug, or undefined when it has none (never approved, or revoked). */
+  approvedAgent(slug: string): Promise<ApprovedAgent | undefined>;
+  idleTimeoutMs?: number;
+}
+
+export async function createDriverFactory(
+  opts: { docker?: Docker; compose?: ComposeVariant; log?: (m: string) => void; remote?: RemoteDriverConfig } = {},
+): Promise<DriverFor> {
   const log = opts.log ?? (() => {});
   const docker = opts.docker ?? new Docker();
   const compose = opts.compose ?? (await detectComposeVariant().catch((err: Error) => (log(`warning: ${err.message}`), undefined)));
   if (compose) log(`compose: ${compose === 'v2' ? 'docker compose (v2)' : 'docker-compose (v1)'}`);
   return (target) => {
+    if (target.isRemote) return remoteDriver(target, opts.remote);
     if (!compose) throw new TenantError('compose-missing', 'Docker Compose is not installed on the control-plane host');
     return createTenantDriver({ docker, compose }, { projectName: target.composeProjectName, dir: target.composeDir });
   };
+}
+
+function remoteDriver(target: DriverTarget, remote: RemoteDriverConfig | undefined): ExecutionDriver {
+  const slug = target.slug;
+  return createRemoteDriver({
+    slug,
+    credentials: remote?.credentials ?? { ca: '', cert: '', key: '' },
+    idleTimeoutMs: remote?.idleTimeoutMs,
+    // Looked up on every call, so a revocation stops even an upgrade already running.
+    async resolve() {
+      if (!remote) throw new TenantError('agent-not-approved', `${slug} is remote, but this process has no agent CA configured to reach its agent`);
+      const agent = await remote.approvedAgent(slug);
+      if (!agent) {
+        throw new TenantError(
+          'agent-not-approved',
+          `${slug} has no approved agent (never approved, or revoked); the control plane will not call ${target.agentUrl ?? 'it'}`,
+        );
+      }
+      return agent;
+    },
+  });
 }

@@ -60,6 +60,9 @@ export async function createWorker(opts: WorkerOptions): Promise<RunnableWorker>
     namespace: opts.namespace ?? 'default',
     taskQueue: opts.taskQueue ?? TASK_QUEUE,
     activities,
+    // Cancellation reaches an activity only with a heartbeat's answer: send them often enough that Cancel is prompt.
+    defaultHeartbeatThrottleInterval: '2 seconds',
+    maxHeartbeatThrottleInterval: '5 seconds',
     ...workflowSource,
   });
   return { worker, run: () => worker.run().finally(() => connection.close()) };

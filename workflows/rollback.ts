@@ -9,7 +9,7 @@ export function rollbackTo(run: UpgradeRun, target: InstanceTarget, snapshot: Te
     await run.step('rollback-files', () => tenant.restoreTenantFiles(target, snapshot.files));
     await run.step('rollback-image-tag', () => db.restoreInstanceImageTag(target.instanceId, snapshot.previousImageTag));
     await run.step('rollback-images', () => tenant.restorePreviousImages(target, snapshot.images));
-    const services = await run.step('rollback-up', () => startAllServices(target, snapshot.previousEffectiveImageTag));
+    const services = await run.step('rollback-up', () => startAllServices(target, snapshot.runningImageTag));
     await run.step('rollback-verify', () => verifyServices(target, services, verifyDeadlineMs));
   };
 }

@@ -1,0 +1,235 @@
+/**
+ * Agents: invite codes, registration, the agent's poll, and the operator's
+ * decisions (approve, reject, revoke).
+ *
+ * An agent registers with a single-use invite code and a CSR (its key never
+ * leaves the tenant host), then polls until an operator decides. Approval
+ * signs its certificate with the slug as identity and creates or links the
+ * Instance. `/register` is limited per client address (invite-code guessing),
+ * `/poll` per registration (a human-paced approval can take hours).
+ */
+import { randomBytes } from 'node:crypto';
+import { Router, type Request } from 'express';
+import { z } from 'zod';
+import { badRequest, conflict, forbidden, notFound } from '../../core/errors.js';
+import { sha256Hex, type IssuedCertificate } from '../../core/pki.js';
+import { DEFAULT_CORE_SERVICES, PROJECT_NAME_RE, PROJECT_NAME_RULE, SERVICE_NAME_RE, SLUG_RE, SLUG_RULE } from '../../core/validation.js';
+import type { AgentRepo, InviteRefusal, RegistrationRecord, RegistrationStatus } from '../../prisma/repositories.js';
+import { createRateLimiter, rateLimit, tooManyRequests, type RateLimit } from '../rate-limit.js';
+
+export interface AgentCa {
+  certPem: string;
+  fingerprint256: string;
+  signAgentCsr(csrPem: string, slug: string): Promise<IssuedCertificate>;
+}
+
+export interface AgentsRouterDeps {
+  agents: AgentRepo;
+  ca: AgentCa;
+  rateLimits?: { register?: RateLimit; poll?: RateLimit };
+  log?: (m: string) => void;
+}
+
+export const REGISTER_LIMIT: RateLimit = { max: 10, windowMs: 15 * 60_000 };
+export const POLL_LIMIT: RateLimit = { max: 180, windowMs: 15 * 60_000 };
+export const DEFAULT_INVITE_TTL_MINUTES = 24 * 60;
+
+const slug = z.string().regex(SLUG_RE, `must be ${SLUG_RULE}`);
+const reason = z.string().trim().max(500).optional();
+
+const createInviteBody = z
+  .object({
+    expiresInMinutes: z.number().int().min(1).max(30 * 24 * 60).default(DEFAULT_INVITE_TTL_MINUTES),
+    slug: slug.optional(),
+    note: z.string().trim().max(500).optional(),
+  })
+  .strict();
+
+const agentUrl = z
+  .string()
+  .max(2048)
+  .refine((u) => {
+    try {
+      const url = new URL(u);
+      return url.protocol === 'https:' && !url.username && !url.password && !url.search && !url.hash && (url.pathname === '/' || url.pathname === '');
+    } catch {
+      return false;
+    }
+  }, 'must be an https:// URL with no path, query or credentials');
+
+const registerBody = z
+  .object({
+    inviteCode: z.string().min(1).max(200),
+    slug,
+    csr: z.string().min(1).max(16 * 1024),
+    agentUrl,
+    name: z.string().trim().min(1).max(200).optional(),
+    composeDir: z.string().min(1).max(4096).refine((p) => p.startsWith('/') && !p.includes('\0'), 'must be an absolute path'),
+    composeProjectName: z.string().regex(PROJECT_NAME_RE, `must be ${PROJECT_NAME_RULE}`).optional(),
+  })
+  .strict();
+
+const pollBody = z.object({ registrationId: z.string().uuid(), slug }).strict();
+
+const approveBody = z
+  .object({
+    name: z.string().trim().min(1).max(200).optional(),
+    coreServices: z.array(z.string().regex(SERVICE_NAME_RE)).min(1).max(50).optional(),
+  })
+  .strict();
+
+const decisionBody = z.object({ reason }).strict();
+const idParam = z.object({ id: z.string().uuid('must be a registration id') });
+const statusQuery = z.object({ status: z.enum(['pending', 'approved', 'rejected', 'revoked']).optional() });
+
+const REFUSED: Record<InviteRefusal, string> = {
+  unknown: 'the invite code is not valid',
+  used: 'the invite code has been used already',
+  expired: 'the invite code has expired',
+  'other-slug': 'the invite code is for another slug',
+};
+
+/** Who decided: operator accounts come with sign-in; until then the header, or "api". */
+function operator(req: Request): string {
+  return (req.get('x-drydock-operator') ?? '').trim().slice(0, 200) || 'api';
+}
+
+function registrationView(r: RegistrationRecord) {
+  const { csrPem: _csr, certPem: _cert, ...rest } = r;
+  return rest;
+}
+
+export function createRouter(deps: AgentsRouterDeps): Router {
+  const router = Router();
+  const log = deps.log ?? (() => {});
+  const registerLimiter = createRateLimiter(deps.rateLimits?.register ?? REGISTER_LIMIT);
+  const pollLimiter = createRateLimiter(deps.rateLimits?.poll ?? POLL_LIMIT);
+
+  router.post('/agents/invites', async (req, res) => {
+    const body = createInviteBody.parse(req.body ?? {});
+    const code = randomBytes(18).toString('base64url');
+    const invite = await deps.agents.createInvite({
+      codeHash: sha256Hex(code),
+      expiresAt: new Date(Date.now() + body.expiresInMinutes * 60_000),
+      slug: body.slug ?? null,
+      note: body.note ?? null,
+      createdBy: operator(req),
+    });
+    // The code is shown here once; only its hash is kept.
+    res.status(201).json({ ...invite, code, caFingerprint256: deps.ca.fingerprint256 });
+  });
+
+  router.get('/agents/invites', async (_req, res) => {
+    const now = Date.now();
+    res.json(
+      (await deps.agents.listInvites()).map((i) => ({
+        ...i,
+        state: i.usedAt ? 'used' : i.expiresAt.getTime() <= now ? 'expired' : 'unused',
+      })),
+    );
+  });
+
+  router.post(
+    '/agents/register',
+    rateLimit(registerLimiter, (req) => req.ip ?? req.socket.remoteAddress ?? 'unknown', 'registrations from this address'),
+    async (req, res) => {
+      const body = registerBody.parse(req.body);
+      // Before the invite is used: a bad CSR must not burn the code.
+      let csrProblem: string | undefined;
+      try {
+        await deps.ca.signAgentCsr(body.csr, body.slug);
+      } catch (err) {
+        csrProblem = (err as Error).message;
+      }
+      if (csrProblem) throw badRequest(`csr: ${csrProblem}`);
+      const result = await deps.agents.register(sha256Hex(body.inviteCode), {
+        slug: body.slug,
+        name: body.name ?? body.slug,
+        agentUrl: body.agentUrl.replace(/\/$/, ''),
+        composeDir: body.composeDir,
+        composeProjectName: body.composeProjectName ?? body.slug,
+        csrPem: body.csr,
+        clientAddress: req.ip ?? null,
+      });
+      if ('refused' in result) throw forbidden(REFUSED[result.refused]);
+      log(`agent registration ${result.registration.id} for ${body.slug} from ${req.ip} (${body.agentUrl}): pending approval`);
+      res.status(201).json({ registrationId: result.registration.id, status: 'pending' });
+    },
+  );
+
+  router.post('/agents/poll', async (req, res) => {
+    const body = pollBody.parse(req.body);
+    const limited = pollLimiter.hit(`${body.registrationId}:${body.slug}`);
+    if (!limited.ok) return tooManyRequests(res, limited.retryAfterSeconds, 'polls for this registration');
+    const reg = await deps.agents.getRegistration(body.registrationId);
+    if (!reg || reg.slug !== body.slug) throw notFound(`no registration ${body.registrationId} for ${body.slug}`);
+    switch (reg.status) {
+      case 'pending':
+        return void res.json({ status: 'pending' });
+      case 'approved':
+        return void res.json({ status: 'approved', certificate: reg.certPem, caCertificate: deps.ca.certPem });
+      case 'rejected':
+        return void res.json({ status: 'rejected', reason: reg.reason });
+      default:
+        throw forbidden(`the agent of ${reg.slug} has been revoked`, { status: 'revoked' });
+    }
+  });
+
+  router.get('/agents/registrations', async (req, res) => {
+    const { status } = statusQuery.parse(req.query);
+    res.json((await deps.agents.listRegistrations(status as RegistrationStatus | undefined)).map(registrationView));
+  });
+
+  router.get('/agents/registrations/:id', async (req, res) => {
+    const { id } = idParam.parse(req.params);
+    const reg = await deps.agents.getRegistration(id);
+    if (!reg) throw notFound(`no registration with id ${id}`);
+    res.json(registrationView(reg));
+  });
+
+  async function pendingOrConflict(id: string, wanted: RegistrationStatus): Promise<never> {
+    const reg = await deps.agents.getRegistration(id);
+    if (!reg) throw notFound(`no registration with id ${id}`);
+    throw conflict(`registration ${id} is ${reg.status}, not ${wanted}`, { status: reg.status });
+  }
+
+  router.post('/agents/registrations/:id/approve', async (req, res) => {
+    const { id } = idParam.parse(req.params);
+    const body = approveBody.parse(req.body ?? {});
+    const reg = await deps.agents.getRegistration(id);
+    if (!reg) throw notFound(`no registration with id ${id}`);
+    if (reg.status !== 'pending') return pendingOrConflict(id, 'pending');
+    const cert = await deps.ca.signAgentCsr(reg.csrPem, reg.slug);
+    const approved = await deps.agents.approve(id, {
+      decidedBy: operator(req),
+      certPem: cert.certPem,
+      certSerial: cert.serial,
+      certFingerprint: cert.fingerprint256,
+      certNotAfter: cert.notAfter,
+      name: body.name,
+      coreServices: body.coreServices ?? [...DEFAULT_CORE_SERVICES],
+    });
+    if (!approved) return pendingOrConflict(id, 'pending');
+    log(`agent ${reg.slug} approved by ${operator(req)}: ${reg.agentUrl}`);
+    res.json({ registration: registrationView(approved.registration), instance: approved.instance });
+  });
+
+  router.post('/agents/registrations/:id/reject', async (req, res) => {
+    const { id } = idParam.parse(req.params);
+    const body = decisionBody.parse(req.body ?? {});
+    const reg = await deps.agents.reject(id, operator(req), body.reason ?? null);
+    if (!reg) return pendingOrConflict(id, 'pending');
+    res.json(registrationView(reg));
+  });
+
+  router.post('/agents/registrations/:id/revoke', async (req, res) => {
+    const { id } = idParam.parse(req.params);
+    const body = decisionBody.parse(req.body ?? {});
+    const reg = await deps.agents.revoke(id, operator(req), body.reason ?? null);
+    if (!reg) return pendingOrConflict(id, 'approved');
+    log(`agent ${reg.slug} revoked by ${operator(req)}`);
+    res.json(registrationView(reg));
+  });
+
+  return router;
+}

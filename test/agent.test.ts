@@ -1,0 +1,333 @@
+/**
+ * The tenant agent end to end, on real processes and real certificates: a
+ * real agent (`npx tsx agent/main.ts`) on loopback with its own tenant
+ * directory registers with an invite code, is approved through the API, and
+ * a Release Upgrade of its tenant runs through the remote driver on the real
+ * Docker engine. Then what the agent refuses: foreign TLS peers, path
+ * escapes sent straight to it; and what revocation stops.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash, X509Certificate } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import https from 'node:https';
+import os from 'node:os';
+import path from 'node:path';
+import Docker from 'dockerode';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { renderRelease } from '../activities/release-plan.js';
+import { createTenantDriver, detectComposeVariant } from '../agent/tenant.js';
+import type { ExecutionDriver } from '../core/driver.js';
+import { CONTROL_PLANE_CN, createCertificateAuthority, issueKeyAndCertificate } from '../core/pki.js';
+import type { RenderDefaults } from '../core/render.js';
+import { createPlanner, renderDefaultsFromEnv } from '../worker/planner.js';
+import { REPO_ROOT } from '../worker/temporal-server.js';
+import { buildAndPushImage, registryAddress } from './harness/images.js';
+import { startTestControlPlane, uniqueName, waitFor, waitForUpgradeEnd, type TestControlPlane } from './support.js';
+
+const FIXTURES = path.join(import.meta.dirname, 'fixtures', 'releases');
+const N = '1.0.0';
+const N1 = '1.1.0';
+
+async function treeChecksums(root: string, rel = ''): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const e of await readdir(path.join(root, rel), { withFileTypes: true })) {
+    const p = path.posix.join(rel, e.name);
+    if (e.isDirectory()) Object.assign(out, await treeChecksums(root, p));
+    else if (e.isSymbolicLink()) out[p] = 'symlink';
+    else out[p] = createHash('sha256').update(await readFile(path.join(root, p))).digest('hex');
+  }
+  return out;
+}
+
+interface AgentProcess {
+  child: ChildProcess;
+  lines: string[];
+  waitForLine(re: RegExp, timeoutMs?: number): Promise<RegExpExecArray>;
+  stop(): Promise<void>;
+}
+
+function spawnAgent(args: string[]): AgentProcess {
+  // Its own process group, so stopping it stops npx, tsx and node together.
+  const child = spawn('npx', ['tsx', 'agent/main.ts', ...args], { cwd: REPO_ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: string[] = [];
+  const collect = (d: Buffer) => lines.push(...d.toString('utf8').split('\n').filter(Boolean));
+  child.stdout!.on('data', collect);
+  child.stderr!.on('data', collect);
+  return {
+    child,
+    lines,
+    waitForLine: (re, timeoutMs = 30_000) =>
+      waitFor(`agent output matching ${re}`, async () => lines.map((l) => re.exec(l)).find(Boolean) ?? undefined, timeoutMs, 50).catch((err: Error) => {
+        throw new Error(`${err.message}\nagent output:\n${lines.join('\n')}`);
+      }),
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      process.kill(-child.pid!, 'SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 5_000))]);
+      if (child.exitCode === null && child.signalCode === null) process.kill(-child.pid!, 'SIGKILL');
+    },
+  };
+}
+
+/** One raw call to the agent with whatever certificate the test presents. */
+function callAgent(url: string, slug: string, op: string, args: unknown[], tls: { cert?: string; key?: string; ca: string }) {
+  return new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const u = new URL(`/v1/${slug}/${op}`, url);
+    const body = JSON.stringify({ args });
+    const req = https.request(
+      {
+        hostname: u.hostname,
+        port: u.port,
+        path: u.pathname,
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        ...tls,
+        servername: slug,
+        agent: false,
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (c) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+        res.on('error', reject);
+      },
+    );
+    req.setTimeout(10_000, () => req.destroy(new Error('timed out')));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('a remote tenant driven through a real agent process over mutual TLS', () => {
+  let cp: TestControlPlane;
+  let dir: string;
+  let work: string;
+  let caDir: string;
+  let stateDir: string;
+  let slug: string;
+  let local: ExecutionDriver;
+  let agent: AgentProcess;
+  let inviteCode: string;
+  let registrationId: string;
+  let instanceId: string;
+  let agentUrl: string;
+  const images: Record<string, Record<string, string>> = { [N]: {}, [N1]: {} };
+
+  beforeAll(async () => {
+    slug = uniqueName('agt');
+    const prefix = `drydock-${slug}`;
+    const defaults: RenderDefaults = {
+      ...renderDefaultsFromEnv({}),
+      imageTag: 'latest',
+      registry: registryAddress(),
+      imagePrefix: prefix,
+      redisImage: `${registryAddress()}/${prefix}/redis:stable`,
+    };
+    await buildAndPushImage(defaults.redisImage, 'redis');
+    for (const tag of [N, N1]) {
+      for (const svc of ['api', 'admin', 'media-api', 'nginx', 'search']) {
+        images[tag]![svc] = (await buildAndPushImage(`${registryAddress()}/${prefix}/${svc}:${tag}`, `${svc} ${tag} ${slug}`)).id;
+      }
+    }
+    work = await mkdtemp(path.join(os.tmpdir(), 'drydock-agent-e2e-'));
+    caDir = path.join(work, 'ca');
+    stateDir = path.join(work, 'agent-state');
+    cp = await startTestControlPlane({ planner: createPlanner(defaults, path.join(FIXTURES, 'n1')), caDir });
+
+    // The tenant host as release N left it (set up locally: this is the tenant's own machine).
+    dir = path.join(work, 'tenant');
+    await mkdir(path.join(dir, 'mkdocs/docs'), { recursive: true });
+    await writeFile(path.join(dir, 'mkdocs/mkdocs.yml'), 'site_name: Remote tenant docs\n');
+    await writeFile(path.join(dir, 'mkdocs/docs/index.md'), '# Remote\n');
+    await writeFile(path.join(dir, '.env'), 'POSTGRES_PASSWORD=pg-remote-1\nAPI_SECRET=api-remote-2\n');
+    local = createTenantDriver({ docker: new Docker(), compose: await detectComposeVariant() }, { projectName: slug, dir });
+    const { rendered } = await renderRelease(createPlanner(defaults, path.join(FIXTURES, 'n')), local, { slug, name: 'Remote', composeProjectName: slug, isRegistered: false }, N);
+    await local.writeFiles(rendered.map((f) => f.path), rendered);
+    await local.upAll({ IMAGE_TAG: N });
+  });
+
+  afterAll(async () => {
+    await agent?.stop();
+    if (dir) {
+      const { execFile } = await import('node:child_process');
+      const variant = await detectComposeVariant();
+      const [file, head] = variant === 'v2' ? ['docker', ['compose']] : ['docker-compose', []];
+      await new Promise((r) => execFile(file, [...head, '--project-name', slug, 'down', '-v', '--remove-orphans'], { cwd: dir }, r));
+    }
+    await cp?.stop();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it('creates the control plane CA on first start, its key readable by the owner only', async () => {
+    expect((await stat(path.join(caDir, 'ca.key'))).mode & 0o777).toBe(0o600);
+    expect((await stat(path.join(caDir, 'client.key'))).mode & 0o777).toBe(0o600);
+    expect((await stat(caDir)).mode & 0o777).toBe(0o700);
+  });
+
+  it('registers with an invite code and waits, pending, for an operator', async () => {
+    const invite = await cp.api('POST', '/api/agents/invites', { expiresInMinutes: 30, note: 'e2e' });
+    expect(invite.status).toBe(201);
+    inviteCode = invite.body.code;
+    agent = spawnAgent([
+      '--ccp-url', cp.url,
+      '--invite-code', inviteCode,
+      '--slug', slug,
+      '--dir', dir,
+      '--name', 'Remote tenant',
+      '--listen', '127.0.0.1:0',
+      '--state-dir', stateDir,
+      '--ca-fingerprint', invite.body.caFingerprint256,
+      '--poll-ms', '100',
+      '--backoff-ms', '100,200,400,1000',
+    ]);
+    registrationId = (await agent.waitForLine(/registered \(registration ([0-9a-f-]{36})\)/))[1]!;
+    agentUrl = (await agent.waitForLine(/advertised as (https:\/\/127\.0\.0\.1:\d+)/))[1]!;
+
+    const pending = await cp.api('GET', '/api/agents/registrations?status=pending');
+    expect(pending.body).toEqual([expect.objectContaining({ id: registrationId, slug, status: 'pending', agentUrl, composeDir: dir })]);
+    expect(JSON.stringify(pending.body)).not.toMatch(/PRIVATE KEY/);
+    // The key pair was made on the tenant host and stays there.
+    expect((await stat(path.join(stateDir, 'key.pem'))).mode & 0o777).toBe(0o600);
+    const invites = await cp.api('GET', '/api/agents/invites');
+    expect(invites.body[0]).toMatchObject({ state: 'used' });
+    expect(JSON.stringify(invites.body)).not.toContain(inviteCode);
+  });
+
+  it('on approval signs a certificate with the slug as identity and links a remote, registered instance', async () => {
+    const approved = await cp.api('POST', `/api/agents/registrations/${registrationId}/approve`, {});
+    expect(approved.status).toBe(200);
+    expect(approved.body.registration).toMatchObject({ status: 'approved', decidedBy: 'api' });
+    expect(approved.body.instance).toMatchObject({ slug, name: 'Remote tenant', isRemote: true, isRegistered: true, agentUrl });
+    instanceId = approved.body.instance.id;
+
+    await agent.waitForLine(/approved; serving/);
+    const cert = new X509Certificate(await readFile(path.join(stateDir, 'cert.pem'), 'utf8'));
+    const ca = new X509Certificate(await readFile(path.join(caDir, 'ca.crt'), 'utf8'));
+    expect(cert.subject).toBe(`CN=${slug}`);
+    expect(cert.subjectAltName).toBe(`DNS:${slug}`);
+    expect(cert.verify(ca.publicKey)).toBe(true);
+    expect((await cp.api('POST', `/api/agents/registrations/${registrationId}/approve`, {})).status).toBe(409);
+  });
+
+  it('runs a Release Upgrade of the tenant through the agent: every service on N+1, tenant content untouched', async () => {
+    const mkdocsBefore = Object.entries(await treeChecksums(dir)).filter(([p]) => p.startsWith('mkdocs/'));
+    const preview = await cp.api('POST', `/api/instances/${instanceId}/upgrade-release/preview`, { imageTag: N1 });
+    expect(preview.status).toBe(200);
+    const status = Object.fromEntries(preview.body.files.map((f: { path: string; status: string }) => [f.path, f.status]));
+    // A registered tenant keeps its own .env: it is not in the render set.
+    expect(status).toEqual({ 'docker-compose.yml': 'modified', 'nginx/conf.d/default.conf': 'modified', 'drydock/search.conf': 'created' });
+
+    const started = await cp.api('POST', `/api/instances/${instanceId}/upgrade-release`, { imageTag: N1, planHash: preview.body.planHash });
+    expect(started.status).toBe(202);
+    const end = await waitForUpgradeEnd(cp, started.body.upgradeId);
+    expect(end.error).toBeNull();
+    expect(end.status).toBe('succeeded');
+
+    for (const s of await local.containerStates(['api', 'admin', 'media-api', 'nginx', 'search'])) {
+      expect(s.state, s.service).toBe('running');
+      expect(s.imageId, s.service).toBe(images[N1]![s.service]);
+    }
+    expect(Object.entries(await treeChecksums(dir)).filter(([p]) => p.startsWith('mkdocs/'))).toEqual(mkdocsBefore);
+    expect(agent.lines.some((l) => /agent: pull done/.test(l))).toBe(true);
+  });
+
+  describe('what the agent refuses', () => {
+    let caPem: string;
+    let client: { cert: string; key: string; ca: string };
+
+    beforeAll(async () => {
+      caPem = await readFile(path.join(caDir, 'ca.crt'), 'utf8');
+      client = { cert: await readFile(path.join(caDir, 'client.crt'), 'utf8'), key: await readFile(path.join(caDir, 'client.key'), 'utf8'), ca: caPem };
+    });
+
+    it('answers the control plane’s own client certificate', async () => {
+      const res = await callAgent(agentUrl, slug, 'ping', [], client);
+      expect(res.status).toBe(200);
+      expect(res.body).toContain('"done":true');
+    });
+
+    it('refuses at the TLS handshake a peer with no client certificate, a self-signed one, one from another CA, or an expired one', async () => {
+      const selfSigned = await createCertificateAuthority(CONTROL_PLANE_CN);
+      const otherCa = await createCertificateAuthority('someone else');
+      const fromOther = await issueKeyAndCertificate(otherCa, { commonName: CONTROL_PLANE_CN, usage: 'client' });
+      const ours = { certPem: caPem, keyPem: await readFile(path.join(caDir, 'ca.key'), 'utf8') };
+      const day = 86_400_000;
+      const expired = await issueKeyAndCertificate(ours, {
+        commonName: CONTROL_PLANE_CN,
+        usage: 'client',
+        notBefore: new Date(Date.now() - 3 * day),
+        notAfter: new Date(Date.now() - day),
+      });
+      const peers = {
+        'no certificate': { ca: caPem },
+        'self-signed': { ca: caPem, cert: selfSigned.certPem, key: selfSigned.keyPem },
+        'another CA': { ca: caPem, cert: fromOther.certPem, key: fromOther.keyPem },
+        expired: { ca: caPem, cert: expired.certPem, key: expired.keyPem },
+      };
+      const before = agent.lines.filter((l) => /agent: ping done/.test(l)).length;
+      for (const [what, tls] of Object.entries(peers)) {
+        const err = await callAgent(agentUrl, slug, 'ping', [], tls).then(
+          (r) => new Error(`${what}: answered HTTP ${r.status}`),
+          (e: Error) => e,
+        );
+        expect(err.message, what).toMatch(/alert|certificate|socket hang up|ECONNRESET|EPIPE/i);
+      }
+      expect(agent.lines.filter((l) => /agent: ping done/.test(l)).length).toBe(before);
+    });
+
+    it('refuses path escapes sent straight to it, bypassing the control plane, and writes nothing', async () => {
+      const outside = path.join(work, 'outside');
+      await mkdir(outside, { recursive: true });
+      await mkdir(path.join(dir, 'drydock'), { recursive: true });
+      await symlink(outside, path.join(dir, 'drydock', 'escape'));
+      const before = await treeChecksums(dir);
+      const attempts = ['../outside/pwned', '/etc/drydock-pwned', 'drydock/../../outside/pwned', 'drydock/escape/pwned', 'mkdocs/mkdocs.yml', 'not-managed.txt', 'nginx\\..\\..\\pwned', '.drydock.lock'];
+      for (const p of attempts) {
+        const res = await callAgent(agentUrl, slug, 'writeFiles', [[p], [{ path: p, content: 'pwned\n' }]], client);
+        expect(res.status, p).toBe(400);
+        expect(JSON.parse(res.body).code, p).toMatch(/path-rejected|agent-refused/);
+        const restore = await callAgent(agentUrl, slug, 'restoreFiles', [{ [p]: { content: Buffer.from('pwned').toString('base64'), mode: 0o644 } }], client);
+        expect(restore.status, p).toBe(400);
+        const read = await callAgent(agentUrl, slug, 'readFiles', [[p]], client);
+        expect(read.status === 400 || /"error"/.test(read.body), p).toBe(true);
+      }
+      // A batch with one bad path writes none of it.
+      const batch = await callAgent(agentUrl, slug, 'writeFiles', [['drydock/ok.txt', 'drydock/escape/pwned'], [{ path: 'drydock/ok.txt', content: 'ok\n' }, { path: 'drydock/escape/pwned', content: 'x\n' }]], client);
+      expect(batch.body).toMatch(/path-rejected/);
+      expect(await treeChecksums(dir)).toEqual(before);
+      expect(await readdir(outside)).toEqual([]);
+      await expect(stat('/etc/drydock-pwned')).rejects.toThrow(/ENOENT/);
+    });
+
+    it('refuses a service the compose file does not declare, and environment that steers compose', async () => {
+      const pull = await callAgent(agentUrl, slug, 'pull', [['api', 'evil'], { IMAGE_TAG: N1 }], client);
+      expect(pull.status).toBe(400);
+      expect(JSON.parse(pull.body)).toMatchObject({ code: 'unknown-service' });
+      const up = await callAgent(agentUrl, slug, 'upAll', [{ DOCKER_HOST: 'tcp://203.0.113.1:2375' }], client);
+      expect(up.status).toBe(400);
+    });
+  });
+
+  it('once revoked, the agent is no longer called, and its poll is refused', async () => {
+    const revoked = await cp.api('POST', `/api/agents/registrations/${registrationId}/revoke`, { reason: 'host retired' });
+    expect(revoked.status).toBe(200);
+    expect(revoked.body).toMatchObject({ status: 'revoked', revokedBy: 'api', reason: 'host retired' });
+    expect((await cp.api('GET', `/api/instances/${instanceId}`)).body).toMatchObject({ isRemote: true, agentUrl: null });
+
+    const calls = agent.lines.filter((l) => /agent: \w+ done/.test(l)).length;
+    const preview = await cp.api('POST', `/api/instances/${instanceId}/upgrade-release/preview`, { imageTag: N1 });
+    expect(preview.status).toBeGreaterThanOrEqual(400);
+    expect(preview.body.error).toMatch(/no approved agent/);
+    const started = await cp.api('POST', `/api/instances/${instanceId}/upgrade-images`, {});
+    expect(started.status).toBe(202);
+    const end = await waitForUpgradeEnd(cp, started.body.upgradeId);
+    expect(['failed', 'needs-attention']).toContain(end.status);
+    expect(end.error).toMatch(/no approved agent/);
+    expect(agent.lines.filter((l) => /agent: \w+ done/.test(l)).length).toBe(calls);
+
+    const poll = await cp.api('POST', '/api/agents/poll', { registrationId, slug });
+    expect(poll.status).toBe(403);
+    expect(poll.body).toMatchObject({ status: 'revoked' });
+  });
+});

@@ -1,0 +1,211 @@
+/**
+ * Upgrade Now and recovery on a real tenant: park at pull and retry once the
+ * image exists, roll back after a failed verify, cancel a pull that hangs,
+ * and find finished upgrades by search attribute with the Temporal CLI.
+ */
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import Docker from 'dockerode';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { renderRelease, type ReleasePlanner } from '../activities/release-plan.js';
+import { createTenantDriver, detectComposeVariant } from '../agent/tenant.js';
+import type { ExecutionDriver } from '../core/driver.js';
+import type { RenderDefaults } from '../core/render.js';
+import { loadTemplateSet } from '../templates/load.js';
+import { createPlanner, renderDefaultsFromEnv } from '../worker/planner.js';
+import { findTemporalCli } from '../worker/temporal-server.js';
+import { buildAndPushImage, registryAddress } from './harness/images.js';
+import {
+  recordHistory,
+  startTestControlPlane,
+  uniqueName,
+  waitFor,
+  waitForUpgradeEnd,
+  waitForUpgradeStatus,
+  type TestControlPlane,
+} from './support.js';
+
+const run = promisify(execFile);
+const FIXTURES = path.join(import.meta.dirname, 'fixtures', 'releases');
+const SERVICES = ['api', 'admin', 'media-api', 'nginx', 'search'];
+const MANAGED = ['docker-compose.yml', '.env', 'nginx/conf.d/default.conf', 'drydock/search.conf'];
+
+/** A registry address that accepts connections and never answers: a pull that hangs. */
+async function stallingRegistry() {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((s) => sockets.add(s.on('error', () => {})));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as net.AddressInfo;
+  return {
+    address: `127.0.0.1:${port}`,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      return new Promise((r) => server.close(r));
+    },
+  };
+}
+
+async function checksums(dir: string, paths: string[]) {
+  const out: Record<string, string | null> = {};
+  for (const p of paths) {
+    out[p] = await readFile(path.join(dir, p)).then((b) => createHash('sha256').update(b).digest('hex'), () => null);
+  }
+  return out;
+}
+
+describe('Upgrade Now and recovery on a real Docker Compose tenant', () => {
+  let cp: TestControlPlane;
+  let dir: string;
+  let slug: string;
+  let driver: ExecutionDriver;
+  let instanceId: string;
+  let defaults: RenderDefaults;
+  let prefix: string;
+  let templatesDir = path.join(FIXTURES, 'n1');
+  const images: Record<string, Record<string, string>> = { '1.0.0': {}, '1.1.0': {}, '1.2.0': {} };
+  const push = async (svc: string, tag: string) => {
+    images[tag]![svc] = (await buildAndPushImage(`${registryAddress()}/${prefix}/${svc}:${tag}`, `${svc} ${tag}`)).id;
+  };
+
+  beforeAll(async () => {
+    slug = uniqueName('full');
+    prefix = `drydock-${slug}`;
+    defaults = {
+      ...renderDefaultsFromEnv({}),
+      imageTag: 'latest',
+      registry: registryAddress(),
+      imagePrefix: prefix,
+      redisImage: `${registryAddress()}/${prefix}/redis:stable`,
+    };
+    await buildAndPushImage(defaults.redisImage, 'redis');
+    for (const svc of ['api', 'admin', 'media-api', 'nginx']) await push(svc, '1.0.0');
+    for (const svc of ['api', 'admin', 'media-api', 'nginx']) await push(svc, '1.1.0'); // search:1.1.0 comes later
+    for (const svc of SERVICES) await push(svc, '1.2.0');
+
+    // Templates and defaults are read on every plan, so the test can switch releases and registries.
+    const planner: ReleasePlanner = { get defaults() { return defaults; }, templates: () => loadTemplateSet(templatesDir) };
+    cp = await startTestControlPlane({ planner, frontDoor: { service: 'nginx', port: 8080, path: '/' }, verifyDeadlineMs: 4_000 });
+
+    dir = await mkdtemp(path.join(os.tmpdir(), 'drydock-full-'));
+    await mkdir(path.join(dir, 'mkdocs'), { recursive: true });
+    await writeFile(path.join(dir, 'mkdocs/mkdocs.yml'), 'site_name: Tenant docs\n');
+    await writeFile(path.join(dir, '.env'), 'POSTGRES_PASSWORD=pw-full-1\nAPI_SECRET=api-full-1\n');
+    driver = createTenantDriver({ docker: new Docker(), compose: await detectComposeVariant() }, { projectName: slug, dir });
+    const instance = { slug, name: 'Full upgrade tenant', composeProjectName: slug, isRegistered: false };
+    const { rendered } = await renderRelease(createPlanner(defaults, path.join(FIXTURES, 'n')), driver, instance, '1.0.0');
+    await driver.writeFiles(rendered.map((f) => f.path), rendered);
+    await driver.upAll({ IMAGE_TAG: '1.0.0' });
+
+    const created = await cp.api('POST', '/api/instances', { slug, name: instance.name, composeDir: dir, imageTag: '1.0.0' });
+    expect(created.status).toBe(201);
+    instanceId = created.body.id;
+  });
+
+  afterAll(async () => {
+    if (dir) {
+      const variant = await detectComposeVariant();
+      const [file, head] = variant === 'v2' ? ['docker', ['compose']] : ['docker-compose', []];
+      await run(file, [...head, '--project-name', slug, 'down', '-v', '--remove-orphans'], { cwd: dir }).catch(() => {});
+      await rm(dir, { recursive: true, force: true });
+    }
+    await cp?.stop();
+  });
+
+  it('parks at pull when an image is missing, and retry completes it once the image is pushed', async () => {
+    expect((await cp.api('PATCH', `/api/instances/${instanceId}`, { imageTag: '1.1.0' })).body.imageTag).toBe('1.1.0');
+    const started = await cp.api('POST', `/api/instances/${instanceId}/upgrade`, { reason: 'release 1.1.0' });
+    expect(started.status).toBe(202);
+
+    const parked = await waitForUpgradeEnd(cp, started.body.upgradeId);
+    expect(parked.status).toBe('needs-attention');
+    expect(parked.currentStep).toBe('pull');
+    expect(parked.error).toContain(`${prefix}/search:1.1.0`);
+    const again = await cp.api('POST', `/api/instances/${instanceId}/upgrade`, {});
+    expect(again.status).toBe(409);
+
+    await push('search', '1.1.0');
+    const retried = await cp.api('POST', `/api/upgrades/${started.body.upgradeId}/retry`);
+    expect(retried.status).toBe(202);
+    const end = await waitForUpgradeEnd(cp, started.body.upgradeId);
+    expect(end.error).toBeNull();
+    expect(end.status).toBe('succeeded');
+    expect(end.steps.map((s: { name: string; status: string }) => `${s.name}:${s.status}`)).toEqual([
+      'preflight:succeeded', 'snapshot:succeeded', 'render:succeeded', 'write:succeeded',
+      'pull:failed', 'pull:succeeded', 'up:succeeded', 'verify:succeeded', 'probe-front-door:succeeded',
+    ]);
+    for (const s of await driver.containerStates(SERVICES)) expect(s.imageId, s.service).toBe(images['1.1.0']![s.service]);
+    await recordHistory(cp, started.body.workflowId, started.body.runId, 'full-upgrade-park-retry');
+
+    const late = await cp.api('POST', `/api/upgrades/${started.body.upgradeId}/retry`);
+    expect(late.status).toBe(409);
+    expect(late.body.error).toMatch(/has ended/);
+  });
+
+  it('finds the finished upgrade by its search attributes with the Temporal CLI', async () => {
+    const cli = await findTemporalCli();
+    const query = `InstanceSlug='${slug}' AND UpgradeMode='full' AND ImageTag='1.1.0' AND UpgradeStatus='succeeded'`;
+    const found = await waitFor('the visibility store to index the upgrade', async () => {
+      const { stdout } = await run(cli, ['workflow', 'list', '--address', cp.temporalAddress, '--query', query, '--output', 'json']);
+      const rows = stdout.trim() ? JSON.parse(stdout) : [];
+      return rows.length > 0 ? rows : undefined;
+    }, 20_000, 500);
+    expect(found[0].execution.workflowId).toBe(`upgrade-${slug}`);
+  });
+
+  it('rolls back after a failed verify: managed files and .env byte for byte, the tag, and the previous images', async () => {
+    const before = await checksums(dir, MANAGED);
+    templatesDir = path.join(FIXTURES, 'n2');
+    await cp.api('PATCH', `/api/instances/${instanceId}`, { imageTag: '1.2.0' });
+    const started = await cp.api('POST', `/api/instances/${instanceId}/upgrade`, {});
+    const parked = await waitForUpgradeEnd(cp, started.body.upgradeId);
+    expect(parked.status).toBe('needs-attention');
+    expect(parked.currentStep).toBe('verify');
+    expect(parked.error).toMatch(/api: running \(unhealthy|starting\)/);
+    expect(await checksums(dir, MANAGED)).not.toEqual(before);
+
+    expect((await cp.api('POST', `/api/upgrades/${started.body.upgradeId}/rollback`)).status).toBe(202);
+    const end = await waitForUpgradeStatus(cp, started.body.upgradeId, ['rolled-back', 'failed']);
+    expect(end.status).toBe('rolled-back');
+    expect(await checksums(dir, MANAGED)).toEqual(before);
+    // The tag as it was when this upgrade started (set to 1.2.0 just before it); the images as they ran.
+    expect((await cp.api('GET', `/api/instances/${instanceId}`)).body.imageTag).toBe('1.2.0');
+    for (const s of await driver.containerStates(SERVICES)) {
+      expect(s.imageId, s.service).toBe(images['1.1.0']![s.service]);
+      expect(s.state, s.service).toBe('running');
+    }
+    await recordHistory(cp, started.body.workflowId, started.body.runId, 'full-upgrade-rollback');
+    templatesDir = path.join(FIXTURES, 'n1');
+  });
+
+  it('cancels a pull that hangs, leaving no compose process behind', async () => {
+    const stall = await stallingRegistry();
+    const saved = defaults;
+    defaults = { ...defaults, registry: stall.address };
+    try {
+      const started = await cp.api('POST', `/api/instances/${instanceId}/upgrade`, {});
+      await waitFor('the pull to be under way', async () => {
+        const { body } = await cp.api('GET', `/api/upgrades/${started.body.upgradeId}`);
+        return body.currentStep === 'pull' && body.status === 'running' ? true : undefined;
+      });
+      await new Promise((r) => setTimeout(r, 1_500));
+      const composeRunning = async () =>
+        (await run('pgrep', ['-f', '--', `--project-name ${slug} pull`]).then((r) => r.stdout.trim(), () => '')) !== '';
+      expect(await composeRunning()).toBe(true);
+
+      expect((await cp.api('POST', `/api/upgrades/${started.body.upgradeId}/cancel`)).status).toBe(202);
+      const end = await waitForUpgradeStatus(cp, started.body.upgradeId, ['cancelled'], 30_000);
+      expect(end.error).toMatch(/cancelled/);
+      expect(end.steps.find((s: { name: string }) => s.name === 'pull').status).toBe('failed');
+      expect(await composeRunning()).toBe(false);
+      await recordHistory(cp, started.body.workflowId, started.body.runId, 'full-upgrade-cancel');
+    } finally {
+      defaults = saved;
+      await stall.close();
+    }
+  });
+});

@@ -1,0 +1,197 @@
+/**
+ * The remote execution driver: every ExecutionDriver method is one HTTPS call
+ * to the instance's agent, over mutual TLS with the control plane's client
+ * certificate. The agent's certificate must be signed by our CA, carry the
+ * instance slug as its identity and match the fingerprint recorded at approval
+ * (agents are reached by address, so the host name proves nothing).
+ *
+ * Errors come back as TenantErrors with the agent's code, so activities
+ * classify them exactly as for a local instance; an agent that does not answer
+ * is a retryable `agent-unreachable` naming its URL.
+ */
+import https from 'node:https';
+import type { IncomingMessage } from 'node:http';
+import type { PeerCertificate } from 'node:tls';
+import { AGENT_API_PREFIX, AGENT_KEEPALIVE_MS, AGENT_OPERATIONS, type AgentErrorBody, type AgentOperation, type AgentStreamLine } from '../core/agent-protocol.js';
+import { TenantError, type ExecutionDriver, type OperationOptions, type TenantErrorCode } from '../core/driver.js';
+
+export interface RemoteCredentials {
+  /** The CA that signs agent certificates (and ours). */
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+export interface ApprovedAgent {
+  agentUrl: string;
+  /** sha256 fingerprint of the certificate issued at approval (`AB:CD:…`). */
+  fingerprint256?: string;
+}
+
+export interface RemoteDriverOptions {
+  slug: string;
+  credentials: RemoteCredentials;
+  /** The approved agent of the slug, looked up on every call; throws `agent-not-approved` when there is none. */
+  resolve(): Promise<ApprovedAgent>;
+  connectTimeoutMs?: number;
+  /** No byte from the agent for this long (it sends keepalives) ends the call as unreachable. */
+  idleTimeoutMs?: number;
+}
+
+const MAX_ERROR_BODY = 1024 * 1024;
+
+export function createRemoteDriver(o: RemoteDriverOptions): ExecutionDriver {
+  const driver = {} as Record<AgentOperation, (...args: unknown[]) => Promise<unknown>>;
+  for (const op of Object.keys(AGENT_OPERATIONS) as AgentOperation[]) {
+    const spec = AGENT_OPERATIONS[op];
+    driver[op] = (...args: unknown[]) => {
+      const opts = spec.long ? (args[spec.args] as OperationOptions | undefined) : undefined;
+      return call(o, op, args.slice(0, spec.args), opts ?? {});
+    };
+  }
+  return driver as unknown as ExecutionDriver;
+}
+
+/** Our own identity check: the slug as CN and DNS name, and the approved certificate exactly. */
+export function checkAgentIdentity(slug: string, cert: PeerCertificate, fingerprint256?: string): Error | undefined {
+  const names = (cert.subjectaltname ?? '').split(',').map((s) => s.trim());
+  if (cert.subject?.CN !== slug || !names.includes(`DNS:${slug}`)) {
+    return new Error(`the agent's certificate is for ${cert.subject?.CN ?? '(no name)'}, not ${slug}`);
+  }
+  if (fingerprint256 && cert.fingerprint256 !== fingerprint256) {
+    return new Error(`the agent's certificate is not the one approved for ${slug} (fingerprint ${cert.fingerprint256.slice(0, 23)}…)`);
+  }
+  return undefined;
+}
+
+async function call(o: RemoteDriverOptions, op: AgentOperation, args: unknown[], opts: OperationOptions): Promise<unknown> {
+  const agent = await o.resolve();
+  const where = agent.agentUrl;
+  let url: URL;
+  try {
+    url = new URL(`${AGENT_API_PREFIX}/${encodeURIComponent(o.slug)}/${op}`, where);
+  } catch {
+    throw new TenantError('agent-unreachable', `the agent URL of ${o.slug} is not a URL: ${where}`);
+  }
+  if (opts.signal?.aborted) throw new TenantError('cancelled', `${op} on the agent at ${where} was cancelled`);
+  const body = JSON.stringify({ args });
+  const idleMs = o.idleTimeoutMs ?? AGENT_KEEPALIVE_MS * 4;
+  const unreachable = (detail: string) => new TenantError('agent-unreachable', `the agent at ${where} is unreachable (${op}): ${detail}`);
+
+  return new Promise<unknown>((resolve, reject) => {
+    let settled = false;
+    const finish = (err: Error | undefined, value?: unknown) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(connectTimer);
+      opts.signal?.removeEventListener('abort', onAbort);
+      if (err) reject(err);
+      else resolve(value);
+    };
+    const req = https.request({
+      protocol: 'https:',
+      hostname: url.hostname.replace(/^\[|\]$/g, ''),
+      port: url.port || 443,
+      path: url.pathname,
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      ca: o.credentials.ca,
+      cert: o.credentials.cert,
+      key: o.credentials.key,
+      servername: o.slug,
+      checkServerIdentity: (_host, cert) => checkAgentIdentity(o.slug, cert, agent.fingerprint256),
+      minVersion: 'TLSv1.2',
+      agent: false,
+    });
+    const connectTimer = setTimeout(() => req.destroy(new Error(`no connection within ${(o.connectTimeoutMs ?? 10_000) / 1000}s`)), o.connectTimeoutMs ?? 10_000);
+    req.on('socket', (s) => s.once('secureConnect', () => clearTimeout(connectTimer)));
+    req.setTimeout(idleMs, () => req.destroy(new Error(`no answer for ${Math.round(idleMs / 1000)}s`)));
+    const onAbort = () => {
+      req.destroy();
+      finish(new TenantError('cancelled', `${op} on the agent at ${where} was cancelled`));
+    };
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    req.on('error', (err) => finish(opts.signal?.aborted ? new TenantError('cancelled', `${op} was cancelled`) : unreachable(describe(err))));
+    req.on('response', (res) => {
+      if (res.statusCode !== 200) {
+        readAll(res, MAX_ERROR_BODY)
+          .then((text) => finish(fromBody(parseError(text, res.statusCode ?? 0), where)))
+          .catch((err: Error) => finish(unreachable(describe(err))));
+        return;
+      }
+      readLines(res, (line) => {
+        let msg: AgentStreamLine;
+        try {
+          msg = JSON.parse(line) as AgentStreamLine;
+        } catch {
+          finish(unreachable(`unparsable answer line: ${line.slice(0, 200)}`));
+          req.destroy();
+          return;
+        }
+        if ('progress' in msg) opts.onProgress?.(msg.progress);
+        else if ('done' in msg) {
+          if ('error' in msg && msg.error) finish(fromBody(msg.error, where));
+          else finish(undefined, (msg as { result?: unknown }).result);
+        }
+      })
+        .then(() => finish(unreachable('the connection closed before the operation ended')))
+        .catch((err: Error) => finish(unreachable(describe(err))));
+    });
+    req.end(body);
+  });
+}
+
+function describe(err: Error): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code && !err.message.includes(code) ? `${err.message} (${code})` : err.message;
+}
+
+function parseError(text: string, statusCode: number): AgentErrorBody {
+  try {
+    const b = JSON.parse(text) as Partial<AgentErrorBody>;
+    if (typeof b.code === 'string' && typeof b.message === 'string') return b as AgentErrorBody;
+  } catch {
+    // not ours: a proxy's page, say
+  }
+  return { code: statusCode >= 500 ? 'agent-unreachable' : 'agent-refused', message: `HTTP ${statusCode}: ${text.slice(0, 300)}` };
+}
+
+const REFUSALS = new Set(['not-found', 'payload-too-large', 'forbidden']);
+
+/** The agent's error as the TenantError the local driver would have thrown. */
+function fromBody(e: AgentErrorBody, where: string): TenantError {
+  const code = (REFUSALS.has(e.code) ? 'agent-refused' : /^[a-z][a-z-]{1,40}$/.test(e.code) ? e.code : 'agent-refused') as TenantErrorCode;
+  const message = code === 'agent-refused' || code === 'agent-unreachable' ? `the agent at ${where}: ${e.message}` : e.message;
+  return new TenantError(code, message, e.output);
+}
+
+function readAll(res: IncomingMessage, max: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    res.setEncoding('utf8');
+    res.on('data', (c: string) => {
+      if (text.length < max) text += c;
+    });
+    res.on('end', () => resolve(text));
+    res.on('error', reject);
+    res.on('aborted', () => reject(new Error('the answer was cut off')));
+  });
+}
+
+function readLines(res: IncomingMessage, onLine: (line: string) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let partial = '';
+    res.setEncoding('utf8');
+    res.on('data', (c: string) => {
+      const lines = (partial + c).split('\n');
+      partial = lines.pop() ?? '';
+      for (const l of lines) if (l.trim()) onLine(l);
+    });
+    res.on('end', () => {
+      if (partial.trim()) onLine(partial);
+      resolve();
+    });
+    res.on('error', reject);
+    res.on('aborted', () => reject(new Error('the answer was cut off')));
+  });
+}

@@ -1,0 +1,32 @@
+/**
+ * Replays the recorded histories of real runs (success, park then retry,
+ * park then abort, rollback, cancel) against today's workflow code, so a
+ * change that would break upgrades already running fails here. Record new
+ * ones with RECORD_HISTORIES=1 npm test; change steps behind patched().
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Worker } from '@temporalio/worker';
+import { describe, expect, it } from 'vitest';
+import { buildBundle } from '../worker/bundle.js';
+
+const DIR = path.join(import.meta.dirname, 'histories');
+const files = readdirSync(DIR).filter((f) => f.endsWith('.json')).sort();
+
+describe('workflow replay', () => {
+  it('has recorded histories of every workflow to replay', () => {
+    const types = files.map((f) => JSON.parse(readFileSync(path.join(DIR, f), 'utf8')).events[0].workflowExecutionStartedEventAttributes.workflowType.name);
+    expect(new Set(types)).toEqual(new Set(['imageUpgrade', 'releaseUpgrade', 'fullUpgrade']));
+  });
+
+  it('replays every recorded history without a determinism error', async () => {
+    const bundle = await buildBundle();
+    const histories = files.map((f) => ({ workflowId: f, history: JSON.parse(readFileSync(path.join(DIR, f), 'utf8')) }));
+    const failures: string[] = [];
+    for await (const result of Worker.runReplayHistories({ workflowBundle: bundle }, histories)) {
+      if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
+    }
+    expect(failures).toEqual([]);
+    expect(histories.length).toBeGreaterThanOrEqual(6);
+  });
+});
