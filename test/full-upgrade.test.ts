@@ -182,6 +182,21 @@ describe('Upgrade Now and recovery on a real Docker Compose tenant', () => {
     templatesDir = path.join(FIXTURES, 'n1');
   });
 
+  it('rolls back by itself when verify fails and the request asked for it, and records so', async () => {
+    const before = await checksums(dir, MANAGED);
+    templatesDir = path.join(FIXTURES, 'n2');
+    try {
+      const started = await cp.api('POST', `/api/instances/${instanceId}/upgrade`, { autoRollback: true, reason: 'auto' });
+      const end = await waitForUpgradeStatus(cp, started.body.upgradeId, ['rolled-back', 'failed', 'needs-attention']);
+      expect(end.status).toBe('rolled-back');
+      expect(end.error).toMatch(/verify failed, rolled back automatically/);
+      expect(end.steps.map((s: { name: string }) => s.name)).toContain('rollback-verify');
+      expect(await checksums(dir, MANAGED)).toEqual(before);
+    } finally {
+      templatesDir = path.join(FIXTURES, 'n1');
+    }
+  });
+
   it('cancels a pull that hangs, leaving no compose process behind', async () => {
     const stall = await stallingRegistry();
     const saved = defaults;

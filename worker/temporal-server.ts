@@ -10,12 +10,12 @@ import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Connection } from '@temporalio/client';
+import { SEARCH_ATTRIBUTE_NAMES } from '../core/types.js';
 
 const run = promisify(execFile);
 export const REPO_ROOT = path.resolve(import.meta.dirname, '..');
 const TOOLS = path.join(REPO_ROOT, '.tools');
 
-export const SEARCH_ATTRIBUTES = ['InstanceSlug', 'UpgradeMode', 'ImageTag', 'UpgradeStatus'] as const;
 
 export class TemporalCliMissing extends Error {}
 
@@ -111,7 +111,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     '--port', String(port),
     '--ui-port', String(uiPort),
     '--log-level', 'warn',
-    ...SEARCH_ATTRIBUTES.flatMap((a) => ['--search-attribute', `${a}=Keyword`]),
+    ...SEARCH_ATTRIBUTE_NAMES.flatMap((a) => ['--search-attribute', `${a}=Keyword`]),
   ];
   const out = opts.logFile ? openSync(opts.logFile, 'a') : 'ignore';
   const child = spawn(opts.cli, args, { stdio: ['ignore', out, out] });
