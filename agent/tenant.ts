@@ -20,9 +20,13 @@ import {
   type ComposeVariant,
 } from '../core/compose.js';
 import { TenantError, type ExecutionDriver, type OperationOptions } from '../core/driver.js';
+import { diffFile } from '../core/file-diff.js';
 import type { ContainerState, ContentManifest } from '../core/types.js';
 import { PathRejected, readManagedFiles, restoreFiles, snapshotFiles, writeManagedFiles } from './files.js';
 import { runCommand, tail, type CommandRunner } from './run-command.js';
+
+/** Per file, for diffFiles; the release preview uses the same limit. */
+export const DEFAULT_MAX_DIFF_BYTES = 64 * 1024;
 
 export interface TenantDeps {
   docker: Docker;
@@ -94,6 +98,13 @@ export function createTenantDriver(deps: TenantDeps, where: TenantLocation): Exe
     contentManifest: (dirs) => contentManifest(where.dir, dirs),
 
     readFiles: (paths) => pathChecked(() => readManagedFiles(where.dir, paths)),
+
+    async diffFiles(files, maxDiffBytes = DEFAULT_MAX_DIFF_BYTES) {
+      const current = await pathChecked(() => readManagedFiles(where.dir, files.map((f) => f.path)));
+      return files.map((f) =>
+        diffFile(f.path, current[f.path] ?? undefined, f.content, { maxDiffBytes, isEnv: path.posix.basename(f.path) === '.env' }),
+      );
+    },
 
     writeFiles: (managed, files) => pathChecked(() => writeManagedFiles(where.dir, managed, files)),
 

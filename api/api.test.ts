@@ -13,6 +13,8 @@ import { createPlanner, renderDefaultsFromEnv } from '../worker/planner.js';
 import { freePort } from '../worker/temporal-server.js';
 import { startTestControlPlane, uniqueName, type TestControlPlane } from '../test/support.js';
 import { createApp } from './app.js';
+import { createAuthStore } from './auth-store.js';
+import { createAuth } from './auth.js';
 import { createUpgradeService } from './upgrade-service.js';
 
 async function serve(app: ReturnType<typeof createApp>) {
@@ -22,6 +24,11 @@ async function serve(app: ReturnType<typeof createApp>) {
   const { port } = server.address() as { port: number };
   return { url: `http://127.0.0.1:${port}`, close: () => new Promise((r) => server.close(r)) };
 }
+
+const authOn = (prisma: PrismaClient) => {
+  const store = createAuthStore(prisma);
+  return { auth: createAuth({ store }), store };
+};
 
 const tenantDeps = async () => ({ driverFor: await createDriverFactory(), planner: createPlanner(renderDefaultsFromEnv()) });
 
@@ -118,11 +125,15 @@ describe('the API', () => {
       defaultImageTag: 'latest',
       log: () => {},
       upgradeService: createUpgradeService({ temporal, temporalAddress: `127.0.0.1:${deadPort}`, upgrades, defaultImageTag: 'latest' }),
+      auth: authOn(cp.db.prisma),
     });
     const srv = await serve(app);
     try {
       const t0 = Date.now();
-      const res = await fetch(`${srv.url}/api/instances/${created!.id}/upgrade-images`, { method: 'POST' });
+      const res = await fetch(`${srv.url}/api/instances/${created!.id}/upgrade-images`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${cp.operator.token}` },
+      });
       expect(res.status).toBe(503);
       expect((await res.json()).error).toBe(`the Temporal server is unreachable: 127.0.0.1:${deadPort} did not answer`);
       expect(Date.now() - t0).toBeLessThan(10_000);
@@ -142,10 +153,12 @@ describe('the API', () => {
       defaultImageTag: 'latest',
       log: () => {},
       upgradeService: createUpgradeService({ temporal: cp.temporal, temporalAddress: cp.temporalAddress, upgrades, defaultImageTag: 'latest' }),
+      // Sign-in itself needs the database: the token check is what meets it down first.
+      auth: authOn(prisma),
     });
     const srv = await serve(app);
     try {
-      const res = await fetch(`${srv.url}/api/instances`);
+      const res = await fetch(`${srv.url}/api/instances`, { headers: { authorization: `Bearer ${cp.operator.token}` } });
       expect(res.status).toBe(503);
       const body = await res.json();
       expect(body.error).toMatch(/database is unreachable/);

@@ -1,21 +1,92 @@
-import express, { type Express } from 'express';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import express, { type Express, type RequestHandler } from 'express';
 import { notFound } from '../core/errors.js';
+import type { AuthStore } from './auth-store.js';
+import { isOpenApiPath, type Auth } from './auth.js';
 import { errorMiddleware } from './errors.js';
 import { createRouter as createAgentsRouter, type AgentsRouterDeps } from './routes/agents.js';
+import { createAuthRouter, createTokensRouter } from './routes/auth.js';
 import { createRouter, type InstancesRouterDeps } from './routes/instances.js';
+import { createOverviewRouter, type OverviewRouterDeps } from './routes/overview.js';
+import { createRouter as createRolloutsRouter, type RolloutRouterDeps } from './routes/rollouts.js';
 
-export type AppDeps = InstancesRouterDeps & { log?: (m: string) => void; agents?: AgentsRouterDeps };
+export type AppDeps = InstancesRouterDeps & {
+  log?: (m: string) => void;
+  agents?: AgentsRouterDeps;
+  rollouts?: RolloutRouterDeps;
+  /** The newest upgrade of each instance (GET /api/upgrades), for the fleet view. */
+  latestUpgrades?: OverviewRouterDeps['latestUpgrades'];
+  /** Operator sign-in: every /api route but the agents' and sign-in's own requires it. */
+  auth: { auth: Auth; store: AuthStore };
+  /** The built web UI (dist/ui); without index.html there, `/` says how to build it. */
+  uiDir?: string;
+  /** Express's `trust proxy`, for Secure cookies and client addresses behind a TLS-terminating proxy. */
+  trustProxy?: boolean | number | string;
+};
 
 export const BODY_LIMIT = '256kb';
+
+const securityHeaders: RequestHandler = (_req, res, next) => {
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  res.setHeader('Referrer-Policy', 'same-origin');
+  res.setHeader('X-Frame-Options', 'DENY');
+  res.setHeader(
+    'Content-Security-Policy',
+    "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
+  );
+  next();
+};
 
 export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
+  if (deps.trustProxy !== undefined) app.set('trust proxy', deps.trustProxy);
+  app.use(securityHeaders);
   app.use(express.json({ limit: BODY_LIMIT }));
   app.get('/healthz', (_req, res) => void res.json({ ok: true }));
+
+  const { auth, store } = deps.auth;
+  app.use('/api', (req, res, next) => {
+    if (!isOpenApiPath(req.path)) return auth.requireOperator(req, res, next);
+    delete req.headers['x-drydock-operator'];
+    next();
+  });
+  app.use('/api', createAuthRouter({ auth, store, log: deps.log }));
+  app.use('/api', createTokensRouter({ auth, store, log: deps.log }));
   app.use('/api', createRouter(deps));
+  if (deps.latestUpgrades) app.use('/api', createOverviewRouter({ latestUpgrades: deps.latestUpgrades, temporalUiUrl: deps.temporalUiUrl }));
   if (deps.agents) app.use('/api', createAgentsRouter(deps.agents));
+  if (deps.rollouts) app.use('/api', createRolloutsRouter(deps.rollouts));
   app.use('/api', (req, _res, next) => next(notFound(`no route ${req.method} ${req.originalUrl}`)));
+  if (deps.uiDir) app.use(serveUi(deps.uiDir));
   app.use(errorMiddleware(deps.log));
   return app;
+}
+
+/** The built single-page UI: hashed assets cached for good, every other GET answered with index.html. */
+function serveUi(dir: string): express.Router {
+  const router = express.Router();
+  router.use(
+    '/assets',
+    express.static(path.join(dir, 'assets'), { index: false, fallthrough: false, immutable: true, maxAge: '365d' }),
+  );
+  router.use(express.static(dir, { index: false }));
+  router.use((req, res, next) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') return next();
+    const index = path.join(dir, 'index.html');
+    res.setHeader('Cache-Control', 'no-cache');
+    if (existsSync(index)) return void res.sendFile(index);
+    res
+      .status(503)
+      .type('html')
+      .send(
+        '<!doctype html><meta charset="utf-8"><title>drydock: web UI not built</title>' +
+          '<body style="font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;line-height:1.5">' +
+          '<h1>The web UI is not built yet</h1>' +
+          '<p>Build it with <code>npm run build</code> (it writes <code>dist/ui</code>), then reload this page; no restart is needed.</p>' +
+          '<p>The API is running meanwhile under <code>/api</code>.</p></body>',
+      );
+  });
+  return router;
 }

@@ -3,6 +3,8 @@
  * Temporal (given address, or a dev server it starts), the worker and the API.
  * `npm start` and the integration tests both go through here.
  */
+import { existsSync } from 'node:fs';
+import { rm, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -16,6 +18,9 @@ import { createWorker } from '../worker/worker.js';
 import type { FrontDoor } from '../activities/index.js';
 import type { ReleasePlanner } from '../activities/release-plan.js';
 import { createApp } from './app.js';
+import { createAuthStore } from './auth-store.js';
+import { latestUpgradesFrom } from './routes/overview.js';
+import { createAuth, ensureFirstOperator, PID_FILE, type AuthOptions } from './auth.js';
 import type { RateLimit } from './rate-limit.js';
 import { createUpgradeService } from './upgrade-service.js';
 
@@ -40,6 +45,25 @@ export interface ControlPlaneOptions {
   /** The agent CA's directory; default `<dataDir>/ca`. */
   caDir?: string;
   agentRateLimits?: { register?: RateLimit; poll?: RateLimit };
+  /** The built web UI; default `dist/ui`. */
+  uiDir?: string;
+  /** Session lifetimes, Secure cookies, sign-in limits; defaults in api/auth.ts. */
+  auth?: Pick<AuthOptions, 'sessionIdleMs' | 'sessionMaxMs' | 'secureCookies' | 'loginLimits'>;
+  /** Created when no operator exists; default from DRYDOCK_ADMIN_EMAIL / DRYDOCK_ADMIN_PASSWORD. Null: none. */
+  firstOperator?: { email?: string; password?: string } | null;
+  /** Express's `trust proxy`; default from DRYDOCK_TRUST_PROXY. */
+  trustProxy?: boolean | number | string;
+}
+
+/** DRYDOCK_TRUST_PROXY: true/false, a hop count, or Express's address list. */
+export function trustProxyFromEnv(value = process.env.DRYDOCK_TRUST_PROXY): boolean | number | string | undefined {
+  if (!value) return undefined;
+  if (value === 'true' || value === 'false') return value === 'true';
+  return /^\d+$/.test(value) ? Number(value) : value;
+}
+
+function secureCookiesFromEnv(value = process.env.DRYDOCK_SECURE_COOKIES): boolean | 'auto' {
+  return value === 'true' || value === '1' ? true : value === 'false' || value === '0' ? false : 'auto';
 }
 
 export interface ControlPlane {
@@ -63,6 +87,17 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     const db = await openDatabase({ url: opts.databaseUrl, dataDir: path.join(dataDir, 'pglite'), log });
     cleanups.push(() => db.close());
     if (!db.embedded) log(`database: ${redact(db.url)}`);
+    else {
+      const pidFile = path.join(dataDir, PID_FILE);
+      await writeFile(pidFile, `${process.pid}\n`);
+      cleanups.push(() => rm(pidFile, { force: true }));
+    }
+
+    const authStore = createAuthStore(db.prisma);
+    const firstOperator =
+      opts.firstOperator === undefined ? { email: process.env.DRYDOCK_ADMIN_EMAIL, password: process.env.DRYDOCK_ADMIN_PASSWORD } : opts.firstOperator;
+    await ensureFirstOperator(authStore, firstOperator ?? undefined, log);
+    const auth = createAuth({ store: authStore, secureCookies: secureCookiesFromEnv(), ...opts.auth, log });
 
     let temporalAddress = opts.temporalAddress;
     let temporalUiUrl = opts.temporalUiUrl;
@@ -101,6 +136,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       });
     }
 
+    const uiDir = opts.uiDir ?? path.join(REPO_ROOT, 'dist', 'ui');
     const instances = createInstanceRepo(db.prisma);
     const upgrades = createUpgradeRepo(db.prisma);
     const app = createApp({
@@ -112,6 +148,11 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       temporalUiUrl,
       log,
       agents: { agents, ca, rateLimits: opts.agentRateLimits, log },
+      auth: { auth, store: authStore },
+      latestUpgrades: latestUpgradesFrom(db.prisma),
+      uiDir,
+      trustProxy: opts.trustProxy ?? trustProxyFromEnv(),
+      rollouts: { instances, temporal, temporalAddress, defaultImageTag, taskQueue: opts.taskQueue, verifyDeadlineMs: opts.verifyDeadlineMs },
       upgradeService: createUpgradeService({
         temporal,
         temporalAddress,
@@ -128,6 +169,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     cleanups.push(() => new Promise((r) => server.close(r)));
     const addr = server.address();
     const url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : opts.port}`;
+    log(existsSync(path.join(uiDir, 'index.html')) ? `web UI: ${url}/` : `web UI: not built; run \`npm run build\` to serve it at ${url}/`);
     return { url, db, temporal, temporalAddress, temporalUiUrl, close };
   } catch (err) {
     await close();

@@ -22,6 +22,7 @@ try {
     temporalAddress: process.env.TEMPORAL_ADDRESS || undefined,
     temporalUiUrl: process.env.TEMPORAL_UI_URL || undefined,
     dataDir: process.env.DRYDOCK_DATA_DIR || undefined,
+    caDir: process.env.DRYDOCK_CA_DIR || undefined,
     port: process.env.PORT ? Number(process.env.PORT) : 3000,
     host: process.env.HOST || '127.0.0.1',
     defaultImageTag: process.env.IMAGE_TAG || 'latest',

@@ -1,9 +1,10 @@
 /**
- * zod schemas for every request body the API accepts. The UI types its calls
- * from these same schemas.
+ * zod schemas for every request body the API accepts, and for the answers the
+ * web UI reads. The UI (ui/) bundles this module and types its calls from
+ * these same schemas, so it must stay free of Node-only imports.
  */
-import path from 'node:path';
 import { z } from 'zod';
+import type { UpgradeStatus } from '../core/types.js';
 import {
   DEFAULT_CORE_SERVICES,
   IMAGE_TAG_RE,
@@ -27,7 +28,8 @@ export const createInstanceBody = z
       .string()
       .min(1)
       .max(4096)
-      .refine((p) => path.isAbsolute(p) && !p.includes('\0'), 'must be an absolute path'),
+      // POSIX absolute (what path.isAbsolute checks on the Linux hosts tenants run on), browser-safe.
+      .refine((p) => p.startsWith('/') && !p.includes('\0'), 'must be an absolute path'),
     composeProjectName: z.string().regex(PROJECT_NAME_RE, `must be ${PROJECT_NAME_RULE}`).optional(),
     coreServices: z
       .array(serviceName)
@@ -36,6 +38,7 @@ export const createInstanceBody = z
       .refine((s) => new Set(s).size === s.length, 'must not repeat a service')
       .default([...DEFAULT_CORE_SERVICES]),
     imageTag: imageTag.nullable().optional(),
+    labels: z.array(z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'must be a label: lowercase letters, digits, ".", "_" and "-"')).max(50).default([]),
   })
   .strict();
 
@@ -75,4 +78,230 @@ export const startReleaseUpgradeBody = z
   .strict();
 
 /** null clears the instance's own tag, so it follows the default IMAGE_TAG again. */
-export const patchInstanceBody = z.object({ imageTag: imageTag.nullable() }).strict();
+const label = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'must be a label: lowercase letters, digits, ".", "_" and "-"');
+const labels = z.array(label).max(50).refine((l) => new Set(l).size === l.length, 'must not repeat a label');
+
+export const patchInstanceBody = z
+  .object({ imageTag: imageTag.nullable().optional(), labels: labels.optional() })
+  .strict()
+  .refine((b) => b.imageTag !== undefined || b.labels !== undefined, 'give imageTag (a tag, or null for the default) or labels');
+
+const waveSpec = z.union([
+  z.number().int().positive(),
+  z.string().regex(/^\d+(\.\d+)?%$/, 'must be a count or a percentage like "10%"') as z.ZodType<`${number}%`>,
+]);
+
+export const rolloutBody = z
+  .object({
+    mode: z.enum(['full', 'image-only', 'release']),
+    imageTag: imageTag.optional(),
+    target: z.union([
+      z.object({ instanceIds: z.array(z.string().min(1).max(100)).min(1).max(10_000) }).strict(),
+      z.object({ all: z.literal(true) }).strict(),
+      z.object({ label }).strict(),
+    ]),
+    waves: z.array(waveSpec).min(1).max(50),
+    maxParallel: z.number().int().min(1).max(1_000).default(10),
+    failureBudget: z
+      .object({ count: z.number().int().min(0).optional(), percent: z.number().min(0).max(100).optional() })
+      .strict()
+      .default({ count: 0 }),
+    bake: z.union([z.literal('approval'), z.number().min(0), z.string().regex(/^\d+(\.\d+)?(ms|s|m|h)$/, 'must be "approval" or a duration like 90s, 5m')]).default(0),
+    perInstanceTimeout: z.union([z.number().min(1_000), z.string().regex(/^\d+(\.\d+)?(ms|s|m|h)$/, 'must be a duration like 15m')]).default('30m'),
+    reason: z.string().trim().max(500).optional(),
+  })
+  .strict()
+  .refine((b) => b.mode !== 'release' || b.imageTag !== undefined, { message: 'a release rollout needs imageTag', path: ['imageTag'] })
+  .refine((b) => b.mode !== 'full' || b.imageTag === undefined, {
+    message: "Upgrade Now uses each instance's own tag: set it with PATCH /api/instances/:id, or roll out a release",
+    path: ['imageTag'],
+  });
+
+export const rolloutActionParam = z.object({
+  id: z.string().regex(/^[0-9a-f-]{36}$/, 'must be a rollout id'),
+  action: z.enum(['pause', 'resume', 'approve', 'abort']),
+});
+
+export type RolloutBody = z.infer<typeof rolloutBody>;
+
+// ---------------------------------------------------------------- sign-in and API tokens
+
+export const loginBody = z
+  .object({
+    email: z.string().trim().min(1, 'enter your email').max(320),
+    password: z.string().min(1, 'enter your password').max(1024),
+  })
+  .strict();
+
+export const createTokenBody = z
+  .object({
+    name: z.string().trim().min(1, 'give the token a name').max(100),
+    /** Unset: the token does not expire (revoke it when it is no longer needed). */
+    expiresInDays: z.number().int().min(1).max(3650).optional(),
+  })
+  .strict();
+
+export type LoginBody = z.infer<typeof loginBody>;
+export type CreateTokenBody = z.input<typeof createTokenBody>;
+
+// ---------------------------------------------------------------- answers, as the UI reads them
+// Dates arrive as ISO strings. Objects strip fields the UI does not use.
+
+const isoDate = z.string();
+
+export const operatorView = z.object({
+  id: z.string(),
+  email: z.string(),
+  name: z.string().nullable(),
+  via: z.enum(['session', 'token']),
+});
+export const meResponse = z.object({ operator: operatorView });
+
+export const errorResponse = z.object({
+  error: z.string(),
+  fields: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
+  retryAfterSeconds: z.number().optional(),
+  setupNeeded: z.boolean().optional(),
+});
+
+export const instanceView = z.object({
+  id: z.string(),
+  slug: z.string(),
+  name: z.string(),
+  isRemote: z.boolean(),
+  isRegistered: z.boolean(),
+  imageTag: z.string().nullable(),
+  composeProjectName: z.string(),
+  composeDir: z.string(),
+  coreServices: z.array(z.string()),
+  agentUrl: z.string().nullable(),
+  createdAt: isoDate,
+  updatedAt: isoDate,
+  effectiveImageTag: z.string(),
+  usesDefaultImageTag: z.boolean(),
+});
+
+export const UPGRADE_STATUS_VALUES = [
+  'queued',
+  'running',
+  'needs-attention',
+  'rolling-back',
+  'succeeded',
+  'failed',
+  'cancelled',
+  'rolled-back',
+] as const satisfies readonly UpgradeStatus[];
+// Compile-time: every UpgradeStatus is listed.
+const _everyStatusListed: [Exclude<UpgradeStatus, (typeof UPGRADE_STATUS_VALUES)[number]>] extends [never] ? true : never = true;
+void _everyStatusListed;
+
+export const stepView = z.object({
+  name: z.string(),
+  status: z.enum(['running', 'succeeded', 'failed']),
+  startedAt: isoDate,
+  finishedAt: isoDate.optional(),
+  error: z.string().optional(),
+});
+
+export const upgradeView = z.object({
+  id: z.string(),
+  instanceId: z.string(),
+  mode: z.enum(['full', 'image-only', 'release']),
+  imageTag: z.string(),
+  status: z.enum(UPGRADE_STATUS_VALUES),
+  currentStep: z.string().nullable(),
+  steps: z.array(stepView),
+  error: z.string().nullable(),
+  workflowId: z.string(),
+  runId: z.string().nullable(),
+  requestedBy: z.string().nullable(),
+  startedAt: isoDate,
+  finishedAt: isoDate.nullable(),
+  temporalUrl: z.string().optional(),
+});
+
+export const startedUpgrade = z.object({ upgradeId: z.string(), workflowId: z.string(), runId: z.string(), imageTag: z.string() });
+export const operatorActionResponse = z.object({ upgradeId: z.string(), action: z.string() });
+
+export const releasePreview = z.object({
+  imageTag: z.string(),
+  planHash: z.string(),
+  files: z.array(
+    z.object({
+      path: z.string(),
+      status: z.enum(['unchanged', 'modified', 'created']),
+      diff: z.string().optional(),
+      truncated: z.boolean(),
+    }),
+  ),
+  envCoverage: z.object({
+    referenced: z.array(z.string()),
+    definedInTenantEnv: z.array(z.string()),
+    missingInTenantEnv: z.array(z.string()),
+    unusedInTenantEnv: z.array(z.string()),
+    problems: z.array(z.string()).default([]),
+  }),
+});
+
+export const apiTokenView = z.object({
+  id: z.string(),
+  name: z.string(),
+  prefix: z.string(),
+  operatorEmail: z.string(),
+  createdAt: isoDate,
+  lastUsedAt: isoDate.nullable(),
+  expiresAt: isoDate.nullable(),
+  revokedAt: isoDate.nullable(),
+  revokedBy: z.string().nullable(),
+});
+export const createdApiToken = apiTokenView.extend({ token: z.string() });
+
+export const agentInviteView = z.object({
+  id: z.string(),
+  slug: z.string().nullish(),
+  note: z.string().nullish(),
+  createdBy: z.string().nullish(),
+  createdAt: isoDate,
+  expiresAt: isoDate,
+  usedAt: isoDate.nullish(),
+  state: z.enum(['unused', 'used', 'expired']).optional(),
+});
+export const createdAgentInvite = agentInviteView.extend({ code: z.string(), caFingerprint256: z.string().optional() });
+
+export const agentRegistrationView = z.object({
+  id: z.string(),
+  slug: z.string(),
+  name: z.string(),
+  agentUrl: z.string(),
+  composeDir: z.string(),
+  clientAddress: z.string().nullish(),
+  status: z.enum(['pending', 'approved', 'rejected', 'revoked']),
+  instanceId: z.string().nullish(),
+  certFingerprint: z.string().nullish(),
+  certNotAfter: isoDate.nullish(),
+  decidedBy: z.string().nullish(),
+  decidedAt: isoDate.nullish(),
+  reason: z.string().nullish(),
+  revokedBy: z.string().nullish(),
+  revokedAt: isoDate.nullish(),
+  createdAt: isoDate,
+});
+
+/** Mirrors api/routes/agents.ts's bodies (that router keeps its own copies). */
+export const createInviteBody = z
+  .object({
+    expiresInMinutes: z.number().int().min(1).max(30 * 24 * 60).optional(),
+    slug: z.string().regex(SLUG_RE, `must be ${SLUG_RULE}`).optional(),
+    note: z.string().trim().max(500).optional(),
+  })
+  .strict();
+export const agentDecisionBody = z.object({ reason: z.string().trim().max(500).optional() }).strict();
+
+export type InstanceView = z.infer<typeof instanceView>;
+export type UpgradeView = z.infer<typeof upgradeView>;
+export type StepView = z.infer<typeof stepView>;
+export type ReleasePreview = z.infer<typeof releasePreview>;
+export type ApiTokenView = z.infer<typeof apiTokenView>;
+export type AgentInviteView = z.infer<typeof agentInviteView>;
+export type AgentRegistrationView = z.infer<typeof agentRegistrationView>;
+export type OperatorView = z.infer<typeof operatorView>;

@@ -11,7 +11,7 @@ import {
   WorkflowUpdateFailedError,
   type Client,
 } from '@temporalio/client';
-import { defineSearchAttributeKey, TypedSearchAttributes } from '@temporalio/common';
+import { TypedSearchAttributes } from '@temporalio/common';
 import { conflict, notFound, unavailable } from '../core/errors.js';
 import {
   TERMINAL_STATUSES,
@@ -23,7 +23,8 @@ import {
   type UpgradeMode,
   type UpgradeRequestOptions,
 } from '../core/types.js';
-import { TASK_QUEUE, upgradeWorkflowId } from '../core/workflow-ids.js';
+import { TASK_QUEUE, upgradeWorkflowId, WORKFLOW_TYPE } from '../core/workflow-ids.js';
+import { SEARCH } from '../workflows/search-attributes.js';
 import type { InstanceRecord, UpgradeRecord, UpgradeRepo } from '../prisma/repositories.js';
 
 export interface StartedUpgradeView {
@@ -47,20 +48,12 @@ export interface UpgradeServiceDeps {
 
 const CALL_DEADLINE_MS = 5_000;
 
-const SEARCH = {
-  slug: defineSearchAttributeKey('InstanceSlug', 'KEYWORD'),
-  mode: defineSearchAttributeKey('UpgradeMode', 'KEYWORD'),
-  tag: defineSearchAttributeKey('ImageTag', 'KEYWORD'),
-  status: defineSearchAttributeKey('UpgradeStatus', 'KEYWORD'),
-};
-
-const WORKFLOW_TYPE: Record<UpgradeMode, string> = { 'image-only': 'imageUpgrade', release: 'releaseUpgrade', full: 'fullUpgrade' };
 
 export function effectiveImageTag(instance: Pick<InstanceRecord, 'imageTag'>, defaultImageTag: string): string {
   return instance.imageTag ?? defaultImageTag;
 }
 
-function targetOf(i: InstanceRecord): InstanceTarget {
+export function targetOf(i: InstanceRecord): InstanceTarget {
   return {
     instanceId: i.id,
     slug: i.slug,
@@ -80,24 +73,27 @@ function temporalDown(err: unknown): boolean {
   return /UNAVAILABLE|DEADLINE_EXCEEDED|failed to connect|Connection refused/i.test(String((err as Error)?.message));
 }
 
+/** A Temporal call with a deadline; an unanswered one becomes a 503 naming Temporal. */
+export async function temporalCall<T>(client: Client, address: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await client.connection.withDeadline(Date.now() + CALL_DEADLINE_MS, fn);
+  } catch (err) {
+    if (temporalDown(err)) throw unavailable('the Temporal server', `${address} did not answer`);
+    throw err;
+  }
+}
+
 type AnyInput = ImageUpgradeInput | ReleaseUpgradeInput | FullUpgradeInput;
 export type RequestOptions = Pick<UpgradeRequestOptions, 'reason' | 'autoRollback'>;
 
 export function createUpgradeService(deps: UpgradeServiceDeps) {
-  const temporalCall = async <T>(fn: () => Promise<T>): Promise<T> => {
-    try {
-      return await deps.temporal.connection.withDeadline(Date.now() + CALL_DEADLINE_MS, fn);
-    } catch (err) {
-      if (temporalDown(err)) throw unavailable('the Temporal server', `${deps.temporalAddress} did not answer`);
-      throw err;
-    }
-  };
+  const call = <T>(fn: () => Promise<T>) => temporalCall(deps.temporal, deps.temporalAddress, fn);
 
   async function start(instance: InstanceRecord, mode: UpgradeMode, input: AnyInput): Promise<StartedUpgradeView> {
     const workflowId = upgradeWorkflowId(instance.slug);
     let handle;
     try {
-      handle = await temporalCall(() =>
+      handle = await call(() =>
         deps.temporal.workflow.start(WORKFLOW_TYPE[mode], {
           taskQueue: deps.taskQueue ?? TASK_QUEUE,
           workflowId,
@@ -184,7 +180,7 @@ export function createUpgradeService(deps: UpgradeServiceDeps) {
     async act(upgrade: UpgradeRecord, action: OperatorAction) {
       const handle = handleOf(upgrade);
       try {
-        return await temporalCall(() => handle.executeUpdate('operatorAction', { args: [action] }));
+        return await call(() => handle.executeUpdate('operatorAction', { args: [action] }));
       } catch (err) {
         if (err instanceof WorkflowUpdateFailedError) throw conflict(err.cause?.message ?? err.message);
         if (err instanceof WorkflowNotFoundError || /already completed/i.test(String((err as Error).message))) {
@@ -197,7 +193,7 @@ export function createUpgradeService(deps: UpgradeServiceDeps) {
     async cancel(upgrade: UpgradeRecord) {
       const handle = handleOf(upgrade);
       try {
-        await temporalCall(() => handle.cancel());
+        await call(() => handle.cancel());
       } catch (err) {
         if (err instanceof WorkflowNotFoundError) throw notFound(`workflow ${upgrade.workflowId} not found`);
         throw err;

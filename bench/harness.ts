@@ -19,9 +19,13 @@ export interface Measurement {
   p95Ms: number;
   minMs: number;
   maxMs: number;
-  /** heapUsed after the last repetition minus heapUsed before the first (after a GC), in bytes. */
+  /**
+   * The largest growth of heapUsed over one repetition, in bytes: a full GC
+   * runs before each repetition (outside the timing), none is forced after,
+   * so this is what one run leaves on the heap, garbage included.
+   */
   heapDeltaBytes: number;
-  /** Highest RSS seen after any repetition minus RSS before the first, in bytes. */
+  /** The same for the process's RSS. */
   rssDeltaBytes: number;
 }
 
@@ -83,7 +87,8 @@ export interface MeasureOptions {
 
 /**
  * Runs `fn` `warmup` times unmeasured, then `reps` times measured, one after
- * the other. `onRep` gets the repetition's return value (e.g. per-item times).
+ * the other, with a full GC (when available) before each measured one.
+ * `onRep` gets the repetition's return value (e.g. per-item times).
  */
 export async function measure<T>(
   label: string,
@@ -92,18 +97,20 @@ export async function measure<T>(
   onRep?: (value: T) => void,
 ): Promise<Measurement> {
   for (let i = 0; i < opts.warmup; i++) await fn();
-  collectGarbage();
-  const before = process.memoryUsage();
-  let maxRss = before.rss;
   const times: number[] = [];
+  let heapDelta = 0;
+  let rssDelta = 0;
   for (let i = 0; i < opts.reps; i++) {
+    collectGarbage();
+    const before = process.memoryUsage();
     const t0 = performance.now();
     const value = await fn();
     times.push(performance.now() - t0);
+    const after = process.memoryUsage();
+    heapDelta = Math.max(heapDelta, after.heapUsed - before.heapUsed);
+    rssDelta = Math.max(rssDelta, after.rss - before.rss);
     onRep?.(value);
-    maxRss = Math.max(maxRss, process.memoryUsage().rss);
   }
-  const after = process.memoryUsage();
   times.sort((a, b) => a - b);
   return {
     label,
@@ -113,8 +120,8 @@ export async function measure<T>(
     p95Ms: percentile(times, 95),
     minMs: times[0]!,
     maxMs: times[times.length - 1]!,
-    heapDeltaBytes: after.heapUsed - before.heapUsed,
-    rssDeltaBytes: maxRss - before.rss,
+    heapDeltaBytes: heapDelta,
+    rssDeltaBytes: rssDelta,
   };
 }
 

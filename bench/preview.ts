@@ -236,17 +236,15 @@ async function runPreview(): Promise<BenchResult> {
       measurements,
       ratios: [
         { label: 'jsdiff / GNU diff, 50 files (b/c)', value: b.medianMs / c.medianMs },
-        { label: 'jsdiff / GNU diff, 50 files, spawn cost removed (b/(c−c0))', value: b.medianMs / (c.medianMs - measurements[3]!.medianMs) },
         { label: `jsdiff / GNU diff, worst single file (${worst.path})`, value: wj.medianMs / wg.medianMs },
-        { label: 'whole preview / jsdiff alone (a/b)', value: measurements[0]!.medianMs / b.medianMs },
       ],
       details: { byKind, perFile },
       notes: [
         `Input: ${pairs.length} files, ${(totalNext / 1024 / 1024).toFixed(2)} MiB rendered (next), ${(totalCurrent / 1024 / 1024).toFixed(2)} MiB current; worst file ${worst.path}: ${lineCount(worst.current)} → ${lineCount(worst.next)} lines.`,
         '(a) includes rendering the real templates (5 small files), which are not part of the 50 diffed pairs; reading current files from the tenant host is not included.',
-        '(c) includes process spawn and reading the files from the page cache; GNU diff output is not truncated, diffFile cuts at 256 KiB after computing the whole diff.',
+        '(c) includes process spawn, which (c0) measures alone, and reading the files from the page cache; GNU diff output is not truncated, diffFile cuts at 256 KiB after computing the whole diff.',
         'Per-file times are medians over the repetitions of (b) and (c); "by kind" sums them.',
-        'heap/RSS deltas are of this Node process (after a forced GC before the first repetition); the memory of the diff child processes is not counted.',
+        'heap/RSS Δ: the largest growth over one repetition of this Node process, a full GC run before each; garbage counts, the diff child processes do not.',
       ],
     };
     return result;

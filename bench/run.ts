@@ -33,6 +33,8 @@ function environment() {
     cpuModel: cpus[0]?.model.trim() ?? 'unknown',
     cpuCount: cpus.length,
     totalMemoryBytes: os.totalmem(),
+    /** 1/5/15-minute load averages when the benchmark started: other work on the machine skews timings. */
+    loadAverage: os.loadavg().map((x) => Number(x.toFixed(2))),
   };
 }
 
@@ -50,11 +52,13 @@ async function main() {
     const result = await bench.run();
     const json = path.join(RESULTS_DIR, `${bench.name}.json`);
     const md = path.join(RESULTS_DIR, `${bench.name}.md`);
-    await writeFile(json, `${JSON.stringify({ ...env, ...result }, null, 2)}\n`);
+    const loadAfter = os.loadavg().map((x) => Number(x.toFixed(2)));
+    await writeFile(json, `${JSON.stringify({ ...env, loadAverageAfter: loadAfter, ...result }, null, 2)}\n`);
     const body = (bench.format ?? formatMarkdown)(result);
     await writeFile(
       md,
-      `# ${result.title}\n\n${env.timestamp} · Node ${env.node} · ${env.cpuModel} (${env.cpuCount} CPUs) · ${env.platform}\n\n${body}\n`,
+      `# ${result.title}\n\n${env.timestamp} · Node ${env.node} · ${env.cpuModel} (${env.cpuCount} CPUs) · ${env.platform} · ` +
+        `load average ${env.loadAverage.join(' ')} before, ${loadAfter.join(' ')} after\n\n${body}\n`,
     );
     process.stderr.write(`wrote ${path.relative(process.cwd(), json)} and ${path.relative(process.cwd(), md)}\n`);
   }

@@ -120,3 +120,53 @@ export interface ContainerState {
 
 /** Tenant-owned content: never written by drydock, checked unchanged after upgrades. */
 export const TENANT_CONTENT_DIRS: readonly string[] = ['mkdocs', 'configs', 'scripts'];
+
+export type RolloutInstanceStatus = 'pending' | 'running' | 'updated' | 'failed' | 'skipped';
+
+export interface RolloutInstance {
+  target: InstanceTarget;
+  /** The tag this instance is upgraded to (resolved at start for each instance). */
+  imageTag: string;
+  wave: number;
+  status: RolloutInstanceStatus;
+  reason?: string;
+  upgradeId?: string;
+}
+
+export interface FailureBudget {
+  /** At most this many failures... */
+  count?: number;
+  /** ...and at most this share (0-100) of the instances attempted so far. */
+  percent?: number;
+}
+
+export type RolloutStatus = 'running' | 'baking' | 'awaiting-approval' | 'paused' | 'succeeded' | 'aborted' | 'failed';
+
+export interface FleetRolloutInput {
+  rolloutId: string;
+  mode: UpgradeMode;
+  instances: RolloutInstance[];
+  /** Wave sizes as counts, resolved from counts and percentages at start. */
+  waveSizes: number[];
+  maxParallel: number;
+  failureBudget: FailureBudget;
+  /** Milliseconds to wait between waves, or wait for an operator's approval. */
+  bake: number | 'approval';
+  /** A child that has not finished by then counts as failed (an offline agent must not hold a wave). */
+  perInstanceTimeoutMs: number;
+  requestedBy?: string;
+  /** Carried across continue-as-new. */
+  state?: { nextWave: number; status: RolloutStatus; log: string[] };
+  verifyDeadlineMs?: number;
+}
+
+export interface RolloutView {
+  rolloutId: string;
+  mode: UpgradeMode;
+  status: RolloutStatus;
+  currentWave: number;
+  waves: { index: number; size: number; updated: number; failed: number; skipped: number; running: number; pending: number }[];
+  instances: { instanceId: string; slug: string; wave: number; status: RolloutInstanceStatus; reason?: string; upgradeId?: string }[];
+  counts: Record<RolloutInstanceStatus, number>;
+  log: string[];
+}

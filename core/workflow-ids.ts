@@ -13,3 +13,10 @@ export function upgradeWorkflowId(instanceSlug: string): string {
 export function slugFromWorkflowId(workflowId: string): string | undefined {
   return workflowId.startsWith('upgrade-') ? workflowId.slice('upgrade-'.length) : undefined;
 }
+
+/** Workflow type names of the three upgrade paths. */
+export const WORKFLOW_TYPE = { 'image-only': 'imageUpgrade', release: 'releaseUpgrade', full: 'fullUpgrade' } as const;
+
+export function rolloutWorkflowId(rolloutId: string): string {
+  return `rollout-${rolloutId}`;
+}

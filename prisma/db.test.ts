@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import { createHash, randomUUID } from 'node:crypto';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,6 +11,9 @@ import { applyMigrations, defaultMigrationsDir } from './migrate.js';
 
 const INIT = '20261126230000_init';
 const initSql = () => readFile(join(defaultMigrationsDir, INIT, 'migration.sql'), 'utf8');
+/** Every migration folder, in the order they apply. */
+const ALL = readdirSync(defaultMigrationsDir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+const checksumOf = async (name: string) => sha256(await readFile(join(defaultMigrationsDir, name, 'migration.sql'), 'utf8'));
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 const newInstance = (slug: string) => ({
@@ -58,17 +62,13 @@ describe('a real PostgreSQL server', () => {
 
   it('records each migration in _prisma_migrations with the sha256 of its file', async () => {
     const { rows } = await withClient((c) =>
-      c.query(`SELECT migration_name, checksum, finished_at, applied_steps_count, rolled_back_at FROM "_prisma_migrations"`),
+      c.query(`SELECT migration_name, checksum, finished_at, applied_steps_count, rolled_back_at FROM "_prisma_migrations" ORDER BY migration_name`),
     );
-    expect(rows).toEqual([
-      {
-        migration_name: INIT,
-        checksum: sha256(await initSql()),
-        finished_at: expect.any(Date),
-        applied_steps_count: 1,
-        rolled_back_at: null,
-      },
-    ]);
+    const expected = [];
+    for (const name of ALL) {
+      expected.push({ migration_name: name, checksum: await checksumOf(name), finished_at: expect.any(Date), applied_steps_count: 1, rolled_back_at: null });
+    }
+    expect(rows).toEqual(expected);
   });
 
   it('refuses a migration file changed after it was applied, naming it', async () => {
@@ -106,7 +106,7 @@ describe('a real PostgreSQL server', () => {
     try {
       await Promise.all(clients.map((c) => c.connect()));
       const results = await Promise.all(clients.map((c) => applyMigrations(c)));
-      expect(results.flat()).toEqual([INIT]);
+      expect(results.flat().sort()).toEqual(ALL);
     } finally {
       await Promise.all(clients.map((c) => c.end()));
       await withAdmin(admin, (c) => c.query(`DROP DATABASE IF EXISTS "${fresh}" WITH (FORCE)`));
@@ -151,8 +151,8 @@ describe('the embedded PGlite database', () => {
       const read = await second.prisma.instance.findUniqueOrThrow({ where: { slug: 'beta' } });
       expect(read).toMatchObject(newInstance('beta'));
       const rows = await second.prisma.$queryRaw<{ migration_name: string; checksum: string }[]>`
-        SELECT migration_name, checksum FROM "_prisma_migrations"`;
-      expect(rows).toEqual([{ migration_name: INIT, checksum: sha256(await initSql()) }]);
+        SELECT migration_name, checksum FROM "_prisma_migrations" ORDER BY migration_name`;
+      expect(rows).toEqual(await Promise.all(ALL.map(async (name) => ({ migration_name: name, checksum: await checksumOf(name) }))));
     } finally {
       await second.close();
     }
@@ -175,7 +175,7 @@ describe('the embedded PGlite database', () => {
   it('refuses to open when a recorded checksum no longer matches the file, naming the migration', async () => {
     const setChecksum = async (checksum: string) => {
       const db = await PGlite.create(dataDir);
-      await db.query(`UPDATE "_prisma_migrations" SET checksum = $1`, [checksum]);
+      await db.query(`UPDATE "_prisma_migrations" SET checksum = $1 WHERE migration_name = $2`, [checksum, INIT]);
       await db.close();
     };
     await setChecksum('0'.repeat(64));

@@ -16,6 +16,7 @@ export interface InstanceRecord {
   composeDir: string;
   coreServices: string[];
   agentUrl: string | null;
+  labels: string[];
   createdAt: Date;
   updatedAt: Date;
 }
@@ -28,6 +29,7 @@ export interface NewInstance {
   coreServices: string[];
   imageTag?: string | null;
   isRemote?: boolean;
+  labels?: string[];
 }
 
 export interface UpgradeRecord {
@@ -84,6 +86,12 @@ export function createInstanceRepo(prisma: PrismaClient) {
     async setImageTag(id: string, imageTag: string | null): Promise<void> {
       await prisma.instance.update({ where: { id }, data: { imageTag } });
     },
+    async update(id: string, data: { imageTag?: string | null; labels?: string[] }): Promise<void> {
+      await prisma.instance.update({ where: { id }, data });
+    },
+    withLabel: (label: string): Promise<InstanceRecord[]> =>
+      prisma.instance.findMany({ where: { labels: { has: label } }, orderBy: { slug: 'asc' } }),
+    byIds: (ids: string[]): Promise<InstanceRecord[]> => prisma.instance.findMany({ where: { id: { in: ids } } }),
   };
 }
 
@@ -131,3 +139,179 @@ export function createUpgradeRepo(prisma: PrismaClient) {
 
 export type InstanceRepo = ReturnType<typeof createInstanceRepo>;
 export type UpgradeRepo = ReturnType<typeof createUpgradeRepo>;
+
+// ---------------------------------------------------------------------------
+// Agents: invites (stored hashed), registrations and the operator's decisions.
+
+export type RegistrationStatus = 'pending' | 'approved' | 'rejected' | 'revoked';
+
+export interface InviteRecord {
+  id: string;
+  slug: string | null;
+  note: string | null;
+  createdBy: string | null;
+  createdAt: Date;
+  expiresAt: Date;
+  usedAt: Date | null;
+}
+
+export interface RegistrationRecord {
+  id: string;
+  slug: string;
+  name: string;
+  agentUrl: string;
+  composeDir: string;
+  composeProjectName: string;
+  csrPem: string;
+  clientAddress: string | null;
+  status: RegistrationStatus;
+  inviteId: string;
+  instanceId: string | null;
+  certPem: string | null;
+  certSerial: string | null;
+  certFingerprint: string | null;
+  certNotAfter: Date | null;
+  decidedBy: string | null;
+  decidedAt: Date | null;
+  reason: string | null;
+  revokedBy: string | null;
+  revokedAt: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface NewRegistration {
+  slug: string;
+  name: string;
+  agentUrl: string;
+  composeDir: string;
+  composeProjectName: string;
+  csrPem: string;
+  clientAddress: string | null;
+}
+
+export type InviteRefusal = 'unknown' | 'used' | 'expired' | 'other-slug';
+
+export interface Approval {
+  decidedBy: string;
+  certPem: string;
+  certSerial: string;
+  certFingerprint: string;
+  certNotAfter: Date;
+  /** For an Instance created at approval. */
+  name?: string;
+  coreServices: string[];
+}
+
+const INVITE_SELECT = { id: true, slug: true, note: true, createdBy: true, createdAt: true, expiresAt: true, usedAt: true } as const;
+
+export function createAgentRepo(prisma: PrismaClient) {
+  const asRegistration = (row: unknown) => row as RegistrationRecord;
+  return {
+    createInvite: (data: { codeHash: string; expiresAt: Date; slug?: string | null; note?: string | null; createdBy?: string | null }): Promise<InviteRecord> =>
+      prisma.agentInvite.create({ data, select: INVITE_SELECT }),
+
+    listInvites: (limit = 200): Promise<InviteRecord[]> =>
+      prisma.agentInvite.findMany({ orderBy: { createdAt: 'desc' }, take: limit, select: INVITE_SELECT }),
+
+    /**
+     * Uses the invite and records the registration in one transaction: of two
+     * registrations racing on one code, exactly one gets it.
+     */
+    async register(codeHash: string, data: NewRegistration, now = new Date()): Promise<{ registration: RegistrationRecord } | { refused: InviteRefusal }> {
+      return prisma.$transaction(async (tx) => {
+        const invite = await tx.agentInvite.findUnique({ where: { codeHash } });
+        if (!invite) return { refused: 'unknown' as const };
+        if (invite.usedAt) return { refused: 'used' as const };
+        if (invite.expiresAt.getTime() <= now.getTime()) return { refused: 'expired' as const };
+        if (invite.slug && invite.slug !== data.slug) return { refused: 'other-slug' as const };
+        const claimed = await tx.agentInvite.updateMany({ where: { id: invite.id, usedAt: null }, data: { usedAt: now } });
+        if (claimed.count !== 1) return { refused: 'used' as const };
+        const registration = await tx.agentRegistration.create({ data: { ...data, inviteId: invite.id } });
+        return { registration: asRegistration(registration) };
+      });
+    },
+
+    getRegistration: async (id: string): Promise<RegistrationRecord | undefined> =>
+      asRegistration(await prisma.agentRegistration.findUnique({ where: { id } })) ?? undefined,
+
+    listRegistrations: async (status?: RegistrationStatus, limit = 200): Promise<RegistrationRecord[]> =>
+      (await prisma.agentRegistration.findMany({ where: status ? { status } : {}, orderBy: { createdAt: 'desc' }, take: limit })).map(asRegistration),
+
+    /**
+     * pending → approved: stores the signed certificate, supersedes an earlier
+     * approved agent of the slug, and creates or links the Instance (remote,
+     * registered, agent URL). Undefined when the registration is not pending.
+     */
+    async approve(id: string, a: Approval): Promise<{ registration: RegistrationRecord; instance: InstanceRecord } | undefined> {
+      return prisma.$transaction(async (tx) => {
+        const reg = await tx.agentRegistration.findUnique({ where: { id } });
+        if (!reg || reg.status !== 'pending') return undefined;
+        const now = new Date();
+        await tx.agentRegistration.updateMany({
+          where: { slug: reg.slug, status: 'approved' },
+          data: { status: 'revoked', revokedAt: now, revokedBy: a.decidedBy, reason: `superseded by registration ${reg.id}` },
+        });
+        const linked = {
+          isRemote: true,
+          isRegistered: true,
+          agentUrl: reg.agentUrl,
+          composeDir: reg.composeDir,
+          composeProjectName: reg.composeProjectName,
+        };
+        const instance = await tx.instance.upsert({
+          where: { slug: reg.slug },
+          update: linked,
+          create: { slug: reg.slug, name: a.name ?? reg.name, coreServices: a.coreServices, ...linked },
+        });
+        const updated = await tx.agentRegistration.update({
+          where: { id },
+          data: {
+            status: 'approved',
+            decidedBy: a.decidedBy,
+            decidedAt: now,
+            certPem: a.certPem,
+            certSerial: a.certSerial,
+            certFingerprint: a.certFingerprint,
+            certNotAfter: a.certNotAfter,
+            instanceId: instance.id,
+          },
+        });
+        return { registration: asRegistration(updated), instance };
+      });
+    },
+
+    /** pending → rejected; undefined when it is not pending. */
+    async reject(id: string, decidedBy: string, reason: string | null): Promise<RegistrationRecord | undefined> {
+      const r = await prisma.agentRegistration.updateMany({
+        where: { id, status: 'pending' },
+        data: { status: 'rejected', decidedBy, decidedAt: new Date(), reason },
+      });
+      return r.count === 1 ? asRegistration(await prisma.agentRegistration.findUnique({ where: { id } })) : undefined;
+    },
+
+    /** approved → revoked, and the instance loses its agent URL; undefined when it is not approved. */
+    async revoke(id: string, revokedBy: string, reason: string | null): Promise<RegistrationRecord | undefined> {
+      return prisma.$transaction(async (tx) => {
+        const r = await tx.agentRegistration.updateMany({
+          where: { id, status: 'approved' },
+          data: { status: 'revoked', revokedBy, revokedAt: new Date(), reason },
+        });
+        if (r.count !== 1) return undefined;
+        const reg = asRegistration(await tx.agentRegistration.findUnique({ where: { id } }));
+        if (reg.instanceId) await tx.instance.updateMany({ where: { id: reg.instanceId, agentUrl: reg.agentUrl }, data: { agentUrl: null } });
+        return reg;
+      });
+    },
+
+    /** The agent the control plane may call for a slug: approved, with its URL and certificate fingerprint. */
+    async approvedAgent(slug: string): Promise<{ agentUrl: string; fingerprint256?: string } | undefined> {
+      const reg = await prisma.agentRegistration.findFirst({ where: { slug, status: 'approved' } });
+      if (!reg) return undefined;
+      const instance = reg.instanceId ? await prisma.instance.findUnique({ where: { id: reg.instanceId } }) : null;
+      return { agentUrl: instance?.agentUrl ?? reg.agentUrl, fingerprint256: reg.certFingerprint ?? undefined };
+    },
+  };
+}
+
+export type AgentRepo = ReturnType<typeof createAgentRepo>;

@@ -99,6 +99,16 @@ function callAgent(url: string, slug: string, op: string, args: unknown[], tls: 
   });
 }
 
+/**
+ * The error code of a refused call: refused before it started (4xx), or by the
+ * tenant's own disk checks once running (the final NDJSON line). Undefined when it succeeded.
+ */
+function refusal(res: { status: number; body: string }): string | undefined {
+  if (res.status !== 200) return JSON.parse(res.body).code;
+  const last = JSON.parse(res.body.trim().split('\n').at(-1)!);
+  return last.error?.code;
+}
+
 describe('a remote tenant driven through a real agent process over mutual TLS', () => {
   let cp: TestControlPlane;
   let dir: string;
@@ -197,7 +207,7 @@ describe('a remote tenant driven through a real agent process over mutual TLS', 
   it('on approval signs a certificate with the slug as identity and links a remote, registered instance', async () => {
     const approved = await cp.api('POST', `/api/agents/registrations/${registrationId}/approve`, {});
     expect(approved.status).toBe(200);
-    expect(approved.body.registration).toMatchObject({ status: 'approved', decidedBy: 'api' });
+    expect(approved.body.registration).toMatchObject({ status: 'approved', decidedBy: expect.any(String) });
     expect(approved.body.instance).toMatchObject({ slug, name: 'Remote tenant', isRemote: true, isRegistered: true, agentUrl });
     instanceId = approved.body.instance.id;
 
@@ -284,17 +294,16 @@ describe('a remote tenant driven through a real agent process over mutual TLS', 
       const before = await treeChecksums(dir);
       const attempts = ['../outside/pwned', '/etc/drydock-pwned', 'drydock/../../outside/pwned', 'drydock/escape/pwned', 'mkdocs/mkdocs.yml', 'not-managed.txt', 'nginx\\..\\..\\pwned', '.drydock.lock'];
       for (const p of attempts) {
-        const res = await callAgent(agentUrl, slug, 'writeFiles', [[p], [{ path: p, content: 'pwned\n' }]], client);
-        expect(res.status, p).toBe(400);
-        expect(JSON.parse(res.body).code, p).toMatch(/path-rejected|agent-refused/);
+        const write = await callAgent(agentUrl, slug, 'writeFiles', [[p], [{ path: p, content: 'pwned\n' }]], client);
+        expect(refusal(write), p).toMatch(/path-rejected|agent-refused/);
         const restore = await callAgent(agentUrl, slug, 'restoreFiles', [{ [p]: { content: Buffer.from('pwned').toString('base64'), mode: 0o644 } }], client);
-        expect(restore.status, p).toBe(400);
+        expect(refusal(restore), p).toMatch(/path-rejected|agent-refused/);
         const read = await callAgent(agentUrl, slug, 'readFiles', [[p]], client);
-        expect(read.status === 400 || /"error"/.test(read.body), p).toBe(true);
+        expect(refusal(read), p).toMatch(/path-rejected|agent-refused/);
       }
       // A batch with one bad path writes none of it.
       const batch = await callAgent(agentUrl, slug, 'writeFiles', [['drydock/ok.txt', 'drydock/escape/pwned'], [{ path: 'drydock/ok.txt', content: 'ok\n' }, { path: 'drydock/escape/pwned', content: 'x\n' }]], client);
-      expect(batch.body).toMatch(/path-rejected/);
+      expect(refusal(batch)).toBe('path-rejected');
       expect(await treeChecksums(dir)).toEqual(before);
       expect(await readdir(outside)).toEqual([]);
       await expect(stat('/etc/drydock-pwned')).rejects.toThrow(/ENOENT/);
@@ -312,7 +321,7 @@ describe('a remote tenant driven through a real agent process over mutual TLS', 
   it('once revoked, the agent is no longer called, and its poll is refused', async () => {
     const revoked = await cp.api('POST', `/api/agents/registrations/${registrationId}/revoke`, { reason: 'host retired' });
     expect(revoked.status).toBe(200);
-    expect(revoked.body).toMatchObject({ status: 'revoked', revokedBy: 'api', reason: 'host retired' });
+    expect(revoked.body).toMatchObject({ status: 'revoked', revokedBy: expect.any(String), reason: 'host retired' });
     expect((await cp.api('GET', `/api/instances/${instanceId}`)).body).toMatchObject({ isRemote: true, agentUrl: null });
 
     const calls = agent.lines.filter((l) => /agent: \w+ done/.test(l)).length;

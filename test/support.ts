@@ -11,6 +11,8 @@ import pg from 'pg';
 import { TERMINAL_STATUSES } from '../core/types.js';
 import { findTemporalCli } from '../worker/temporal-server.js';
 import { startControlPlane, type ControlPlane, type ControlPlaneOptions } from '../api/control-plane.js';
+import { createAuthStore } from '../api/auth-store.js';
+import { hashPassword, newApiToken, sha256, TOKEN_PREFIX } from '../api/auth.js';
 
 /** The server the tests use; CI and the machine's own PostgreSQL answer here. */
 export const ADMIN_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/test';
@@ -40,9 +42,60 @@ export async function createTestDatabase(): Promise<{ url: string; drop(): Promi
   };
 }
 
+export interface ApiAnswer<T = any> {
+  status: number;
+  body: T;
+  headers: Headers;
+}
+
+export interface TestOperator {
+  id: string;
+  email: string;
+  password: string;
+  /** An API token of this operator. */
+  token: string;
+}
+
 export interface TestControlPlane extends ControlPlane {
-  api<T = any>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
+  /** The operator the harness created; `api()` calls as it, with its API token. */
+  operator: TestOperator;
+  /** A call as the harness's operator (Authorization: Bearer its token). */
+  api<T = any>(method: string, path: string, body?: unknown): Promise<ApiAnswer<T>>;
+  /** A call without any credentials. */
+  anon<T = any>(method: string, path: string, body?: unknown): Promise<ApiAnswer<T>>;
+  /** A call with exactly these headers (a token, a cookie, …) and no others added. */
+  request<T = any>(method: string, path: string, opts?: { body?: unknown; headers?: Record<string, string> }): Promise<ApiAnswer<T>>;
+  /** Another operator with a token of its own. */
+  createOperator(email?: string, password?: string): Promise<TestOperator>;
   stop(): Promise<void>;
+}
+
+/** An operator and an API token, straight into the control plane's database. */
+export async function createTestOperator(cp: ControlPlane, email = `${uniqueName('operator-')}@drydock.test`, password = uniqueName('pw-')): Promise<TestOperator> {
+  const store = createAuthStore(cp.db.prisma);
+  const op = await store.createOperator({ email, passwordHash: await hashPassword(password) });
+  if (!op) throw new Error(`the operator ${email} exists already`);
+  const token = newApiToken();
+  await store.createToken({ name: 'tests', tokenHash: sha256(token), prefix: token.slice(0, TOKEN_PREFIX.length + 6), operatorId: op.id, expiresAt: null });
+  return { id: op.id, email, password, token };
+}
+
+async function call(url: string, method: string, body: unknown, headers: Record<string, string>): Promise<ApiAnswer> {
+  const res = await fetch(url, {
+    method,
+    headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let parsed: unknown = undefined;
+  if (text) {
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = text;
+    }
+  }
+  return { status: res.status, body: parsed, headers: res.headers };
 }
 
 /** The real control plane (API + in-process worker) on a fresh database and the shared Temporal dev server. */
@@ -58,19 +111,17 @@ export async function startTestControlPlane(opts: Partial<ControlPlaneOptions> =
     taskQueue: uniqueName('test-queue-'),
     verifyPollMs: 200,
     log: () => {},
+    firstOperator: null,
     ...opts,
   });
+  const operator = await createTestOperator(cp);
   return {
     ...cp,
-    async api(method, path, body) {
-      const res = await fetch(`${cp.url}${path}`, {
-        method,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
-        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-      });
-      const text = await res.text();
-      return { status: res.status, body: text ? JSON.parse(text) : undefined };
-    },
+    operator,
+    api: (method, path, body) => call(`${cp.url}${path}`, method, body, { authorization: `Bearer ${operator.token}` }),
+    anon: (method, path, body) => call(`${cp.url}${path}`, method, body, {}),
+    request: (method, path, o = {}) => call(`${cp.url}${path}`, method, o.body, o.headers ?? {}),
+    createOperator: (email, password) => createTestOperator(cp, email, password),
     async stop() {
       await cp.close();
       await database.drop();

@@ -2,10 +2,19 @@
  * `npm run worker`: a standalone worker, for running workers apart from the
  * API (needs DATABASE_URL and TEMPORAL_ADDRESS; PGlite serves one process).
  */
+import path from 'node:path';
 import { openDatabase } from '../prisma/db.js';
+import { createAgentRepo } from '../prisma/repositories.js';
+import { openCa } from './ca.js';
 import { createDriverFactory } from './drivers.js';
 import { createPlanner, renderDefaultsFromEnv } from './planner.js';
 import { createWorker } from './worker.js';
+
+/** Remote instances are reached with the same CA as the API's (DRYDOCK_CA_DIR, default .data/ca). */
+async function remoteConfig(db: Awaited<ReturnType<typeof openDatabase>>) {
+  const ca = await openCa(process.env.DRYDOCK_CA_DIR || path.join(process.env.DRYDOCK_DATA_DIR || '.data', 'ca'), console.log);
+  return { credentials: ca.clientCredentials, approvedAgent: createAgentRepo(db.prisma).approvedAgent };
+}
 
 const databaseUrl = process.env.DATABASE_URL;
 const temporalAddress = process.env.TEMPORAL_ADDRESS;
@@ -18,7 +27,7 @@ try {
   const { worker, run } = await createWorker({
     db,
     temporalAddress,
-    driverFor: await createDriverFactory({ log: console.log }),
+    driverFor: await createDriverFactory({ log: console.log, remote: await remoteConfig(db) }),
     planner: createPlanner(renderDefaultsFromEnv()),
   });
   const stop = () => worker.shutdown();

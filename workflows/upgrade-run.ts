@@ -10,17 +10,20 @@ import {
   CancellationScope,
   condition,
   defineQuery,
+  defineSignal,
   defineUpdate,
+  getExternalWorkflowHandle,
   isCancellation,
   proxyLocalActivities,
   setHandler,
   TimeoutFailure,
   upsertSearchAttributes,
+  workflowInfo,
 } from '@temporalio/workflow';
-import { defineSearchAttributeKey } from '@temporalio/common';
 import type { Activities } from '../activities/index.js';
 import type { OperatorAction, StepProgress, UpgradeResult, UpgradeStatus } from '../core/types.js';
 import { BOOKKEEPING, DEFAULT_PARK_TIMEOUT_MS } from './policies.js';
+import { SEARCH } from './search-attributes.js';
 
 export interface ProgressView {
   status: UpgradeStatus;
@@ -35,7 +38,8 @@ export const progressQuery = defineQuery<ProgressView>('progress');
 /** Validated: an action that does not fit the current state is rejected with the reason. */
 export const operatorActionUpdate = defineUpdate<ProgressView, [OperatorAction]>('operatorAction');
 
-export const UPGRADE_STATUS = defineSearchAttributeKey('UpgradeStatus', 'KEYWORD');
+/** Sent to a parent rollout when a child parks, so a parked instance counts as failed at once. */
+export const childParkedSignal = defineSignal<[{ workflowId: string; step: string; error: string }]>('childParked');
 
 const { recordUpgradeProgress } = proxyLocalActivities<Activities>(BOOKKEEPING);
 
@@ -141,6 +145,12 @@ export class UpgradeRun {
     const actions: OperatorAction[] = this.rollbackSteps && !this.rollingBack ? ['retry', 'rollback', 'abort'] : ['retry', 'abort'];
     this.update({ ...this.view, status: 'needs-attention', currentStep: step, error, actions });
     await this.save();
+    const parent = workflowInfo().parent;
+    if (parent) {
+      await getExternalWorkflowHandle(parent.workflowId)
+        .signal(childParkedSignal, { workflowId: workflowInfo().workflowId, step, error })
+        .catch(() => undefined); // a finished rollout no longer listens; the upgrade still waits for its operator
+    }
     const decided = await condition(() => this.decision !== undefined, this.parkTimeoutMs);
     const action: OperatorAction = decided ? this.decision! : 'abort';
     if (!decided) this.view = { ...this.view, error: `${error} (no operator decision within ${Math.round(this.parkTimeoutMs / 60_000)} min)` };
@@ -164,7 +174,7 @@ export class UpgradeRun {
   }
 
   private update(view: ProgressView) {
-    if (view.status !== this.view.status) upsertSearchAttributes([{ key: UPGRADE_STATUS, value: view.status }]);
+    if (view.status !== this.view.status) upsertSearchAttributes([{ key: SEARCH.status, value: view.status }]);
     this.view = view;
   }
 

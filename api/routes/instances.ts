@@ -15,6 +15,7 @@ import {
   startImageUpgradeBody,
   startReleaseUpgradeBody,
 } from '../schemas.js';
+import { operatorOf } from '../auth.js';
 import { effectiveImageTag, type UpgradeService } from '../upgrade-service.js';
 
 export interface InstancesRouterDeps {
@@ -51,6 +52,7 @@ export function createRouter(deps: InstancesRouterDeps): Router {
       composeProjectName: body.composeProjectName ?? body.slug,
       coreServices: body.coreServices,
       imageTag: body.imageTag ?? null,
+      labels: body.labels,
     });
     if (!created) throw conflict(`an instance with slug ${body.slug} exists already`);
     res.status(201).json(view(created));
@@ -66,12 +68,13 @@ export function createRouter(deps: InstancesRouterDeps): Router {
 
   router.patch('/instances/:id', async (req, res) => {
     const instance = await load(idParam.parse(req.params).id);
-    const { imageTag } = patchInstanceBody.parse(req.body ?? {});
-    await deps.instances.setImageTag(instance.id, imageTag);
+    const body = patchInstanceBody.parse(req.body ?? {});
+    await deps.instances.update(instance.id, body);
     res.json(view(await load(instance.id)));
   });
 
-  const operator = (req: { get(h: string): string | undefined }) => req.get('x-drydock-operator') ?? undefined;
+  // Who starts an upgrade is who signed in (the auth guard sets req.operator).
+  const operator = operatorOf;
 
   router.post('/instances/:id/upgrade', async (req, res) => {
     const instance = await load(idParam.parse(req.params).id);
@@ -142,7 +145,8 @@ async function tenantErrors<T>(fn: () => Promise<T>): Promise<T> {
     return await fn();
   } catch (err) {
     if (!(err instanceof TenantError)) throw err;
-    if (err.code === 'engine-unreachable') throw unavailable('the tenant', err.message);
+    if (err.code === 'engine-unreachable' || err.code === 'agent-unreachable') throw unavailable('the tenant', err.message);
+    if (err.code === 'agent-not-approved') throw new DrydockError('conflict', err.message);
     throw new DrydockError('bad-request', err.message);
   }
 }

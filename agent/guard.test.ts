@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import type { ExecutionDriver } from '../core/driver.js';
+import { DEFAULT_AGENT_MANAGED, guardArguments, isAllowedPath, parseManagedList } from './guard.js';
+
+const driver = { listServices: async () => ['api', 'nginx'] } as unknown as ExecutionDriver;
+const ctx = { managed: DEFAULT_AGENT_MANAGED, driver };
+
+describe("the agent's own limits", () => {
+  it('allows exact managed paths and whole managed folders, nothing else', () => {
+    expect(isAllowedPath('docker-compose.yml', DEFAULT_AGENT_MANAGED)).toBe(true);
+    expect(isAllowedPath('nginx/conf.d/default.conf', DEFAULT_AGENT_MANAGED)).toBe(true);
+    expect(isAllowedPath('nginx/', DEFAULT_AGENT_MANAGED)).toBe(false);
+    expect(isAllowedPath('docker-compose.override.yml', DEFAULT_AGENT_MANAGED)).toBe(false);
+    expect(isAllowedPath('nginxx/a', DEFAULT_AGENT_MANAGED)).toBe(false);
+  });
+
+  it('refuses to manage tenant content or escapes even when configured to', () => {
+    expect(() => parseManagedList('docker-compose.yml,mkdocs/')).toThrow(/tenant-owned/);
+    expect(() => parseManagedList('../etc/')).toThrow(/\.\./);
+    expect(parseManagedList(' docker-compose.yml , extra/ ')).toEqual(['docker-compose.yml', 'extra/']);
+  });
+
+  it('refuses a write of a path the control plane did not list as managed', async () => {
+    await expect(guardArguments('writeFiles', [['.env'], [{ path: 'docker-compose.yml', content: 'x' }]], ctx)).rejects.toMatchObject({ code: 'path-rejected' });
+  });
+
+  it('refuses traversal, absolute and unmanaged paths whatever the operation', async () => {
+    for (const p of ['../x', '/etc/passwd', 'nginx/../../x', 'mkdocs/mkdocs.yml', 'random.txt']) {
+      await expect(guardArguments('readFiles', [[p]], ctx), p).rejects.toMatchObject({ code: 'path-rejected' });
+      await expect(guardArguments('snapshotFiles', [[p]], ctx), p).rejects.toMatchObject({ code: 'path-rejected' });
+    }
+  });
+
+  it('refuses services the compose file does not declare, and names outside the compose grammar', async () => {
+    await expect(guardArguments('recreate', [['api', 'db'], {}], ctx)).rejects.toMatchObject({ code: 'unknown-service', message: expect.stringMatching(/db not in the compose file/) });
+    await expect(guardArguments('pull', [['--help'], {}], ctx)).rejects.toMatchObject({ code: 'agent-refused' });
+    expect(await guardArguments('pull', [[], { IMAGE_TAG: '1.2.3' }], ctx)).toEqual([[], { IMAGE_TAG: '1.2.3' }]);
+  });
+
+  it('refuses environment that steers compose itself and malformed image tags', async () => {
+    for (const env of [{ DOCKER_HOST: 'x' }, { COMPOSE_FILE: 'x' }, { LD_PRELOAD: 'x' }, { PATH: '/tmp' }, { IMAGE_TAG: '$(id)' }]) {
+      await expect(guardArguments('upAll', [env], ctx), JSON.stringify(env)).rejects.toMatchObject({ code: 'agent-refused' });
+    }
+  });
+
+  it('covers only the tenant content folders with the content manifest', async () => {
+    await expect(guardArguments('contentManifest', [['mkdocs', 'configs']], ctx)).resolves.toEqual([['mkdocs', 'configs']]);
+    await expect(guardArguments('contentManifest', [['..']], ctx)).rejects.toMatchObject({ code: 'agent-refused' });
+  });
+});

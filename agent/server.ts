@@ -1,0 +1,200 @@
+/**
+ * The agent's HTTPS server: the tenant driver behind mutual TLS.
+ *
+ * Only the control plane gets in: a client certificate signed by the control
+ * plane's CA is required at the handshake (anything else — none, self-signed,
+ * another CA, expired — fails there), and its common name must be the control
+ * plane's (agent certificates from the same CA are server-only and fail the
+ * purpose check too). Until the agent is approved it has no certificate and
+ * every handshake fails.
+ *
+ * Each request runs one driver method (see core/agent-protocol.ts), after the
+ * agent's own checks (agent/guard.ts). Methods that change the tenant hold the
+ * tenant lock, so a retried activity waits for its first attempt to end.
+ */
+import https from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import { AGENT_API_PREFIX, AGENT_KEEPALIVE_MS, AGENT_OPERATIONS, isAgentOperation, type AgentErrorBody } from '../core/agent-protocol.js';
+import { TenantError, type ExecutionDriver } from '../core/driver.js';
+import { CONTROL_PLANE_CN } from '../core/pki.js';
+import { withTenantLock } from './files.js';
+import { guardArguments } from './guard.js';
+
+export interface AgentServerOptions {
+  slug: string;
+  /** The tenant's compose directory: the lock lives there. */
+  dir: string;
+  driver: ExecutionDriver;
+  /** The agent's managed-path allowlist. */
+  managed: readonly string[];
+  /** A lock file untouched this long is taken over (its holder died). */
+  lockStaleMs?: number;
+  keepaliveMs?: number;
+  log?: (m: string) => void;
+}
+
+export interface AgentCredentials {
+  key: string;
+  cert: string;
+  ca: string;
+}
+
+export interface AgentServer {
+  server: https.Server;
+  listen(host: string, port: number): Promise<{ host: string; port: number }>;
+  /** Installs (or replaces) the agent's certificate and the CA it trusts; until then every handshake fails. */
+  setCredentials(c: AgentCredentials): void;
+  close(): Promise<void>;
+}
+
+const status: Record<string, number> = { 'agent-refused': 400, 'path-rejected': 400, 'unknown-service': 400, 'not-found': 404, 'payload-too-large': 413, forbidden: 403 };
+
+export function createAgentServer(o: AgentServerOptions): AgentServer {
+  const log = o.log ?? (() => {});
+  const lockStaleMs = o.lockStaleMs ?? 5 * 60_000;
+  const keepaliveMs = o.keepaliveMs ?? AGENT_KEEPALIVE_MS;
+  // No key or certificate yet: handshakes fail until setCredentials.
+  const server = https.createServer({ requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' }, (req, res) => {
+    void handle(req, res).catch((err: Error) => {
+      log(`agent: request failed: ${err.stack ?? err.message}`);
+      if (!res.headersSent) reply(res, 500, { code: 'agent-failed', message: 'internal error in the agent' });
+      else res.destroy();
+    });
+  });
+  // Long operations keep the request open for as long as compose runs.
+  server.requestTimeout = 0;
+  server.headersTimeout = 30_000;
+  server.keepAliveTimeout = 5_000;
+  server.on('secureConnection', (socket: TLSSocket) => {
+    const peer = socket.getPeerCertificate();
+    if (!socket.authorized || peer?.subject?.CN !== CONTROL_PLANE_CN) {
+      log(`agent: refused a peer presenting ${peer?.subject?.CN ?? 'no certificate'}`);
+      socket.destroy();
+    }
+  });
+  server.on('tlsClientError', (err) => log(`agent: TLS handshake refused: ${err.message}`));
+
+  async function handle(req: IncomingMessage, res: ServerResponse) {
+    const peer = (req.socket as TLSSocket).getPeerCertificate?.();
+    if (peer?.subject?.CN !== CONTROL_PLANE_CN) return reply(res, 403, { code: 'forbidden', message: 'only the control plane may call this agent' });
+    const m = new RegExp(`^${AGENT_API_PREFIX}/([^/]+)/([A-Za-z]+)$`).exec(req.url ?? '');
+    if (req.method !== 'POST' || !m) return reply(res, 404, { code: 'not-found', message: `no route ${req.method} ${req.url}` });
+    if (m[1] !== o.slug) return reply(res, 404, { code: 'not-found', message: `this agent serves ${o.slug}, not ${m[1]}` });
+    const op = m[2]!;
+    if (!isAgentOperation(op)) return reply(res, 404, { code: 'not-found', message: `no operation ${op}` });
+    const spec = AGENT_OPERATIONS[op];
+
+    let body: unknown;
+    try {
+      body = JSON.parse(await readBody(req, spec.maxBodyBytes));
+    } catch (err) {
+      if (err instanceof TooLarge) return reply(res, 413, { code: 'payload-too-large', message: `${op}: request body over ${spec.maxBodyBytes} bytes` });
+      return reply(res, 400, { code: 'agent-refused', message: `${op}: request body is not valid JSON` });
+    }
+    const rawArgs = (body as { args?: unknown })?.args;
+
+    let args: unknown[];
+    try {
+      args = await guardArguments(op, rawArgs, { managed: o.managed, driver: o.driver });
+    } catch (err) {
+      const e = errorBody(err);
+      log(`agent: refused ${op}: ${e.message}`);
+      return reply(res, status[e.code] ?? 500, e);
+    }
+
+    // From here the answer is a stream; the client going away aborts the operation.
+    if (req.socket.destroyed) return;
+    const abort = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) abort.abort();
+    });
+    res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
+    const write = (line: object) => {
+      if (!res.destroyed) res.write(`${JSON.stringify(line)}\n`);
+    };
+    const keepalive = setInterval(() => write({ keepalive: true }), keepaliveMs);
+    const started = Date.now();
+    try {
+      const call = () => {
+        abort.signal.throwIfAborted();
+        const fn = o.driver[op] as (...a: unknown[]) => Promise<unknown>;
+        const callArgs = spec.long ? [...args, { signal: abort.signal, onProgress: (line: string) => write({ progress: line }) }] : args;
+        return fn.apply(o.driver, callArgs);
+      };
+      const result = spec.mutates ? await withTenantLock(o.dir, lockStaleMs, call, { signal: abort.signal }) : await call();
+      write({ done: true, result });
+      log(`agent: ${op} done in ${Date.now() - started} ms`);
+    } catch (err) {
+      const e = abort.signal.aborted ? { code: 'cancelled', message: `${op} was cancelled: the control plane closed the request` } : errorBody(err);
+      log(`agent: ${op} failed: ${e.message}`);
+      write({ done: true, error: e });
+    } finally {
+      clearInterval(keepalive);
+      res.end();
+    }
+  }
+
+  return {
+    server,
+    listen(host, port) {
+      return new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          const a = server.address();
+          resolve({ host, port: typeof a === 'object' && a ? a.port : port });
+        });
+      });
+    },
+    setCredentials(c) {
+      server.setSecureContext({ key: c.key, cert: c.cert, ca: c.ca, minVersion: 'TLSv1.2' });
+    },
+    close() {
+      return new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}
+
+class TooLarge extends Error {}
+
+function readBody(req: IncomingMessage, max: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > max) {
+      req.resume();
+      reject(new TooLarge());
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > max) {
+        req.removeAllListeners('data');
+        req.resume();
+        reject(new TooLarge());
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function errorBody(err: unknown): AgentErrorBody {
+  if (err instanceof TenantError) return { code: err.code, message: err.message, ...(err.output ? { output: err.output } : {}) };
+  if (err instanceof TypeError) return { code: 'agent-refused', message: err.message };
+  if ((err as Error)?.name === 'AbortError') return { code: 'cancelled', message: 'cancelled' };
+  return { code: 'agent-failed', message: `the agent failed: ${(err as Error)?.message ?? String(err)}` };
+}
+
+function reply(res: ServerResponse, code: number, body: AgentErrorBody) {
+  const text = JSON.stringify(body);
+  res.writeHead(code, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), connection: 'close' });
+  res.end(text);
+}

@@ -1,0 +1,136 @@
+/**
+ * Fleet rollouts. The rollout's state lives in its workflow (query and
+ * signals); nothing about it is kept in our database.
+ */
+import { randomUUID } from 'node:crypto';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { Router } from 'express';
+import { badRequest, conflict, notFound } from '../../core/errors.js';
+import type { FleetRolloutInput, RolloutInstance } from '../../core/types.js';
+import { parseDuration, resolveWaves } from '../../core/waves.js';
+import { rolloutWorkflowId, TASK_QUEUE } from '../../core/workflow-ids.js';
+import type { InstanceRecord, InstanceRepo } from '../../prisma/repositories.js';
+import { rolloutActionParam, rolloutBody, type RolloutBody } from '../schemas.js';
+import { effectiveImageTag, targetOf, temporalCall } from '../upgrade-service.js';
+
+export interface RolloutRouterDeps {
+  instances: InstanceRepo;
+  temporal: Client;
+  temporalAddress: string;
+  defaultImageTag: string;
+  taskQueue?: string;
+  verifyDeadlineMs?: number;
+}
+
+const SIGNAL = { pause: 'pause', resume: 'resume', approve: 'approveNextWave', abort: 'abort' } as const;
+
+export function createRouter(deps: RolloutRouterDeps): Router {
+  const router = Router();
+  const call = <T>(fn: () => Promise<T>) => temporalCall(deps.temporal, deps.temporalAddress, fn);
+
+  async function targets(body: RolloutBody): Promise<InstanceRecord[]> {
+    const t = body.target;
+    let found: InstanceRecord[];
+    if ('instanceIds' in t) {
+      const byId = new Map((await deps.instances.byIds(t.instanceIds)).map((i) => [i.id, i]));
+      const unknown = t.instanceIds.filter((id) => !byId.has(id));
+      if (unknown.length > 0) throw badRequest(`target: no instance with id ${unknown.slice(0, 10).join(', ')}`);
+      found = [...new Set(t.instanceIds)].map((id) => byId.get(id)!);
+    } else if ('label' in t) {
+      found = await deps.instances.withLabel(t.label);
+    } else {
+      found = await deps.instances.list();
+    }
+    if (found.length === 0) throw badRequest('target: no instance matches');
+    return found;
+  }
+
+  function plan(body: RolloutBody, found: InstanceRecord[]) {
+    let sizes: number[];
+    try {
+      sizes = resolveWaves(found.length, body.waves);
+    } catch (err) {
+      throw badRequest((err as Error).message);
+    }
+    let next = 0;
+    const instances: RolloutInstance[] = [];
+    sizes.forEach((size, wave) => {
+      for (const i of found.slice(next, next + size)) {
+        instances.push({ target: targetOf(i), imageTag: body.imageTag ?? effectiveImageTag(i, deps.defaultImageTag), wave, status: 'pending' });
+      }
+      next += size;
+    });
+    return { sizes, instances };
+  }
+
+  const wavesView = (sizes: number[], instances: RolloutInstance[]) =>
+    sizes.map((size, index) => ({ index, size, instances: instances.filter((i) => i.wave === index).map((i) => ({ id: i.target.instanceId, slug: i.target.slug })) }));
+
+  router.post('/rollouts/preview', async (req, res) => {
+    const body = rolloutBody.parse(req.body ?? {});
+    const { sizes, instances } = plan(body, await targets(body));
+    res.json({ waves: wavesView(sizes, instances) });
+  });
+
+  router.post('/rollouts', async (req, res) => {
+    const body = rolloutBody.parse(req.body ?? {});
+    const { sizes, instances } = plan(body, await targets(body));
+    const rolloutId = randomUUID();
+    const input: FleetRolloutInput = {
+      rolloutId,
+      mode: body.mode,
+      instances,
+      waveSizes: sizes,
+      maxParallel: body.maxParallel,
+      failureBudget: body.failureBudget,
+      bake: body.bake === 'approval' ? 'approval' : parseDuration(body.bake),
+      perInstanceTimeoutMs: parseDuration(body.perInstanceTimeout),
+      requestedBy: req.get('x-drydock-operator') ?? undefined,
+      verifyDeadlineMs: deps.verifyDeadlineMs,
+    };
+    const workflowId = rolloutWorkflowId(rolloutId);
+    await call(() =>
+      deps.temporal.workflow.start('fleetRollout', {
+        taskQueue: deps.taskQueue ?? TASK_QUEUE,
+        workflowId,
+        args: [input],
+        memo: { requestedBy: input.requestedBy ?? 'api', reason: body.reason ?? '', mode: body.mode },
+      }),
+    );
+    res.status(202).json({ rolloutId, workflowId, waves: wavesView(sizes, instances) });
+  });
+
+  router.get('/rollouts', async (_req, res) => {
+    const rows = [];
+    for await (const w of deps.temporal.workflow.list({ query: "WorkflowType = 'fleetRollout'", pageSize: 100 })) {
+      rows.push({ rolloutId: w.workflowId.replace(/^rollout-/, ''), workflowId: w.workflowId, execution: w.status.name, startTime: w.startTime, closeTime: w.closeTime });
+      if (rows.length >= 100) break;
+    }
+    res.json(rows);
+  });
+
+  router.get('/rollouts/:id', async (req, res) => {
+    const { id } = rolloutActionParam.pick({ id: true }).parse(req.params);
+    try {
+      res.json(await call(() => deps.temporal.workflow.getHandle(rolloutWorkflowId(id)).query('rollout')));
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw notFound(`no rollout with id ${id}`);
+      throw err;
+    }
+  });
+
+  router.post('/rollouts/:id/:action', async (req, res) => {
+    const { id, action } = rolloutActionParam.parse(req.params);
+    const handle = deps.temporal.workflow.getHandle(rolloutWorkflowId(id));
+    try {
+      await call(() => handle.signal(SIGNAL[action]));
+    } catch (err) {
+      if (/already completed/i.test((err as Error).message)) throw conflict(`the rollout has ended; nothing to ${action}`);
+      if (err instanceof WorkflowNotFoundError) throw notFound(`no rollout with id ${id}`);
+      throw err;
+    }
+    res.status(202).json({ rolloutId: id, action });
+  });
+
+  return router;
+}

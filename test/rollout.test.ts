@@ -1,0 +1,128 @@
+/**
+ * Fleet rollouts over real Docker Compose tenants: waves, the failure budget,
+ * pause and resume, approval between waves, abort, and the busy guard.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildAndPushImage, registryAddress, type BuiltImage } from './harness/images.js';
+import { APP_SERVICES, createTenant, type Tenant } from './harness/tenant.js';
+import { startTestControlPlane, uniqueName, waitFor, waitForUpgradeStatus, type TestControlPlane } from './support.js';
+
+describe('fleet rollouts on real tenants', () => {
+  let cp: TestControlPlane;
+  const tenants: Tenant[] = [];
+  const ids: string[] = [];
+  let ghostId: string;
+  let appRepo: string;
+  let tag: string;
+  let second: BuiltImage;
+
+  const rollout = async (body: object) => {
+    const res = await cp.api('POST', '/api/rollouts', body);
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    return res.body.rolloutId as string;
+  };
+  const waitRollout = (id: string, statuses: string[], timeoutMs = 120_000) =>
+    waitFor(`rollout ${id} to be ${statuses.join('/')}`, async () => {
+      const { status, body } = await cp.api('GET', `/api/rollouts/${id}`);
+      return status === 200 && statuses.includes(body.status) ? body : undefined;
+    }, timeoutMs, 300);
+  const bySlug = (view: any) => Object.fromEntries(view.instances.map((i: any) => [i.slug, i]));
+
+  beforeAll(async () => {
+    appRepo = `${registryAddress()}/drydock/rollout-app`;
+    tag = uniqueName('t');
+    const infraImage = `${registryAddress()}/drydock/rollout-infra:${uniqueName('i')}`;
+    [cp] = await Promise.all([startTestControlPlane(), buildAndPushImage(`${appRepo}:${tag}`, 'one'), buildAndPushImage(infraImage, 'infra')]);
+    for (let n = 0; n < 3; n++) {
+      const tenant = await createTenant({ project: uniqueName(`fleet${n}-`), imageTag: tag, appImage: appRepo, infraImage });
+      await tenant.up();
+      tenants.push(tenant);
+      const res = await cp.api('POST', '/api/instances', {
+        slug: tenant.project, name: `Fleet ${n}`, composeDir: tenant.dir, imageTag: tag, labels: ['fleet'],
+      });
+      ids.push(res.body.id);
+    }
+    // An instance whose core services name one its compose file lacks: its upgrade parks at preflight.
+    const ghost = await cp.api('POST', '/api/instances', {
+      slug: uniqueName('ghost-'), name: 'Ghost', composeDir: tenants[0]!.dir, composeProjectName: tenants[0]!.project,
+      coreServices: ['api', 'ghost'], imageTag: tag,
+    });
+    ghostId = ghost.body.id;
+    second = await buildAndPushImage(`${appRepo}:${tag}`, 'two');
+  });
+
+  afterAll(async () => {
+    for (const t of tenants) await t.down();
+    await cp?.stop();
+  });
+
+  it('previews which instances fall into each wave', async () => {
+    const res = await cp.api('POST', '/api/rollouts/preview', { mode: 'image-only', target: { label: 'fleet' }, waves: [1, '100%'] });
+    expect(res.status).toBe(200);
+    expect(res.body.waves.map((w: { size: number }) => w.size)).toEqual([1, 2]);
+  });
+
+  it('upgrades three tenants in two waves', async () => {
+    const id = await rollout({ mode: 'image-only', target: { instanceIds: ids }, waves: [1, '100%'], maxParallel: 2, bake: 0 });
+    const end = await waitRollout(id, ['succeeded', 'failed', 'aborted']);
+    expect(end.status).toBe('succeeded');
+    expect(end.counts).toMatchObject({ updated: 3, failed: 0, skipped: 0 });
+    expect(end.waves.map((w: { size: number; updated: number }) => [w.size, w.updated])).toEqual([[1, 1], [2, 2]]);
+    for (const t of tenants) {
+      const c = await t.containers();
+      for (const s of APP_SERVICES) expect(c[s]!.imageId, `${t.project}/${s}`).toBe(second.id);
+    }
+  });
+
+  it('pauses after the first failure with a budget of zero, and resume carries on', async () => {
+    const id = await rollout({
+      mode: 'image-only', target: { instanceIds: [ghostId, ids[0], ids[1]] }, waves: [1, '100%'], failureBudget: { count: 0 },
+    });
+    const paused = await waitRollout(id, ['paused']);
+    const ghost = paused.instances.find((i: any) => i.instanceId === ghostId);
+    expect(ghost.status).toBe('failed');
+    expect(ghost.reason).toMatch(/parked at preflight: service ghost not in the compose file/);
+    expect(paused.counts).toMatchObject({ pending: 2, updated: 0 });
+
+    expect((await cp.api('POST', `/api/rollouts/${id}/resume`)).status).toBe(202);
+    const end = await waitRollout(id, ['succeeded', 'failed', 'aborted']);
+    expect(end.status).toBe('failed');
+    expect(end.counts).toMatchObject({ updated: 2, failed: 1, pending: 0 });
+  });
+
+  it('skips an instance already upgrading as busy, waits for approval between waves, and abort stops new starts', async () => {
+    const id = await rollout({
+      mode: 'image-only', target: { instanceIds: [ghostId, ids[0], ids[1], ids[2]] }, waves: [1, 1, '100%'], bake: 'approval',
+    });
+    const waiting = await waitRollout(id, ['awaiting-approval']);
+    const ghost = waiting.instances.find((i: any) => i.instanceId === ghostId);
+    expect(ghost).toMatchObject({ status: 'skipped', reason: expect.stringMatching(/busy/) });
+
+    expect((await cp.api('POST', `/api/rollouts/${id}/approve`)).status).toBe(202);
+    await waitFor('wave 2 to finish', async () => {
+      const { body } = await cp.api('GET', `/api/rollouts/${id}`);
+      return body.status === 'awaiting-approval' && body.currentWave === 1 ? body : undefined;
+    });
+    expect((await cp.api('POST', `/api/rollouts/${id}/abort`)).status).toBe(202);
+    const end = await waitRollout(id, ['aborted']);
+    expect(end.counts).toMatchObject({ updated: 1, skipped: 1, pending: 2, running: 0 });
+    expect((await cp.api('POST', `/api/rollouts/${id}/resume`)).status).toBe(409);
+
+    // The ghost's own upgrade is still parked from the previous rollout: end it.
+    const history = await cp.api('GET', `/api/instances/${ghostId}/upgrades`);
+    const parkedUpgrade = history.body.find((u: { status: string }) => u.status === 'needs-attention');
+    expect((await cp.api('POST', `/api/upgrades/${parkedUpgrade.id}/abort`)).status).toBe(202);
+    await waitForUpgradeStatus(cp, parkedUpgrade.id, ['failed']);
+  });
+
+  it('refuses a rollout that names an unknown instance or bad waves, saying which', async () => {
+    const unknown = await cp.api('POST', '/api/rollouts', { mode: 'image-only', target: { instanceIds: ['nope'] }, waves: [1] });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.error).toMatch(/no instance with id nope/);
+    const waves = await cp.api('POST', '/api/rollouts', { mode: 'image-only', target: { all: true }, waves: ['150%'] });
+    expect(waves.status).toBe(400);
+    expect(waves.body.error).toMatch(/percentage/);
+    const release = await cp.api('POST', '/api/rollouts', { mode: 'release', target: { all: true }, waves: [1] });
+    expect(release.body.error).toMatch(/imageTag: a release rollout needs imageTag/);
+  });
+});

@@ -1,0 +1,151 @@
+/**
+ * The UI's calls to the API, typed from the zod schemas the API validates
+ * with (api/schemas.ts): request bodies are checked here first, so a bad field
+ * is reported next to its input before any request, and every answer is
+ * parsed with its schema, so a drift between API and UI shows as a message.
+ */
+import { z } from 'zod';
+import {
+  agentDecisionBody,
+  agentInviteView,
+  agentRegistrationView,
+  apiTokenView,
+  createdAgentInvite,
+  createdApiToken,
+  createInviteBody,
+  createTokenBody,
+  errorResponse,
+  instanceView,
+  loginBody,
+  meResponse,
+  operatorActionResponse,
+  patchInstanceBody,
+  releasePreview,
+  releasePreviewBody,
+  startedUpgrade,
+  startFullUpgradeBody,
+  startImageUpgradeBody,
+  startReleaseUpgradeBody,
+  upgradeView,
+} from '../../api/schemas.js';
+
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly fields: FieldError[] = [],
+    readonly extra: { retryAfterSeconds?: number; setupNeeded?: boolean } = {},
+  ) {
+    super(message);
+  }
+  /** The message for one field, if the API (or the local check) named it. */
+  field(name: string): string | undefined {
+    return this.fields.find((f) => f.field === name)?.message;
+  }
+}
+
+/** Called when a request finds the session gone (401): the app shows sign-in again. */
+let onSignedOut: (() => void) | undefined;
+export function setSignedOutHandler(fn: () => void) {
+  onSignedOut = fn;
+}
+
+function validate<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
+  const r = schema.safeParse(body);
+  if (r.success) return r.data;
+  const fields = r.error.issues.map((i) => ({ field: i.path.join('.') || '(body)', message: i.message }));
+  throw new ApiError(400, fields.map((f) => `${f.field}: ${f.message}`).join('; '), fields);
+}
+
+async function call<S extends z.ZodType>(method: string, path: string, schema: S, body?: unknown): Promise<z.output<S>> {
+  let res: Response;
+  try {
+    res = await fetch(path, {
+      method,
+      credentials: 'same-origin',
+      headers: {
+        accept: 'application/json',
+        // The API refuses cookie-authenticated changes without it (no cross-site form can send it).
+        'x-drydock-request': 'ui',
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (err) {
+    throw new ApiError(0, `the control plane did not answer (${(err as Error).message}); is it running?`);
+  }
+  const text = await res.text();
+  let json: unknown;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = undefined;
+  }
+  if (!res.ok) {
+    const e = errorResponse.safeParse(json);
+    const message = e.success ? e.data.error : `${res.status} ${res.statusText || 'error'} from ${method} ${path}`;
+    if (res.status === 401 && !path.startsWith('/api/auth/')) onSignedOut?.();
+    throw new ApiError(res.status, message, e.success ? (e.data.fields ?? []) : [], {
+      retryAfterSeconds: e.success ? e.data.retryAfterSeconds : undefined,
+      setupNeeded: e.success ? e.data.setupNeeded : undefined,
+    });
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) {
+    throw new ApiError(res.status, `unexpected answer from ${method} ${path}: ${parsed.error.issues[0]?.path.join('.')} ${parsed.error.issues[0]?.message}`);
+  }
+  return parsed.data;
+}
+
+const nothing = z.unknown();
+const enc = encodeURIComponent;
+
+export type Input<S extends z.ZodType> = z.input<S>;
+
+export const api = {
+  me: () => call('GET', '/api/auth/me', meResponse),
+  login: (body: Input<typeof loginBody>) => call('POST', '/api/auth/login', meResponse, validate(loginBody, body)),
+  logout: () => call('POST', '/api/auth/logout', nothing),
+
+  instances: () => call('GET', '/api/instances', z.array(instanceView)),
+  instance: (id: string) => call('GET', `/api/instances/${enc(id)}`, instanceView),
+  patchInstance: (id: string, body: Input<typeof patchInstanceBody>) =>
+    call('PATCH', `/api/instances/${enc(id)}`, instanceView, validate(patchInstanceBody, body)),
+  latestUpgrades: () => call('GET', '/api/upgrades', z.array(upgradeView)),
+  upgrades: (instanceId: string) => call('GET', `/api/instances/${enc(instanceId)}/upgrades`, z.array(upgradeView)),
+  upgrade: (id: string) => call('GET', `/api/upgrades/${enc(id)}`, upgradeView),
+
+  upgradeNow: (instanceId: string, body: Input<typeof startFullUpgradeBody>) =>
+    call('POST', `/api/instances/${enc(instanceId)}/upgrade`, startedUpgrade, validate(startFullUpgradeBody, body)),
+  quickUpgrade: (instanceId: string, body: Input<typeof startImageUpgradeBody>) =>
+    call('POST', `/api/instances/${enc(instanceId)}/upgrade-images`, startedUpgrade, validate(startImageUpgradeBody, body)),
+  previewRelease: (instanceId: string, body: Input<typeof releasePreviewBody>) =>
+    call('POST', `/api/instances/${enc(instanceId)}/upgrade-release/preview`, releasePreview, validate(releasePreviewBody, body)),
+  applyRelease: (instanceId: string, body: Input<typeof startReleaseUpgradeBody>) =>
+    call('POST', `/api/instances/${enc(instanceId)}/upgrade-release`, startedUpgrade, validate(startReleaseUpgradeBody, body)),
+  act: (upgradeId: string, action: 'retry' | 'rollback' | 'abort' | 'cancel') =>
+    call('POST', `/api/upgrades/${enc(upgradeId)}/${action}`, operatorActionResponse),
+
+  invites: () => call('GET', '/api/agents/invites', z.array(agentInviteView)),
+  createInvite: (body: Input<typeof createInviteBody>) => call('POST', '/api/agents/invites', createdAgentInvite, validate(createInviteBody, body)),
+  registrations: () => call('GET', '/api/agents/registrations', z.array(agentRegistrationView)),
+  approve: (id: string) =>
+    call('POST', `/api/agents/registrations/${enc(id)}/approve`, z.object({ registration: agentRegistrationView }), {}),
+  reject: (id: string, body: Input<typeof agentDecisionBody>) =>
+    call('POST', `/api/agents/registrations/${enc(id)}/reject`, agentRegistrationView, validate(agentDecisionBody, body)),
+  revoke: (id: string, body: Input<typeof agentDecisionBody>) =>
+    call('POST', `/api/agents/registrations/${enc(id)}/revoke`, agentRegistrationView, validate(agentDecisionBody, body)),
+
+  tokens: () => call('GET', '/api/tokens', z.array(apiTokenView)),
+  createToken: (body: Input<typeof createTokenBody>) => call('POST', '/api/tokens', createdApiToken, validate(createTokenBody, body)),
+  revokeToken: (id: string) => call('POST', `/api/tokens/${enc(id)}/revoke`, apiTokenView),
+};
+
+export function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,153 @@
+/**
+ * Upgrade to Release: preview what the release would change on this tenant,
+ * then apply exactly that plan (its planHash: the workflow refuses before
+ * writing anything if the render or the tenant's files changed since).
+ */
+import { useState, type FormEvent } from 'react';
+import type { InstanceView, ReleasePreview } from '../../../api/schemas.js';
+import { api } from '../api.js';
+import { Badge, ErrorNote, Field, fieldError, generalError } from '../components/bits.js';
+import { DiffView } from '../components/DiffView.js';
+import { Modal } from '../components/Modal.js';
+
+export function ReleaseModal(props: { instance: InstanceView; onClose: () => void; onStarted: (upgradeId: string) => void }) {
+  const [imageTag, setImageTag] = useState(props.instance.effectiveImageTag);
+  const [preview, setPreview] = useState<ReleasePreview>();
+  const [previewError, setPreviewError] = useState<unknown>();
+  const [applyError, setApplyError] = useState<unknown>();
+  const [busy, setBusy] = useState<'preview' | 'apply'>();
+
+  const stale = preview !== undefined && preview.imageTag !== imageTag.trim();
+
+  const runPreview = async (e?: FormEvent) => {
+    e?.preventDefault();
+    setBusy('preview');
+    setPreviewError(undefined);
+    setApplyError(undefined);
+    try {
+      setPreview(await api.previewRelease(props.instance.id, { imageTag: imageTag.trim() }));
+    } catch (err) {
+      setPreview(undefined);
+      setPreviewError(err);
+    } finally {
+      setBusy(undefined);
+    }
+  };
+
+  const apply = async () => {
+    if (!preview || stale) return;
+    setBusy('apply');
+    setApplyError(undefined);
+    try {
+      const started = await api.applyRelease(props.instance.id, { imageTag: preview.imageTag, planHash: preview.planHash });
+      props.onStarted(started.upgradeId);
+    } catch (err) {
+      setApplyError(err);
+    } finally {
+      setBusy(undefined);
+    }
+  };
+
+  const missing = preview?.envCoverage.missingInTenantEnv ?? [];
+  const changed = preview?.files.filter((f) => f.status !== 'unchanged').length ?? 0;
+
+  return (
+    <Modal
+      title="Upgrade to Release"
+      onClose={props.onClose}
+      wide
+      testId="release-modal"
+      footer={
+        <div className="release-foot">
+          <div className="release-foot-text">
+            <ErrorNote error={generalError(applyError, [])} />
+            {!applyError && (
+              <p className="muted">
+                {!preview
+                  ? 'Preview first: Apply applies exactly the previewed plan.'
+                  : stale
+                    ? 'The tag changed since the preview: preview again to apply.'
+                    : `Applies the previewed plan for ${preview.imageTag} (plan ${preview.planHash.slice(0, 12)}…).`}
+              </p>
+            )}
+          </div>
+          <div className="modal-actions">
+            <button type="button" onClick={props.onClose}>
+              Close
+            </button>
+            <button type="button" className="primary" disabled={!preview || stale || busy !== undefined} onClick={apply}>
+              {busy === 'apply' ? 'Applying…' : 'Apply'}
+            </button>
+          </div>
+        </div>
+      }
+    >
+      <form className="release-form" onSubmit={runPreview} noValidate>
+        <Field
+          label="Release image tag"
+          htmlFor="release-tag"
+          error={fieldError(previewError, 'imageTag')}
+          hint="Renders the release's managed files with this tag and compares them with the tenant's. Nothing is written."
+        >
+          <div className="inline-input">
+            <input
+              id="release-tag"
+              className="mono"
+              value={imageTag}
+              onChange={(e) => setImageTag(e.target.value)}
+              data-autofocus
+              aria-invalid={!!fieldError(previewError, 'imageTag')}
+              aria-describedby={fieldError(previewError, 'imageTag') ? 'release-tag-error' : undefined}
+            />
+            <button type="submit" disabled={busy !== undefined}>
+              {busy === 'preview' ? 'Previewing…' : 'Preview'}
+            </button>
+          </div>
+        </Field>
+        <ErrorNote error={generalError(previewError, ['imageTag'])} />
+      </form>
+
+      {preview && (
+        <div className={`preview${stale ? ' preview-stale' : ''}`} data-testid="release-preview">
+          {missing.length > 0 && (
+            <div className="alert alert-bad" role="alert" data-testid="env-alert">
+              <strong>The tenant's .env lacks {missing.length === 1 ? 'a variable' : `${missing.length} variables`} this release needs:</strong>{' '}
+              {missing.map((v, n) => (
+                <span key={v}>
+                  {n > 0 && ', '}
+                  <code>{v}</code>
+                </span>
+              ))}
+              . Compose will substitute an empty value (or refuse to start) until {missing.length === 1 ? 'it is' : 'they are'} defined on the tenant.
+            </div>
+          )}
+          {preview.envCoverage.problems.length > 0 && (
+            <div className="alert alert-warn">
+              Reading the tenant's .env: {preview.envCoverage.problems.join('; ')}
+            </div>
+          )}
+          {preview.envCoverage.unusedInTenantEnv.length > 0 && (
+            <p className="muted">
+              Defined in the tenant's .env but not used by the release: {preview.envCoverage.unusedInTenantEnv.map((v) => v).join(', ')}.
+            </p>
+          )}
+          <p className="preview-summary">
+            {changed === 0 ? 'Every managed file is already as this release would write it.' : `${changed} of ${preview.files.length} managed files would change.`}
+          </p>
+          <ul className="files">
+            {preview.files.map((f) => (
+              <li key={f.path} className="file" data-path={f.path} data-status={f.status}>
+                <div className="file-head">
+                  <Badge status={f.status} />
+                  <span className="mono file-path">{f.path}</span>
+                  {f.truncated && <span className="chip chip-warn">diff truncated</span>}
+                </div>
+                {f.diff && <DiffView diff={f.diff} truncated={f.truncated} />}
+              </li>
+            ))}
+          </ul>
+        </div>
+      )}
+    </Modal>
+  );
+}

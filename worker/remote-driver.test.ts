@@ -1,0 +1,159 @@
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import Docker from 'dockerode';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TenantError, type ExecutionDriver } from '../core/driver.js';
+import { CONTROL_PLANE_CN, createCertificateAuthority, issueKeyAndCertificate, type CertificateAuthority } from '../core/pki.js';
+import { createRemoteDriver, type RemoteCredentials } from './remote-driver.js';
+import { DEFAULT_AGENT_MANAGED } from '../agent/guard.js';
+import { createAgentServer, type AgentServer } from '../agent/server.js';
+import { createTenantDriver } from '../agent/tenant.js';
+
+/** The tenant driver on a temp dir, with compose stubbed where a test needs to hold it. */
+function tenantWithStubs(dir: string, stubs: Partial<ExecutionDriver>): ExecutionDriver {
+  const real = createTenantDriver({ docker: new Docker(), compose: 'v1' }, { projectName: 'srvtest', dir });
+  return Object.assign(Object.create(null), real, { listServices: async () => ['api', 'nginx'] }, stubs);
+}
+
+describe('the agent server and the remote driver, in one process over real mutual TLS', () => {
+  const slug = 'srvtest';
+  let ca: CertificateAuthority;
+  let client: RemoteCredentials;
+  let dir: string;
+  let server: AgentServer;
+  let url: string;
+  let fingerprint: string;
+  const calls: string[] = [];
+  let pullSignal: AbortSignal | undefined;
+
+  beforeAll(async () => {
+    ca = await createCertificateAuthority();
+    const cp = await issueKeyAndCertificate(ca, { commonName: CONTROL_PLANE_CN, usage: 'client' });
+    client = { ca: ca.certPem, cert: cp.certPem, key: cp.keyPem };
+    const agentCert = await issueKeyAndCertificate(ca, { commonName: slug, dnsNames: [slug], usage: 'server' });
+    fingerprint = agentCert.fingerprint256;
+    dir = await mkdtemp(path.join(os.tmpdir(), 'drydock-agentsrv-'));
+    const driver = tenantWithStubs(dir, {
+      async pull(services, _env, opts) {
+        calls.push(`pull ${services.join(',')}`);
+        pullSignal = opts?.signal;
+        opts?.onProgress?.('Pulling api ... ');
+        if (services.includes('nginx')) {
+          // Holds on until the request goes away.
+          await new Promise((_r, reject) => opts?.signal?.addEventListener('abort', () => reject(new TenantError('cancelled', 'compose pull was cancelled'))));
+        }
+        if (services.includes('api')) throw new TenantError('image-not-found', 'compose pull: image x:1 not found in its registry', 'manifest for x:1 not found');
+      },
+    });
+    server = createAgentServer({ slug, dir, driver, managed: DEFAULT_AGENT_MANAGED, keepaliveMs: 50 });
+    const { port } = await server.listen('127.0.0.1', 0);
+    url = `https://127.0.0.1:${port}`;
+    server.setCredentials({ key: agentCert.keyPem, cert: agentCert.certPem, ca: ca.certPem });
+  });
+
+  afterAll(async () => {
+    await server?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const remote = (over: { agentUrl?: string; fingerprint256?: string; credentials?: RemoteCredentials } = {}) =>
+    createRemoteDriver({
+      slug,
+      credentials: over.credentials ?? client,
+      resolve: async () => ({ agentUrl: over.agentUrl ?? url, fingerprint256: over.fingerprint256 ?? fingerprint }),
+      connectTimeoutMs: 2_000,
+    });
+
+  it('writes and reads managed files through the agent, atomically and idempotently', async () => {
+    const d = remote();
+    expect(await d.writeFiles(['docker-compose.yml'], [{ path: 'docker-compose.yml', content: 'services: {}\n' }])).toEqual({ written: ['docker-compose.yml'], unchanged: [] });
+    expect(await d.writeFiles(['docker-compose.yml'], [{ path: 'docker-compose.yml', content: 'services: {}\n' }])).toEqual({ written: [], unchanged: ['docker-compose.yml'] });
+    expect(await d.readFiles(['docker-compose.yml', '.env'])).toEqual({ 'docker-compose.yml': 'services: {}\n', '.env': null });
+    const diffs = await d.diffFiles([{ path: 'docker-compose.yml', content: 'services:\n  api: {}\n' }]);
+    expect(diffs[0]).toMatchObject({ path: 'docker-compose.yml', status: 'modified' });
+  });
+
+  it('rebuilds the tenant error the agent reports, code and output included', async () => {
+    const err = await remote().pull(['api'], { IMAGE_TAG: '1.0' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TenantError);
+    expect(err).toMatchObject({ code: 'image-not-found', output: 'manifest for x:1 not found' });
+  });
+
+  it('streams compose output lines to onProgress', async () => {
+    const lines: string[] = [];
+    await remote().pull(['api'], {}, { onProgress: (l) => lines.push(l) }).catch(() => undefined);
+    expect(lines).toContain('Pulling api ... ');
+  });
+
+  it('stops the running compose operation when the control plane goes away, and frees the tenant lock', async () => {
+    const ac = new AbortController();
+    const pending = remote().pull(['nginx'], {}, { signal: ac.signal });
+    await expect.poll(() => pullSignal !== undefined && calls.includes('pull nginx')).toBe(true);
+    ac.abort();
+    await expect(pending).rejects.toMatchObject({ code: 'cancelled' });
+    await expect.poll(() => pullSignal?.aborted, { timeout: 2_000 }).toBe(true);
+    // The lock is released: a mutating call goes through at once.
+    expect(await remote().writeFiles(['drydock/VERSION'], [{ path: 'drydock/VERSION', content: '1\n' }])).toEqual({ written: ['drydock/VERSION'], unchanged: [] });
+    expect(await readdir(dir)).not.toContain('.drydock.lock');
+  });
+
+  it('refuses a service that is not in the compose file before running compose', async () => {
+    calls.length = 0;
+    await expect(remote().recreate(['db'], {})).rejects.toMatchObject({ code: 'unknown-service', message: expect.stringMatching(/db not in the compose file/) });
+    expect(calls).toEqual([]);
+  });
+
+  it('refuses environment variables that would steer compose itself', async () => {
+    await expect(remote().upAll({ DOCKER_HOST: 'tcp://evil:2375' })).rejects.toMatchObject({ code: 'agent-refused' });
+    await expect(remote().upAll({ IMAGE_TAG: '../../x' })).rejects.toMatchObject({ code: 'agent-refused' });
+  });
+
+  it('refuses a request body over the limit as agent-refused', async () => {
+    await expect(remote().readFiles(['x'.repeat(70 * 1024)])).rejects.toMatchObject({ code: 'agent-refused', message: expect.stringMatching(/over 65536 bytes/) });
+  });
+
+  it('reports an agent that does not answer as a retryable agent-unreachable naming its URL', async () => {
+    const err = (await remote({ agentUrl: 'https://127.0.0.1:1' }).ping().catch((e: unknown) => e)) as TenantError;
+    expect(err.code).toBe('agent-unreachable');
+    expect(err.message).toContain('https://127.0.0.1:1');
+  });
+
+  it('will not talk to an agent whose certificate is not the one approved for the slug', async () => {
+    const err = (await remote({ fingerprint256: 'AA:BB' }).ping().catch((e: unknown) => e)) as TenantError;
+    expect(err.code).toBe('agent-unreachable');
+    expect(err.message).toMatch(/not the one approved/);
+  });
+
+  it('refuses an agent certificate from the same CA used as a client', async () => {
+    const other = await issueKeyAndCertificate(ca, { commonName: 'other', dnsNames: ['other'], usage: 'server' });
+    const err = (await remote({ credentials: { ca: ca.certPem, cert: other.certPem, key: other.keyPem } }).ping().catch((e: unknown) => e)) as TenantError;
+    expect(err.code).toBe('agent-unreachable');
+  });
+
+  it('fails every handshake until it has a certificate', async () => {
+    const bare = createAgentServer({ slug, dir, driver: tenantWithStubs(dir, {}), managed: DEFAULT_AGENT_MANAGED });
+    const { port } = await bare.listen('127.0.0.1', 0);
+    try {
+      await expect(remote({ agentUrl: `https://127.0.0.1:${port}` }).ping()).rejects.toMatchObject({ code: 'agent-unreachable' });
+    } finally {
+      await bare.close();
+    }
+  });
+
+  it('one mutating operation at a time: a second write waits for a pull holding the lock', async () => {
+    const ac = new AbortController();
+    calls.length = 0;
+    pullSignal = undefined;
+    const pull = remote().pull(['nginx'], {}, { signal: ac.signal }).catch((e: TenantError) => e.code);
+    await expect.poll(() => calls.includes('pull nginx')).toBe(true);
+    let wrote = false;
+    const write = remote().writeFiles(['drydock/VERSION'], [{ path: 'drydock/VERSION', content: '2\n' }]).then(() => (wrote = true));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(wrote).toBe(false);
+    ac.abort();
+    expect(await pull).toBe('cancelled');
+    await write;
+    expect(wrote).toBe(true);
+  });
+});

@@ -1,0 +1,216 @@
+/**
+ * A fleet rollout: waves of per-instance upgrades run as child workflows with
+ * the instances' own workflow IDs (so the one-at-a-time guard still holds), at
+ * most maxParallel at once, baking or awaiting approval between waves, pausing
+ * when failures exceed the budget. Large fleets continue-as-new between waves.
+ */
+import {
+  condition,
+  continueAsNew,
+  defineQuery,
+  defineSignal,
+  ParentClosePolicy,
+  setHandler,
+  startChild,
+  uuid4,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { TypedSearchAttributes, WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import type {
+  FleetRolloutInput,
+  RolloutInstance,
+  RolloutInstanceStatus,
+  RolloutStatus,
+  RolloutView,
+  UpgradeResult,
+} from '../core/types.js';
+import { upgradeWorkflowId, WORKFLOW_TYPE } from '../core/workflow-ids.js';
+import { SEARCH } from './search-attributes.js';
+import { childParkedSignal, describeFailure } from './upgrade-run.js';
+
+export const pauseSignal = defineSignal('pause');
+export const resumeSignal = defineSignal('resume');
+export const approveNextWaveSignal = defineSignal('approveNextWave');
+export const abortSignal = defineSignal('abort');
+export const rolloutQuery = defineQuery<RolloutView>('rollout');
+
+/** Continue-as-new well before the 51,200-event limit, at a wave boundary. */
+const HISTORY_EVENTS_BEFORE_CONTINUE = 20_000;
+const LOG_LINES = 200;
+
+export async function fleetRollout(input: FleetRolloutInput): Promise<RolloutView> {
+  const instances: RolloutInstance[] = input.instances.map((i) => ({ ...i }));
+  const log = [...(input.state?.log ?? [])];
+  let status: RolloutStatus = input.state?.status ?? 'running';
+  let paused = status === 'paused';
+  let aborted = false;
+  let approved = false;
+  let currentWave = input.state?.nextWave ?? 0;
+  const parked = new Map<string, string>();
+  let settled = 0;
+
+  const note = (line: string) => {
+    log.push(`${new Date().toISOString()} ${line}`);
+    if (log.length > LOG_LINES) log.splice(0, log.length - LOG_LINES);
+  };
+  const count = (s: RolloutInstanceStatus, wave?: number) =>
+    instances.filter((i) => i.status === s && (wave === undefined || i.wave === wave)).length;
+  const view = (): RolloutView => ({
+    rolloutId: input.rolloutId,
+    mode: input.mode,
+    status,
+    currentWave,
+    waves: input.waveSizes.map((size, index) => ({
+      index,
+      size,
+      updated: count('updated', index),
+      failed: count('failed', index),
+      skipped: count('skipped', index),
+      running: count('running', index),
+      pending: count('pending', index),
+    })),
+    instances: instances.map((i) => ({
+      instanceId: i.target.instanceId,
+      slug: i.target.slug,
+      wave: i.wave,
+      status: i.status,
+      ...(i.reason ? { reason: i.reason } : {}),
+      ...(i.upgradeId ? { upgradeId: i.upgradeId } : {}),
+    })),
+    counts: { pending: count('pending'), running: count('running'), updated: count('updated'), failed: count('failed'), skipped: count('skipped') },
+    log,
+  });
+
+  setHandler(rolloutQuery, view);
+  setHandler(pauseSignal, () => {
+    if (!aborted && !paused) {
+      paused = true;
+      status = 'paused';
+      note('paused by an operator');
+    }
+  });
+  setHandler(resumeSignal, () => {
+    if (!aborted && paused) {
+      paused = false;
+      status = 'running';
+      note('resumed by an operator');
+    }
+  });
+  setHandler(approveNextWaveSignal, () => void (approved = true));
+  setHandler(abortSignal, () => {
+    if (!aborted) {
+      aborted = true;
+      note('aborted by an operator: no new instance starts; running ones finish or park');
+    }
+  });
+  setHandler(childParkedSignal, ({ workflowId, step, error }) => void parked.set(workflowId, `parked at ${step}: ${error}`));
+
+  function budgetExceeded(): boolean {
+    const failed = count('failed');
+    const attempted = failed + count('updated');
+    const { count: maxCount, percent } = input.failureBudget;
+    if (maxCount !== undefined && failed > maxCount) return true;
+    if (percent !== undefined && attempted > 0 && (failed / attempted) * 100 > percent) return true;
+    return false;
+  }
+
+  function finish(inst: RolloutInstance, s: RolloutInstanceStatus, reason?: string) {
+    inst.status = s;
+    if (reason) inst.reason = reason;
+    settled++;
+    note(`${inst.target.slug}: ${s}${reason ? ` (${reason})` : ''}`);
+    if (s === 'failed' && !paused && !aborted && budgetExceeded()) {
+      paused = true;
+      status = 'paused';
+      note(`paused: ${count('failed')} failure(s) exceed the failure budget; resume or abort`);
+    }
+  }
+
+  async function upgradeOne(inst: RolloutInstance): Promise<void> {
+    inst.status = 'running';
+    inst.upgradeId = uuid4();
+    const workflowId = upgradeWorkflowId(inst.target.slug);
+    const common = {
+      upgradeId: inst.upgradeId,
+      target: inst.target,
+      imageTag: inst.imageTag,
+      requestedBy: `rollout ${input.rolloutId}${input.requestedBy ? ` by ${input.requestedBy}` : ''}`,
+      verifyDeadlineMs: input.verifyDeadlineMs,
+    };
+    const args = input.mode === 'image-only' ? [{ ...common, persistImageTag: false }] : [common];
+    let child;
+    try {
+      child = await startChild(WORKFLOW_TYPE[input.mode], {
+        workflowId,
+        args,
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+        typedSearchAttributes: new TypedSearchAttributes([
+          { key: SEARCH.slug, value: inst.target.slug },
+          { key: SEARCH.mode, value: input.mode },
+          { key: SEARCH.tag, value: inst.imageTag },
+          { key: SEARCH.status, value: 'running' },
+        ]),
+      });
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) {
+        inst.upgradeId = undefined;
+        return finish(inst, 'skipped', 'busy: an upgrade of this instance is already running');
+      }
+      return finish(inst, 'failed', describeFailure(err));
+    }
+    let outcome: { status: RolloutInstanceStatus; reason?: string } | undefined;
+    child.result().then(
+      (r: UpgradeResult) => (outcome = r.status === 'succeeded' ? { status: 'updated' } : { status: 'failed', reason: `rolled back: ${r.error ?? ''}` }),
+      (err: { cause?: unknown }) => (outcome = { status: 'failed', reason: describeFailure(err.cause ?? err) }),
+    );
+    const done = await condition(() => outcome !== undefined || parked.has(workflowId), input.perInstanceTimeoutMs);
+    if (outcome) return finish(inst, outcome.status, outcome.reason);
+    if (done) return finish(inst, 'failed', parked.get(workflowId));
+    finish(inst, 'failed', `no result within ${Math.round(input.perInstanceTimeoutMs / 1000)}s (offline agent?); its upgrade goes on`);
+  }
+
+  async function runWave(wave: number) {
+    const queue = instances.filter((i) => i.wave === wave && i.status === 'pending');
+    let inFlight = 0;
+    note(`wave ${wave + 1}/${input.waveSizes.length}: ${queue.length} instance(s)`);
+    for (;;) {
+      while (!aborted && !paused && inFlight < input.maxParallel && queue.length > 0) {
+        const inst = queue.shift()!;
+        inFlight++;
+        void upgradeOne(inst).finally(() => inFlight--);
+      }
+      if (inFlight === 0 && (queue.length === 0 || aborted)) return;
+      const seen = settled;
+      await condition(() => settled !== seen || aborted || (!paused && inFlight < input.maxParallel && queue.length > 0));
+    }
+  }
+
+  for (; currentWave < input.waveSizes.length && !aborted; currentWave++) {
+    await runWave(currentWave);
+    if (aborted || currentWave === input.waveSizes.length - 1) continue;
+    if (input.bake === 'approval') {
+      status = 'awaiting-approval';
+      note(`wave ${currentWave + 1} done: waiting for approval of the next wave`);
+      approved = false;
+      await condition(() => approved || aborted);
+    } else if (input.bake > 0) {
+      status = 'baking';
+      await condition(() => aborted, input.bake);
+    }
+    if (paused) await condition(() => !paused || aborted);
+    status = paused ? 'paused' : 'running';
+    if (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > HISTORY_EVENTS_BEFORE_CONTINUE) {
+      note('continuing as new to keep the history small');
+      await continueAsNew<typeof fleetRollout>({
+        ...input,
+        instances,
+        state: { nextWave: currentWave + 1, status, log },
+      });
+    }
+  }
+
+  status = aborted ? 'aborted' : count('failed') > 0 ? 'failed' : 'succeeded';
+  note(`rollout ${status}: ${count('updated')} updated, ${count('failed')} failed, ${count('skipped')} skipped`);
+  return view();
+}
