@@ -168,7 +168,7 @@ export function createActivities(deps: ActivityDeps) {
      */
     async planReleaseUpgrade(target: InstanceTarget, imageTag: string, expectedPlanHash?: string): Promise<ReleasePlanSummary> {
       const instance = await instanceOf(target);
-      const plan = await rendering(() => tenantCall(() => planRelease(deps.planner, deps.driverFor(target), instance, imageTag)));
+      const plan = await rendering(() => tenantCall(() => planRelease(deps.planner, deps.driverFor(target), instance, imageTag, null)));
       if (expectedPlanHash && expectedPlanHash !== plan.planHash) {
         throw ApplicationFailure.nonRetryable(
           `the plan is stale: the rendered files or the tenant's files changed since the preview (previewed ${expectedPlanHash.slice(0, 12)}, now ${plan.planHash.slice(0, 12)}); preview again`,

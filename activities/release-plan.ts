@@ -69,11 +69,16 @@ export async function planRelease(
   driver: ExecutionDriver,
   instance: PlanInstance,
   imageTag: string,
-  maxDiffBytes = DEFAULT_MAX_DIFF_BYTES,
+  /** null: statuses only, no diff text (the workflow records statuses; only operators read diffs). */
+  maxDiffBytes: number | null = DEFAULT_MAX_DIFF_BYTES,
 ): Promise<ReleasePlan> {
   const { rendered, current } = await renderRelease(planner, driver, instance, imageTag);
   const currentOf = (p: string) => current[p] ?? undefined;
-  const files = rendered.map((f) => diffFile(f.path, currentOf(f.path), f.content, { maxDiffBytes, isEnv: f.kind === 'env' }));
+  const files = rendered.map((f): FileDiff => {
+    const before = currentOf(f.path);
+    if (maxDiffBytes !== null) return diffFile(f.path, before, f.content, { maxDiffBytes, isEnv: f.kind === 'env' });
+    return { path: f.path, status: before === undefined ? 'created' : before === f.content ? 'unchanged' : 'modified', truncated: false };
+  });
   const compose = rendered.find((f) => f.kind === 'compose');
   // The .env the tenant will have after the apply: ours when we render it, else its own.
   const envAfter = rendered.find((f) => f.kind === 'env')?.content ?? currentOf(ENV_PATH);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { CHANGED_MARK, diffFile, maskEnvPair, MASK } from './file-diff.js';
+import { applyPatch } from 'diff';
+import { CHANGED_MARK, diffFile, maskEnvPair, MASK, regionPatch } from './file-diff.js';
 
 const big = { maxDiffBytes: 1_000_000, isEnv: false };
 const env = { maxDiffBytes: 1_000_000, isEnv: true };
@@ -150,5 +151,31 @@ describe('masking .env diffs', () => {
 
   it('does not mask files that are not .env files', () => {
     expect(diffFile('x.conf', 'A=1\n', 'A=2\n', big).diff).toContain('+A=2\n');
+  });
+});
+
+describe('the fallback diff for heavily rewritten files', () => {
+  const lines = (n: number, tag: string) => Array.from({ length: n }, (_, i) => (i % 3 === 0 ? `${tag} line ${i}` : `same ${i}`)).join('\n') + '\n';
+
+  it('answers quickly with an approximate diff that still applies', () => {
+    const before = lines(8000, 'old');
+    const after = lines(8000, 'new');
+    const t0 = Date.now();
+    const d = diffFile('big.conf', before, after, { maxDiffBytes: 10_000_000, isEnv: false, timeoutMs: 50 });
+    expect(d.approximate).toBe(true);
+    expect(Date.now() - t0).toBeLessThan(5_000);
+    expect(applyPatch(before, d.diff!)).toBe(after);
+  });
+
+  it.each([
+    ['a\nb\nc\n', 'a\nx\nc\n'],
+    ['a\nb\nc', 'a\nb\nc\n'],
+    ['a\nb\nc\n', 'a\nb\nc'],
+    ['', 'new\nfile\n'],
+    ['one\n', ''],
+    ['1\n2\n3\n4\n5\n6\n7\n8\n9\n', '1\n2\n3\n4\nfive\n6\n7\n8\n9\n'],
+  ])('gives a patch that turns %j into %j', (before, after) => {
+    const patch = regionPatch('a/f', 'b/f', before, after);
+    expect(applyPatch(before, patch)).toBe(after);
   });
 });

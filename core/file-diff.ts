@@ -19,6 +19,11 @@ export interface FileDiff {
   diff?: string;
   /** The diff was cut at maxDiffBytes, on a line boundary. */
   truncated: boolean;
+  /**
+   * A minimal diff took too long (a heavily rewritten file), so this one shows
+   * the whole changed region as removed and added: correct, not minimal.
+   */
+  approximate?: boolean;
 }
 
 export interface DiffOptions {
@@ -26,7 +31,11 @@ export interface DiffOptions {
   maxDiffBytes: number;
   /** Mask values before diffing. */
   isEnv: boolean;
+  /** Give up on a minimal diff after this long (default 200 ms) and show the changed region whole. */
+  timeoutMs?: number;
 }
+
+const DEFAULT_DIFF_TIMEOUT_MS = 200;
 
 export const MASK = '********';
 export const CHANGED_MARK = ' (changed)';
@@ -112,15 +121,61 @@ export function diffFile(path: string, current: string | undefined, next: string
   }
   if (current === next) return { path, status: 'unchanged', truncated: false };
   const shown = opts.isEnv ? maskEnvPair(current, next) : { current, next };
-  const patch = createTwoFilesPatch(
-    current === undefined ? '/dev/null' : `a/${path}`,
-    `b/${path}`,
-    shown.current ?? '',
-    shown.next,
-    undefined,
-    undefined,
-    { context: 3, headerOptions: FILE_HEADERS_ONLY },
-  );
+  const oldName = current === undefined ? '/dev/null' : `a/${path}`;
+  const newName = `b/${path}`;
+  // Myers' diff is O(N·D): on a heavily rewritten file of thousands of lines it takes seconds.
+  const minimal: string | undefined = createTwoFilesPatch(oldName, newName, shown.current ?? '', shown.next, undefined, undefined, {
+    context: 3,
+    headerOptions: FILE_HEADERS_ONLY,
+    timeout: opts.timeoutMs ?? DEFAULT_DIFF_TIMEOUT_MS,
+  });
+  const patch = minimal ?? regionPatch(oldName, newName, shown.current ?? '', shown.next);
   const { text, truncated } = cutAtLine(patch, opts.maxDiffBytes);
-  return { path, status: current === undefined ? 'created' : 'modified', diff: text, truncated };
+  return {
+    path,
+    status: current === undefined ? 'created' : 'modified',
+    diff: text,
+    truncated,
+    ...(minimal === undefined ? { approximate: true } : {}),
+  };
+}
+
+/** Lines of a text; a last line without a newline carries a mark, since it differs from the same line with one. */
+const NO_EOL = '\u0000no-eol';
+
+function markedLines(text: string): string[] {
+  if (text === '') return [];
+  const lines = text.split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  else lines[lines.length - 1] += NO_EOL;
+  return lines;
+}
+
+/**
+ * One hunk from the first changed line to the last, with three lines of
+ * context: a valid unified diff found in linear time.
+ */
+export function regionPatch(oldName: string, newName: string, oldText: string, newText: string): string {
+  const a = markedLines(oldText);
+  const b = markedLines(newText);
+  let head = 0;
+  while (head < a.length && head < b.length && a[head] === b[head]) head++;
+  let tail = 0;
+  while (tail < a.length - head && tail < b.length - head && a[a.length - 1 - tail] === b[b.length - 1 - tail]) tail++;
+  const before = Math.min(3, head);
+  const after = Math.min(3, tail);
+  const start = head - before;
+  const aEnd = a.length - tail + after;
+  const bEnd = b.length - tail + after;
+  const range = (len: number) => `${len === 0 ? start : start + 1},${len}`;
+  const out = [`--- ${oldName}`, `+++ ${newName}`, `@@ -${range(aEnd - start)} +${range(bEnd - start)} @@`];
+  const emit = (prefix: string, line: string) => {
+    if (line.endsWith(NO_EOL)) out.push(prefix + line.slice(0, -NO_EOL.length), '\\ No newline at end of file');
+    else out.push(prefix + line);
+  };
+  for (let i = start; i < head; i++) emit(' ', a[i]!);
+  for (let i = head; i < a.length - tail; i++) emit('-', a[i]!);
+  for (let j = head; j < b.length - tail; j++) emit('+', b[j]!);
+  for (let i = a.length - tail; i < aEnd; i++) emit(' ', a[i]!);
+  return `${out.join('\n')}\n`;
 }
