@@ -8,20 +8,16 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, X509Certificate } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink } from 'node:fs/promises';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
-import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { renderRelease } from '../activities/release-plan.js';
-import { createTenantDriver, detectComposeVariant } from '../agent/tenant.js';
 import type { ExecutionDriver } from '../core/driver.js';
 import { CONTROL_PLANE_CN, createCertificateAuthority, issueKeyAndCertificate } from '../core/pki.js';
-import type { RenderDefaults } from '../core/render.js';
-import { createPlanner, renderDefaultsFromEnv } from '../worker/planner.js';
+import { createPlanner } from '../worker/planner.js';
 import { REPO_ROOT } from '../worker/temporal-server.js';
-import { buildAndPushImage, registryAddress } from './harness/images.js';
+import { createReleaseTenant, pushReleaseImages, releaseDefaults, RELEASE_SERVICES, type ReleaseTenant } from './harness/release-tenant.js';
 import { startTestControlPlane, uniqueName, waitFor, waitForUpgradeEnd, type TestControlPlane } from './support.js';
 
 const FIXTURES = path.join(import.meta.dirname, 'fixtures', 'releases');
@@ -122,49 +118,30 @@ describe('a remote tenant driven through a real agent process over mutual TLS', 
   let registrationId: string;
   let instanceId: string;
   let agentUrl: string;
-  const images: Record<string, Record<string, string>> = { [N]: {}, [N1]: {} };
+  const images: Record<string, Record<string, string>> = {};
+  let tenant: ReleaseTenant;
 
   beforeAll(async () => {
     slug = uniqueName('agt');
-    const prefix = `drydock-${slug}`;
-    const defaults: RenderDefaults = {
-      ...renderDefaultsFromEnv({}),
-      imageTag: 'latest',
-      registry: registryAddress(),
-      imagePrefix: prefix,
-      redisImage: `${registryAddress()}/${prefix}/redis:stable`,
-    };
-    await buildAndPushImage(defaults.redisImage, 'redis');
-    for (const tag of [N, N1]) {
-      for (const svc of ['api', 'admin', 'media-api', 'nginx', 'search']) {
-        images[tag]![svc] = (await buildAndPushImage(`${registryAddress()}/${prefix}/${svc}:${tag}`, `${svc} ${tag} ${slug}`)).id;
-      }
-    }
+    const defaults = releaseDefaults(slug);
+    Object.assign(images, await pushReleaseImages(defaults, { [N]: RELEASE_SERVICES, [N1]: RELEASE_SERVICES }));
     work = await mkdtemp(path.join(os.tmpdir(), 'drydock-agent-e2e-'));
     caDir = path.join(work, 'ca');
     stateDir = path.join(work, 'agent-state');
     cp = await startTestControlPlane({ planner: createPlanner(defaults, path.join(FIXTURES, 'n1')), caDir });
 
     // The tenant host as release N left it (set up locally: this is the tenant's own machine).
-    dir = path.join(work, 'tenant');
-    await mkdir(path.join(dir, 'mkdocs/docs'), { recursive: true });
-    await writeFile(path.join(dir, 'mkdocs/mkdocs.yml'), 'site_name: Remote tenant docs\n');
-    await writeFile(path.join(dir, 'mkdocs/docs/index.md'), '# Remote\n');
-    await writeFile(path.join(dir, '.env'), 'POSTGRES_PASSWORD=pg-remote-1\nAPI_SECRET=api-remote-2\n');
-    local = createTenantDriver({ docker: new Docker(), compose: await detectComposeVariant() }, { projectName: slug, dir });
-    const { rendered } = await renderRelease(createPlanner(defaults, path.join(FIXTURES, 'n')), local, { slug, name: 'Remote', composeProjectName: slug, isRegistered: false }, N);
-    await local.writeFiles(rendered.map((f) => f.path), rendered);
-    await local.upAll({ IMAGE_TAG: N });
+    tenant = await createReleaseTenant({
+      slug, defaults, release: 'n', imageTag: N, dir: path.join(work, 'tenant'),
+      secrets: { postgresPassword: 'pg-remote-1', apiSecret: 'api-remote-2' },
+    });
+    dir = tenant.dir;
+    local = tenant.driver;
   });
 
   afterAll(async () => {
     await agent?.stop();
-    if (dir) {
-      const { execFile } = await import('node:child_process');
-      const variant = await detectComposeVariant();
-      const [file, head] = variant === 'v2' ? ['docker', ['compose']] : ['docker-compose', []];
-      await new Promise((r) => execFile(file, [...head, '--project-name', slug, 'down', '-v', '--remove-orphans'], { cwd: dir }, r));
-    }
+    await tenant?.down();
     await cp?.stop();
     if (work) await rm(work, { recursive: true, force: true });
   });

@@ -4,22 +4,25 @@
  * and find finished upgrades by search attribute with the Temporal CLI.
  */
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { renderRelease, type ReleasePlanner } from '../activities/release-plan.js';
-import { createTenantDriver, detectComposeVariant } from '../agent/tenant.js';
+import type { ReleasePlanner } from '../activities/release-plan.js';
 import type { ExecutionDriver } from '../core/driver.js';
 import type { RenderDefaults } from '../core/render.js';
 import { loadTemplateSet } from '../templates/load.js';
-import { createPlanner, renderDefaultsFromEnv } from '../worker/planner.js';
 import { findTemporalCli } from '../worker/temporal-server.js';
-import { buildAndPushImage, registryAddress } from './harness/images.js';
+import { buildAndPushImage } from './harness/images.js';
+import {
+  checksums as treeChecksums,
+  createReleaseTenant,
+  pushReleaseImages,
+  releaseDefaults,
+  RELEASE_SERVICES as SERVICES,
+  RELEASES as FIXTURES,
+  type ReleaseTenant,
+} from './harness/release-tenant.js';
 import {
   recordHistory,
   startTestControlPlane,
@@ -31,8 +34,6 @@ import {
 } from './support.js';
 
 const run = promisify(execFile);
-const FIXTURES = path.join(import.meta.dirname, 'fixtures', 'releases');
-const SERVICES = ['api', 'admin', 'media-api', 'nginx', 'search'];
 const MANAGED = ['docker-compose.yml', '.env', 'nginx/conf.d/default.conf', 'drydock/search.conf'];
 
 /** A registry address that accepts connections and never answers: a pull that hangs. */
@@ -50,16 +51,11 @@ async function stallingRegistry() {
   };
 }
 
-async function checksums(dir: string, paths: string[]) {
-  const out: Record<string, string | null> = {};
-  for (const p of paths) {
-    out[p] = await readFile(path.join(dir, p)).then((b) => createHash('sha256').update(b).digest('hex'), () => null);
-  }
-  return out;
-}
+const checksums = (dir: string, paths: string[]) => treeChecksums(dir, paths);
 
 describe('Upgrade Now and recovery on a real Docker Compose tenant', () => {
   let cp: TestControlPlane;
+  let tenant: ReleaseTenant;
   let dir: string;
   let slug: string;
   let driver: ExecutionDriver;
@@ -67,52 +63,32 @@ describe('Upgrade Now and recovery on a real Docker Compose tenant', () => {
   let defaults: RenderDefaults;
   let prefix: string;
   let templatesDir = path.join(FIXTURES, 'n1');
-  const images: Record<string, Record<string, string>> = { '1.0.0': {}, '1.1.0': {}, '1.2.0': {} };
+  let images: Record<string, Record<string, string>>;
   const push = async (svc: string, tag: string) => {
-    images[tag]![svc] = (await buildAndPushImage(`${registryAddress()}/${prefix}/${svc}:${tag}`, `${svc} ${tag}`)).id;
+    images[tag]![svc] = (await buildAndPushImage(`${defaults.registry}/${prefix}/${svc}:${tag}`, `${svc} ${tag} ${prefix}`)).id;
   };
 
   beforeAll(async () => {
     slug = uniqueName('full');
-    prefix = `drydock-${slug}`;
-    defaults = {
-      ...renderDefaultsFromEnv({}),
-      imageTag: 'latest',
-      registry: registryAddress(),
-      imagePrefix: prefix,
-      redisImage: `${registryAddress()}/${prefix}/redis:stable`,
-    };
-    await buildAndPushImage(defaults.redisImage, 'redis');
-    for (const svc of ['api', 'admin', 'media-api', 'nginx']) await push(svc, '1.0.0');
-    for (const svc of ['api', 'admin', 'media-api', 'nginx']) await push(svc, '1.1.0'); // search:1.1.0 comes later
-    for (const svc of SERVICES) await push(svc, '1.2.0');
+    defaults = releaseDefaults(slug);
+    prefix = defaults.imagePrefix;
+    const core = ['api', 'admin', 'media-api', 'nginx'];
+    // search:1.1.0 is pushed by the first test, after the upgrade has parked for want of it.
+    images = await pushReleaseImages(defaults, { '1.0.0': core, '1.1.0': core, '1.2.0': SERVICES });
 
     // Templates and defaults are read on every plan, so the test can switch releases and registries.
     const planner: ReleasePlanner = { get defaults() { return defaults; }, templates: () => loadTemplateSet(templatesDir) };
     cp = await startTestControlPlane({ planner, frontDoor: { service: 'nginx', port: 8080, path: '/' }, verifyDeadlineMs: 4_000 });
+    tenant = await createReleaseTenant({ slug, defaults, release: 'n', imageTag: '1.0.0' });
+    ({ dir, driver } = tenant);
 
-    dir = await mkdtemp(path.join(os.tmpdir(), 'drydock-full-'));
-    await mkdir(path.join(dir, 'mkdocs'), { recursive: true });
-    await writeFile(path.join(dir, 'mkdocs/mkdocs.yml'), 'site_name: Tenant docs\n');
-    await writeFile(path.join(dir, '.env'), 'POSTGRES_PASSWORD=pw-full-1\nAPI_SECRET=api-full-1\n');
-    driver = createTenantDriver({ docker: new Docker(), compose: await detectComposeVariant() }, { projectName: slug, dir });
-    const instance = { slug, name: 'Full upgrade tenant', composeProjectName: slug, isRegistered: false };
-    const { rendered } = await renderRelease(createPlanner(defaults, path.join(FIXTURES, 'n')), driver, instance, '1.0.0');
-    await driver.writeFiles(rendered.map((f) => f.path), rendered);
-    await driver.upAll({ IMAGE_TAG: '1.0.0' });
-
-    const created = await cp.api('POST', '/api/instances', { slug, name: instance.name, composeDir: dir, imageTag: '1.0.0' });
+    const created = await cp.api('POST', '/api/instances', { slug, name: 'Full upgrade tenant', composeDir: dir, imageTag: '1.0.0' });
     expect(created.status).toBe(201);
     instanceId = created.body.id;
   });
 
   afterAll(async () => {
-    if (dir) {
-      const variant = await detectComposeVariant();
-      const [file, head] = variant === 'v2' ? ['docker', ['compose']] : ['docker-compose', []];
-      await run(file, [...head, '--project-name', slug, 'down', '-v', '--remove-orphans'], { cwd: dir }).catch(() => {});
-      await rm(dir, { recursive: true, force: true });
-    }
+    await tenant?.down();
     await cp?.stop();
   });
 

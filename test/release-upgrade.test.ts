@@ -3,89 +3,53 @@
  * engine, release N+1 templates that add a service, an nginx route, an env
  * variable and a file; preview, apply, preview again, and a stale plan.
  */
-import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderRelease } from '../activities/release-plan.js';
-import { createTenantDriver, detectComposeVariant } from '../agent/tenant.js';
-import type { ExecutionDriver } from '../core/driver.js';
 import type { RenderDefaults } from '../core/render.js';
-import { createPlanner, renderDefaultsFromEnv } from '../worker/planner.js';
-import { buildAndPushImage, registryAddress } from './harness/images.js';
+import { createPlanner } from '../worker/planner.js';
+import {
+  checksums as treeChecksums,
+  createReleaseTenant,
+  pushReleaseImages,
+  releaseDefaults,
+  RELEASE_SERVICES,
+  RELEASES as FIXTURES,
+  type ReleaseTenant,
+} from './harness/release-tenant.js';
 import { recordHistory, startTestControlPlane, uniqueName, waitForUpgradeEnd, type TestControlPlane } from './support.js';
 
-const FIXTURES = path.join(import.meta.dirname, 'fixtures', 'releases');
 const N = '1.0.0';
 const N1 = '1.1.0';
 const SECRET = 'pg-secret-Zx81';
 const API_SECRET = 'api-secret-Qm42';
 
-async function treeChecksums(root: string, rel = ''): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const e of await readdir(path.join(root, rel), { withFileTypes: true })) {
-    const p = path.posix.join(rel, e.name);
-    if (e.isDirectory()) Object.assign(out, await treeChecksums(root, p));
-    else out[p] = createHash('sha256').update(await readFile(path.join(root, p))).digest('hex');
-  }
-  return out;
-}
-
 describe('Upgrade to Release on a real Docker Compose tenant', () => {
   let cp: TestControlPlane;
+  let tenant: ReleaseTenant;
   let dir: string;
   let slug: string;
-  let driver: ExecutionDriver;
   let instanceId: string;
   let defaults: RenderDefaults;
-  const images: Record<string, Record<string, string>> = { [N]: {}, [N1]: {} };
+  let images: Record<string, Record<string, string>>;
   let firstPreview: any;
 
   beforeAll(async () => {
     slug = uniqueName('rel');
-    const prefix = `drydock-${slug}`;
-    defaults = {
-      ...renderDefaultsFromEnv({}),
-      imageTag: 'latest',
-      registry: registryAddress(),
-      imagePrefix: prefix,
-      redisImage: `${registryAddress()}/${prefix}/redis:stable`,
-    };
-    await buildAndPushImage(defaults.redisImage, 'redis');
-    for (const tag of [N, N1]) {
-      for (const svc of ['api', 'admin', 'media-api', 'nginx', 'search']) {
-        images[tag]![svc] = (await buildAndPushImage(`${registryAddress()}/${prefix}/${svc}:${tag}`, `${svc} ${tag}`)).id;
-      }
-    }
+    defaults = releaseDefaults(slug);
+    images = await pushReleaseImages(defaults, { [N]: RELEASE_SERVICES, [N1]: RELEASE_SERVICES });
     cp = await startTestControlPlane({ planner: createPlanner(defaults, path.join(FIXTURES, 'n1')) });
-
-    // The tenant as release N left it: rendered files, its secrets, its own content.
-    dir = await mkdtemp(path.join(os.tmpdir(), 'drydock-release-'));
-    await mkdir(path.join(dir, 'mkdocs/docs'), { recursive: true });
-    await writeFile(path.join(dir, 'mkdocs/mkdocs.yml'), 'site_name: Tenant docs\n');
-    await writeFile(path.join(dir, 'mkdocs/docs/index.md'), '# Welcome\n');
-    await writeFile(path.join(dir, '.env'), `POSTGRES_PASSWORD=${SECRET}\nAPI_SECRET=${API_SECRET}\n`);
-    driver = createTenantDriver({ docker: new Docker(), compose: await detectComposeVariant() }, { projectName: slug, dir });
-    const instance = { slug, name: 'Release tenant', composeProjectName: slug, isRegistered: false };
-    const { rendered } = await renderRelease(createPlanner(defaults, path.join(FIXTURES, 'n')), driver, instance, N);
-    await driver.writeFiles(rendered.map((f) => f.path), rendered);
-    await driver.upAll({ IMAGE_TAG: N });
-
-    const created = await cp.api('POST', '/api/instances', { slug, name: instance.name, composeDir: dir, imageTag: N });
+    tenant = await createReleaseTenant({ slug, defaults, release: 'n', imageTag: N, secrets: { postgresPassword: SECRET, apiSecret: API_SECRET } });
+    dir = tenant.dir;
+    const created = await cp.api('POST', '/api/instances', { slug, name: 'Release tenant', composeDir: dir, imageTag: N });
     expect(created.status).toBe(201);
     instanceId = created.body.id;
   });
 
   afterAll(async () => {
-    if (dir) {
-      const { execFile } = await import('node:child_process');
-      const variant = await detectComposeVariant();
-      const [file, head] = variant === 'v2' ? ['docker', ['compose']] : ['docker-compose', []];
-      await new Promise((r) => execFile(file, [...head, '--project-name', slug, 'down', '-v', '--remove-orphans'], { cwd: dir }, r));
-      await rm(dir, { recursive: true, force: true });
-    }
+    await tenant?.down();
     await cp?.stop();
   });
 
@@ -123,7 +87,7 @@ describe('Upgrade to Release on a real Docker Compose tenant', () => {
     expect(end.steps.map((s: { name: string }) => s.name)).toEqual(['plan', 'snapshot', 'persist-image-tag', 'write', 'pull', 'up', 'verify']);
     await recordHistory(cp, started.body.workflowId, started.body.runId, 'release-upgrade-success');
 
-    const states = await driver.containerStates(['api', 'admin', 'media-api', 'nginx', 'search']);
+    const states = await tenant.driver.containerStates(RELEASE_SERVICES);
     for (const s of states) {
       expect(s.state, s.service).toBe('running');
       expect(s.imageId, s.service).toBe(images[N1]![s.service]);
@@ -155,7 +119,7 @@ describe('Upgrade to Release on a real Docker Compose tenant', () => {
     await writeFile(path.join(evil, 'x.eta'), 'pwned\n');
     const planner = createPlanner(defaults, evil);
     const instance = { slug, name: 'x', composeProjectName: slug, isRegistered: false };
-    await expect(renderRelease(planner, driver, instance, N1)).rejects.toThrow(/\.\.\/outside\.txt/);
+    await expect(renderRelease(planner, tenant.driver, instance, N1)).rejects.toThrow(/\.\.\/outside\.txt/);
     await expect(readFile(path.join(dir, '..', 'outside.txt'))).rejects.toThrow(/ENOENT/);
     await rm(evil, { recursive: true, force: true });
   });
