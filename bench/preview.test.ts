@@ -84,7 +84,8 @@ describe('the diffs the benchmark times', () => {
       ctx.skip(reason);
     }
     const p = samples[i]!;
-    const ours = changedLines(diffFile(p.path, p.current, p.next, PREVIEW_DIFF_OPTIONS).diff!);
+    // The minimal diff, however long it takes: on a busy machine the default time limit could switch to the approximate one.
+    const ours = changedLines(diffFile(p.path, p.current, p.next, { ...PREVIEW_DIFF_OPTIONS, timeoutMs: 120_000 }).diff!);
     const gnu = await gnuDiff(files[i]!.a, files[i]!.b);
     expect(gnu.code).toBe(1);
     expect(changedLines(gnu.stdout)).toEqual(ours);
