@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
+import type { Express } from 'express';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { openDatabase, type Database } from '../prisma/db.js';
@@ -68,6 +69,8 @@ function secureCookiesFromEnv(value = process.env.DRYDOCK_SECURE_COOKIES): boole
 
 export interface ControlPlane {
   url: string;
+  /** The Express app it serves (tests list its routes). */
+  app: Express;
   db: Database;
   temporal: Client;
   temporalAddress: string;
@@ -170,7 +173,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     const addr = server.address();
     const url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : opts.port}`;
     log(existsSync(path.join(uiDir, 'index.html')) ? `web UI: ${url}/` : `web UI: not built; run \`npm run build\` to serve it at ${url}/`);
-    return { url, db, temporal, temporalAddress, temporalUiUrl, close };
+    return { url, app, db, temporal, temporalAddress, temporalUiUrl, close };
   } catch (err) {
     await close();
     throw err;

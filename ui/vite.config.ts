@@ -14,6 +14,8 @@ export default defineConfig({
     outDir: path.resolve(import.meta.dirname, '../dist/ui'),
     emptyOutDir: true,
     chunkSizeWarningLimit: 1024,
+    // On a busy 2-core CI machine the CSS transform is slow; that is not news worth a warning.
+    rolldownOptions: { checks: { bundlerTimings: false } },
   },
   server: {
     proxy: { '/api': 'http://127.0.0.1:3000' },

@@ -1,6 +1,8 @@
 /**
  * `npm run worker`: a standalone worker, for running workers apart from the
  * API (needs DATABASE_URL and TEMPORAL_ADDRESS; PGlite serves one process).
+ * DRYDOCK_TASK_QUEUE (default drydock-upgrades) and DRYDOCK_TEMPLATES_DIR
+ * (default the shipped templates/) must match the API's.
  */
 import path from 'node:path';
 import { openDatabase } from '../prisma/db.js';
@@ -9,6 +11,7 @@ import { openCa } from './ca.js';
 import { createDriverFactory } from './drivers.js';
 import { createPlanner, renderDefaultsFromEnv } from './planner.js';
 import { createWorker } from './worker.js';
+import { TASK_QUEUE } from '../core/workflow-ids.js';
 
 /** Remote instances are reached with the same CA as the API's (DRYDOCK_CA_DIR, default .data/ca). */
 async function remoteConfig(db: Awaited<ReturnType<typeof openDatabase>>) {
@@ -27,13 +30,14 @@ try {
   const { worker, run } = await createWorker({
     db,
     temporalAddress,
+    taskQueue: process.env.DRYDOCK_TASK_QUEUE || undefined,
     driverFor: await createDriverFactory({ log: console.log, remote: await remoteConfig(db) }),
-    planner: createPlanner(renderDefaultsFromEnv()),
+    planner: createPlanner(renderDefaultsFromEnv(), process.env.DRYDOCK_TEMPLATES_DIR || undefined),
   });
   const stop = () => worker.shutdown();
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
-  console.log(`worker polling ${temporalAddress}`);
+  console.log(`worker polling ${temporalAddress} (task queue ${process.env.DRYDOCK_TASK_QUEUE || TASK_QUEUE})`);
   await run();
   await db.close();
 } catch (err) {

@@ -1,4 +1,4 @@
-import { useState, type FormEvent } from 'react';
+import { useRef, useState, type FormEvent } from 'react';
 import type { InstanceView, UpgradeView } from '../../../api/schemas.js';
 import { api, messageOf } from '../api.js';
 import { Badge, ErrorNote, Field, fieldError, generalError } from '../components/bits.js';
@@ -62,14 +62,14 @@ export function InstanceDetailPage(props: { id: string }) {
         {tabLink('updates', 'Updates')}
         {tabLink('settings', 'Settings')}
       </div>
-      {tab === 'updates' ? <UpdatesTab instance={i} /> : <SettingsTab instance={i} onChanged={instance.reload} />}
+      {tab === 'updates' ? <UpdatesTab instance={i} onInstanceChanged={instance.reload} /> : <SettingsTab instance={i} onChanged={instance.reload} />}
     </section>
   );
 }
 
 type Dialog = 'full' | 'quick' | 'release' | undefined;
 
-function UpdatesTab(props: { instance: InstanceView }) {
+function UpdatesTab(props: { instance: InstanceView; onInstanceChanged: () => Promise<void> }) {
   const i = props.instance;
   const history = useLoad(() => api.upgrades(i.id), [i.id], 3000);
   const [selectedId, setSelectedId] = useState<string>();
@@ -108,7 +108,15 @@ function UpdatesTab(props: { instance: InstanceView }) {
 
       <div className="upgrade-panel">
         {shownId ? (
-          <UpgradeCard key={shownId} upgradeId={shownId} initial={list.find((u) => u.id === shownId)} onChanged={history.reload} />
+          <UpgradeCard
+            key={shownId}
+            upgradeId={shownId}
+            initial={list.find((u) => u.id === shownId)}
+            onChanged={async () => {
+              // An upgrade that ended may have moved the instance's tag.
+              await Promise.all([history.reload(), props.onInstanceChanged()]);
+            }}
+          />
         ) : (
           <div className="card upgrade-card upgrade-card-empty">
             <p className="muted">{history.loading ? 'Loading…' : 'This instance has not been upgraded through drydock yet.'}</p>
@@ -136,10 +144,14 @@ const CONFIRM: Partial<Record<Action, string>> = {
 
 function UpgradeCard(props: { upgradeId: string; initial?: UpgradeView; onChanged: () => Promise<void> }) {
   const [fast, setFast] = useState(true);
+  const wasActive = useRef(false);
   const loaded = useLoad(
     async () => {
       const u = await api.upgrade(props.upgradeId);
-      setFast(isActive(u));
+      const active = isActive(u);
+      if (wasActive.current && !active) void props.onChanged();
+      wasActive.current = active;
+      setFast(active);
       return u;
     },
     [props.upgradeId],

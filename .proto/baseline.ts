@@ -1,0 +1,28 @@
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { bundleWorkflowCode, NativeConnection, Worker, Runtime, DefaultLogger } from '@temporalio/worker';
+import { Client, Connection } from '@temporalio/client';
+import { findTemporalCli, freePort, startDevServer } from '../worker/temporal-server.js';
+
+const N = Number(process.argv[2] ?? 1000);
+const P = Number(process.argv[3] ?? 50);
+Runtime.install({ logger: new DefaultLogger('WARN') });
+const dir = mkdtempSync(path.join(os.tmpdir(), 'proto-'));
+const server = await startDevServer({ cli: await findTemporalCli(), dbFile: path.join(dir, 't.db'), port: await freePort(), uiPort: await freePort(), logFile: path.join(dir, 'log') });
+const t0 = performance.now();
+const bundle = await bundleWorkflowCode({ workflowsPath: path.resolve('bench/fleet-baseline-workflows.ts'), logger: { log(){}, trace(){}, debug(){}, info(){}, warn: console.warn, error: console.error } });
+console.log('bundle ms', performance.now() - t0);
+const conn = await NativeConnection.connect({ address: server.address });
+const extra = process.env.OPTS ? JSON.parse(process.env.OPTS) : {};
+const worker = await Worker.create({ connection: conn, taskQueue: 'b', workflowBundle: bundle, activities: { async noop() {} }, ...extra });
+const running = worker.run();
+const client = new Client({ connection: await Connection.connect({ address: server.address }) });
+const ids = Array.from({ length: N }, (_, i) => `upgrade-b${i}`);
+const waves = [ids.slice(0, 10), ids.slice(10, 500), ids.slice(500)];
+const s = performance.now();
+const h = await client.workflow.start('baselineFleet', { taskQueue: 'b', workflowId: 'fleet', args: [{ waves, maxParallel: P }] });
+console.log(await h.result());
+const ms = performance.now() - s;
+console.log(`N=${N} P=${P} ${ms.toFixed(0)} ms, ${(N / (ms / 60000)).toFixed(0)}/min`, 'rss', process.memoryUsage().rss / 1e6);
+worker.shutdown(); await running; await conn.close(); await server.stop();
