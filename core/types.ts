@@ -157,6 +157,8 @@ export interface FleetRolloutInput {
   requestedBy?: string;
   /** Carried across continue-as-new. */
   state?: { nextWave: number; status: RolloutStatus; log: string[] };
+  /** Continue-as-new at the next wave boundary past this many history events (default 20,000). */
+  continueAsNewAfterEvents?: number;
   verifyDeadlineMs?: number;
 }
 

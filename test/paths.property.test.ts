@@ -100,6 +100,15 @@ describe('hostile paths never reach outside the tenant’s managed files', () =>
     });
   }
 
+  it('refuses a path through the tenant lock file, which as a directory would block every later operation', async () => {
+    // Found by the agent property below: `.drydock.lock/x` used to be written, leaving a directory where the lock file goes.
+    const before = await sb.state();
+    for (const p of ['.drydock.lock', '.drydock.lock/x', 'nginx/.drydock-tmp-1234']) {
+      await expect(writeManagedFiles(sb.root, [p], [{ path: p, content: 'x' }])).rejects.toMatchObject({ rule: 'reserved' });
+    }
+    expect(changes(before, await sb.state())).toEqual([]);
+  });
+
   it('refuses the symlinks planted in the tenant: out of it, to a file outside, and into tenant content', async () => {
     for (const p of ['drydock/escape/pwned', 'nginx/evil.conf', 'nginx/docs/index.md']) {
       const before = await sb.state();
@@ -202,6 +211,8 @@ describe('hostile paths never reach outside the tenant’s managed files', () =>
       expect(res.status, res.body).not.toBe(500);
       if (res.status !== 200) return `refused ${res.status} (${JSON.parse(res.body).code})`;
       const last = JSON.parse(res.body.trim().split('\n').at(-1)!);
+      // agent-failed is the agent's "internal error": a path must be refused for a reason, not crash the operation.
+      expect(last.error?.code, last.error?.message).not.toBe('agent-failed');
       return last.error ? `refused (${last.error.code})` : 'done';
     }
 

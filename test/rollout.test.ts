@@ -2,10 +2,13 @@
  * Fleet rollouts over real Docker Compose tenants: waves, the failure budget,
  * pause and resume, approval between waves, abort, and the busy guard.
  */
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FleetRolloutInput, RolloutView } from '../core/types.js';
+import { rolloutWorkflowId } from '../core/workflow-ids.js';
 import { buildAndPushImage, registryAddress, type BuiltImage } from './harness/images.js';
 import { APP_SERVICES, createTenant, type Tenant } from './harness/tenant.js';
-import { startTestControlPlane, uniqueName, waitFor, waitForUpgradeStatus, type TestControlPlane } from './support.js';
+import { recordHistory, startTestControlPlane, uniqueName, waitFor, waitForUpgradeStatus, type TestControlPlane } from './support.js';
 
 describe('fleet rollouts on real tenants', () => {
   let cp: TestControlPlane;
@@ -26,7 +29,10 @@ describe('fleet rollouts on real tenants', () => {
       const { status, body } = await cp.api('GET', `/api/rollouts/${id}`);
       return status === 200 && statuses.includes(body.status) ? body : undefined;
     }, timeoutMs, 300);
-  const bySlug = (view: any) => Object.fromEntries(view.instances.map((i: any) => [i.slug, i]));
+  const recordRollout = async (id: string, name: string) => {
+    const { runId } = await cp.temporal.workflow.getHandle(rolloutWorkflowId(id)).describe();
+    await recordHistory(cp, rolloutWorkflowId(id), runId, name);
+  };
 
   beforeAll(async () => {
     appRepo = `${registryAddress()}/drydock/rollout-app`;
@@ -68,6 +74,7 @@ describe('fleet rollouts on real tenants', () => {
     expect(end.status).toBe('succeeded');
     expect(end.counts).toMatchObject({ updated: 3, failed: 0, skipped: 0 });
     expect(end.waves.map((w: { size: number; updated: number }) => [w.size, w.updated])).toEqual([[1, 1], [2, 2]]);
+    await recordRollout(id, 'fleet-rollout-success');
     for (const t of tenants) {
       const c = await t.containers();
       for (const s of APP_SERVICES) expect(c[s]!.imageId, `${t.project}/${s}`).toBe(second.id);
@@ -88,6 +95,7 @@ describe('fleet rollouts on real tenants', () => {
     const end = await waitRollout(id, ['succeeded', 'failed', 'aborted']);
     expect(end.status).toBe('failed');
     expect(end.counts).toMatchObject({ updated: 2, failed: 1, pending: 0 });
+    await recordRollout(id, 'fleet-rollout-pause-resume');
   });
 
   it('skips an instance already upgrading as busy, waits for approval between waves, and abort stops new starts', async () => {
@@ -113,6 +121,44 @@ describe('fleet rollouts on real tenants', () => {
     const parkedUpgrade = history.body.find((u: { status: string }) => u.status === 'needs-attention');
     expect((await cp.api('POST', `/api/upgrades/${parkedUpgrade.id}/abort`)).status).toBe(202);
     await waitForUpgradeStatus(cp, parkedUpgrade.id, ['failed']);
+  });
+
+  it('continues as new between waves, carrying every instance state across runs', async () => {
+    const ghosts = [];
+    for (let n = 0; n < 3; n++) {
+      const res = await cp.api('POST', '/api/instances', {
+        slug: uniqueName(`can${n}-`), name: 'Ghost', composeDir: tenants[0]!.dir, composeProjectName: tenants[0]!.project,
+        coreServices: ['ghost'], imageTag: tag,
+      });
+      ghosts.push(res.body);
+    }
+    const rolloutId = randomUUID();
+    const input: FleetRolloutInput = {
+      rolloutId,
+      mode: 'image-only',
+      instances: ghosts.map((g, wave) => ({
+        target: { instanceId: g.id, slug: g.slug, composeProjectName: g.composeProjectName, composeDir: g.composeDir, coreServices: g.coreServices, isRemote: false, agentUrl: null },
+        imageTag: tag,
+        wave,
+        status: 'pending',
+      })),
+      waveSizes: [1, 1, 1],
+      maxParallel: 1,
+      failureBudget: { percent: 100 },
+      bake: 0,
+      perInstanceTimeoutMs: 60_000,
+      continueAsNewAfterEvents: 1,
+    };
+    const handle = await cp.temporal.workflow.start('fleetRollout', { taskQueue: cp.taskQueue, workflowId: rolloutWorkflowId(rolloutId), args: [input] });
+    const end: RolloutView = await handle.result();
+    expect(end.counts).toMatchObject({ failed: 3, pending: 0 });
+    expect(end.log.filter((l) => l.includes('continuing as new'))).toHaveLength(2);
+    expect((await handle.describe()).runId).not.toBe(handle.firstExecutionRunId);
+    for (const g of ghosts) {
+      const parked = (await cp.api('GET', `/api/instances/${g.id}/upgrades`)).body[0];
+      expect(parked.status).toBe('needs-attention');
+      await cp.api('POST', `/api/upgrades/${parked.id}/abort`);
+    }
   });
 
   it('refuses a rollout that names an unknown instance or bad waves, saying which', async () => {

@@ -57,6 +57,8 @@ export interface TestOperator {
 }
 
 export interface TestControlPlane extends ControlPlane {
+  /** The task queue this control plane's worker polls. */
+  taskQueue: string;
   /** The operator the harness created; `api()` calls as it, with its API token. */
   operator: TestOperator;
   /** A call as the harness's operator (Authorization: Bearer its token). */
@@ -103,12 +105,13 @@ export async function startTestControlPlane(opts: Partial<ControlPlaneOptions> =
   const temporalAddress = process.env.TEMPORAL_ADDRESS;
   if (!temporalAddress) throw new Error('TEMPORAL_ADDRESS is unset: the global setup starts the Temporal dev server');
   const database = await createTestDatabase();
+  const taskQueue = uniqueName('test-queue-');
   const cp = await startControlPlane({
     databaseUrl: database.url,
     temporalAddress,
     temporalUiUrl: process.env.TEMPORAL_UI_URL,
     port: 0,
-    taskQueue: uniqueName('test-queue-'),
+    taskQueue,
     verifyPollMs: 200,
     log: () => {},
     firstOperator: null,
@@ -117,6 +120,7 @@ export async function startTestControlPlane(opts: Partial<ControlPlaneOptions> =
   const operator = await createTestOperator(cp);
   return {
     ...cp,
+    taskQueue: opts.taskQueue ?? taskQueue,
     operator,
     api: (method, path, body) => call(`${cp.url}${path}`, method, body, { authorization: `Bearer ${operator.token}` }),
     anon: (method, path, body) => call(`${cp.url}${path}`, method, body, {}),

@@ -200,7 +200,7 @@ export async function fleetRollout(input: FleetRolloutInput): Promise<RolloutVie
     }
     if (paused) await condition(() => !paused || aborted);
     status = paused ? 'paused' : 'running';
-    if (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > HISTORY_EVENTS_BEFORE_CONTINUE) {
+    if (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > (input.continueAsNewAfterEvents ?? HISTORY_EVENTS_BEFORE_CONTINUE)) {
       note('continuing as new to keep the history small');
       await continueAsNew<typeof fleetRollout>({
         ...input,

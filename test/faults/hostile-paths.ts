@@ -65,7 +65,7 @@ const withControl = fc
 
 const overLong = fc.oneof(
   fc.integer({ min: 256, max: 400 }).map((n) => `nginx/${'a'.repeat(n)}`),
-  fc.integer({ min: 86, max: 120 }).map((n) => `drydock/${'\u00e9'.repeat(n)}`), // 2 bytes each: over 255 bytes, under 255 characters
+  fc.integer({ min: 128, max: 200 }).map((n) => `drydock/${'\u00e9'.repeat(n)}`), // 2 bytes each: over 255 bytes, under 255 characters
   fc.integer({ min: 17, max: 24 }).map((n) => `nginx/${Array.from({ length: n }, () => 'b'.repeat(250)).join('/')}`), // over 4096 bytes
   fc.integer({ min: 1, max: 3 }).map((n) => `drydock/${'c'.repeat(5000 * n)}`),
 );
