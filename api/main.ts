@@ -4,6 +4,7 @@
  */
 import type { FrontDoor } from '../activities/index.js';
 import { startControlPlane } from './control-plane.js';
+import { randomBytes } from 'node:crypto';
 
 /** `service:port/path`, e.g. `nginx:80/`: what the full upgrade probes last. */
 function frontDoorFromEnv(value: string | undefined): FrontDoor | undefined {
@@ -16,8 +17,21 @@ function frontDoorFromEnv(value: string | undefined): FrontDoor | undefined {
   return { service: m[1]!, port: Number(m[2]), path: m[3] ?? '/' };
 }
 
+// A first start without DRYDOCK_ADMIN_*: an admin with a generated password, shown once, so the UI can be signed into at once.
+const generatedPassword = process.env.DRYDOCK_ADMIN_PASSWORD ? undefined : randomBytes(15).toString('base64url');
+let createdFirstOperator = false;
+const log = (m: string) => {
+  if (m.startsWith('created the first operator')) createdFirstOperator = true;
+  console.log(m);
+};
+
 try {
   const cp = await startControlPlane({
+    log,
+    firstOperator: {
+      email: process.env.DRYDOCK_ADMIN_EMAIL || 'admin@localhost',
+      password: process.env.DRYDOCK_ADMIN_PASSWORD || generatedPassword,
+    },
     databaseUrl: process.env.DATABASE_URL || undefined,
     temporalAddress: process.env.TEMPORAL_ADDRESS || undefined,
     temporalUiUrl: process.env.TEMPORAL_UI_URL || undefined,
@@ -29,7 +43,13 @@ try {
     frontDoor: frontDoorFromEnv(process.env.DRYDOCK_FRONT_DOOR),
     parkTimeoutMs: process.env.DRYDOCK_PARK_TIMEOUT_HOURS ? Number(process.env.DRYDOCK_PARK_TIMEOUT_HOURS) * 3_600_000 : undefined,
   });
-  console.log(`drydock API: ${cp.url}/api/instances`);
+  console.log(`drydock: ${cp.url}/ (API under ${cp.url}/api)`);
+  if (createdFirstOperator && generatedPassword) {
+    console.log(
+      `first operator: ${process.env.DRYDOCK_ADMIN_EMAIL || 'admin@localhost'} with the password ${generatedPassword}\n` +
+        '  (shown this once; change it with `npm run operator -- set-password` while drydock is stopped)',
+    );
+  }
   if (cp.temporalUiUrl) console.log(`Temporal web console: ${cp.temporalUiUrl}`);
   let stopping = false;
   const stop = async () => {
