@@ -3,7 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['**/*.test.ts'],
-    exclude: ['node_modules/**', '.data/**', '.tools/**', 'dist/**'],
+    // test/faults/ holds the heavy crash and fault tests: `npm run test:faults`.
+    exclude: ['node_modules/**', '.data/**', '.tools/**', 'dist/**', 'test/faults/**'],
     globalSetup: ['test/global-setup.ts'],
     pool: 'forks',
     env: { DRYDOCK_TEMPORAL_LOG_LEVEL: 'ERROR' },

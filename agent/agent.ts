@@ -14,7 +14,7 @@ import { createCsr, fingerprint256, generateKeyPair, type KeyPairPem } from '../
 import type { ExecutionDriver } from '../core/driver.js';
 import { DEFAULT_AGENT_MANAGED } from './guard.js';
 import { classify, pollOnce, pollUntilDone, postJson, type Decision, type PollLoop, type PollSchedule } from './poll.js';
-import { createAgentServer, type AgentServer } from './server.js';
+import { createAgentServer, createMultiTenantAgentServer, type AgentServer, type MultiTenantAgentServer } from './server.js';
 import { createTenantDriver, detectComposeVariant } from './tenant.js';
 
 export interface AgentConfig {
@@ -71,64 +71,229 @@ export function defaultStateDir(slug: string): string {
 
 export async function startAgent(cfg: AgentConfig): Promise<RunningAgent> {
   const log = cfg.log ?? ((m: string) => console.log(m));
-  const ccp = cfg.ccpUrl.replace(/\/+$/, '');
-  await mkdir(cfg.stateDir, { recursive: true, mode: 0o700 });
-  await chmod(cfg.stateDir, 0o700);
-  const file = (n: string) => path.join(cfg.stateDir, n);
-
-  let keys: KeyPairPem;
-  const savedKey = await readOptional(file('key.pem'));
-  const savedPub = await readOptional(file('key.pub'));
-  if (savedKey && savedPub) {
-    keys = { privateKeyPem: savedKey, publicKeyPem: savedPub };
-  } else {
-    keys = await generateKeyPair();
-    await writePrivate(file('key.pem'), keys.privateKeyPem);
-    await writePrivate(file('key.pub'), keys.publicKeyPem, 0o644);
-    log('agent: generated a new key pair (the private key stays in the state directory)');
-  }
-
+  const keys = await loadOrCreateKeys(cfg.stateDir, (m) => log(`agent: ${m}`));
   const projectName = cfg.projectName ?? cfg.slug;
   const driver = cfg.driver ?? createTenantDriver({ docker: new Docker(), compose: await detectComposeVariant() }, { projectName, dir: cfg.dir });
   const managed = cfg.managed ?? DEFAULT_AGENT_MANAGED;
   const server = createAgentServer({ slug: cfg.slug, dir: cfg.dir, driver, managed, lockStaleMs: cfg.lockStaleMs, log });
   const bound = await server.listen(cfg.listenHost, cfg.listenPort);
-  const host = ['0.0.0.0', '::', ''].includes(cfg.listenHost) ? os.hostname() : cfg.listenHost.includes(':') ? `[${cfg.listenHost}]` : cfg.listenHost;
-  const url = (cfg.publicUrl ?? `https://${host}:${bound.port}`).replace(/\/+$/, '');
+  const url = advertisedUrl(cfg.listenHost, bound.port, cfg.publicUrl);
   log(`agent: listening on ${cfg.listenHost}:${bound.port} for ${cfg.slug} (advertised as ${url}); managed paths: ${managed.join(', ')}`);
 
+  const life = tenantLifecycle({ ...cfg, projectName, url, log, keys }, (cert, ca, key) => {
+    server.setCredentials({ key, cert, ca });
+    log(`agent: approved; serving ${cfg.slug} on ${url}`);
+  });
+  return {
+    url,
+    server,
+    outcome: life.outcome,
+    async close() {
+      life.stop();
+      await server.close();
+    },
+  };
+}
+
+/** One tenant directory of a multi-tenant agent. */
+export interface AgentTenantConfig {
+  slug: string;
+  dir: string;
+  projectName?: string;
+  name?: string;
+  /** Needed until the tenant is registered. */
+  inviteCode?: string;
+}
+
+export interface MultiTenantAgentConfig {
+  ccpUrl: string;
+  tenants: AgentTenantConfig[];
+  listenHost: string;
+  listenPort: number;
+  publicUrl?: string;
+  /** Each tenant keeps its own state (key pair, certificate) in `<stateDir>/<slug>`. */
+  stateDir: string;
+  managed?: readonly string[];
+  caFingerprint?: string;
+  schedule?: PollSchedule;
+  lockStaleMs?: number;
+  /** At most this many registrations in flight at once (default 8), so a large host does not flood the control plane. */
+  registerConcurrency?: number;
+  /** Tests and benchmarks inject drivers; otherwise the tenant driver on this host's Docker. */
+  driverFor?: (t: { slug: string; dir: string; projectName: string }) => ExecutionDriver;
+  log?: (m: string) => void;
+}
+
+export interface RunningMultiTenantAgent {
+  url: string;
+  server: MultiTenantAgentServer;
+  /** Per slug: serving once approved, or why that tenant gave up. */
+  outcomes: Map<string, Promise<AgentOutcome>>;
+  close(): Promise<void>;
+}
+
+/**
+ * One agent process for many tenant directories on one host: one port, and
+ * per tenant its own key pair, registration (its own invite code), approval
+ * and certificate, exactly as if each ran its own agent. The control plane
+ * sees N agents at the same URL; the TLS server name picks the tenant.
+ */
+export async function startMultiTenantAgent(cfg: MultiTenantAgentConfig): Promise<RunningMultiTenantAgent> {
+  const log = cfg.log ?? ((m: string) => console.log(m));
+  if (cfg.tenants.length === 0) throw new Error('no tenants to serve');
+  const seen = new Set<string>();
+  for (const t of cfg.tenants) {
+    if (seen.has(t.slug)) throw new Error(`tenant ${t.slug} is listed twice`);
+    seen.add(t.slug);
+  }
+  const managed = cfg.managed ?? DEFAULT_AGENT_MANAGED;
+  const server = createMultiTenantAgentServer({ managed, lockStaleMs: cfg.lockStaleMs, log });
+  let driverFor = cfg.driverFor;
+  if (!driverFor) {
+    const docker = new Docker();
+    const compose = await detectComposeVariant();
+    driverFor = (t) => createTenantDriver({ docker, compose }, { projectName: t.projectName, dir: t.dir });
+  }
+  const keys = new Map<string, KeyPairPem>();
+  for (const t of cfg.tenants) {
+    const projectName = t.projectName ?? t.slug;
+    server.addTenant({ slug: t.slug, dir: t.dir, driver: driverFor({ slug: t.slug, dir: t.dir, projectName }) });
+    keys.set(t.slug, await loadOrCreateKeys(path.join(cfg.stateDir, t.slug), (m) => log(`agent: ${t.slug}: ${m}`)));
+  }
+  const bound = await server.listen(cfg.listenHost, cfg.listenPort);
+  const url = advertisedUrl(cfg.listenHost, bound.port, cfg.publicUrl);
+  log(`agent: listening on ${cfg.listenHost}:${bound.port} for ${cfg.tenants.length} tenants (advertised as ${url}); managed paths: ${managed.join(', ')}`);
+
+  const gate = semaphore(cfg.registerConcurrency ?? 8);
+  const total = cfg.tenants.length;
+  const lives = cfg.tenants.map((t) =>
+    tenantLifecycle(
+      {
+        ...cfg,
+        ...t,
+        projectName: t.projectName ?? t.slug,
+        stateDir: path.join(cfg.stateDir, t.slug),
+        url,
+        log,
+        gate,
+        keys: keys.get(t.slug)!,
+        multi: true,
+      },
+      (cert, ca, key) => {
+        server.setTenantCredentials(t.slug, { key, cert, ca });
+        const n = server.serving().length;
+        log(`agent: approved; serving ${t.slug} on ${url} (${n} of ${total} tenants served)`);
+      },
+    ),
+  );
+  return {
+    url,
+    server,
+    outcomes: new Map(cfg.tenants.map((t, i) => [t.slug, lives[i]!.outcome])),
+    async close() {
+      for (const l of lives) l.stop();
+      await server.close();
+    },
+  };
+}
+
+function advertisedUrl(listenHost: string, port: number, publicUrl?: string): string {
+  const host = ['0.0.0.0', '::', ''].includes(listenHost) ? os.hostname() : listenHost.includes(':') ? `[${listenHost}]` : listenHost;
+  return (publicUrl ?? `https://${host}:${port}`).replace(/\/+$/, '');
+}
+
+/** At most n of the wrapped calls at once. */
+function semaphore(n: number) {
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  return async <T>(fn: () => Promise<T>): Promise<T> => {
+    if (active >= n) await new Promise<void>((r) => waiting.push(r));
+    active++;
+    try {
+      return await fn();
+    } finally {
+      active--;
+      waiting.shift()?.();
+    }
+  };
+}
+
+interface LifecycleConfig {
+  ccpUrl: string;
+  inviteCode?: string;
+  slug: string;
+  dir: string;
+  projectName: string;
+  name?: string;
+  url: string;
+  stateDir: string;
+  caFingerprint?: string;
+  schedule?: PollSchedule;
+  log: (m: string) => void;
+  keys: KeyPairPem;
+  /** Wraps each registration attempt (a multi-tenant agent limits how many run at once). */
+  gate?: <T>(fn: () => Promise<T>) => Promise<T>;
+  /** One of many tenants: log lines name the slug. */
+  multi?: boolean;
+}
+
+/** The tenant's key pair from its state directory (0700), made there on first start. */
+async function loadOrCreateKeys(stateDir: string, log: (m: string) => void): Promise<KeyPairPem> {
+  await mkdir(stateDir, { recursive: true, mode: 0o700 });
+  await chmod(stateDir, 0o700);
+  const file = (n: string) => path.join(stateDir, n);
+  const savedKey = await readOptional(file('key.pem'));
+  const savedPub = await readOptional(file('key.pub'));
+  if (savedKey && savedPub) return { privateKeyPem: savedKey, publicKeyPem: savedPub };
+  const keys = await generateKeyPair();
+  await writePrivate(file('key.pem'), keys.privateKeyPem);
+  await writePrivate(file('key.pub'), keys.publicKeyPem, 0o644);
+  log('generated a new key pair (the private key stays in the state directory)');
+  return keys;
+}
+
+/**
+ * One tenant's way to being served: its key pair (made here, kept in its
+ * state directory), registration with its invite code, polling until an
+ * operator decides, then `serve` with the certificate; a restart resumes
+ * where it was.
+ */
+function tenantLifecycle(cfg: LifecycleConfig, serve: (cert: string, ca: string, key: string) => void): { outcome: Promise<AgentOutcome>; stop(): void } {
+  const log = cfg.log;
+  const ccp = cfg.ccpUrl.replace(/\/+$/, '');
+  const file = (n: string) => path.join(cfg.stateDir, n);
+  const gate = cfg.gate ?? (<T>(fn: () => Promise<T>) => fn());
   let loop: PollLoop<unknown> | undefined;
   let closed = false;
-
-  const serve = (cert: string, ca: string) => {
-    server.setCredentials({ key: keys.privateKeyPem, cert, ca });
-    log(`agent: approved; serving ${cfg.slug} on ${url}`);
-  };
+  const keys = cfg.keys;
+  /** Single-tenant lines stay as they always were; a multi-tenant agent's name the tenant. */
+  const of = cfg.multi ? ` ${cfg.slug}` : '';
+  const who = cfg.multi ? `${cfg.slug}: ` : '';
 
   async function register(): Promise<string | AgentOutcome> {
-    if (!cfg.inviteCode) return { kind: 'refused', message: 'not registered yet and no invite code given (--invite-code)' };
+    if (!cfg.inviteCode) return { kind: 'refused', message: `${who}not registered yet and no invite code given (--invite-code)` };
     const csr = await createCsr(cfg.slug, keys);
     const body = {
       inviteCode: cfg.inviteCode,
       slug: cfg.slug,
       csr,
-      agentUrl: url,
+      agentUrl: cfg.url,
       composeDir: path.resolve(cfg.dir),
-      composeProjectName: projectName,
+      composeProjectName: cfg.projectName,
       ...(cfg.name ? { name: cfg.name } : {}),
     };
     loop = pollUntilDone<string | AgentOutcome>(
       async () => {
-        const a = await postJson(`${ccp}/api/agents/register`, body);
+        const a = await gate(() => postJson(`${ccp}/api/agents/register`, body));
         return classify<string | AgentOutcome>('register', a, (b) => ({ kind: 'done', value: String(b.registrationId) }), (message) => ({ kind: 'refused', message }));
       },
-      { schedule: cfg.schedule, log: (m) => log(`agent: ${m}`) },
+      { schedule: cfg.schedule, log: (m) => log(`agent: ${who}${m}`) },
     ) as PollLoop<unknown>;
     return (await loop.result) as string | AgentOutcome;
   }
 
   async function awaitDecision(registrationId: string): Promise<AgentOutcome> {
-    loop = pollUntilDone<Decision>(() => pollOnce(ccp, registrationId, cfg.slug), { schedule: cfg.schedule, log: (m) => log(`agent: ${m}`) }) as PollLoop<unknown>;
+    loop = pollUntilDone<Decision>(() => pollOnce(ccp, registrationId, cfg.slug), { schedule: cfg.schedule, log: (m) => log(`agent: ${who}${m}`) }) as PollLoop<unknown>;
     const d = (await loop.result) as Decision;
     if (d.kind !== 'approved') return d;
     const problem = checkIssued(d.cert, d.ca, keys, cfg.slug, cfg.caFingerprint);
@@ -136,7 +301,7 @@ export async function startAgent(cfg: AgentConfig): Promise<RunningAgent> {
     await writePrivate(file('cert.pem'), d.cert, 0o644);
     await writePrivate(file('ca.pem'), d.ca, 0o644);
     await rm(file('registration.json'), { force: true });
-    serve(d.cert, d.ca);
+    serve(d.cert, d.ca, keys.privateKeyPem);
     return { kind: 'serving' };
   }
 
@@ -144,7 +309,7 @@ export async function startAgent(cfg: AgentConfig): Promise<RunningAgent> {
     const cert = await readOptional(file('cert.pem'));
     const ca = await readOptional(file('ca.pem'));
     if (cert && ca) {
-      serve(cert, ca);
+      serve(cert, ca, keys.privateKeyPem);
       return { kind: 'serving' };
     }
     const saved = await readOptional(file('registration.json'));
@@ -154,16 +319,16 @@ export async function startAgent(cfg: AgentConfig): Promise<RunningAgent> {
       if (typeof r !== 'string') return r;
       registrationId = r;
       await writePrivate(file('registration.json'), `${JSON.stringify({ registrationId, slug: cfg.slug, ccpUrl: ccp })}\n`);
-      log(`agent: registered (registration ${registrationId}); waiting for an operator to approve it`);
+      log(`agent: registered${of} (registration ${registrationId}); waiting for an operator to approve it`);
     } else {
-      log(`agent: resuming registration ${registrationId}; waiting for approval`);
+      log(`agent: ${who}resuming registration ${registrationId}; waiting for approval`);
     }
     const outcome = await awaitDecision(registrationId);
     if (outcome.kind === 'rejected') {
       await rm(file('registration.json'), { force: true });
-      log(`agent: registration rejected${outcome.reason ? `: ${outcome.reason}` : ''}; ask for a new invite code`);
+      log(`agent: ${who}registration rejected${outcome.reason ? `: ${outcome.reason}` : ''}; ask for a new invite code`);
     } else if (outcome.kind === 'refused') {
-      log(`agent: giving up: ${outcome.message}`);
+      log(`agent: ${who}giving up: ${outcome.message}`);
     }
     return outcome;
   }
@@ -172,15 +337,11 @@ export async function startAgent(cfg: AgentConfig): Promise<RunningAgent> {
     if (closed) return { kind: 'refused', message: 'stopped' } as AgentOutcome;
     throw err;
   });
-
   return {
-    url,
-    server,
     outcome,
-    async close() {
+    stop() {
       closed = true;
       loop?.stop();
-      await server.close();
     },
   };
 }

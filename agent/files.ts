@@ -122,7 +122,8 @@ export function checkPathShape(p: unknown, managed: readonly string[]): asserts 
     throw new PathRejected(p, 'tenant-content', `${TENANT_CONTENT_DIRS.map((d) => `${d}/`).join(', ')} belong to the tenant`);
   }
   const name = segments[segments.length - 1] ?? '';
-  if (p === LOCK_FILE || name.startsWith(TMP_PREFIX)) {
+  // The lock file as a directory (`.drydock.lock/x`) would break the tenant lock for good, like the file itself.
+  if (segments[0] === LOCK_FILE || name.startsWith(TMP_PREFIX)) {
     throw new PathRejected(p, 'reserved', 'the name is reserved for drydock\'s lock and temp files');
   }
   // The control plane's own rules (core/managed-paths): the agent is never more lenient than it.

@@ -13,6 +13,7 @@
  * tenant lock, so a retried activity waits for its first attempt to end.
  */
 import https from 'node:https';
+import tls from 'node:tls';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { AGENT_API_PREFIX, AGENT_KEEPALIVE_MS, AGENT_OPERATIONS, isAgentOperation, type AgentErrorBody } from '../core/agent-protocol.js';
@@ -21,18 +22,26 @@ import { CONTROL_PLANE_CN } from '../core/pki.js';
 import { withTenantLock } from './files.js';
 import { guardArguments } from './guard.js';
 
-export interface AgentServerOptions {
-  slug: string;
-  /** The tenant's compose directory: the lock lives there. */
-  dir: string;
-  driver: ExecutionDriver;
-  /** The agent's managed-path allowlist. */
+interface ServerBaseOptions {
+  /** The agent's managed-path allowlist (every tenant of a multi-tenant agent shares it). */
   managed: readonly string[];
   /** A lock file untouched this long is taken over (its holder died). */
   lockStaleMs?: number;
   keepaliveMs?: number;
   log?: (m: string) => void;
 }
+
+/** One tenant directory served by the agent. */
+export interface ServedTenant {
+  slug: string;
+  /** The tenant's compose directory: the lock lives there. */
+  dir: string;
+  driver: ExecutionDriver;
+}
+
+export interface AgentServerOptions extends ServerBaseOptions, ServedTenant {}
+
+export type MultiTenantAgentServerOptions = ServerBaseOptions;
 
 export interface AgentCredentials {
   key: string;
@@ -48,14 +57,79 @@ export interface AgentServer {
   close(): Promise<void>;
 }
 
+/**
+ * One process, one port, many tenant directories (a host with many tenants).
+ * Each tenant keeps its own identity: its own key pair and certificate with
+ * its slug, chosen at the handshake by the TLS server name (SNI) the control
+ * plane sends (the slug); a tenant is served only over its own certificate.
+ */
+export interface MultiTenantAgentServer {
+  server: https.Server;
+  listen(host: string, port: number): Promise<{ host: string; port: number }>;
+  /** Starts routing `/v1/<slug>/…` to this tenant; handshakes for it fail until setTenantCredentials. */
+  addTenant(t: ServedTenant): void;
+  /** Installs (or replaces) the tenant's certificate (identity: its slug) and the CA it trusts. */
+  setTenantCredentials(slug: string, c: AgentCredentials): void;
+  /** Slugs that have a certificate and are served. */
+  serving(): string[];
+  close(): Promise<void>;
+}
+
 const status: Record<string, number> = { 'agent-refused': 400, 'path-rejected': 400, 'unknown-service': 400, 'not-found': 404, 'payload-too-large': 413, forbidden: 403 };
 
 export function createAgentServer(o: AgentServerOptions): AgentServer {
+  const tenants = new Map<string, TenantEntry>([[o.slug, { slug: o.slug, dir: o.dir, driver: o.driver }]]);
+  const core = createServerCore(o, tenants, undefined);
+  return {
+    server: core.server,
+    listen: core.listen,
+    setCredentials(c) {
+      core.server.setSecureContext({ key: c.key, cert: c.cert, ca: c.ca, minVersion: 'TLSv1.2' });
+    },
+    close: core.close,
+  };
+}
+
+export function createMultiTenantAgentServer(o: MultiTenantAgentServerOptions): MultiTenantAgentServer {
+  const tenants = new Map<string, TenantEntry>();
+  // The default context has no certificate: a handshake naming no served tenant fails.
+  const core = createServerCore(o, tenants, (servername, cb) => cb(null, tenants.get(servername)?.context));
+  return {
+    server: core.server,
+    listen: core.listen,
+    addTenant(t) {
+      if (tenants.has(t.slug)) throw new Error(`the agent serves ${t.slug} already`);
+      tenants.set(t.slug, { slug: t.slug, dir: t.dir, driver: t.driver });
+    },
+    setTenantCredentials(slug, c) {
+      const t = tenants.get(slug);
+      if (!t) throw new Error(`the agent does not serve ${slug}`);
+      t.context = tls.createSecureContext({ key: c.key, cert: c.cert, ca: c.ca, minVersion: 'TLSv1.2' });
+    },
+    serving: () => [...tenants.values()].filter((t) => t.context).map((t) => t.slug),
+    close: core.close,
+  };
+}
+
+interface TenantEntry extends ServedTenant {
+  /** Multi-tenant mode: the tenant's own certificate, picked by SNI. */
+  context?: tls.SecureContext;
+}
+
+type SniCallback = (servername: string, cb: (err: Error | null, ctx?: tls.SecureContext) => void) => void;
+
+/**
+ * The server both modes share. Single-tenant (sni undefined): the one tenant
+ * under the server's own certificate, as before. Multi-tenant: the certificate
+ * is the tenant's, by SNI, and a request must name the tenant whose
+ * certificate its connection was made with.
+ */
+function createServerCore(o: ServerBaseOptions, tenants: Map<string, TenantEntry>, sni: SniCallback | undefined) {
   const log = o.log ?? (() => {});
   const lockStaleMs = o.lockStaleMs ?? 5 * 60_000;
   const keepaliveMs = o.keepaliveMs ?? AGENT_KEEPALIVE_MS;
   // No key or certificate yet: handshakes fail until setCredentials.
-  const server = https.createServer({ requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' }, (req, res) => {
+  const server = https.createServer({ requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2', ...(sni ? { SNICallback: sni } : {}) }, (req, res) => {
     void handle(req, res).catch((err: Error) => {
       log(`agent: request failed: ${err.stack ?? err.message}`);
       if (!res.headersSent) reply(res, 500, { code: 'agent-failed', message: 'internal error in the agent' });
@@ -80,7 +154,14 @@ export function createAgentServer(o: AgentServerOptions): AgentServer {
     if (peer?.subject?.CN !== CONTROL_PLANE_CN) return reply(res, 403, { code: 'forbidden', message: 'only the control plane may call this agent' });
     const m = new RegExp(`^${AGENT_API_PREFIX}/([^/]+)/([A-Za-z]+)$`).exec(req.url ?? '');
     if (req.method !== 'POST' || !m) return reply(res, 404, { code: 'not-found', message: `no route ${req.method} ${req.url}` });
-    if (m[1] !== o.slug) return reply(res, 404, { code: 'not-found', message: `this agent serves ${o.slug}, not ${m[1]}` });
+    const tenant = tenants.get(m[1]!);
+    if (!tenant) {
+      const served = sni ? 'another tenant' : [...tenants.keys()][0];
+      return reply(res, 404, { code: 'not-found', message: `this agent serves ${served}, not ${m[1]}` });
+    }
+    if (sni && (req.socket as TLSSocket).servername !== tenant.slug) {
+      return reply(res, 404, { code: 'not-found', message: `${tenant.slug} is served only over its own certificate (server name ${tenant.slug})` });
+    }
     const op = m[2]!;
     if (!isAgentOperation(op)) return reply(res, 404, { code: 'not-found', message: `no operation ${op}` });
     const spec = AGENT_OPERATIONS[op];
@@ -96,7 +177,7 @@ export function createAgentServer(o: AgentServerOptions): AgentServer {
 
     let args: unknown[];
     try {
-      args = await guardArguments(op, rawArgs, { managed: o.managed, driver: o.driver });
+      args = await guardArguments(op, rawArgs, { managed: o.managed, driver: tenant.driver });
     } catch (err) {
       const e = errorBody(err);
       log(`agent: refused ${op}: ${e.message}`);
@@ -118,16 +199,16 @@ export function createAgentServer(o: AgentServerOptions): AgentServer {
     try {
       const call = () => {
         abort.signal.throwIfAborted();
-        const fn = o.driver[op] as (...a: unknown[]) => Promise<unknown>;
+        const fn = tenant.driver[op] as (...a: unknown[]) => Promise<unknown>;
         const callArgs = spec.long ? [...args, { signal: abort.signal, onProgress: (line: string) => write({ progress: line }) }] : args;
-        return fn.apply(o.driver, callArgs);
+        return fn.apply(tenant.driver, callArgs);
       };
-      const result = spec.mutates ? await withTenantLock(o.dir, lockStaleMs, call, { signal: abort.signal }) : await call();
+      const result = spec.mutates ? await withTenantLock(tenant.dir, lockStaleMs, call, { signal: abort.signal }) : await call();
       write({ done: true, result });
-      log(`agent: ${op} done in ${Date.now() - started} ms`);
+      log(`agent: ${sni ? `${tenant.slug}: ` : ''}${op} done in ${Date.now() - started} ms`);
     } catch (err) {
       const e = abort.signal.aborted ? { code: 'cancelled', message: `${op} was cancelled: the control plane closed the request` } : errorBody(err);
-      log(`agent: ${op} failed: ${e.message}`);
+      log(`agent: ${sni ? `${tenant.slug}: ` : ''}${op} failed: ${e.message}`);
       write({ done: true, error: e });
     } finally {
       clearInterval(keepalive);
@@ -137,7 +218,7 @@ export function createAgentServer(o: AgentServerOptions): AgentServer {
 
   return {
     server,
-    listen(host, port) {
+    listen(host: string, port: number): Promise<{ host: string; port: number }> {
       return new Promise((resolve, reject) => {
         server.once('error', reject);
         server.listen(port, host, () => {
@@ -147,10 +228,7 @@ export function createAgentServer(o: AgentServerOptions): AgentServer {
         });
       });
     },
-    setCredentials(c) {
-      server.setSecureContext({ key: c.key, cert: c.cert, ca: c.ca, minVersion: 'TLSv1.2' });
-    },
-    close() {
+    close(): Promise<void> {
       return new Promise((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

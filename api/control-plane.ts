@@ -17,6 +17,7 @@ import { createDriverFactory } from '../worker/drivers.js';
 import { createPlanner, renderDefaultsFromEnv } from '../worker/planner.js';
 import { createWorker } from '../worker/worker.js';
 import type { FrontDoor } from '../activities/index.js';
+import type { CommandRunner } from '../agent/run-command.js';
 import type { ReleasePlanner } from '../activities/release-plan.js';
 import { createApp } from './app.js';
 import { createAuthStore } from './auth-store.js';
@@ -54,6 +55,8 @@ export interface ControlPlaneOptions {
   firstOperator?: { email?: string; password?: string } | null;
   /** Express's `trust proxy`; default from DRYDOCK_TRUST_PROXY. */
   trustProxy?: boolean | number | string;
+  /** Runs local instances' compose commands; default agent/run-command.ts (bench/overhead.ts wraps it to time compose). */
+  commandRunner?: CommandRunner;
 }
 
 /** DRYDOCK_TRUST_PROXY: true/false, a hop count, or Express's address list. */
@@ -128,7 +131,11 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     const defaultImageTag = opts.defaultImageTag ?? 'latest';
     const ca = await openCa(opts.caDir ?? path.join(dataDir, 'ca'), log);
     const agents = createAgentRepo(db.prisma);
-    const driverFor = await createDriverFactory({ log, remote: { credentials: ca.clientCredentials, approvedAgent: agents.approvedAgent } });
+    const driverFor = await createDriverFactory({
+      log,
+      run: opts.commandRunner,
+      remote: { credentials: ca.clientCredentials, approvedAgent: agents.approvedAgent },
+    });
     const planner = opts.planner ?? createPlanner({ ...renderDefaultsFromEnv(), imageTag: defaultImageTag });
     if (opts.runWorker ?? true) {
       const w = await createWorker({ db, temporalAddress, taskQueue: opts.taskQueue, verifyPollMs: opts.verifyPollMs, driverFor, planner, frontDoor: opts.frontDoor });

@@ -64,6 +64,8 @@ export function checkRelativePath(p: string): string | undefined {
 export function checkManagedPath(p: string): string | undefined {
   const structural = checkRelativePath(p);
   if (structural) return structural;
+  // Files travel in objects keyed by path (reads, snapshots, restores): this key would set the prototype instead.
+  if (p === '__proto__') return 'is "__proto__", which cannot be a key of the path-keyed records files travel in';
   if (isTenantContentPath(p)) {
     return `is tenant-owned content (drydock never writes under ${TENANT_CONTENT_DIRS.map((d) => `${d}/`).join(', ')})`;
   }

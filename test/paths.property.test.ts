@@ -25,7 +25,8 @@ import { createPlanner } from '../worker/planner.js';
 import { releaseDefaults } from './faults/support.js';
 import { anyHostilePath, changes, createSandbox, hostilePaths, SECRET, type PathFamily, type Sandbox } from './faults/hostile-paths.js';
 
-const RUNS = Number(process.env.DRYDOCK_PROPERTY_RUNS ?? 300);
+/** Runs per property; DRYDOCK_PROPERTY_RUNS=1000 for a deeper search than CI's. */
+const RUNS = Number(process.env.DRYDOCK_PROPERTY_RUNS ?? 100);
 const tally: Record<string, Record<string, number>> = {};
 function count(where: string, outcome: string) {
   tally[where] ??= {};
@@ -68,7 +69,7 @@ describe('hostile paths never reach outside the tenant’s managed files', () =>
   });
 
   for (const family of Object.keys(hostilePaths) as PathFamily[]) {
-    it(`refuses or confines a ${family} path written even when the managed list names it`, async () => {
+    it(`refuses or confines paths of the ${family} family, written even when the managed list names them`, async () => {
       await fc.assert(
         fc.asyncProperty(hostilePaths[family], async (p) => {
           const before = await sb.state();
@@ -100,12 +101,15 @@ describe('hostile paths never reach outside the tenant’s managed files', () =>
     });
   }
 
-  it('refuses a path through the tenant lock file, which as a directory would block every later operation', async () => {
+  it('refuses a path through the tenant lock file, which as a directory would block every later operation, and a file named __proto__', async () => {
     // Found by the agent property below: `.drydock.lock/x` used to be written, leaving a directory where the lock file goes.
     const before = await sb.state();
     for (const p of ['.drydock.lock', '.drydock.lock/x', 'nginx/.drydock-tmp-1234']) {
       await expect(writeManagedFiles(sb.root, [p], [{ path: p, content: 'x' }])).rejects.toMatchObject({ rule: 'reserved' });
     }
+    // Found by the same property: a file named __proto__ vanished from the path-keyed records (a snapshot lost it).
+    await expect(writeManagedFiles(sb.root, ['__proto__'], [{ path: '__proto__', content: 'x' }])).rejects.toMatchObject({ rule: 'invalid' });
+    expect(() => parseManifest({ managed: [{ path: '__proto__', template: 'x.eta', kind: 'config' }] })).toThrow(/__proto__/);
     expect(changes(before, await sb.state())).toEqual([]);
   });
 
@@ -229,7 +233,7 @@ describe('hostile paths never reach outside the tenant’s managed files', () =>
           expect(read.body).not.toContain(SECRET);
           expect(snap.body).not.toContain(Buffer.from(`${SECRET}\n`).toString('base64'));
           const changed = changes(before, await sb.state());
-          if (write === 'done' || restore === 'done') {
+          if (changed.length > 0) {
             expect(allowed, `${family} ${JSON.stringify(p)} was written`).toBe(true);
             expectOnlyTheManagedFile(sb, p, changed);
             await rm(path.join(sb.root, p), { force: true });

@@ -6,6 +6,7 @@
 import Docker from 'dockerode';
 import { createTenantDriver, detectComposeVariant } from '../agent/tenant.js';
 import type { ComposeVariant } from '../core/compose.js';
+import type { CommandRunner } from '../agent/run-command.js';
 import { TenantError, type ExecutionDriver } from '../core/driver.js';
 import { createRemoteDriver, type ApprovedAgent, type RemoteCredentials } from './remote-driver.js';
 
@@ -28,7 +29,14 @@ export interface RemoteDriverConfig {
 }
 
 export async function createDriverFactory(
-  opts: { docker?: Docker; compose?: ComposeVariant; log?: (m: string) => void; remote?: RemoteDriverConfig } = {},
+  opts: {
+    docker?: Docker;
+    compose?: ComposeVariant;
+    /** How local instances' compose commands run; default agent/run-command.ts (the benchmarks wrap it to time compose). */
+    run?: CommandRunner;
+    log?: (m: string) => void;
+    remote?: RemoteDriverConfig;
+  } = {},
 ): Promise<DriverFor> {
   const log = opts.log ?? (() => {});
   const docker = opts.docker ?? new Docker();
@@ -37,7 +45,7 @@ export async function createDriverFactory(
   return (target) => {
     if (target.isRemote) return remoteDriver(target, opts.remote);
     if (!compose) throw new TenantError('compose-missing', 'Docker Compose is not installed on the control-plane host');
-    return createTenantDriver({ docker, compose }, { projectName: target.composeProjectName, dir: target.composeDir });
+    return createTenantDriver({ docker, compose, run: opts.run }, { projectName: target.composeProjectName, dir: target.composeDir });
   };
 }
 

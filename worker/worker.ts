@@ -2,7 +2,7 @@
  * The one place real clients are made for activities: database repositories
  * and execution drivers. Used by the standalone worker and by `npm start`.
  */
-import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel, type WorkerOptions as TemporalWorkerOptions } from '@temporalio/worker';
 import { createActivities, type FrontDoor } from '../activities/index.js';
 import type { ReleasePlanner } from '../activities/release-plan.js';
 import { TASK_QUEUE } from '../core/workflow-ids.js';
@@ -33,6 +33,16 @@ function installQuietRuntime() {
   }
 }
 
+/**
+ * How the worker runs its tasks, apart from what it runs. The fleet
+ * benchmark's raw-Temporal baseline (bench/fleet.ts) runs with the same.
+ */
+export const WORKER_TUNING = {
+  // Cancellation reaches an activity only with a heartbeat's answer: send them often enough that Cancel is prompt.
+  defaultHeartbeatThrottleInterval: '2 seconds',
+  maxHeartbeatThrottleInterval: '5 seconds',
+} satisfies Partial<TemporalWorkerOptions>;
+
 export interface RunnableWorker {
   worker: Worker;
   /** Runs until shutdown, then closes the worker's connection. */
@@ -60,9 +70,7 @@ export async function createWorker(opts: WorkerOptions): Promise<RunnableWorker>
     namespace: opts.namespace ?? 'default',
     taskQueue: opts.taskQueue ?? TASK_QUEUE,
     activities,
-    // Cancellation reaches an activity only with a heartbeat's answer: send them often enough that Cancel is prompt.
-    defaultHeartbeatThrottleInterval: '2 seconds',
-    maxHeartbeatThrottleInterval: '5 seconds',
+    ...WORKER_TUNING,
     ...workflowSource,
   });
   return { worker, run: () => worker.run().finally(() => connection.close()) };

@@ -1,10 +1,11 @@
 /**
  * A standalone worker exactly like `npm run worker` (worker/main.ts: same
  * createWorker, driver factory, planner and environment), plus one fault gate
- * for the crash tests: with DRYDOCK_FAULT_GATE=<activity type>, the first time
- * that activity calls the tenant driver the worker prints
- * `fault-gate: reached <activity>` and never finishes the activity, so the
- * test can SIGKILL it at a known point. What the gated call does first:
+ * for the crash tests: with DRYDOCK_FAULT_GATE=<activity type>:<driver method>,
+ * the first time that activity calls that method of the tenant driver the
+ * worker prints `fault-gate: reached <activity>` and never finishes the
+ * activity, so the test can SIGKILL it at a known point. What the gated call
+ * does first:
  *
  * - writeFiles: writes the first file of the batch for real (a kill mid-batch);
  * - pull / upAll / recreate: runs compose for real, announcing at its first
@@ -24,7 +25,7 @@ import { createDriverFactory, type DriverFor } from '../../worker/drivers.js';
 import { createPlanner, renderDefaultsFromEnv } from '../../worker/planner.js';
 import { createWorker } from '../../worker/worker.js';
 
-const gate = process.env.DRYDOCK_FAULT_GATE;
+const [gate, gateMethod] = (process.env.DRYDOCK_FAULT_GATE ?? '').split(':');
 let fired = false;
 const hang = () => new Promise<never>(() => {});
 const announce = (detail: string) => console.log(`fault-gate: reached ${gate}${detail ? ` (${detail})` : ''}`);
@@ -43,7 +44,7 @@ function gated(driver: ExecutionDriver): ExecutionDriver {
       const real = Reflect.get(target, prop, receiver) as unknown;
       if (typeof real !== 'function') return real;
       return async (...args: unknown[]) => {
-        if (fired || !gate || currentActivity() !== gate) return (real as (...a: unknown[]) => unknown).apply(target, args);
+        if (fired || !gate || prop !== gateMethod || currentActivity() !== gate) return (real as (...a: unknown[]) => unknown).apply(target, args);
         fired = true;
         if (prop === 'writeFiles') {
           const [managed, files] = args as Parameters<ExecutionDriver['writeFiles']>;
@@ -96,6 +97,6 @@ const { worker, run } = await createWorker({
   planner: createPlanner(renderDefaultsFromEnv(), process.env.DRYDOCK_TEMPLATES_DIR || undefined),
 });
 process.on('SIGTERM', () => worker.shutdown());
-console.log(`worker polling ${temporalAddress} (task queue ${process.env.DRYDOCK_TASK_QUEUE || TASK_QUEUE}; fault gate ${gate ?? 'none'})`);
+console.log(`worker polling ${temporalAddress} (task queue ${process.env.DRYDOCK_TASK_QUEUE || TASK_QUEUE}; fault gate ${gate ? `${gate}:${gateMethod}` : 'none'})`);
 await run();
 await db.close();

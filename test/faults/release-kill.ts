@@ -37,6 +37,8 @@ export const RELEASE_STEP_ACTIVITY = {
   up: 'startAllServices',
   verify: 'verifyServices',
 } as const;
+/** Where in the step the worker dies: the tenant-driver call the gate holds. */
+const GATED_METHOD: Record<ReleaseStep, string> = { plan: 'readFiles', write: 'writeFiles', pull: 'pull', up: 'upAll', verify: 'containerStates' };
 export type ReleaseStep = keyof typeof RELEASE_STEP_ACTIVITY;
 
 export interface KillResult {
@@ -104,7 +106,7 @@ export async function killWorkerDuring(rig: KillRig, step: ReleaseStep): Promise
   const mkdocsBefore = Object.entries(await treeChecksums(tenant.dir)).filter(([p]) => p.startsWith('mkdocs/'));
 
   const env = { databaseUrl: cp.db.url, temporalAddress: cp.temporalAddress, taskQueue, caDir, defaults: rig.defaults, templatesDir: path.join(FIXTURES, 'n1') };
-  const doomed = await startGatedWorker(env, RELEASE_STEP_ACTIVITY[step], `worker killed during ${step} of ${slug}`);
+  const doomed = await startGatedWorker(env, `${RELEASE_STEP_ACTIVITY[step]}:${GATED_METHOD[step]}`, `worker killed during ${step} of ${slug}`);
   rig.workers.push(doomed);
   const watcher = watchReplacements(tenant.dir, RELEASE_FILES);
   try {

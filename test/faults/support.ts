@@ -23,7 +23,8 @@ import type { RenderDefaults } from '../../core/render.js';
 import { createPlanner, renderDefaultsFromEnv } from '../../worker/planner.js';
 import { freePort, REPO_ROOT } from '../../worker/temporal-server.js';
 import { buildAndPushImage, registryAddress } from '../harness/images.js';
-import { waitFor, type TestControlPlane } from '../support.js';
+import { startControlPlane, type ControlPlaneOptions } from '../../api/control-plane.js';
+import { createTestOperator, uniqueName, waitFor, type ApiAnswer, type TestControlPlane } from '../support.js';
 
 const run = promisify(execFile);
 
@@ -140,6 +141,60 @@ export async function startGatedWorker(w: WorkerEnv, activity: string, name = `w
   const p = spawnProcess(name, process.execPath, [...TSX, 'test/faults/fault-worker.ts'], { ...workerEnv(w), DRYDOCK_FAULT_GATE: activity });
   await p.waitForLine(/worker polling/, 60_000);
   return p;
+}
+
+// ---------------------------------------------------------------- a control plane on a database of the test's choosing
+
+async function call(url: string, method: string, body: unknown, headers: Record<string, string>): Promise<ApiAnswer> {
+  const res = await fetch(url, {
+    method,
+    headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    // not JSON: keep the text
+  }
+  return { status: res.status, body: parsed, headers: res.headers };
+}
+
+/**
+ * startTestControlPlane's shape on a given database (a throwaway PostgreSQL,
+ * or one that outlives a restart of the control plane). `stop()` closes the
+ * control plane only; the database is the caller's.
+ */
+export async function startControlPlaneOn(
+  databaseUrl: string,
+  opts: Partial<ControlPlaneOptions> & { operator?: TestControlPlane['operator'] } = {},
+): Promise<TestControlPlane> {
+  const temporalAddress = opts.temporalAddress ?? process.env.TEMPORAL_ADDRESS;
+  if (!temporalAddress) throw new Error('TEMPORAL_ADDRESS is unset: the global setup starts the Temporal dev server');
+  const taskQueue = opts.taskQueue ?? uniqueName('fault-queue-');
+  const cp = await startControlPlane({
+    databaseUrl,
+    temporalAddress,
+    temporalUiUrl: process.env.TEMPORAL_UI_URL,
+    port: 0,
+    taskQueue,
+    verifyPollMs: 200,
+    log: () => {},
+    firstOperator: null,
+    ...opts,
+  });
+  const operator = opts.operator ?? (await createTestOperator(cp));
+  return {
+    ...cp,
+    taskQueue,
+    operator,
+    api: (method, p, body) => call(`${cp.url}${p}`, method, body, { authorization: `Bearer ${operator.token}` }),
+    anon: (method, p, body) => call(`${cp.url}${p}`, method, body, {}),
+    request: (method, p, o = {}) => call(`${cp.url}${p}`, method, o.body, o.headers ?? {}),
+    createOperator: (email, password) => createTestOperator(cp, email, password),
+    stop: () => cp.close(),
+  };
 }
 
 // ---------------------------------------------------------------- the API's view of an upgrade
@@ -347,6 +402,7 @@ export async function startThrowawayDocker(): Promise<ThrowawayDocker> {
     host,
     docker: new Docker({ socketPath: socket }),
     async start() {
+      if (child && child.exitCode === null && child.signalCode === null) return; // running already
       const log = openSync(path.join(dir, 'dockerd.log'), 'a');
       child = spawn(
         'dockerd',
@@ -371,7 +427,9 @@ export async function startThrowawayDocker(): Promise<ThrowawayDocker> {
     },
     async close() {
       await engine.stop();
-      await run('umount', ['-R', path.join(dir, 'root')]).catch(() => {});
+      // Mounts dockerd left behind (overlay layers, its netns), deepest first, then the directory.
+      const mounts = (await readFile('/proc/mounts', 'utf8')).split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m.startsWith(dir));
+      for (const m of mounts.sort().reverse()) await run('umount', [m]).catch(() => {});
       await rm(dir, { recursive: true, force: true }).catch(() => {});
     },
   };

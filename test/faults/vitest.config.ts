@@ -13,7 +13,8 @@ export default defineConfig({
     globalSetup: ['test/global-setup.ts'],
     pool: 'forks',
     env: { DRYDOCK_TEMPORAL_LOG_LEVEL: 'ERROR' },
-    maxWorkers: 2,
+    // One file at a time: several kill processes and time recovery against retry budgets.
+    maxWorkers: 1,
     testTimeout: 600_000,
     hookTimeout: 300_000,
   },

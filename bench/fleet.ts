@@ -1,0 +1,411 @@
+/**
+ * Fleet throughput: a release rollout over 1,000 instances on this machine,
+ * against raw Temporal doing the same shape of work with no-op activities.
+ *
+ * drydock (everything real but compose):
+ *   - its own Temporal dev server (free loopback ports), a fresh database on
+ *     the real PostgreSQL, the control plane (API + worker) as its own
+ *     process (bench/control-plane-process.ts);
+ *   - ONE real agent process over mutual TLS serving the 1,000 tenant
+ *     directories (the multi-tenant agent, bench/fleet-agent.ts: one port,
+ *     one key pair, invite, approval and certificate per tenant), with
+ *     SIMULATED COMPOSE (bench/sim-compose.ts): compose commands are recorded
+ *     and return at once, container state is simulated;
+ *   - every tenant registered with its own invite code and approved through
+ *     the API, then `POST /api/rollouts {mode: release}`; timed from that
+ *     request to the rollout workflow's result.
+ * baseline (raw Temporal): a fresh dev server, a worker with the same
+ *   options, `baselineFleet` starting N `baselineUpgrade` children at the
+ *   same parallelism and waves, each child 8 no-op activities and 8 no-op
+ *   local activities (bench/fleet-baseline-workflows.ts); timed from start to
+ *   result.
+ *
+ * Also: the control-plane process's peak RSS (VmHWM) during the rollout and
+ * the agent's RSS. Settings: BENCH_FLEET_N (1000), BENCH_FLEET_PARALLEL (100),
+ * BENCH_FLEET_WAVES (JSON, default [10, "50%", "100%"]).
+ */
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import pg from 'pg';
+import { buildRenderContext, renderTemplates, type RenderDefaults } from '../core/render.js';
+import type { RolloutView } from '../core/types.js';
+import { resolveWaves, type WaveSpec } from '../core/waves.js';
+import { rolloutWorkflowId } from '../core/workflow-ids.js';
+import { createTestDatabase } from '../test/support.js';
+import { loadTemplateSet } from '../templates/load.js';
+import { WORKER_TUNING } from '../worker/worker.js';
+import type { BenchResult, Measurement } from './harness.js';
+import type { ProcessConfig } from './control-plane-process.js';
+import type { BaselineFleetInput } from './fleet-baseline-workflows.js';
+import { apiClient, mapLimit, MiB, sampleRss, spawnNode, startOwnTemporal, memoryOf } from './processes.js';
+import { SIMULATED_LABEL } from './sim-compose.js';
+
+const FIXTURES = path.join(import.meta.dirname, '..', 'test', 'fixtures', 'releases');
+const FROM_TAG = '1.0.0';
+const TO_TAG = '1.1.0';
+
+const RENDER: RenderDefaults = {
+  imageTag: 'latest',
+  registry: 'registry.bench.invalid',
+  imagePrefix: 'drydock-bench',
+  baseDomain: 'tenants.bench.invalid',
+  postgresImage: 'postgres:16',
+  redisImage: 'registry.bench.invalid/drydock-bench/redis:stable',
+  smtpHost: 'smtp.bench.invalid',
+  smtpPort: 587,
+};
+
+interface FleetSettings {
+  n: number;
+  maxParallel: number;
+  waves: WaveSpec[];
+}
+
+function settings(): FleetSettings {
+  return {
+    n: Number(process.env.BENCH_FLEET_N ?? 1000),
+    maxParallel: Number(process.env.BENCH_FLEET_PARALLEL ?? 100),
+    waves: JSON.parse(process.env.BENCH_FLEET_WAVES ?? '[10, "50%", "100%"]') as WaveSpec[],
+  };
+}
+
+const log = (m: string) => process.stderr.write(`  fleet: ${m}\n`);
+const slugOf = (i: number) => `fleet-${String(i).padStart(4, '0')}`;
+
+/** N tenant directories as release N (1.0.0) left them: rendered files, the tenant's .env, its own content. */
+async function createTenantDirs(root: string, n: number): Promise<string[]> {
+  const set = await loadTemplateSet(path.join(FIXTURES, 'n'));
+  const dirs: string[] = [];
+  await mapLimit(Array.from({ length: n }, (_, i) => i), 32, async (i) => {
+    const slug = slugOf(i);
+    const dir = path.join(root, slug);
+    const ctx = buildRenderContext({ slug, name: slug, imageTag: FROM_TAG, composeProjectName: slug }, RENDER);
+    const files: Record<string, string> = Object.fromEntries(renderTemplates(set, ctx, { excludeEnv: true }).map((f) => [f.path, f.content]));
+    files['.env'] = `COMPOSE_PROJECT_NAME=${slug}\nIMAGE_TAG=${FROM_TAG}\nPOSTGRES_PASSWORD=pg-${slug}\nAPI_SECRET=api-${slug}\n`;
+    files['mkdocs/docs/index.md'] = `# ${slug}\n`;
+    for (const [p, content] of Object.entries(files)) {
+      await mkdir(path.dirname(path.join(dir, p)), { recursive: true });
+      await writeFile(path.join(dir, p), content);
+    }
+    dirs[i] = dir;
+  });
+  return dirs;
+}
+
+interface Phase {
+  ms: number;
+  perMinute: number;
+}
+
+const phase = (n: number, ms: number): Phase => ({ ms, perMinute: n / (ms / 60_000) });
+
+/** Raw Temporal: the same number of child workflows, waves and parallelism, no-op activities. */
+async function runBaseline(work: string, s: FleetSettings, sizes: number[]): Promise<Phase & { succeeded: number }> {
+  const temporal = await startOwnTemporal(path.join(work, 'baseline'));
+  try {
+    const bundle = await bundleWorkflowCode({
+      workflowsPath: path.join(import.meta.dirname, 'fleet-baseline-workflows.ts'),
+      logger: { log() {}, trace() {}, debug() {}, info() {}, warn: (m) => log(m), error: (m) => log(m) },
+    });
+    const connection = await NativeConnection.connect({ address: temporal.address });
+    const worker = await Worker.create({
+      connection,
+      taskQueue: 'baseline',
+      workflowBundle: bundle,
+      activities: { async noop() {} },
+      ...WORKER_TUNING,
+    });
+    const running = worker.run();
+    const clientConnection = await Connection.connect({ address: temporal.address });
+    try {
+      const client = new Client({ connection: clientConnection });
+      let next = 0;
+      const input: BaselineFleetInput = {
+        waves: sizes.map((size) => Array.from({ length: size }, () => `upgrade-${slugOf(next++)}`)),
+        maxParallel: s.maxParallel,
+      };
+      const t0 = performance.now();
+      const handle = await client.workflow.start('baselineFleet', { taskQueue: 'baseline', workflowId: 'baseline-fleet', args: [input] });
+      const result = (await handle.result()) as { succeeded: number; failed: number };
+      const ms = performance.now() - t0;
+      if (result.succeeded !== s.n) throw new Error(`baseline: ${result.succeeded} of ${s.n} children succeeded`);
+      return { ...phase(s.n, ms), succeeded: result.succeeded };
+    } finally {
+      worker.shutdown();
+      await running;
+      await connection.close();
+      await clientConnection.close();
+    }
+  } finally {
+    await temporal.stop();
+  }
+}
+
+interface DrydockRun extends Phase {
+  view: RolloutView;
+  setupMs: { tenants: number; controlPlane: number; registration: number; approval: number };
+  approvalRetries: string[];
+  controlPlane: { peakRssBytes: number; maxSampledRssBytes: number; idleRssBytes: number };
+  agent: { idleRssBytes: number; peakRssDuringRolloutBytes: number; medianRssDuringRolloutBytes: number };
+  composeCalls: Record<string, number>;
+  upgradeRows: Record<string, number>;
+  instancesOnNewTag: number;
+  tenantFilesOnNewTag: number;
+}
+
+async function runDrydock(work: string, s: FleetSettings): Promise<DrydockRun> {
+  const tenantsRoot = path.join(work, 'tenants');
+  let t = performance.now();
+  const dirs = await createTenantDirs(tenantsRoot, s.n);
+  const tenantsMs = performance.now() - t;
+  log(`${s.n} tenant directories in ${tenantsMs.toFixed(0)} ms`);
+
+  const temporal = await startOwnTemporal(path.join(work, 'drydock'));
+  const database = await createTestDatabase();
+  const cleanups: (() => Promise<unknown>)[] = [() => temporal.stop(), () => database.drop()];
+  try {
+    t = performance.now();
+    const config: ProcessConfig = {
+      databaseUrl: database.url,
+      temporalAddress: temporal.address,
+      dataDir: path.join(work, 'cp'),
+      caDir: path.join(work, 'cp', 'ca'),
+      taskQueue: 'fleet-bench',
+      templatesDir: path.join(FIXTURES, 'n1'),
+      renderDefaults: RENDER,
+      agentLimit: 1_000_000,
+    };
+    // BENCH_CP_NODE_ARGS: extra node flags for the control plane (e.g. --cpu-prof --cpu-prof-dir=/tmp/prof to profile it).
+    const cpProcess = spawnNode('bench/control-plane-process.ts', [], { BENCH_CP_CONFIG: JSON.stringify(config) }, {
+      nodeArgs: process.env.BENCH_CP_NODE_ARGS?.split(' ').filter(Boolean),
+    });
+    cleanups.unshift(() => cpProcess.stop());
+    const ready = JSON.parse((await cpProcess.waitForLine(/^READY (.*)$/, 180_000))[1]!) as { url: string; token: string };
+    const controlPlaneMs = performance.now() - t;
+    const api = apiClient(ready.url, ready.token);
+    log(`control plane (pid ${cpProcess.pid}) on ${ready.url} in ${controlPlaneMs.toFixed(0)} ms`);
+
+    // One invite per tenant, bound to its slug, as an operator would hand them out.
+    t = performance.now();
+    let caFingerprint = '';
+    const tenants = await mapLimit(dirs, 16, async (dir, i) => {
+      const inv = await api('POST', '/api/agents/invites', { slug: slugOf(i), note: 'fleet benchmark' });
+      if (inv.status !== 201) throw new Error(`invite: HTTP ${inv.status} ${JSON.stringify(inv.body)}`);
+      caFingerprint = inv.body.caFingerprint256;
+      return { slug: slugOf(i), dir, inviteCode: inv.body.code as string };
+    });
+    const tenantsFile = path.join(work, 'tenants.json');
+    await writeFile(tenantsFile, JSON.stringify(tenants));
+    const statsFile = path.join(work, 'agent-stats.json');
+    const agent = spawnNode(
+      'bench/fleet-agent.ts',
+      [
+        '--tenants', tenantsFile,
+        '--ccp-url', ready.url,
+        '--listen', '127.0.0.1:0',
+        '--state-dir', path.join(work, 'agent-state'),
+        '--ca-fingerprint', caFingerprint,
+        '--poll-ms', '10000',
+        '--backoff-ms', '1000,2000,5000',
+      ],
+      { SIM_INITIAL_TAG: FROM_TAG, SIM_STATS_FILE: statsFile },
+      { keepLines: 200 },
+    );
+    cleanups.unshift(() => agent.stop());
+    await agent.waitForLine(/listening on .* for \d+ tenants/, 180_000);
+    // Registrations and approvals are counted in the database (the API lists at most 200 at a time).
+    const db = new pg.Client({ connectionString: database.url });
+    await db.connect();
+    cleanups.unshift(() => db.end());
+    const countRegistrations = async (status: string) =>
+      Number((await db.query<{ n: string }>(`SELECT count(*) AS n FROM "AgentRegistration" WHERE status = $1`, [status])).rows[0]!.n);
+    const until = Date.now() + 600_000;
+    while ((await countRegistrations('pending')) < s.n) {
+      if (Date.now() > until) throw new Error(`only ${await countRegistrations('pending')} of ${s.n} agents registered within 10 min`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const registrationMs = performance.now() - t;
+    log(`${s.n} registrations (one agent process) in ${registrationMs.toFixed(0)} ms`);
+
+    t = performance.now();
+    const approvalRetries: string[] = [];
+    for (;;) {
+      const pending = (await api('GET', '/api/agents/registrations?status=pending')).body as { id: string }[];
+      if (pending.length === 0) break;
+      await mapLimit(pending, 8, async (reg) => {
+        for (let attempt = 1; ; attempt++) {
+          const res = await api('POST', `/api/agents/registrations/${reg.id}/approve`, {});
+          if (res.status === 200) return;
+          // Under 1,000 polling agents an approval can fail (see the control-plane log line kept below); an operator would click again.
+          if (res.status >= 500 && attempt < 5) {
+            approvalRetries.push(cpProcess.lines.filter((l) => /error|fail/i.test(l)).at(-1) ?? `HTTP ${res.status}`);
+            continue;
+          }
+          throw new Error(`approve: HTTP ${res.status} ${JSON.stringify(res.body)}\n${cpProcess.lines.slice(-20).join('\n')}`);
+        }
+      });
+    }
+    if ((await countRegistrations('approved')) !== s.n) throw new Error(`${await countRegistrations('approved')} of ${s.n} registrations approved`);
+    await agent.waitForLine(new RegExp(`\\(${s.n} of ${s.n} tenants served\\)`), 300_000);
+    const approvalMs = performance.now() - t;
+    log(`${s.n} approvals, all served, in ${approvalMs.toFixed(0)} ms${approvalRetries.length ? ` (${approvalRetries.length} retried after HTTP 5xx: ${approvalRetries[0]})` : ''}`);
+
+    const instances = (await api('GET', '/api/instances')).body as { isRemote: boolean }[];
+    if (instances.length !== s.n || !instances.every((i) => i.isRemote)) throw new Error(`expected ${s.n} remote instances, found ${instances.length}`);
+
+    // Idle figures, then the rollout.
+    await new Promise((r) => setTimeout(r, 2_000));
+    const agentIdle = memoryOf(agent.pid)!.rss;
+    const cpIdle = memoryOf(cpProcess.pid)!.rss;
+    const cpRss = sampleRss(cpProcess.pid, 100);
+    const agentRss = sampleRss(agent.pid, 100);
+    const connection = await Connection.connect({ address: temporal.address });
+    cleanups.unshift(() => connection.close());
+    const client = new Client({ connection });
+
+    log(`rollout: release ${FROM_TAG} → ${TO_TAG}, waves ${JSON.stringify(s.waves)}, maxParallel ${s.maxParallel}`);
+    const t0 = performance.now();
+    const started = await api('POST', '/api/rollouts', {
+      mode: 'release',
+      imageTag: TO_TAG,
+      target: { all: true },
+      waves: s.waves,
+      maxParallel: s.maxParallel,
+      failureBudget: { count: 0 },
+      bake: 0,
+    });
+    if (started.status !== 202) throw new Error(`rollout: HTTP ${started.status} ${JSON.stringify(started.body)}`);
+    const view = (await client.workflow.getHandle(rolloutWorkflowId(started.body.rolloutId)).result()) as RolloutView;
+    const ms = performance.now() - t0;
+    const cpMem = cpRss.stop();
+    const agentMem = agentRss.stop();
+    log(`rollout ${view.status} in ${ms.toFixed(0)} ms: ${JSON.stringify(view.counts)}`);
+
+    process.kill(agent.pid, 'SIGUSR2');
+    await new Promise((r) => setTimeout(r, 500));
+    const stats = JSON.parse(await readFile(statsFile, 'utf8')) as { composeCalls: Record<string, number> };
+
+    // What the rollout left behind, checked in the database and on disk.
+    const rows = await db.query<{ status: string; n: string }>(`SELECT status, count(*) AS n FROM "InstanceUpgrade" GROUP BY status`);
+    const onTag = await db.query<{ n: string }>(`SELECT count(*) AS n FROM "Instance" WHERE "imageTag" = $1`, [TO_TAG]);
+    let filesOnTag = 0;
+    await mapLimit(dirs, 32, async (dir) => {
+      const compose = await readFile(path.join(dir, 'docker-compose.yml'), 'utf8');
+      if (compose.includes(`search:\${IMAGE_TAG:-${TO_TAG}}`)) filesOnTag++;
+    });
+
+    return {
+      ...phase(s.n, ms),
+      view,
+      setupMs: { tenants: tenantsMs, controlPlane: controlPlaneMs, registration: registrationMs, approval: approvalMs },
+      approvalRetries,
+      controlPlane: { peakRssBytes: cpMem.peakHwm, maxSampledRssBytes: cpMem.maxSampled, idleRssBytes: cpIdle },
+      agent: { idleRssBytes: agentIdle, peakRssDuringRolloutBytes: agentMem.maxSampled, medianRssDuringRolloutBytes: agentMem.median },
+      composeCalls: stats.composeCalls,
+      upgradeRows: Object.fromEntries(rows.rows.map((r) => [r.status, Number(r.n)])),
+      instancesOnNewTag: Number(onTag.rows[0]?.n ?? 0),
+      tenantFilesOnNewTag: filesOnTag,
+    };
+  } finally {
+    for (const c of cleanups) await c().catch((err: Error) => log(`cleanup: ${err.message}`));
+  }
+}
+
+function single(label: string, ms: number): Measurement {
+  return { label, reps: 1, warmup: 0, medianMs: ms, p95Ms: ms, minMs: ms, maxMs: ms, heapDeltaBytes: 0, rssDeltaBytes: 0 };
+}
+
+export async function benchFleet(): Promise<BenchResult> {
+  const s = settings();
+  const sizes = resolveWaves(s.n, s.waves);
+  try {
+    Runtime.install({ logger: new DefaultLogger('ERROR') });
+  } catch {
+    // installed already
+  }
+  const work = await mkdtemp(path.join(os.tmpdir(), 'drydock-bench-fleet-'));
+  try {
+    log(`baseline: raw Temporal, ${s.n} child workflows × (8 no-op activities + 8 no-op local activities)`);
+    // BENCH_FLEET_SKIP_BASELINE=1 (while working on drydock's side only): no baseline, no ratio.
+    const baseline = process.env.BENCH_FLEET_SKIP_BASELINE === '1' ? { ms: NaN, perMinute: NaN, succeeded: 0 } : await runBaseline(work, s, sizes);
+    log(`baseline: ${baseline.ms.toFixed(0)} ms (${baseline.perMinute.toFixed(0)}/min)`);
+    const run = await runDrydock(work, s);
+    if (run.view.status !== 'succeeded' || run.view.counts.updated !== s.n) {
+      throw new Error(`the rollout did not update every instance: ${run.view.status} ${JSON.stringify(run.view.counts)}`);
+    }
+    const ratio = run.ms / baseline.ms;
+    return {
+      name: 'fleet',
+      title: `Fleet throughput: release rollout over ${s.n} instances (${SIMULATED_LABEL}) vs raw Temporal`,
+      params: { ...s, waveSizes: sizes, fromTag: FROM_TAG, toTag: TO_TAG, compose: SIMULATED_LABEL, workerTuning: WORKER_TUNING },
+      measurements: [single(`drydock: release rollout of ${s.n} instances (API request → rollout result)`, run.ms), single(`baseline: raw Temporal, ${s.n} child workflows of no-op activities`, baseline.ms)],
+      ratios: [{ label: 'drydock / raw Temporal (wall time)', value: ratio }],
+      details: {
+        drydock: {
+          ms: run.ms,
+          instancesPerMinute: run.perMinute,
+          counts: run.view.counts,
+          waves: run.view.waves.map((w) => ({ size: w.size, updated: w.updated, failed: w.failed })),
+          setupMs: run.setupMs,
+          approvalRetries: run.approvalRetries,
+          upgradeRows: run.upgradeRows,
+          instancesOnNewTag: run.instancesOnNewTag,
+          tenantComposeFilesOnNewTag: run.tenantFilesOnNewTag,
+          simulatedComposeCalls: run.composeCalls,
+        },
+        baseline: { ms: baseline.ms, instancesPerMinute: baseline.perMinute },
+        memory: {
+          controlPlanePeakRssMiB: MiB(run.controlPlane.peakRssBytes),
+          controlPlaneMaxSampledRssDuringRolloutMiB: MiB(run.controlPlane.maxSampledRssBytes),
+          controlPlaneIdleRssBeforeRolloutMiB: MiB(run.controlPlane.idleRssBytes),
+          agentIdleRssMiB: MiB(run.agent.idleRssBytes),
+          agentMaxRssDuringRolloutMiB: MiB(run.agent.peakRssDuringRolloutBytes),
+          agentMedianRssDuringRolloutMiB: MiB(run.agent.medianRssDuringRolloutBytes),
+        },
+        targets: { underTwoMinutes: run.ms < 120_000, withinTwoTimesBaseline: ratio <= 2 },
+      },
+      notes: [
+        `Compose is SIMULATED: ${SIMULATED_LABEL}. The agent process, mTLS (a TLS handshake per agent call), the agent's guard and tenant lock, tenant file reads/snapshots/atomic writes, the control plane, Temporal and PostgreSQL are real.`,
+        `One agent process serves all ${s.n} tenant directories (multi-tenant mode, \`--tenants\`): one port, and per tenant its own key pair, invite, approval and certificate (picked by TLS server name).`,
+        'The control plane runs with its registration and poll limits lifted (10 and 180 per 15 min by default): one host registering 1,000 tenants from one address would otherwise take days.',
+        'Each side has its own fresh Temporal dev server (SQLite file); the baseline worker runs with the same worker options (worker/worker.ts WORKER_TUNING).',
+        'Control-plane peak RSS is the kernel\'s VmHWM of the process (API + worker + Temporal Core) at the end of the rollout, so it includes registration and approval before it.',
+      ],
+    };
+  } finally {
+    await rm(work, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+export function formatFleet(r: BenchResult): string {
+  const d = r.details as any;
+  const min = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  return [
+    '| | wall time | instances/min |',
+    '|---|---:|---:|',
+    `| drydock release rollout (${SIMULATED_LABEL}) | ${min(d.drydock.ms)} | ${d.drydock.instancesPerMinute.toFixed(0)} |`,
+    `| baseline: raw Temporal, no-op activities | ${min(d.baseline.ms)} | ${d.baseline.instancesPerMinute.toFixed(0)} |`,
+    `| **ratio drydock / baseline** | **${r.ratios[0]!.value.toFixed(2)}×** | |`,
+    '',
+    '| memory | MiB |',
+    '|---|---:|',
+    `| control plane (API + worker) peak RSS (VmHWM) | ${d.memory.controlPlanePeakRssMiB} |`,
+    `| control plane RSS before the rollout | ${d.memory.controlPlaneIdleRssBeforeRolloutMiB} |`,
+    `| agent (${r.params.n} tenants) RSS idle / max during the rollout | ${d.memory.agentIdleRssMiB} / ${d.memory.agentMaxRssDuringRolloutMiB} |`,
+    '',
+    `Targets: under 2 min ${d.targets.underTwoMinutes ? 'met' : 'NOT met'}; within 2× of the baseline ${d.targets.withinTwoTimesBaseline ? 'met' : 'NOT met'}.`,
+    `Waves ${JSON.stringify(r.params.waveSizes)}, maxParallel ${r.params.maxParallel}. Setup (not timed above): registration ${min(d.drydock.setupMs.registration)}, approval ${min(d.drydock.setupMs.approval)}.`,
+    `Simulated compose calls recorded by the agent: ${JSON.stringify(d.drydock.simulatedComposeCalls)}.`,
+    '',
+    ...r.notes.map((n) => `- ${n}`),
+  ].join('\n');
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const r = await benchFleet();
+  console.log(formatFleet(r));
+}

@@ -1,0 +1,216 @@
+/**
+ * Orchestration overhead on a real tenant: the wall time of a Quick Upgrade
+ * and of a Release Upgrade on the real Docker engine (compose v1 or v2 as
+ * installed, images from the loopback registry), minus the time the compose
+ * commands themselves took.
+ *
+ * The control plane runs in this process (API, worker, its own Temporal dev
+ * server, a fresh database on the real PostgreSQL) with the real compose
+ * runner (agent/run-command.ts) wrapped to time every call
+ * (startControlPlane's `commandRunner`). Wall time: from the API request that
+ * starts the upgrade to the workflow's result. Each upgrade moves the tenant
+ * to a new tag, so every pull and recreate does real work.
+ *
+ * The verify step waits for the recreated containers' healthchecks (interval
+ * 1 s in the test stack): that is the tenant becoming ready, not compose and
+ * not orchestration, so it is reported apart as well.
+ *
+ * BENCH_UPGRADE_REPS (3) upgrades of each kind are measured, after one of
+ * each unmeasured.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { runCommand, type CommandRunner } from '../agent/run-command.js';
+import { startControlPlane, type ControlPlane } from '../api/control-plane.js';
+import { createTestDatabase, createTestOperator } from '../test/support.js';
+import { createPlanner } from '../worker/planner.js';
+import { median, type BenchResult, type Measurement } from './harness.js';
+import { apiClient, startOwnTemporal, type Api } from './processes.js';
+import {
+  breakdown,
+  buildReleaseStack,
+  createReleaseTenant,
+  ensureDockerAndRegistry,
+  FIXTURES,
+  type ComposeCall,
+  type StepBreakdown,
+  type UpgradeStep,
+} from './real-tenant.js';
+
+const log = (m: string) => process.stderr.write(`  overhead: ${m}\n`);
+
+export interface TimedUpgrade {
+  kind: 'quick' | 'release';
+  imageTag: string;
+  wallMs: number;
+  composeMs: number;
+  composeCalls: number;
+  verifyMs: number;
+  steps: StepBreakdown[];
+}
+
+/** The real runner, timed: every call's start (epoch ms) and duration. */
+export function timedRunner(calls: ComposeCall[]): CommandRunner {
+  return async (cmd, opts) => {
+    const t = performance.now();
+    try {
+      return await runCommand(cmd, opts);
+    } finally {
+      const ms = performance.now() - t;
+      const at = cmd.args.indexOf('--project-name');
+      calls.push({ start: performance.timeOrigin + t, ms, cwd: cmd.cwd, what: (at >= 0 ? cmd.args.slice(at + 2) : cmd.args).join(' ') });
+    }
+  };
+}
+
+/** Starts an upgrade through the API and waits for its workflow's result; compose time is what `calls` gained meanwhile. */
+export async function timeUpgrade(
+  cp: Pick<ControlPlane, 'temporal'>,
+  api: Api,
+  calls: ComposeCall[],
+  kind: 'quick' | 'release',
+  instanceId: string,
+  imageTag: string,
+): Promise<TimedUpgrade> {
+  const first = calls.length;
+  const t0 = performance.now();
+  const started =
+    kind === 'quick'
+      ? await api('POST', `/api/instances/${instanceId}/upgrade-images`, { imageTag })
+      : await api('POST', `/api/instances/${instanceId}/upgrade-release`, { imageTag });
+  if (started.status !== 202) throw new Error(`${kind} upgrade: HTTP ${started.status} ${JSON.stringify(started.body)}`);
+  const result = (await cp.temporal.workflow.getHandle(started.body.workflowId, started.body.runId).result()) as { status: string; steps: UpgradeStep[] };
+  const wallMs = performance.now() - t0;
+  if (result.status !== 'succeeded') throw new Error(`${kind} upgrade to ${imageTag} ended ${result.status}`);
+  const mine = calls.slice(first);
+  const steps = breakdown(result.steps, mine);
+  return {
+    kind,
+    imageTag,
+    wallMs,
+    composeMs: mine.reduce((a, c) => a + c.ms, 0),
+    composeCalls: mine.length,
+    verifyMs: steps.filter((s) => s.name === 'verify').reduce((a, s) => a + s.ms, 0),
+    steps,
+  };
+}
+
+function summarize(label: string, runs: TimedUpgrade[], value: (u: TimedUpgrade) => number): Measurement {
+  const xs = runs.map(value).sort((a, b) => a - b);
+  return { label, reps: xs.length, warmup: 1, medianMs: median(xs), p95Ms: xs.at(-1)!, minMs: xs[0]!, maxMs: xs.at(-1)!, heapDeltaBytes: 0, rssDeltaBytes: 0 };
+}
+
+export async function benchOverhead(): Promise<BenchResult> {
+  const reps = Number(process.env.BENCH_UPGRADE_REPS ?? 3);
+  await ensureDockerAndRegistry();
+  const tags = Array.from({ length: reps + 2 }, (_, i) => `1.${i}.0`);
+  const work = await mkdtemp(path.join(os.tmpdir(), 'drydock-bench-overhead-'));
+  const cleanups: (() => Promise<unknown>)[] = [() => rm(work, { recursive: true, force: true })];
+  try {
+    log(`building the test stack's images for ${tags.join(', ')}`);
+    const stack = await buildReleaseStack('overhead', tags);
+    const temporal = await startOwnTemporal(path.join(work, 'temporal'));
+    cleanups.unshift(() => temporal.stop());
+    const database = await createTestDatabase();
+    cleanups.unshift(() => database.drop());
+    const calls: ComposeCall[] = [];
+    const cp = await startControlPlane({
+      databaseUrl: database.url,
+      temporalAddress: temporal.address,
+      dataDir: path.join(work, 'cp'),
+      port: 0,
+      taskQueue: 'overhead-bench',
+      planner: createPlanner(stack.defaults, path.join(FIXTURES, 'n1')),
+      verifyPollMs: 100,
+      commandRunner: timedRunner(calls),
+      firstOperator: null,
+      log: () => {},
+    });
+    cleanups.unshift(() => cp.close());
+    const api = apiClient(cp.url, (await createTestOperator(cp)).token);
+
+    const ids: Record<'quick' | 'release', string> = { quick: '', release: '' };
+    for (const kind of ['quick', 'release'] as const) {
+      const tenant = await createReleaseTenant(stack, `ovh-${kind}-${process.pid}`, tags[0]!, work);
+      cleanups.unshift(() => tenant.down());
+      const created = await api('POST', '/api/instances', { slug: tenant.slug, name: `Overhead ${kind}`, composeDir: tenant.dir, imageTag: tags[0] });
+      if (created.status !== 201) throw new Error(`instance: HTTP ${created.status} ${JSON.stringify(created.body)}`);
+      ids[kind] = created.body.id;
+    }
+
+    const runs: TimedUpgrade[] = [];
+    for (let i = 1; i < tags.length; i++) {
+      for (const kind of ['quick', 'release'] as const) {
+        const u = await timeUpgrade(cp, api, calls, kind, ids[kind], tags[i]!);
+        log(`${i === 1 ? 'warm-up ' : ''}${kind} → ${u.imageTag}: wall ${u.wallMs.toFixed(0)} ms, compose ${u.composeMs.toFixed(0)} ms (${u.composeCalls} calls), verify ${u.verifyMs} ms`);
+        if (i > 1) runs.push(u);
+      }
+    }
+
+    const of = (kind: 'quick' | 'release') => runs.filter((r) => r.kind === kind);
+    const measurements: Measurement[] = [];
+    for (const kind of ['quick', 'release'] as const) {
+      const name = kind === 'quick' ? 'Quick Upgrade' : 'Release Upgrade';
+      measurements.push(
+        summarize(`${name}: wall time`, of(kind), (u) => u.wallMs),
+        summarize(`${name}: compose commands`, of(kind), (u) => u.composeMs),
+        summarize(`${name}: overhead = wall − compose`, of(kind), (u) => u.wallMs - u.composeMs),
+        summarize(`${name}: of which verify (waiting for the containers' healthchecks)`, of(kind), (u) => u.verifyMs),
+        summarize(`${name}: overhead without verify's wait`, of(kind), (u) => u.wallMs - u.composeMs - u.verifyMs),
+      );
+    }
+    const med = (kind: 'quick' | 'release', f: (u: TimedUpgrade) => number) => median(of(kind).map(f).sort((a, b) => a - b));
+    return {
+      name: 'overhead',
+      title: 'Orchestration overhead of one upgrade on a real Docker Compose tenant',
+      params: { reps, warmup: 1, tags, compose: 'real (agent/run-command.ts), every call timed', verifyPollMs: 100 },
+      measurements,
+      ratios: [
+        { label: 'Quick Upgrade: wall / compose', value: med('quick', (u) => u.wallMs) / med('quick', (u) => u.composeMs) },
+        { label: 'Release Upgrade: wall / compose', value: med('release', (u) => u.wallMs) / med('release', (u) => u.composeMs) },
+      ],
+      details: {
+        runs,
+        targets: {
+          quickUnder300msStrict: med('quick', (u) => u.wallMs - u.composeMs) < 300,
+          releaseUnder300msStrict: med('release', (u) => u.wallMs - u.composeMs) < 300,
+          quickUnder300msWithoutVerifyWait: med('quick', (u) => u.wallMs - u.composeMs - u.verifyMs) < 300,
+          releaseUnder300msWithoutVerifyWait: med('release', (u) => u.wallMs - u.composeMs - u.verifyMs) < 300,
+        },
+      },
+      notes: [
+        'The control plane is local to the tenant here (the local driver, in-process); bench/agent-memory.ts runs the same upgrades through the real agent over mTLS.',
+        'Compose time is the sum of the real CommandRunner calls during the upgrade (every compose invocation, `config --services` included); Docker engine API calls (container states) count as overhead.',
+        'verify polls the containers every 100 ms until each runs and its healthcheck (interval 1 s) passes: mostly the tenant starting up, reported apart.',
+        'Per-step times come from the upgrade record (workflow time, millisecond precision).',
+      ],
+    };
+  } finally {
+    for (const c of cleanups) await c().catch((err: Error) => log(`cleanup: ${err.message}`));
+  }
+}
+
+export function formatOverhead(r: BenchResult): string {
+  const runs = (r.details as { runs: TimedUpgrade[] }).runs;
+  const ms = (x: number) => x.toFixed(0);
+  const lines = [
+    '| median of ' + r.params.reps + ' | wall ms | compose ms | overhead ms (wall − compose) | verify ms (health wait) | overhead without verify ms |',
+    '|---|---:|---:|---:|---:|---:|',
+  ];
+  for (const kind of ['quick', 'release'] as const) {
+    const of = runs.filter((u) => u.kind === kind);
+    const m = (f: (u: TimedUpgrade) => number) => ms(median(of.map(f).sort((a, b) => a - b)));
+    lines.push(`| ${kind === 'quick' ? 'Quick Upgrade' : 'Release Upgrade'} | ${m((u) => u.wallMs)} | ${m((u) => u.composeMs)} | ${m((u) => u.wallMs - u.composeMs)} | ${m((u) => u.verifyMs)} | ${m((u) => u.wallMs - u.composeMs - u.verifyMs)} |`);
+  }
+  lines.push('', '| run | step: total ms / compose ms |', '|---|---|');
+  for (const u of runs) lines.push(`| ${u.kind} → ${u.imageTag} | ${u.steps.map((s) => `${s.name} ${s.ms}/${ms(s.composeMs)}`).join(', ')} |`);
+  lines.push('', ...r.notes.map((n) => `- ${n}`));
+  return lines.join('\n');
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const r = await benchOverhead();
+  console.log(formatOverhead(r));
+}
