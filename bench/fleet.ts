@@ -155,6 +155,40 @@ interface DrydockRun extends Phase {
   upgradeRows: Record<string, number>;
   instancesOnNewTag: number;
   tenantFilesOnNewTag: number;
+  timings: ReturnType<typeof stepTimings>;
+}
+
+interface StepRow {
+  name: string;
+  startedAt: string;
+  finishedAt?: string;
+}
+
+/** Per step across the fleet's upgrades: median and p95 duration; and each upgrade's own duration and the gaps between its steps. */
+function stepTimings(rows: { startedAt: Date; finishedAt: Date | null; steps: StepRow[] }[]) {
+  const q = (xs: number[]) => {
+    const s = [...xs].sort((a, b) => a - b);
+    return { median: s[s.length >> 1] ?? NaN, p95: s[Math.min(s.length - 1, Math.floor(s.length * 0.95))] ?? NaN };
+  };
+  const byStep = new Map<string, number[]>();
+  const gaps: number[] = [];
+  const totals: number[] = [];
+  for (const r of rows) {
+    let prevEnd: number | undefined;
+    for (const st of r.steps) {
+      const a = Date.parse(st.startedAt);
+      const b = st.finishedAt ? Date.parse(st.finishedAt) : a;
+      byStep.set(st.name, [...(byStep.get(st.name) ?? []), b - a]);
+      if (prevEnd !== undefined) gaps.push(a - prevEnd);
+      prevEnd = b;
+    }
+    if (r.finishedAt) totals.push(r.finishedAt.getTime() - r.startedAt.getTime());
+  }
+  return {
+    upgradeMs: q(totals),
+    betweenStepsMs: q(gaps),
+    stepsMs: Object.fromEntries([...byStep].map(([k, v]) => [k, q(v)])),
+  };
 }
 
 async function runDrydock(work: string, s: FleetSettings): Promise<DrydockRun> {
@@ -292,6 +326,8 @@ async function runDrydock(work: string, s: FleetSettings): Promise<DrydockRun> {
     // What the rollout left behind, checked in the database and on disk.
     const rows = await db.query<{ status: string; n: string }>(`SELECT status, count(*) AS n FROM "InstanceUpgrade" GROUP BY status`);
     const onTag = await db.query<{ n: string }>(`SELECT count(*) AS n FROM "Instance" WHERE "imageTag" = $1`, [TO_TAG]);
+    const timings = stepTimings((await db.query<{ startedAt: Date; finishedAt: Date | null; steps: StepRow[] }>(`SELECT "startedAt", "finishedAt", steps FROM "InstanceUpgrade"`)).rows);
+    log(`per upgrade: ${JSON.stringify(timings)}`);
     let filesOnTag = 0;
     await mapLimit(dirs, 32, async (dir) => {
       const compose = await readFile(path.join(dir, 'docker-compose.yml'), 'utf8');
@@ -309,6 +345,7 @@ async function runDrydock(work: string, s: FleetSettings): Promise<DrydockRun> {
       upgradeRows: Object.fromEntries(rows.rows.map((r) => [r.status, Number(r.n)])),
       instancesOnNewTag: Number(onTag.rows[0]?.n ?? 0),
       tenantFilesOnNewTag: filesOnTag,
+      timings,
     };
   } finally {
     for (const c of cleanups) await c().catch((err: Error) => log(`cleanup: ${err.message}`));
@@ -356,6 +393,7 @@ export async function benchFleet(): Promise<BenchResult> {
           instancesOnNewTag: run.instancesOnNewTag,
           tenantComposeFilesOnNewTag: run.tenantFilesOnNewTag,
           simulatedComposeCalls: run.composeCalls,
+          perUpgradeTimings: run.timings,
         },
         baseline: { ms: baseline.ms, instancesPerMinute: baseline.perMinute },
         memory: {

@@ -28,9 +28,17 @@ import { startTestControlPlane, uniqueName, type TestControlPlane } from './supp
 /** Runs per property against the API (each run is an HTTP request); pure properties run ten times as many. */
 const RUNS = Number(process.env.DRYDOCK_PROPERTY_RUNS ?? 100);
 
+const tally: Record<string, Record<string, number>> = {};
+function count(where: string, outcome: string | number) {
+  tally[where] ??= {};
+  tally[where]![outcome] = (tally[where]![outcome] ?? 0) + 1;
+}
+
 // Anything the process did not handle fails the file.
 const unhandled: unknown[] = [];
 const onUnhandled = (err: unknown) => unhandled.push(err);
+
+afterAll(() => console.log(`[property] outcomes: ${JSON.stringify(tally)}`));
 
 // ---------------------------------------------------------------- .env files
 
@@ -210,19 +218,34 @@ describe('bad input at the API', () => {
   }
 
   const weird = fc.oneof(fc.string({ maxLength: 80 }), fc.string({ unit: 'binary', maxLength: 40 }), fc.integer(), fc.constant(null), fc.boolean(), fc.array(fc.string(), { maxLength: 3 }), fc.object({ maxDepth: 1 }));
-  const slugs = fc.oneof(fc.stringMatching(/^[a-z0-9](?:[a-z0-9-]{0,10}[a-z0-9])?$/), fc.constantFrom('', 'A', '-a', 'a-', 'a_b', 'a'.repeat(64), '\uFF41', '../x', 'a\0b', 'a b'), weird);
+  /** Mostly valid, so that whole bodies are valid often enough to check what gets stored. */
+  const mostly = <T,>(valid: fc.Arbitrary<T>, ...bad: fc.Arbitrary<unknown>[]) => fc.oneof({ weight: 5, arbitrary: valid as fc.Arbitrary<unknown> }, ...bad.map((b) => ({ weight: 1, arbitrary: b })));
+  const slugs = mostly(fc.stringMatching(/^[a-z0-9](?:[a-z0-9-]{0,10}[a-z0-9])?$/), fc.constantFrom('', 'A', '-a', 'a-', 'a_b', 'a'.repeat(64), '\uFF41', '../x', 'a\0b', 'a b'), weird);
   const tags = fc.oneof(fc.stringMatching(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,20}$/), fc.constantFrom('', '.x', '-x', 'a'.repeat(129), 'v1+build', 'l\u00e4test', 'a:b', 'a/b', 'a b', '1.0.0\n'), weird);
-  const services = fc.oneof(fc.array(fc.oneof(fc.stringMatching(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,10}$/), fc.constantFrom('', '-x', 'a b', 'a$b', '\u00e9', 'x'.repeat(64))), { maxLength: 5 }), weird);
+  const services = mostly(
+    fc.uniqueArray(fc.stringMatching(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,10}$/), { minLength: 1, maxLength: 5 }),
+    fc.array(fc.constantFrom('', '-x', 'a b', 'a$b', '\u00e9', 'x'.repeat(64), 'api'), { maxLength: 5 }),
+    weird,
+  );
 
   it('creates an instance only from valid fields, answers 400 naming the field otherwise, never 500', async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.record(
-          { slug: slugs, name: fc.oneof(fc.string({ maxLength: 30 }), weird), composeDir: fc.oneof(fc.constantFrom('/srv/x', 'relative', '/a\0b', ''), weird), coreServices: services, imageTag: fc.oneof(tags, fc.constant(null)), composeProjectName: fc.oneof(fc.stringMatching(/^[a-z0-9][a-z0-9_-]{0,8}$/), weird) },
-          { requiredKeys: [] },
+          {
+            slug: slugs,
+            name: mostly(fc.string({ minLength: 1, maxLength: 30 }), fc.constantFrom('', '   ', 'x'.repeat(201)), weird),
+            composeDir: mostly(fc.stringMatching(/^\/[a-z0-9/._-]{0,30}$/), fc.constantFrom('relative', '/a\0b', '', 'C:\\x'), weird),
+            coreServices: services,
+            imageTag: mostly(fc.oneof(fc.stringMatching(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,20}$/), fc.constant(null)), tags),
+            composeProjectName: mostly(fc.stringMatching(/^[a-z0-9][a-z0-9_-]{0,8}$/), weird),
+            labels: mostly(fc.uniqueArray(fc.stringMatching(/^[a-z0-9][a-z0-9._-]{0,10}$/), { maxLength: 3 }), fc.constant(['A b']), weird),
+          },
+          { requiredKeys: ['slug', 'name', 'composeDir'] },
         ),
         async (body) => {
           const res = await cp.api('POST', '/api/instances', body);
+          count('POST /api/instances', res.status);
           expect([201, 400, 409], JSON.stringify(res.body)).toContain(res.status);
           if (res.status === 400) {
             expectClear400(res);
@@ -246,6 +269,7 @@ describe('bad input at the API', () => {
     await fc.assert(
       fc.asyncProperty(tags, async (imageTag) => {
         const res = await cp.api('PATCH', `/api/instances/${tenantId}`, { imageTag });
+        count('PATCH imageTag', res.status);
         const valid = imageTag === null || (typeof imageTag === 'string' && IMAGE_TAG_RE.test(imageTag));
         if (valid) expect(res.status).toBe(200);
         else expectClear400(res);
@@ -255,6 +279,7 @@ describe('bad input at the API', () => {
     // And the same tags to the upgrade and preview routes, which never get as far as Temporal with a bad one.
     await fc.assert(
       fc.asyncProperty(tags.filter((t) => !(typeof t === 'string' && IMAGE_TAG_RE.test(t))), async (imageTag) => {
+        count('bad tag to upgrade-images, upgrade-release, preview', 400);
         expectClear400(await cp.api('POST', `/api/instances/${tenantId}/upgrade-images`, { imageTag }));
         expectClear400(await cp.api('POST', `/api/instances/${tenantId}/upgrade-release`, { imageTag }));
         expectClear400(await cp.api('POST', `/api/instances/${tenantId}/upgrade-release/preview`, { imageTag }));
@@ -291,6 +316,7 @@ describe('bad input at the API', () => {
       { numRuns: RUNS },
     );
     console.log(`[property] previews over generated .env files: ${JSON.stringify(outcomes)}`);
+    tally['preview over generated .env'] = outcomes;
     expect(outcomes['200']).toBeGreaterThan(0);
   });
 
@@ -298,6 +324,7 @@ describe('bad input at the API', () => {
     await fc.assert(
       fc.asyncProperty(fc.oneof(fc.string({ maxLength: 30 }), fc.constantFrom('retry', 'rollback', 'abort', 'cancel')), fc.string({ minLength: 1, maxLength: 120 }), async (action, id) => {
         const res = await cp.api('POST', `/api/upgrades/${encodeURIComponent(id)}/${encodeURIComponent(action)}`);
+        count('POST /api/upgrades/:id/:action', res.status);
         expect([400, 404], JSON.stringify(res.body)).toContain(res.status);
       }),
       { numRuns: RUNS },
@@ -323,6 +350,7 @@ describe('bad input at the API', () => {
     await fc.assert(
       fc.asyncProperty(malformed, async (body) => {
         const res = await cp.request('POST', '/api/instances', { body, headers: auth });
+        count('malformed JSON to the API', res.status);
         expect(res.status, `${JSON.stringify(body)} → ${JSON.stringify(res.body)}`).toBe(400);
       }),
       { numRuns: RUNS },
@@ -408,6 +436,7 @@ describe('bad bodies at a real agent', () => {
         ),
         async (op, body) => {
           const res = await post(op, body);
+          count('bad bodies to the agent', res.status);
           if (res.status === 200) {
             // It parsed as valid arguments (ping with [] say): the operation ran and ended.
             expect(res.body.trim().split('\n').at(-1)).toMatch(/"done":true/);

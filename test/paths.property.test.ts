@@ -33,6 +33,14 @@ function count(where: string, outcome: string) {
   tally[where]![outcome] = (tally[where]![outcome] ?? 0) + 1;
 }
 
+/** Removes what an accepted write created (the file, new parent directories), so every run starts alike. */
+async function undo(sb: Sandbox, before: Map<string, string>, changed: string[]) {
+  for (const c of [...changed].sort().reverse()) if (!before.has(c)) await rm(path.join(sb.base, c), { recursive: true, force: true });
+}
+
+/** Per-test time for a property of `runs` runs, each a few file operations or requests. */
+const timeFor = (runs: number) => Math.max(120_000, runs * 400);
+
 /** A write that was let through: it must be the one managed path, inside the tenant, not tenant content. */
 function expectOnlyTheManagedFile(sb: Sandbox, p: string, changed: string[]) {
   expect(checkManagedPath(p)).toBeUndefined();
@@ -85,7 +93,7 @@ describe('hostile paths never reach outside the tenant’s managed files', () =>
           const changed = changes(before, await sb.state());
           if (outcome === 'written inside') {
             expectOnlyTheManagedFile(sb, p, changed);
-            await rm(path.join(sb.root, p), { force: true });
+            await undo(sb, before, changed);
           } else {
             expect(changed, JSON.stringify(p)).toEqual([]);
           }
@@ -98,7 +106,7 @@ describe('hostile paths never reach outside the tenant’s managed files', () =>
         }),
         { numRuns: RUNS },
       );
-    });
+    }, timeFor(RUNS));
   }
 
   it('refuses a path through the tenant lock file, which as a directory would block every later operation, and a file named __proto__', async () => {
@@ -162,7 +170,7 @@ describe('hostile paths never reach outside the tenant’s managed files', () =>
           const changed = changes(before, await sb.state());
           if (written === 'written inside') {
             expectOnlyTheManagedFile(sb, p, changed);
-            await rm(path.join(sb.root, p), { force: true });
+            await undo(sb, before, changed);
           } else expect(changed).toEqual([]);
         }),
         { numRuns: RUNS },
@@ -170,7 +178,7 @@ describe('hostile paths never reach outside the tenant’s managed files', () =>
     } finally {
       await rm(templates, { recursive: true, force: true });
     }
-  });
+  }, timeFor(RUNS));
 
   describe('sent straight to a real agent over mutual TLS', () => {
     let agent: AgentServer;
@@ -236,7 +244,7 @@ describe('hostile paths never reach outside the tenant’s managed files', () =>
           if (changed.length > 0) {
             expect(allowed, `${family} ${JSON.stringify(p)} was written`).toBe(true);
             expectOnlyTheManagedFile(sb, p, changed);
-            await rm(path.join(sb.root, p), { force: true });
+            await undo(sb, before, changed);
           } else {
             expect(changed, JSON.stringify(p)).toEqual([]);
           }
@@ -244,6 +252,6 @@ describe('hostile paths never reach outside the tenant’s managed files', () =>
         { numRuns: Math.ceil(RUNS / 2) },
       );
       expect(outcomeOf(await call('ping', []))).toBe('done');
-    });
+    }, timeFor(RUNS * 2));
   });
 });

@@ -5,7 +5,7 @@ import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TenantError, type ExecutionDriver } from '../core/driver.js';
 import { CONTROL_PLANE_CN, createCertificateAuthority, issueKeyAndCertificate, type CertificateAuthority } from '../core/pki.js';
-import { createRemoteDriver, type RemoteCredentials } from './remote-driver.js';
+import { createRemoteDriver, secureContextOf, type RemoteCredentials } from './remote-driver.js';
 import { DEFAULT_AGENT_MANAGED } from '../agent/guard.js';
 import { createAgentServer, type AgentServer } from '../agent/server.js';
 import { createTenantDriver } from '../agent/tenant.js';
@@ -72,6 +72,13 @@ describe('the agent server and the remote driver, in one process over real mutua
     expect(await d.readFiles(['docker-compose.yml', '.env'])).toEqual({ 'docker-compose.yml': 'services: {}\n', '.env': null });
     const diffs = await d.diffFiles([{ path: 'docker-compose.yml', content: 'services:\n  api: {}\n' }]);
     expect(diffs[0]).toMatchObject({ path: 'docker-compose.yml', status: 'modified' });
+  });
+
+  it('makes the TLS context of a set of credentials once, not per call', async () => {
+    expect(secureContextOf(client)).toBe(secureContextOf(client));
+    expect(secureContextOf({ ...client })).not.toBe(secureContextOf(client));
+    await remote().ping();
+    await remote().ping();
   });
 
   it('rebuilds the tenant error the agent reports, code and output included', async () => {
