@@ -54,6 +54,8 @@ export interface KillResult {
   leftovers: string[];
   upgradeRows: number;
   workflows: number;
+  /** Seconds from the scenario's start to each phase. */
+  phases: Record<string, number>;
 }
 
 export interface KillRig {
@@ -91,6 +93,9 @@ export async function startKillRig(): Promise<KillRig> {
 
 /** One scenario: its own API (no worker in it) and task queue, so scenarios can run side by side. */
 export async function killWorkerDuring(rig: KillRig, step: ReleaseStep): Promise<KillResult> {
+  const t0 = Date.now();
+  const phases: Record<string, number> = {};
+  const mark = (name: string) => (phases[name] = Math.round((Date.now() - t0) / 100) / 10);
   const taskQueue = uniqueName(`kill-${step}-`);
   const caDir = path.join(rig.work, `ca-${taskQueue}`);
   const cp = await startTestControlPlane({ runWorker: false, taskQueue, caDir, planner: createPlanner(rig.defaults, path.join(FIXTURES, 'n1')) });
@@ -98,6 +103,7 @@ export async function killWorkerDuring(rig: KillRig, step: ReleaseStep): Promise
   const slug = uniqueName(`k${step.slice(0, 3)}`);
   const tenant = await seedReleaseTenant(slug, rig.defaults, rig.work);
   rig.tenants.push(tenant);
+  mark('tenant up');
   // The watcher needs the directories of the files it counts; N+1 adds drydock/.
   await mkdir(path.join(tenant.dir, 'drydock'), { recursive: true });
   const created = await cp.api('POST', '/api/instances', { slug, name: slug, composeDir: tenant.dir, imageTag: '1.0.0' });
@@ -108,6 +114,7 @@ export async function killWorkerDuring(rig: KillRig, step: ReleaseStep): Promise
   const env = { databaseUrl: cp.db.url, temporalAddress: cp.temporalAddress, taskQueue, caDir, defaults: rig.defaults, templatesDir: path.join(FIXTURES, 'n1') };
   const doomed = await startGatedWorker(env, `${RELEASE_STEP_ACTIVITY[step]}:${GATED_METHOD[step]}`, `worker killed during ${step} of ${slug}`);
   rig.workers.push(doomed);
+  mark('worker up');
   const watcher = watchReplacements(tenant.dir, RELEASE_FILES);
   try {
     const preview = await cp.api('POST', `/api/instances/${instanceId}/upgrade-release/preview`, { imageTag: N1 });
@@ -119,6 +126,7 @@ export async function killWorkerDuring(rig: KillRig, step: ReleaseStep): Promise
     const gate = await doomed.waitForLine(/fault-gate: reached .*/, 120_000);
     await doomed.kill('SIGKILL');
     const killedAt = Date.now();
+    mark('killed');
     // Nothing is lost while no worker runs: the row still shows the step in progress.
     const during = await waitForStep(cp, upgradeId, step, 5_000);
     expect(during.status).toBe('running');
@@ -127,6 +135,7 @@ export async function killWorkerDuring(rig: KillRig, step: ReleaseStep): Promise
     rig.workers.push(rescuer);
     const end = await waitForUpgradeEnd(cp, upgradeId, 300_000);
     const recoverySeconds = (Date.now() - killedAt) / 1000;
+    mark('ended');
 
     // What the workflow history says about the killed step's activity.
     const history = await cp.temporal.workflow.getHandle(started.body.workflowId, started.body.runId).fetchHistory();
@@ -151,6 +160,7 @@ export async function killWorkerDuring(rig: KillRig, step: ReleaseStep): Promise
       leftovers: leftoverTempFiles(tenant.dir),
       upgradeRows: upgrades.body.length,
       workflows: listed.length,
+      phases,
     };
     console.log(`[fault] SIGKILL during ${step}: ${JSON.stringify(result)}`);
 

@@ -226,12 +226,14 @@ export function releaseDefaults(prefix: string): RenderDefaults {
 /** Images of releases N and N+1 under the prefix; returns image ids by tag and service. */
 export async function pushReleaseImages(prefix: string, marker: string): Promise<Record<string, Record<string, string>>> {
   const images: Record<string, Record<string, string>> = { [N]: {}, [N1]: {} };
-  await buildAndPushImage(`${registryAddress()}/${prefix}/redis:stable`, `redis ${marker}`);
-  for (const tag of [N, N1]) {
-    for (const svc of RELEASE_SERVICES) {
-      images[tag]![svc] = (await buildAndPushImage(`${registryAddress()}/${prefix}/${svc}:${tag}`, `${svc} ${tag} ${marker}`)).id;
-    }
-  }
+  await Promise.all([
+    buildAndPushImage(`${registryAddress()}/${prefix}/redis:stable`, `redis ${marker}`),
+    ...[N, N1].flatMap((tag) =>
+      RELEASE_SERVICES.map(async (svc) => {
+        images[tag]![svc] = (await buildAndPushImage(`${registryAddress()}/${prefix}/${svc}:${tag}`, `${svc} ${tag} ${marker}`)).id;
+      }),
+    ),
+  ]);
   return images;
 }
 
