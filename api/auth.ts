@@ -250,9 +250,8 @@ export function createAuth(opts: AuthOptions) {
       if (op.via === 'session' && UNSAFE.has(req.method) && !req.get(UI_REQUEST_HEADER)) {
         throw new AuthError(403, `refused: a cookie-authenticated ${req.method} must carry the ${UI_REQUEST_HEADER} header`);
       }
+      // Routes read who is calling with operatorOf(req), never from a header.
       req.operator = op;
-      // The agents router records decisions from this header (see operatorOf).
-      req.headers['x-drydock-operator'] = op.email;
       next();
     } catch (err) {
       if (err instanceof AuthError) return void sendAuthError(res, err);

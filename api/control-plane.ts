@@ -162,7 +162,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       latestUpgrades: latestUpgradesFrom(db.prisma),
       uiDir,
       trustProxy: opts.trustProxy ?? trustProxyFromEnv(),
-      rollouts: { instances, temporal, temporalAddress, defaultImageTag, taskQueue: opts.taskQueue, verifyDeadlineMs: opts.verifyDeadlineMs },
+      rollouts: { instances, temporal, temporalAddress, temporalUiUrl, defaultImageTag, taskQueue: opts.taskQueue, verifyDeadlineMs: opts.verifyDeadlineMs },
       upgradeService: createUpgradeService({
         temporal,
         temporalAddress,

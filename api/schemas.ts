@@ -4,7 +4,7 @@
  * these same schemas, so it must stay free of Node-only imports.
  */
 import { z } from 'zod';
-import type { UpgradeStatus } from '../core/types.js';
+import type { RolloutInstanceStatus, RolloutStatus, UpgradeStatus } from '../core/types.js';
 import {
   DEFAULT_CORE_SERVICES,
   IMAGE_TAG_RE,
@@ -179,6 +179,7 @@ export const instanceView = z.object({
   updatedAt: isoDate,
   effectiveImageTag: z.string(),
   usesDefaultImageTag: z.boolean(),
+  labels: z.array(z.string()).default([]),
 });
 
 export const UPGRADE_STATUS_VALUES = [
@@ -296,6 +297,90 @@ export const createInviteBody = z
   })
   .strict();
 export const agentDecisionBody = z.object({ reason: z.string().trim().max(500).optional() }).strict();
+
+// ---------------------------------------------------------------- rollouts
+
+export const ROLLOUT_STATUS_VALUES = [
+  'running',
+  'baking',
+  'awaiting-approval',
+  'paused',
+  'succeeded',
+  'aborted',
+  'failed',
+] as const satisfies readonly RolloutStatus[];
+export const ROLLOUT_INSTANCE_STATUS_VALUES = ['pending', 'running', 'updated', 'failed', 'skipped'] as const satisfies readonly RolloutInstanceStatus[];
+// Compile-time: every status of core/types.ts is listed.
+const _everyRolloutStatusListed: [Exclude<RolloutStatus, (typeof ROLLOUT_STATUS_VALUES)[number]>] extends [never] ? true : never = true;
+const _everyRolloutInstanceStatusListed: [Exclude<RolloutInstanceStatus, (typeof ROLLOUT_INSTANCE_STATUS_VALUES)[number]>] extends [never]
+  ? true
+  : never = true;
+void _everyRolloutStatusListed;
+void _everyRolloutInstanceStatusListed;
+
+const upgradeMode = z.enum(['full', 'image-only', 'release']);
+const rolloutInstanceStatus = z.enum(ROLLOUT_INSTANCE_STATUS_VALUES);
+
+/** POST /api/rollouts/preview: which instances fall into each wave. */
+export const rolloutPreview = z.object({
+  waves: z.array(z.object({ index: z.number(), size: z.number(), instances: z.array(z.object({ id: z.string(), slug: z.string() })) })),
+});
+export const startedRollout = rolloutPreview.extend({ rolloutId: z.string(), workflowId: z.string() });
+
+/** GET /api/rollouts: from Temporal's visibility (the rollout's own status needs GET /api/rollouts/:id). */
+export const rolloutListItem = z.object({
+  rolloutId: z.string(),
+  workflowId: z.string(),
+  /** The workflow execution's status: RUNNING, COMPLETED, FAILED, TERMINATED, … */
+  execution: z.string(),
+  startTime: isoDate,
+  closeTime: isoDate.nullish(),
+  mode: upgradeMode.optional().catch(undefined),
+  requestedBy: z.string().optional(),
+  reason: z.string().optional(),
+});
+
+/** GET /api/rollouts/:id: the workflow's RolloutView (core/types.ts), with who started it and its Temporal execution. */
+export const rolloutView = z.object({
+  rolloutId: z.string(),
+  mode: upgradeMode,
+  status: z.enum(ROLLOUT_STATUS_VALUES),
+  currentWave: z.number(),
+  waves: z.array(
+    z.object({
+      index: z.number(),
+      size: z.number(),
+      updated: z.number(),
+      failed: z.number(),
+      skipped: z.number(),
+      running: z.number(),
+      pending: z.number(),
+    }),
+  ),
+  instances: z.array(
+    z.object({
+      instanceId: z.string(),
+      slug: z.string(),
+      wave: z.number(),
+      status: rolloutInstanceStatus,
+      reason: z.string().optional(),
+      upgradeId: z.string().optional(),
+    }),
+  ),
+  counts: z.record(rolloutInstanceStatus, z.number()),
+  log: z.array(z.string()),
+  execution: z.string().optional(),
+  startedAt: isoDate.optional(),
+  closedAt: isoDate.nullish(),
+  requestedBy: z.string().optional(),
+  reason: z.string().optional(),
+  temporalUrl: z.string().optional(),
+});
+export const rolloutActionResponse = z.object({ rolloutId: z.string(), action: z.string() });
+
+export type RolloutPreview = z.infer<typeof rolloutPreview>;
+export type RolloutListItem = z.infer<typeof rolloutListItem>;
+export type RolloutViewAnswer = z.infer<typeof rolloutView>;
 
 export type InstanceView = z.infer<typeof instanceView>;
 export type UpgradeView = z.infer<typeof upgradeView>;

@@ -124,7 +124,7 @@ export async function benchAgentMemory(): Promise<BenchResult> {
       notes: [
         'RSS of the agent process alone: compose runs as child processes (docker-compose / docker compose) whose memory is not the agent\'s.',
         'The agent runs TypeScript through tsx (as `npm run agent` does): the loader and its transpile cache are part of the figure.',
-        'Wall times here include the control plane calling the agent over mTLS (one TLS handshake per call); compose runs on the agent side, so it is not split out here (bench/overhead.ts does that for the in-process driver).',
+        'Wall times here include the control plane calling the agent over mTLS (connections kept alive per approved certificate, 4 s idle); compose runs on the agent side, so it is not split out here (bench/overhead.ts does that for the in-process driver).',
       ],
     };
   } finally {

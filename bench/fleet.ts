@@ -41,7 +41,7 @@ import { WORKER_TUNING } from '../worker/worker.js';
 import type { BenchResult, Measurement } from './harness.js';
 import type { ProcessConfig } from './control-plane-process.js';
 import type { BaselineFleetInput } from './fleet-baseline-workflows.js';
-import { apiClient, mapLimit, MiB, sampleRss, spawnNode, startOwnTemporal, memoryOf } from './processes.js';
+import { apiClient, cpuSecondsOf, mapLimit, MiB, sampleRss, spawnNode, startOwnTemporal, memoryOf } from './processes.js';
 import { SIMULATED_LABEL } from './sim-compose.js';
 
 const FIXTURES = path.join(import.meta.dirname, '..', 'test', 'fixtures', 'releases');
@@ -104,8 +104,16 @@ interface Phase {
 const phase = (n: number, ms: number): Phase => ({ ms, perMinute: n / (ms / 60_000) });
 
 /** Raw Temporal: the same number of child workflows, waves and parallelism, no-op activities. */
-async function runBaseline(work: string, s: FleetSettings, sizes: number[]): Promise<Phase & { succeeded: number }> {
-  const temporal = await startOwnTemporal(path.join(work, 'baseline'));
+interface CpuSeconds {
+  /** The process running the worker (and, for drydock, the API). */
+  worker: number;
+  temporal: number;
+  /** drydock only: the agent process. */
+  agent?: number;
+}
+
+async function runBaseline(work: string, s: FleetSettings, sizes: number[]): Promise<Phase & { succeeded: number; cpu: CpuSeconds }> {
+  const temporal = await startOwnTemporal(path.join(work, `baseline-${Date.now()}`));
   try {
     const bundle = await bundleWorkflowCode({
       workflowsPath: path.join(import.meta.dirname, 'fleet-baseline-workflows.ts'),
@@ -128,12 +136,19 @@ async function runBaseline(work: string, s: FleetSettings, sizes: number[]): Pro
         waves: sizes.map((size) => Array.from({ length: size }, () => `upgrade-${slugOf(next++)}`)),
         maxParallel: s.maxParallel,
       };
+      const cpu0 = process.cpuUsage();
+      const temporalCpu0 = cpuSecondsOf(temporal.process.pid!);
       const t0 = performance.now();
       const handle = await client.workflow.start('baselineFleet', { taskQueue: 'baseline', workflowId: 'baseline-fleet', args: [input] });
       const result = (await handle.result()) as { succeeded: number; failed: number };
       const ms = performance.now() - t0;
+      const cpu = process.cpuUsage(cpu0);
       if (result.succeeded !== s.n) throw new Error(`baseline: ${result.succeeded} of ${s.n} children succeeded`);
-      return { ...phase(s.n, ms), succeeded: result.succeeded };
+      return {
+        ...phase(s.n, ms),
+        succeeded: result.succeeded,
+        cpu: { worker: (cpu.user + cpu.system) / 1e6, temporal: cpuSecondsOf(temporal.process.pid!) - temporalCpu0 },
+      };
     } finally {
       worker.shutdown();
       await running;
@@ -149,6 +164,7 @@ interface DrydockRun extends Phase {
   view: RolloutView;
   setupMs: { tenants: number; controlPlane: number; registration: number; approval: number };
   approvalRetries: string[];
+  cpu: CpuSeconds;
   controlPlane: { peakRssBytes: number; maxSampledRssBytes: number; idleRssBytes: number };
   agent: { idleRssBytes: number; peakRssDuringRolloutBytes: number; medianRssDuringRolloutBytes: number };
   composeCalls: Record<string, number>;
@@ -213,7 +229,7 @@ async function runDrydock(work: string, s: FleetSettings): Promise<DrydockRun> {
       renderDefaults: RENDER,
       agentLimit: 1_000_000,
     };
-    // BENCH_CP_NODE_ARGS: extra node flags for the control plane (e.g. --cpu-prof --cpu-prof-dir=/tmp/prof to profile it).
+    // BENCH_CP_NODE_ARGS, BENCH_AGENT_NODE_ARGS: extra node flags for the control plane and the agent (e.g. --cpu-prof --cpu-prof-dir=/tmp/prof).
     const cpProcess = spawnNode('bench/control-plane-process.ts', [], { BENCH_CP_CONFIG: JSON.stringify(config) }, {
       nodeArgs: process.env.BENCH_CP_NODE_ARGS?.split(' ').filter(Boolean),
     });
@@ -247,7 +263,7 @@ async function runDrydock(work: string, s: FleetSettings): Promise<DrydockRun> {
         '--backoff-ms', '1000,2000,5000',
       ],
       { SIM_INITIAL_TAG: FROM_TAG, SIM_STATS_FILE: statsFile },
-      { keepLines: 200 },
+      { keepLines: 200, nodeArgs: process.env.BENCH_AGENT_NODE_ARGS?.split(' ').filter(Boolean) },
     );
     cleanups.unshift(() => agent.stop());
     await agent.waitForLine(/listening on .* for \d+ tenants/, 180_000);
@@ -302,6 +318,7 @@ async function runDrydock(work: string, s: FleetSettings): Promise<DrydockRun> {
     const client = new Client({ connection });
 
     log(`rollout: release ${FROM_TAG} → ${TO_TAG}, waves ${JSON.stringify(s.waves)}, maxParallel ${s.maxParallel}`);
+    const cpu0 = { worker: cpuSecondsOf(cpProcess.pid), agent: cpuSecondsOf(agent.pid), temporal: cpuSecondsOf(temporal.process.pid!) };
     const t0 = performance.now();
     const started = await api('POST', '/api/rollouts', {
       mode: 'release',
@@ -315,6 +332,11 @@ async function runDrydock(work: string, s: FleetSettings): Promise<DrydockRun> {
     if (started.status !== 202) throw new Error(`rollout: HTTP ${started.status} ${JSON.stringify(started.body)}`);
     const view = (await client.workflow.getHandle(rolloutWorkflowId(started.body.rolloutId)).result()) as RolloutView;
     const ms = performance.now() - t0;
+    const cpu: CpuSeconds = {
+      worker: cpuSecondsOf(cpProcess.pid) - cpu0.worker,
+      agent: cpuSecondsOf(agent.pid) - cpu0.agent,
+      temporal: cpuSecondsOf(temporal.process.pid!) - cpu0.temporal,
+    };
     const cpMem = cpRss.stop();
     const agentMem = agentRss.stop();
     log(`rollout ${view.status} in ${ms.toFixed(0)} ms: ${JSON.stringify(view.counts)}`);
@@ -339,6 +361,7 @@ async function runDrydock(work: string, s: FleetSettings): Promise<DrydockRun> {
       view,
       setupMs: { tenants: tenantsMs, controlPlane: controlPlaneMs, registration: registrationMs, approval: approvalMs },
       approvalRetries,
+      cpu,
       controlPlane: { peakRssBytes: cpMem.peakHwm, maxSampledRssBytes: cpMem.maxSampled, idleRssBytes: cpIdle },
       agent: { idleRssBytes: agentIdle, peakRssDuringRolloutBytes: agentMem.maxSampled, medianRssDuringRolloutBytes: agentMem.median },
       composeCalls: stats.composeCalls,
@@ -366,21 +389,40 @@ export async function benchFleet(): Promise<BenchResult> {
   }
   const work = await mkdtemp(path.join(os.tmpdir(), 'drydock-bench-fleet-'));
   try {
-    log(`baseline: raw Temporal, ${s.n} child workflows × (8 no-op activities + 8 no-op local activities)`);
-    // BENCH_FLEET_SKIP_BASELINE=1 (while working on drydock's side only): no baseline, no ratio.
-    const baseline = process.env.BENCH_FLEET_SKIP_BASELINE === '1' ? { ms: NaN, perMinute: NaN, succeeded: 0 } : await runBaseline(work, s, sizes);
-    log(`baseline: ${baseline.ms.toFixed(0)} ms (${baseline.perMinute.toFixed(0)}/min)`);
+    // Raw Temporal before and after drydock's run: background load on a shared machine moves wall times by 2x
+    // from one minute to the next, so the ratio uses the mean of the two; CPU seconds are steadier.
+    const skip = process.env.BENCH_FLEET_SKIP_BASELINE === '1';
+    const baselines: Awaited<ReturnType<typeof runBaseline>>[] = [];
+    const baselineRun = async (when: string) => {
+      if (skip) return;
+      log(`baseline (${when}): raw Temporal, ${s.n} child workflows × (8 no-op activities + 8 no-op local activities)`);
+      const b = await runBaseline(work, s, sizes);
+      log(`baseline (${when}): ${b.ms.toFixed(0)} ms (${b.perMinute.toFixed(0)}/min), CPU s: ${JSON.stringify(b.cpu)}`);
+      baselines.push(b);
+    };
+    await baselineRun('before');
     const run = await runDrydock(work, s);
+    log(`drydock CPU s: ${JSON.stringify(run.cpu)}`);
+    await baselineRun('after');
     if (run.view.status !== 'succeeded' || run.view.counts.updated !== s.n) {
       throw new Error(`the rollout did not update every instance: ${run.view.status} ${JSON.stringify(run.view.counts)}`);
     }
+    const mean = (f: (b: (typeof baselines)[number]) => number) => (baselines.length ? baselines.reduce((a, b) => a + f(b), 0) / baselines.length : NaN);
+    const baseline = { ms: mean((b) => b.ms), perMinute: s.n / (mean((b) => b.ms) / 60_000), cpu: { worker: mean((b) => b.cpu.worker), temporal: mean((b) => b.cpu.temporal) } };
     const ratio = run.ms / baseline.ms;
+    const cpuTotal = (c: CpuSeconds) => c.worker + c.temporal + (c.agent ?? 0);
     return {
       name: 'fleet',
       title: `Fleet throughput: release rollout over ${s.n} instances (${SIMULATED_LABEL}) vs raw Temporal`,
       params: { ...s, waveSizes: sizes, fromTag: FROM_TAG, toTag: TO_TAG, compose: SIMULATED_LABEL, workerTuning: WORKER_TUNING },
-      measurements: [single(`drydock: release rollout of ${s.n} instances (API request → rollout result)`, run.ms), single(`baseline: raw Temporal, ${s.n} child workflows of no-op activities`, baseline.ms)],
-      ratios: [{ label: 'drydock / raw Temporal (wall time)', value: ratio }],
+      measurements: [
+        single(`drydock: release rollout of ${s.n} instances (API request → rollout result)`, run.ms),
+        ...baselines.map((b, i) => single(`baseline ${i === 0 ? 'before' : 'after'}: raw Temporal, ${s.n} child workflows of no-op activities`, b.ms)),
+      ],
+      ratios: [
+        { label: 'drydock / raw Temporal (wall time, mean of the baselines)', value: ratio },
+        { label: 'drydock / raw Temporal (CPU seconds, all processes)', value: cpuTotal(run.cpu) / cpuTotal(baseline.cpu) },
+      ],
       details: {
         drydock: {
           ms: run.ms,
@@ -395,7 +437,8 @@ export async function benchFleet(): Promise<BenchResult> {
           simulatedComposeCalls: run.composeCalls,
           perUpgradeTimings: run.timings,
         },
-        baseline: { ms: baseline.ms, instancesPerMinute: baseline.perMinute },
+        baseline: { ms: baseline.ms, instancesPerMinute: baseline.perMinute, runs: baselines.map((b) => ({ ms: b.ms, cpuSeconds: b.cpu })), cpuSeconds: baseline.cpu },
+        cpuSeconds: { drydock: run.cpu, baseline: baseline.cpu },
         memory: {
           controlPlanePeakRssMiB: MiB(run.controlPlane.peakRssBytes),
           controlPlaneMaxSampledRssDuringRolloutMiB: MiB(run.controlPlane.maxSampledRssBytes),
@@ -407,7 +450,7 @@ export async function benchFleet(): Promise<BenchResult> {
         targets: { underTwoMinutes: run.ms < 120_000, withinTwoTimesBaseline: ratio <= 2 },
       },
       notes: [
-        `Compose is SIMULATED: ${SIMULATED_LABEL}. The agent process, mTLS (a TLS handshake per agent call), the agent's guard and tenant lock, tenant file reads/snapshots/atomic writes, the control plane, Temporal and PostgreSQL are real.`,
+        `Compose is SIMULATED: ${SIMULATED_LABEL}. The agent process, mTLS (a verified TLS connection per tenant, kept alive between calls), the agent's guard and tenant lock, tenant file reads/snapshots/atomic writes, the control plane, Temporal and PostgreSQL are real.`,
         `One agent process serves all ${s.n} tenant directories (multi-tenant mode, \`--tenants\`): one port, and per tenant its own key pair, invite, approval and certificate (picked by TLS server name).`,
         'The control plane runs with its registration and poll limits lifted (10 and 180 per 15 min by default): one host registering 1,000 tenants from one address would otherwise take days.',
         'Each side has its own fresh Temporal dev server (SQLite file); the baseline worker runs with the same worker options (worker/worker.ts WORKER_TUNING).',
@@ -421,13 +464,16 @@ export async function benchFleet(): Promise<BenchResult> {
 
 export function formatFleet(r: BenchResult): string {
   const d = r.details as any;
-  const min = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  const sec = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  const cpu = (c: { worker: number; temporal: number; agent?: number }) =>
+    `${c.worker.toFixed(0)} + ${c.temporal.toFixed(0)}${c.agent !== undefined ? ` + ${c.agent.toFixed(0)}` : ''} = ${(c.worker + c.temporal + (c.agent ?? 0)).toFixed(0)}`;
   return [
-    '| | wall time | instances/min |',
-    '|---|---:|---:|',
-    `| drydock release rollout (${SIMULATED_LABEL}) | ${min(d.drydock.ms)} | ${d.drydock.instancesPerMinute.toFixed(0)} |`,
-    `| baseline: raw Temporal, no-op activities | ${min(d.baseline.ms)} | ${d.baseline.instancesPerMinute.toFixed(0)} |`,
-    `| **ratio drydock / baseline** | **${r.ratios[0]!.value.toFixed(2)}×** | |`,
+    '| | wall time | instances/min | CPU s (worker + Temporal [+ agent]) |',
+    '|---|---:|---:|---:|',
+    `| drydock release rollout (${SIMULATED_LABEL}) | ${sec(d.drydock.ms)} | ${d.drydock.instancesPerMinute.toFixed(0)} | ${cpu(d.cpuSeconds.drydock)} |`,
+    ...d.baseline.runs.map((b: { ms: number; cpuSeconds: any }, i: number) =>
+      `| baseline ${i === 0 ? 'before' : 'after'}: raw Temporal, no-op activities | ${sec(b.ms)} | ${(Number(r.params.n) / (b.ms / 60_000)).toFixed(0)} | ${cpu(b.cpuSeconds)} |`),
+    ...r.ratios.map((x) => `| **${x.label}** | **${x.value.toFixed(2)}×** | | |`),
     '',
     '| memory | MiB |',
     '|---|---:|',
@@ -436,7 +482,9 @@ export function formatFleet(r: BenchResult): string {
     `| agent (${r.params.n} tenants) RSS idle / max during the rollout | ${d.memory.agentIdleRssMiB} / ${d.memory.agentMaxRssDuringRolloutMiB} |`,
     '',
     `Targets: under 2 min ${d.targets.underTwoMinutes ? 'met' : 'NOT met'}; within 2× of the baseline ${d.targets.withinTwoTimesBaseline ? 'met' : 'NOT met'}.`,
-    `Waves ${JSON.stringify(r.params.waveSizes)}, maxParallel ${r.params.maxParallel}. Setup (not timed above): registration ${min(d.drydock.setupMs.registration)}, approval ${min(d.drydock.setupMs.approval)}.`,
+    `Waves ${JSON.stringify(r.params.waveSizes)}, maxParallel ${r.params.maxParallel}. Setup (not timed above): registration ${sec(d.drydock.setupMs.registration)}, approval ${sec(d.drydock.setupMs.approval)}.`,
+    `Per upgrade during the rollout (median / p95): ${sec(d.drydock.perUpgradeTimings.upgradeMs.median)} / ${sec(d.drydock.perUpgradeTimings.upgradeMs.p95)}; ` +
+      `steps: ${Object.entries(d.drydock.perUpgradeTimings.stepsMs).map(([k, v]: [string, any]) => `${k} ${sec(v.median)}`).join(', ')}.`,
     `Simulated compose calls recorded by the agent: ${JSON.stringify(d.drydock.simulatedComposeCalls)}.`,
     '',
     ...r.notes.map((n) => `- ${n}`),

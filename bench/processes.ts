@@ -112,6 +112,14 @@ export function memoryOf(pid: number): { rss: number; hwm: number } | undefined 
   }
 }
 
+/** User + system CPU seconds a process has used so far (from /proc/<pid>/stat; clock ticks of 1/100 s). */
+export function cpuSecondsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 export interface RssSampler {
   /** Samples so far, bytes. */
   samples(): number[];

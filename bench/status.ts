@@ -106,7 +106,7 @@ export async function benchStatus(): Promise<BenchResult> {
       templatesDir: path.join(import.meta.dirname, '..', 'test', 'fixtures', 'releases', 'n1'),
       renderDefaults: { imageTag: 'latest', registry: 'r.invalid', imagePrefix: 'p', baseDomain: 'b.invalid', postgresImage: 'postgres:16', redisImage: 'redis:7', smtpHost: 's.invalid', smtpPort: 587 },
     };
-    const cp = spawnNode('bench/control-plane-process.ts', [], { BENCH_CP_CONFIG: JSON.stringify(config) });
+    const cp = spawnNode('bench/control-plane-process.ts', [], { BENCH_CP_CONFIG: JSON.stringify(config) }, { nodeArgs: process.env.BENCH_CP_NODE_ARGS?.split(' ').filter(Boolean) });
     cleanups.unshift(() => cp.stop());
     const ready = JSON.parse((await cp.waitForLine(/^READY (.*)$/, 180_000))[1]!) as { url: string; token: string };
 

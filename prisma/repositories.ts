@@ -306,10 +306,14 @@ export function createAgentRepo(prisma: PrismaClient) {
 
     /** The agent the control plane may call for a slug: approved, with its URL and certificate fingerprint. */
     async approvedAgent(slug: string): Promise<{ agentUrl: string; fingerprint256?: string } | undefined> {
-      const reg = await prisma.agentRegistration.findFirst({ where: { slug, status: 'approved' } });
-      if (!reg) return undefined;
-      const instance = reg.instanceId ? await prisma.instance.findUnique({ where: { id: reg.instanceId } }) : null;
-      return { agentUrl: instance?.agentUrl ?? reg.agentUrl, fingerprint256: reg.certFingerprint ?? undefined };
+      // One round trip: the remote driver asks before every agent call (ten per release upgrade).
+      const rows = await prisma.$queryRaw<{ agentUrl: string; certFingerprint: string | null }[]>`
+        SELECT COALESCE(i."agentUrl", r."agentUrl") AS "agentUrl", r."certFingerprint"
+        FROM "AgentRegistration" r LEFT JOIN "Instance" i ON i.id = r."instanceId"
+        WHERE r.slug = ${slug} AND r.status = 'approved'
+        LIMIT 1`;
+      const reg = rows[0];
+      return reg ? { agentUrl: reg.agentUrl, fingerprint256: reg.certFingerprint ?? undefined } : undefined;
     },
   };
 }

@@ -18,7 +18,7 @@ import { CONTROL_PLANE_CN, createCertificateAuthority, issueKeyAndCertificate } 
 import { createPlanner } from '../worker/planner.js';
 import { REPO_ROOT } from '../worker/temporal-server.js';
 import { createReleaseTenant, pushReleaseImages, releaseDefaults, RELEASE_SERVICES, type ReleaseTenant } from './harness/release-tenant.js';
-import { startTestControlPlane, uniqueName, waitFor, waitForUpgradeEnd, type TestControlPlane } from './support.js';
+import { startTestControlPlane, uniqueName, waitFor, waitForUpgradeEnd, waitForUpgradeStatus, type TestControlPlane } from './support.js';
 
 const FIXTURES = path.join(import.meta.dirname, 'fixtures', 'releases');
 const N = '1.0.0';
@@ -37,6 +37,7 @@ async function treeChecksums(root: string, rel = ''): Promise<Record<string, str
 
 interface AgentProcess {
   child: ChildProcess;
+  args: string[];
   lines: string[];
   waitForLine(re: RegExp, timeoutMs?: number): Promise<RegExpExecArray>;
   stop(): Promise<void>;
@@ -51,6 +52,7 @@ function spawnAgent(args: string[]): AgentProcess {
   child.stderr!.on('data', collect);
   return {
     child,
+    args,
     lines,
     waitForLine: (re, timeoutMs = 30_000) =>
       waitFor(`agent output matching ${re}`, async () => lines.map((l) => re.exec(l)).find(Boolean) ?? undefined, timeoutMs, 50).catch((err: Error) => {
@@ -217,6 +219,39 @@ describe('a remote tenant driven through a real agent process over mutual TLS', 
     }
     expect(Object.entries(await treeChecksums(dir)).filter(([p]) => p.startsWith('mkdocs/'))).toEqual(mkdocsBefore);
     expect(agent.lines.some((l) => /agent: pull done/.test(l))).toBe(true);
+  });
+
+  it('reports a stopped agent’s instance as offline once a rollout’s per-instance deadline passes, and its upgrade finishes when the agent is back', async () => {
+    const agentArgs = agent.args;
+    await agent.stop();
+    const started = await cp.api('POST', '/api/rollouts', {
+      mode: 'image-only', target: { instanceIds: [instanceId] }, waves: [1], perInstanceTimeout: '3s',
+    });
+    expect(started.status).toBe(202);
+    const end = await waitFor('the rollout to end', async () => {
+      const { body } = await cp.api('GET', `/api/rollouts/${started.body.rolloutId}`);
+      return ['succeeded', 'failed', 'aborted'].includes(body.status) ? body : undefined;
+    }, 60_000, 250);
+    expect(end.status).toBe('failed');
+    expect(end.instances).toEqual([
+      expect.objectContaining({ instanceId, status: 'failed', reason: expect.stringMatching(/^offline: its agent gave no result within 3s/) }),
+    ]);
+    // The rollout stopped waiting; the instance's own upgrade did not stop retrying.
+    const upgradeId = end.instances[0].upgradeId;
+    expect((await cp.api('GET', `/api/upgrades/${upgradeId}`)).body.status).toBe('running');
+
+    // Back on the same address, with the state it kept: no new invite, no new approval.
+    const port = new URL(agentUrl).port;
+    agent = spawnAgent(agentArgs.map((a) => (a === '127.0.0.1:0' ? `127.0.0.1:${port}` : a)));
+    await agent.waitForLine(/approved; serving/);
+    let upgrade = await waitForUpgradeEnd(cp, upgradeId);
+    if (upgrade.status === 'needs-attention') {
+      // The agent came back after the step's retry budget (a slow start on a loaded machine): an operator retries.
+      expect(upgrade.error).toMatch(/unreachable/);
+      expect((await cp.api('POST', `/api/upgrades/${upgradeId}/retry`)).status).toBe(202);
+      upgrade = await waitForUpgradeStatus(cp, upgradeId, ['succeeded', 'failed']);
+    }
+    expect(upgrade.status).toBe('succeeded');
   });
 
   describe('what the agent refuses', () => {

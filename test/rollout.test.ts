@@ -74,6 +74,14 @@ describe('fleet rollouts on real tenants', () => {
     expect(end.status).toBe('succeeded');
     expect(end.counts).toMatchObject({ updated: 3, failed: 0, skipped: 0 });
     expect(end.waves.map((w: { size: number; updated: number }) => [w.size, w.updated])).toEqual([[1, 1], [2, 2]]);
+    // Who started it is the signed-in operator, in the rollout, its list entry and its instances' upgrades.
+    expect(end.requestedBy).toBe(cp.operator.email);
+    await waitFor('the rollout to be listed as completed', async () => {
+      const listed = (await cp.api('GET', '/api/rollouts')).body.find((r: { rolloutId: string }) => r.rolloutId === id);
+      return listed?.execution === 'COMPLETED' ? listed : undefined;
+    }).then((listed) => expect(listed).toMatchObject({ mode: 'image-only', requestedBy: cp.operator.email }));
+    const child = end.instances[0];
+    expect((await cp.api('GET', `/api/upgrades/${child.upgradeId}`)).body.requestedBy).toBe(`rollout ${id} by ${cp.operator.email}`);
     await recordRollout(id, 'fleet-rollout-success');
     for (const t of tenants) {
       const c = await t.containers();
@@ -105,6 +113,12 @@ describe('fleet rollouts on real tenants', () => {
     const waiting = await waitRollout(id, ['awaiting-approval']);
     const ghost = waiting.instances.find((i: any) => i.instanceId === ghostId);
     expect(ghost).toMatchObject({ status: 'skipped', reason: expect.stringMatching(/busy/) });
+
+    // Paused while it awaits approval, resume puts it back to awaiting approval (not running).
+    expect((await cp.api('POST', `/api/rollouts/${id}/pause`)).status).toBe(202);
+    await waitRollout(id, ['paused']);
+    expect((await cp.api('POST', `/api/rollouts/${id}/resume`)).status).toBe(202);
+    expect((await waitRollout(id, ['awaiting-approval', 'running'])).status).toBe('awaiting-approval');
 
     expect((await cp.api('POST', `/api/rollouts/${id}/approve`)).status).toBe(202);
     await waitFor('wave 2 to finish', async () => {

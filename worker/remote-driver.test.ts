@@ -77,8 +77,46 @@ describe('the agent server and the remote driver, in one process over real mutua
   it('makes the TLS context of a set of credentials once, not per call', async () => {
     expect(secureContextOf(client)).toBe(secureContextOf(client));
     expect(secureContextOf({ ...client })).not.toBe(secureContextOf(client));
-    await remote().ping();
-    await remote().ping();
+  });
+
+  it('keeps the connection to an approved agent alive across calls, and calls again after the agent closed it', async () => {
+    let handshakes = 0;
+    const count = () => handshakes++;
+    const accepted: import('node:net').Socket[] = [];
+    const keep = (sock: import('node:net').Socket) => accepted.push(sock);
+    // Connections earlier tests left idle go first.
+    server.server.closeIdleConnections();
+    await new Promise((r) => setTimeout(r, 50));
+    server.server.on('secureConnection', count);
+    server.server.on('secureConnection', keep);
+    try {
+      for (let i = 0; i < 5; i++) await remote().ping();
+      expect(handshakes).toBe(1);
+      // The agent drops the idle connection; the next call still goes through (on a new one).
+      for (const sock of accepted) sock.destroy();
+      await remote().ping();
+      await remote().readFiles(['docker-compose.yml']);
+      expect(handshakes).toBe(2);
+      // A kept-alive connection that dies as the request arrives: the request never ran, so it goes again on a new one.
+      let killNext = true;
+      const kill = (req: import('node:http').IncomingMessage) => {
+        if (killNext) {
+          killNext = false;
+          req.socket.destroy();
+        }
+      };
+      server.server.prependListener('request', kill);
+      try {
+        expect(await remote().readFiles(['docker-compose.yml'])).toEqual({ 'docker-compose.yml': 'services: {}\n' });
+      } finally {
+        server.server.off('request', kill);
+      }
+      expect(killNext).toBe(false);
+      expect(handshakes).toBe(3);
+    } finally {
+      server.server.off('secureConnection', count);
+      server.server.off('secureConnection', keep);
+    }
   });
 
   it('rebuilds the tenant error the agent reports, code and output included', async () => {

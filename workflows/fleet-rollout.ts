@@ -43,6 +43,8 @@ export async function fleetRollout(input: FleetRolloutInput): Promise<RolloutVie
   const log = [...(input.state?.log ?? [])];
   let status: RolloutStatus = input.state?.status ?? 'running';
   let paused = status === 'paused';
+  // What the rollout was doing when it paused (awaiting approval, baking), so resume puts it back.
+  let beforePause: RolloutStatus = 'running';
   let aborted = false;
   let approved = false;
   let currentWave = input.state?.nextWave ?? 0;
@@ -84,15 +86,14 @@ export async function fleetRollout(input: FleetRolloutInput): Promise<RolloutVie
   setHandler(rolloutQuery, view);
   setHandler(pauseSignal, () => {
     if (!aborted && !paused) {
-      paused = true;
-      status = 'paused';
+      pause();
       note('paused by an operator');
     }
   });
   setHandler(resumeSignal, () => {
     if (!aborted && paused) {
       paused = false;
-      status = 'running';
+      status = beforePause;
       note('resumed by an operator');
     }
   });
@@ -104,6 +105,12 @@ export async function fleetRollout(input: FleetRolloutInput): Promise<RolloutVie
     }
   });
   setHandler(childParkedSignal, ({ workflowId, step, error }) => void parked.set(workflowId, `parked at ${step}: ${error}`));
+
+  function pause() {
+    paused = true;
+    beforePause = status === 'paused' ? 'running' : status;
+    status = 'paused';
+  }
 
   function budgetExceeded(): boolean {
     const failed = count('failed');
@@ -120,8 +127,7 @@ export async function fleetRollout(input: FleetRolloutInput): Promise<RolloutVie
     settled++;
     note(`${inst.target.slug}: ${s}${reason ? ` (${reason})` : ''}`);
     if (s === 'failed' && !paused && !aborted && budgetExceeded()) {
-      paused = true;
-      status = 'paused';
+      pause();
       note(`paused: ${count('failed')} failure(s) exceed the failure budget; resume or abort`);
     }
   }
@@ -167,7 +173,14 @@ export async function fleetRollout(input: FleetRolloutInput): Promise<RolloutVie
     const done = await condition(() => outcome !== undefined || parked.has(workflowId), input.perInstanceTimeoutMs);
     if (outcome) return finish(inst, outcome.status, outcome.reason);
     if (done) return finish(inst, 'failed', parked.get(workflowId));
-    finish(inst, 'failed', `no result within ${Math.round(input.perInstanceTimeoutMs / 1000)}s (offline agent?); its upgrade goes on`);
+    const waited = `${Math.round(input.perInstanceTimeoutMs / 1000)}s`;
+    finish(
+      inst,
+      'failed',
+      inst.target.isRemote
+        ? `offline: its agent gave no result within ${waited}; the instance's own upgrade goes on and retries`
+        : `no result within ${waited}; the instance's own upgrade goes on`,
+    );
   }
 
   async function runWave(wave: number) {

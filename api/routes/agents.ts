@@ -15,6 +15,7 @@ import { badRequest, conflict, forbidden, notFound } from '../../core/errors.js'
 import { sha256Hex, type IssuedCertificate } from '../../core/pki.js';
 import { DEFAULT_CORE_SERVICES, PROJECT_NAME_RE, PROJECT_NAME_RULE, SERVICE_NAME_RE, SLUG_RE, SLUG_RULE } from '../../core/validation.js';
 import type { AgentRepo, InviteRefusal, RegistrationRecord, RegistrationStatus } from '../../prisma/repositories.js';
+import { operatorOf } from '../auth.js';
 import { createRateLimiter, rateLimit, tooManyRequests, type RateLimit } from '../rate-limit.js';
 
 export interface AgentCa {
@@ -89,9 +90,9 @@ const REFUSED: Record<InviteRefusal, string> = {
   'other-slug': 'the invite code is for another slug',
 };
 
-/** Who decided: operator accounts come with sign-in; until then the header, or "api". */
+/** Who decided: the signed-in operator (the auth guard covers these routes), or "api". */
 function operator(req: Request): string {
-  return (req.get('x-drydock-operator') ?? '').trim().slice(0, 200) || 'api';
+  return operatorOf(req) ?? 'api';
 }
 
 function registrationView(r: RegistrationRecord) {

@@ -6,10 +6,11 @@ import { randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { Router } from 'express';
 import { badRequest, conflict, notFound } from '../../core/errors.js';
-import type { FleetRolloutInput, RolloutInstance } from '../../core/types.js';
+import type { FleetRolloutInput, RolloutInstance, RolloutView } from '../../core/types.js';
 import { parseDuration, resolveWaves } from '../../core/waves.js';
 import { rolloutWorkflowId, TASK_QUEUE } from '../../core/workflow-ids.js';
 import type { InstanceRecord, InstanceRepo } from '../../prisma/repositories.js';
+import { operatorOf } from '../auth.js';
 import { rolloutActionParam, rolloutBody, type RolloutBody } from '../schemas.js';
 import { effectiveImageTag, targetOf, temporalCall } from '../upgrade-service.js';
 
@@ -17,6 +18,8 @@ export interface RolloutRouterDeps {
   instances: InstanceRepo;
   temporal: Client;
   temporalAddress: string;
+  /** The Temporal web console, for links to a rollout's workflow. */
+  temporalUiUrl?: string;
   defaultImageTag: string;
   taskQueue?: string;
   verifyDeadlineMs?: number;
@@ -85,7 +88,7 @@ export function createRouter(deps: RolloutRouterDeps): Router {
       failureBudget: body.failureBudget,
       bake: body.bake === 'approval' ? 'approval' : parseDuration(body.bake),
       perInstanceTimeoutMs: parseDuration(body.perInstanceTimeout),
-      requestedBy: req.get('x-drydock-operator') ?? undefined,
+      requestedBy: operatorOf(req),
       verifyDeadlineMs: deps.verifyDeadlineMs,
     };
     const workflowId = rolloutWorkflowId(rolloutId);
@@ -100,19 +103,49 @@ export function createRouter(deps: RolloutRouterDeps): Router {
     res.status(202).json({ rolloutId, workflowId, waves: wavesView(sizes, instances) });
   });
 
+  const text = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
+  const memoOf = (memo: Record<string, unknown> | undefined) => ({
+    mode: text(memo?.mode),
+    requestedBy: text(memo?.requestedBy),
+    reason: text(memo?.reason),
+  });
+
+  // This control plane's rollouts: those on its task queue, newest first.
   router.get('/rollouts', async (_req, res) => {
-    const rows = [];
-    for await (const w of deps.temporal.workflow.list({ query: "WorkflowType = 'fleetRollout'", pageSize: 100 })) {
-      rows.push({ rolloutId: w.workflowId.replace(/^rollout-/, ''), workflowId: w.workflowId, execution: w.status.name, startTime: w.startTime, closeTime: w.closeTime });
-      if (rows.length >= 100) break;
-    }
+    const queue = (deps.taskQueue ?? TASK_QUEUE).replace(/['\\]/g, '');
+    const rows: Record<string, unknown>[] = [];
+    await call(async () => {
+      for await (const w of deps.temporal.workflow.list({ query: `WorkflowType = 'fleetRollout' AND TaskQueue = '${queue}'`, pageSize: 100 })) {
+        rows.push({
+          rolloutId: w.workflowId.replace(/^rollout-/, ''),
+          workflowId: w.workflowId,
+          execution: w.status.name,
+          startTime: w.startTime,
+          closeTime: w.closeTime ?? null,
+          ...memoOf(w.memo),
+        });
+        if (rows.length >= 100) break;
+      }
+    });
     res.json(rows);
   });
 
+  // The workflow's own view (its query), with who started it and where its workflow is.
   router.get('/rollouts/:id', async (req, res) => {
     const { id } = rolloutActionParam.pick({ id: true }).parse(req.params);
+    const handle = deps.temporal.workflow.getHandle(rolloutWorkflowId(id));
     try {
-      res.json(await call(() => deps.temporal.workflow.getHandle(rolloutWorkflowId(id)).query('rollout')));
+      const [view, described] = await call(() => Promise.all([handle.query<RolloutView>('rollout'), handle.describe()]));
+      res.json({
+        ...memoOf(described.memo),
+        ...view,
+        execution: described.status.name,
+        startedAt: described.startTime,
+        closedAt: described.closeTime ?? null,
+        ...(deps.temporalUiUrl
+          ? { temporalUrl: `${deps.temporalUiUrl}/namespaces/default/workflows/${encodeURIComponent(described.workflowId)}/${described.runId}/history` }
+          : {}),
+      });
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) throw notFound(`no rollout with id ${id}`);
       throw err;

@@ -5,6 +5,7 @@ import { linkProps, useLocation } from './router.js';
 import { AgentsPage } from './pages/Agents.js';
 import { InstanceDetailPage } from './pages/InstanceDetail.js';
 import { InstancesPage } from './pages/Instances.js';
+import { RolloutDetailPage, RolloutsPage } from './pages/Rollouts.js';
 import { SignInPage } from './pages/SignIn.js';
 import { TokensPage } from './pages/Tokens.js';
 
@@ -51,8 +52,15 @@ function Shell(props: { operator: OperatorView; onSignedOut: () => void }) {
   let page: ReactNode;
   let section = 'instances';
   const m = /^\/instances\/([^/]+)\/?$/.exec(path);
+  const rollout = /^\/rollouts\/([^/]+)\/?$/.exec(path);
   if (m) page = <InstanceDetailPage id={decodeURIComponent(m[1]!)} />;
-  else if (path === '/agents') {
+  else if (rollout) {
+    page = <RolloutDetailPage id={decodeURIComponent(rollout[1]!)} />;
+    section = 'rollouts';
+  } else if (path === '/rollouts') {
+    page = <RolloutsPage />;
+    section = 'rollouts';
+  } else if (path === '/agents') {
     page = <AgentsPage />;
     section = 'agents';
   } else if (path === '/tokens') {
@@ -75,6 +83,7 @@ function Shell(props: { operator: OperatorView; onSignedOut: () => void }) {
         </a>
         <nav aria-label="Main">
           {nav('/', 'instances', 'Instances')}
+          {nav('/rollouts', 'rollouts', 'Rollouts')}
           {nav('/agents', 'agents', 'Agents')}
           {nav('/tokens', 'tokens', 'API tokens')}
         </nav>

@@ -22,6 +22,12 @@ import {
   patchInstanceBody,
   releasePreview,
   releasePreviewBody,
+  rolloutActionResponse,
+  rolloutBody,
+  rolloutListItem,
+  rolloutPreview,
+  rolloutView,
+  startedRollout,
   startedUpgrade,
   startFullUpgradeBody,
   startImageUpgradeBody,
@@ -140,6 +146,13 @@ export const api = {
     call('POST', `/api/agents/registrations/${enc(id)}/reject`, agentRegistrationView, validate(agentDecisionBody, body)),
   revoke: (id: string, body: Input<typeof agentDecisionBody>) =>
     call('POST', `/api/agents/registrations/${enc(id)}/revoke`, agentRegistrationView, validate(agentDecisionBody, body)),
+
+  rollouts: () => call('GET', '/api/rollouts', z.array(rolloutListItem)),
+  rollout: (id: string) => call('GET', `/api/rollouts/${enc(id)}`, rolloutView),
+  previewRollout: (body: Input<typeof rolloutBody>) => call('POST', '/api/rollouts/preview', rolloutPreview, validate(rolloutBody, body)),
+  startRollout: (body: Input<typeof rolloutBody>) => call('POST', '/api/rollouts', startedRollout, validate(rolloutBody, body)),
+  rolloutAction: (id: string, action: 'pause' | 'resume' | 'approve' | 'abort') =>
+    call('POST', `/api/rollouts/${enc(id)}/${action}`, rolloutActionResponse),
 
   tokens: () => call('GET', '/api/tokens', z.array(apiTokenView)),
   createToken: (body: Input<typeof createTokenBody>) => call('POST', '/api/tokens', createdApiToken, validate(createTokenBody, body)),

@@ -34,3 +34,28 @@ export const MODE_LABEL: Record<string, string> = {
   'image-only': 'Quick Upgrade',
   release: 'Upgrade to Release',
 };
+
+export const ROLLOUT_STATUS_LABEL: Record<string, string> = {
+  running: 'running',
+  baking: 'baking',
+  'awaiting-approval': 'awaiting approval',
+  paused: 'paused',
+  succeeded: 'succeeded',
+  aborted: 'aborted',
+  failed: 'failed',
+};
+
+/** A Temporal execution status (RUNNING, TIMED_OUT, …) as words. */
+export function executionLabel(execution: string): string {
+  return execution.toLowerCase().replace(/_/g, ' ');
+}
+
+/** "2025-01-02T03:04:05.678Z text" → the local time and the text. */
+export function splitLogLine(line: string): { at?: string; text: string } {
+  const m = /^(\d{4}-\d\d-\d\dT[\d:.]+Z) (.*)$/s.exec(line);
+  if (!m) return { text: line };
+  const d = new Date(m[1]!);
+  return { at: Number.isNaN(d.getTime()) ? m[1] : d.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' }), text: m[2]! };
+}
+
+export const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;

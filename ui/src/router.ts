@@ -1,4 +1,4 @@
-/** A small history-API router: the app has four pages, no need for more. */
+/** A small history-API router: the app has a handful of pages, no need for more. */
 import { useEffect, useState } from 'react';
 
 const EVENT = 'drydock:navigate';

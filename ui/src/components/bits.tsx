@@ -21,11 +21,20 @@ const STATUS_CLASS: Record<string, string> = {
   used: 'neutral',
   expired: 'neutral',
   active: 'ok',
+  // rollouts
+  baking: 'info',
+  'awaiting-approval': 'warn',
+  paused: 'warn',
+  aborted: 'neutral',
+  updated: 'ok',
+  skipped: 'neutral',
 };
 
-export function Badge(props: { status: string; label?: string }) {
+export type Tone = 'ok' | 'warn' | 'bad' | 'info' | 'neutral';
+
+export function Badge(props: { status: string; label?: string; tone?: Tone }) {
   return (
-    <span className={`badge badge-${STATUS_CLASS[props.status] ?? 'neutral'}`} data-status={props.status}>
+    <span className={`badge badge-${props.tone ?? STATUS_CLASS[props.status] ?? 'neutral'}`} data-status={props.status}>
       {props.label ?? props.status}
     </span>
   );

@@ -62,17 +62,27 @@ export function InstanceDetailPage(props: { id: string }) {
         {tabLink('updates', 'Updates')}
         {tabLink('settings', 'Settings')}
       </div>
-      {tab === 'updates' ? <UpdatesTab instance={i} onInstanceChanged={instance.reload} /> : <SettingsTab instance={i} onChanged={instance.reload} />}
+      {tab === 'updates' ? (
+        <UpdatesTab
+          key={search.get('upgrade') ?? ''}
+          instance={i}
+          onInstanceChanged={instance.reload}
+          initialUpgradeId={search.get('upgrade') ?? undefined}
+        />
+      ) : (
+        <SettingsTab instance={i} onChanged={instance.reload} />
+      )}
     </section>
   );
 }
 
 type Dialog = 'full' | 'quick' | 'release' | undefined;
 
-function UpdatesTab(props: { instance: InstanceView; onInstanceChanged: () => Promise<void> }) {
+function UpdatesTab(props: { instance: InstanceView; onInstanceChanged: () => Promise<void>; initialUpgradeId?: string }) {
   const i = props.instance;
   const history = useLoad(() => api.upgrades(i.id), [i.id], 3000);
-  const [selectedId, setSelectedId] = useState<string>();
+  // ?upgrade=<id> (a rollout links its instances' upgrades) shows that one first.
+  const [selectedId, setSelectedId] = useState<string | undefined>(props.initialUpgradeId);
   const [dialog, setDialog] = useState<Dialog>();
   const list = history.data ?? [];
   const running = list.find(isActive);
