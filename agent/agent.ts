@@ -9,12 +9,12 @@ import { createPublicKey, X509Certificate } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import Docker from 'dockerode';
-import { createCsr, fingerprint256, generateKeyPair, type KeyPairPem } from '../core/pki.js';
+import { createCsr, fingerprint256, generateKeyPair, type KeyPairPem } from '../core/agent-keys.js';
 import type { ExecutionDriver } from '../core/driver.js';
 import { DEFAULT_AGENT_MANAGED } from './guard.js';
 import { classify, pollOnce, pollUntilDone, postJson, type Decision, type PollLoop, type PollSchedule } from './poll.js';
 import { createAgentServer, createMultiTenantAgentServer, type AgentServer, type MultiTenantAgentServer } from './server.js';
+import { createDockerEngine } from './engine.js';
 import { createTenantDriver, detectComposeVariant } from './tenant.js';
 
 export interface AgentConfig {
@@ -73,7 +73,7 @@ export async function startAgent(cfg: AgentConfig): Promise<RunningAgent> {
   const log = cfg.log ?? ((m: string) => console.log(m));
   const keys = await loadOrCreateKeys(cfg.stateDir, (m) => log(`agent: ${m}`));
   const projectName = cfg.projectName ?? cfg.slug;
-  const driver = cfg.driver ?? createTenantDriver({ docker: new Docker(), compose: await detectComposeVariant() }, { projectName, dir: cfg.dir });
+  const driver = cfg.driver ?? createTenantDriver({ compose: await detectComposeVariant() }, { projectName, dir: cfg.dir });
   const managed = cfg.managed ?? DEFAULT_AGENT_MANAGED;
   const server = createAgentServer({ slug: cfg.slug, dir: cfg.dir, driver, managed, lockStaleMs: cfg.lockStaleMs, log });
   const bound = await server.listen(cfg.listenHost, cfg.listenPort);
@@ -150,9 +150,9 @@ export async function startMultiTenantAgent(cfg: MultiTenantAgentConfig): Promis
   const server = createMultiTenantAgentServer({ managed, lockStaleMs: cfg.lockStaleMs, log });
   let driverFor = cfg.driverFor;
   if (!driverFor) {
-    const docker = new Docker();
+    const engine = createDockerEngine();
     const compose = await detectComposeVariant();
-    driverFor = (t) => createTenantDriver({ docker, compose }, { projectName: t.projectName, dir: t.dir });
+    driverFor = (t) => createTenantDriver({ engine, compose }, { projectName: t.projectName, dir: t.dir });
   }
   const keys = new Map<string, KeyPairPem>();
   for (const t of cfg.tenants) {

@@ -9,7 +9,6 @@ import https from 'node:https';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TenantError, type ExecutionDriver } from '../core/driver.js';
 import { CONTROL_PLANE_CN, createCertificateAuthority, issueKeyAndCertificate, type CertificateAuthority } from '../core/pki.js';
@@ -20,7 +19,7 @@ import { createMultiTenantAgentServer, type MultiTenantAgentServer } from './ser
 import { createTenantDriver } from './tenant.js';
 
 function tenantDriver(dir: string, slug: string, stubs: Partial<ExecutionDriver> = {}): ExecutionDriver {
-  const real = createTenantDriver({ docker: new Docker(), compose: 'v1' }, { projectName: slug, dir });
+  const real = createTenantDriver({ compose: 'v1' }, { projectName: slug, dir });
   return Object.assign(Object.create(null), real, { listServices: async () => ['api', 'nginx'] }, stubs);
 }
 

@@ -18,7 +18,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { AGENT_API_PREFIX, AGENT_KEEPALIVE_MS, AGENT_OPERATIONS, isAgentOperation, type AgentErrorBody } from '../core/agent-protocol.js';
 import { TenantError, type ExecutionDriver } from '../core/driver.js';
-import { CONTROL_PLANE_CN } from '../core/pki.js';
+import { CONTROL_PLANE_CN } from '../core/agent-keys.js';
 import { withTenantLock } from './files.js';
 import { guardArguments } from './guard.js';
 

@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import Docker from 'dockerode';
+import { createDockerEngine } from './engine.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TenantError } from '../core/driver.js';
 import type { CommandRunner } from './run-command.js';
@@ -31,10 +31,10 @@ describe('tenant content manifest', () => {
 });
 
 describe('the tenant driver when Docker is not there', () => {
-  const deadDocker = new Docker({ socketPath: '/nonexistent/docker.sock' });
+  const deadEngine = createDockerEngine({ dockerHost: 'unix:///nonexistent/docker.sock' });
 
   it('names the Docker engine when it cannot be reached', async () => {
-    const driver = createTenantDriver({ docker: deadDocker, compose: 'v1' }, { projectName: 'x', dir: os.tmpdir() });
+    const driver = createTenantDriver({ engine: deadEngine, compose: 'v1' }, { projectName: 'x', dir: os.tmpdir() });
     await expect(driver.ping()).rejects.toMatchObject({ code: 'engine-unreachable', message: expect.stringMatching(/Docker engine is unreachable/) });
   });
 
@@ -42,7 +42,7 @@ describe('the tenant driver when Docker is not there', () => {
     const variant = await detectComposeVariant();
     const dir = await mkdtemp(path.join(os.tmpdir(), 'drydock-deadengine-'));
     await writeFile(path.join(dir, 'docker-compose.yml'), "version: '2.4'\nservices:\n  api:\n    image: 127.0.0.1:1/nothing:1\n");
-    const driver = createTenantDriver({ docker: deadDocker, compose: variant }, { projectName: 'deadengine', dir });
+    const driver = createTenantDriver({ engine: deadEngine, compose: variant }, { projectName: 'deadengine', dir });
     const err = await driver.pull(['api'], { DOCKER_HOST: 'unix:///nonexistent/docker.sock' }).catch((e: unknown) => e);
     await rm(dir, { recursive: true, force: true });
     expect(err).toBeInstanceOf(TenantError);

@@ -7,7 +7,6 @@ import { createReadStream } from 'node:fs';
 import { lstat, readdir, readlink, statfs } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
-import type Docker from 'dockerode';
 import {
   composeListServices,
   composePull,
@@ -23,13 +22,15 @@ import { TenantError, type ExecutionDriver, type OperationOptions } from '../cor
 import { diffFile } from '../core/file-diff.js';
 import type { ContainerState, ContentManifest } from '../core/types.js';
 import { PathRejected, readManagedFiles, restoreFiles, snapshotFiles, writeManagedFiles } from './files.js';
+import { createDockerEngine, EngineError, type DockerEngine } from './engine.js';
 import { runCommand, tail, type CommandRunner } from './run-command.js';
 
 /** Per file, for diffFiles; the release preview uses the same limit. */
 export const DEFAULT_MAX_DIFF_BYTES = 64 * 1024;
 
 export interface TenantDeps {
-  docker: Docker;
+  /** The engine's API; this host's DOCKER_HOST (or its default socket) when absent. */
+  engine?: DockerEngine;
   compose: ComposeVariant;
   run?: CommandRunner;
 }
@@ -61,6 +62,7 @@ const NO_SUCH_SERVICE = /no such service: (\S+)/i;
 
 export function createTenantDriver(deps: TenantDeps, where: TenantLocation): ExecutionDriver {
   const run = deps.run ?? runCommand;
+  const engine = deps.engine ?? createDockerEngine();
   const project: ComposeProject = { variant: deps.compose, projectName: where.projectName, dir: where.dir };
 
   async function compose(cmd: CommandLine, what: string, opts: OperationOptions = {}) {
@@ -84,7 +86,7 @@ export function createTenantDriver(deps: TenantDeps, where: TenantLocation): Exe
   return {
     async ping() {
       try {
-        await deps.docker.ping();
+        await engine.ping();
       } catch (err) {
         throw new TenantError('engine-unreachable', `the Docker engine is unreachable: ${(err as Error).message}`);
       }
@@ -133,7 +135,7 @@ export function createTenantDriver(deps: TenantDeps, where: TenantLocation): Exe
     },
 
     async diskFree() {
-      const info = await deps.docker.info().catch((err: Error) => {
+      const info = await engine.info().catch((err: Error) => {
         throw new TenantError('engine-unreachable', `the Docker engine is unreachable: ${err.message}`);
       });
       const root: string = info.DockerRootDir ?? '/var/lib/docker';
@@ -150,11 +152,10 @@ export function createTenantDriver(deps: TenantDeps, where: TenantLocation): Exe
       const hasTag = at > imageRef.lastIndexOf('/');
       const repo = hasTag ? imageRef.slice(0, at) : imageRef;
       const tag = hasTag ? imageRef.slice(at + 1) : 'latest';
-      await deps.docker
-        .getImage(imageId)
-        .tag({ repo, tag })
-        .catch((err: Error & { statusCode?: number }) => {
-          if (err.statusCode === 404) throw new TenantError('image-not-found', `image ${imageId} is no longer on the tenant host, so ${imageRef} cannot point back at it`);
+      await engine
+        .tagImage(imageId, repo, tag)
+        .catch((err: Error) => {
+          if (err instanceof EngineError && err.statusCode === 404) throw new TenantError('image-not-found', `image ${imageId} is no longer on the tenant host, so ${imageRef} cannot point back at it`);
           throw new TenantError('engine-unreachable', `tagging ${imageRef}: ${err.message}`);
         });
     },
@@ -162,7 +163,7 @@ export function createTenantDriver(deps: TenantDeps, where: TenantLocation): Exe
     async httpProbe(service, port, probePath) {
       const [state] = await this.containerStates([service]);
       if (!state?.containerId) throw new TenantError('compose-failed', `front-door probe: no ${service} container is running`);
-      const info = await deps.docker.getContainer(state.containerId).inspect();
+      const info = await engine.inspectContainer(state.containerId);
       const address = Object.values(info.NetworkSettings.Networks ?? {}).map((n) => n.IPAddress).find(Boolean);
       if (!address) throw new TenantError('compose-failed', `front-door probe: ${service} has no network address`);
       return new Promise<number>((resolve, reject) => {
@@ -176,8 +177,8 @@ export function createTenantDriver(deps: TenantDeps, where: TenantLocation): Exe
     },
 
     async containerStates(services) {
-      const listed = await deps.docker
-        .listContainers({ all: true, filters: { label: [`com.docker.compose.project=${where.projectName}`] } })
+      const listed = await engine
+        .listContainers(`com.docker.compose.project=${where.projectName}`)
         .catch((err: Error) => {
           throw new TenantError('engine-unreachable', `the Docker engine is unreachable: ${err.message}`);
         });
@@ -188,7 +189,7 @@ export function createTenantDriver(deps: TenantDeps, where: TenantLocation): Exe
           states.push({ service, containerId: '', imageId: '', state: 'missing' });
           continue;
         }
-        const info = await deps.docker.getContainer(c.Id).inspect();
+        const info = await engine.inspectContainer(c.Id);
         states.push({
           service,
           containerId: c.Id,

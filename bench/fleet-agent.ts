@@ -24,12 +24,12 @@ for (const t of cfg.tenants) {
   const services = composeServices(await readFile(path.join(t.dir, 'docker-compose.yml'), 'utf8'));
   engine.up(t.projectName ?? t.slug, services, initialTag);
 }
-const docker = engine.asDocker();
+const simulatedEngine = engine.asEngine();
 const agent = await startMultiTenantAgent({
   ...cfg,
   // The benchmark's control plane lifts its registration limit; register as fast as it answers.
   registerConcurrency: 16,
-  driverFor: (t) => createTenantDriver({ docker, compose: 'v1', run: recorder.run }, { projectName: t.projectName, dir: t.dir }),
+  driverFor: (t) => createTenantDriver({ engine: simulatedEngine, compose: 'v1', run: recorder.run }, { projectName: t.projectName, dir: t.dir }),
 });
 console.log(`agent: ${SIMULATED_LABEL}`);
 

@@ -41,8 +41,10 @@ export interface NodeProcess {
 }
 
 /** `node --import tsx <script> …args`, one process (no npx/tsx wrapper), output lines kept. */
+/** A TypeScript script run through tsx; a `.mjs` one (a built bundle) by plain node. */
 export function spawnNode(script: string, args: string[], env: Record<string, string> = {}, opts: { keepLines?: number; nodeArgs?: string[] } = {}): NodeProcess {
-  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', script, ...args], {
+  const loader = script.endsWith('.ts') ? ['--import', 'tsx'] : [];
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), ...loader, script, ...args], {
     cwd: REPO_ROOT,
     env: { ...process.env, DRYDOCK_TEMPORAL_LOG_LEVEL: 'ERROR', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

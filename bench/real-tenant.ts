@@ -9,7 +9,6 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import Docker from 'dockerode';
 import { renderRelease } from '../activities/release-plan.js';
 import { createTenantDriver, detectComposeVariant } from '../agent/tenant.js';
 import type { RenderDefaults } from '../core/render.js';
@@ -76,7 +75,7 @@ export async function createReleaseTenant(stack: ReleaseStack, slug: string, tag
   await writeFile(path.join(dir, 'mkdocs/docs/index.md'), '# Benchmark\n');
   await writeFile(path.join(dir, '.env'), `POSTGRES_PASSWORD=pg-${slug}\nAPI_SECRET=api-${slug}\n`);
   const compose = await detectComposeVariant();
-  const driver = createTenantDriver({ docker: new Docker(), compose }, { projectName: slug, dir });
+  const driver = createTenantDriver({ compose }, { projectName: slug, dir });
   const { rendered } = await renderRelease(createPlanner(stack.defaults, path.join(FIXTURES, 'n')), driver, { slug, name: slug, composeProjectName: slug, isRegistered: false }, tag);
   await driver.writeFiles(rendered.map((f) => f.path), rendered);
   await driver.upAll({ IMAGE_TAG: tag });

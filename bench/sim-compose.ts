@@ -19,7 +19,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type Docker from 'dockerode';
+import { EngineError, type DockerEngine } from '../agent/engine.js';
 import type { CommandLine } from '../core/compose.js';
 import type { CommandResult, CommandRunner } from '../agent/run-command.js';
 
@@ -66,13 +66,14 @@ export class SimEngine {
   }
 
   /** The dockerode subset agent/tenant.ts uses. */
-  asDocker(): Docker {
+  /** The engine API the tenant driver calls, answered from this simulated state. */
+  asEngine(): DockerEngine {
     const byId = (id: string) => [...this.containers.values()].find((c) => c.id === id);
-    const engine = {
-      ping: async () => 'OK',
+    return {
+      ping: async () => undefined,
       info: async () => ({ DockerRootDir: '/' }),
-      listContainers: async (opts: { filters?: { label?: string[] } }) => {
-        const project = opts.filters?.label?.find((l) => l.startsWith('com.docker.compose.project='))?.split('=')[1];
+      listContainers: async (label) => {
+        const project = label.startsWith('com.docker.compose.project=') ? label.split('=')[1] : undefined;
         return [...this.containers.values()]
           .filter((c) => c.project === project)
           .map((c) => ({
@@ -80,16 +81,13 @@ export class SimEngine {
             Labels: { 'com.docker.compose.project': c.project, 'com.docker.compose.service': c.service, 'com.docker.compose.oneoff': 'False' },
           }));
       },
-      getContainer: (id: string) => ({
-        inspect: async () => {
-          const c = byId(id);
-          if (!c) throw Object.assign(new Error(`no such container ${id}`), { statusCode: 404 });
-          return { Image: sha(c.imageRef), Config: { Image: c.imageRef }, State: { Status: 'running' }, NetworkSettings: { Networks: {} } };
-        },
-      }),
-      getImage: () => ({ tag: async () => undefined }),
+      inspectContainer: async (id) => {
+        const c = byId(id);
+        if (!c) throw new EngineError(`no such container ${id}`, 404);
+        return { Image: sha(c.imageRef), Config: { Image: c.imageRef }, State: { Status: 'running' }, NetworkSettings: { Networks: {} } };
+      },
+      tagImage: async () => undefined,
     };
-    return engine as unknown as Docker;
   }
 }
 

@@ -1,11 +1,12 @@
 /**
- * The certificates of the agent channel, on Node's webcrypto and
- * @peculiar/x509 (pure JS): ECDSA P-256 keys, PKCS#10 requests, and
- * certificates signed by the control plane's CA. Shared by the agent (which
- * makes its key and request) and the control plane (which signs). No file I/O.
+ * The control plane's side of the agent channel, on Node's webcrypto and
+ * @peculiar/x509 (pure JS): its CA, checking agents' PKCS#10 requests, and
+ * signing their certificates. The agent's side (key pair, request) is
+ * core/agent-keys.ts, re-exported here. No file I/O.
  */
 import 'reflect-metadata';
-import { createHash, webcrypto, X509Certificate as NodeX509Certificate } from 'node:crypto';
+import { createHash, webcrypto } from 'node:crypto';
+import { derOf, fingerprint256, generateKeyPair, pem } from './agent-keys.js';
 import * as x509 from '@peculiar/x509';
 
 const crypto = webcrypto as unknown as Crypto;
@@ -14,13 +15,7 @@ x509.cryptoProvider.set(crypto);
 const EC = { name: 'ECDSA', namedCurve: 'P-256' } as const;
 const SIGNING = { name: 'ECDSA', hash: 'SHA-256' } as const;
 
-/** The common name of the control plane's client certificate; agents accept no other caller. */
-export const CONTROL_PLANE_CN = 'drydock-control-plane';
-
-export interface KeyPairPem {
-  privateKeyPem: string;
-  publicKeyPem: string;
-}
+export { CONTROL_PLANE_CN, createCsr, fingerprint256, generateKeyPair, type KeyPairPem } from './agent-keys.js';
 
 export interface IssuedCertificate {
   certPem: string;
@@ -28,42 +23,6 @@ export interface IssuedCertificate {
   /** sha256 of the DER, `AB:CD:…` as Node's X509Certificate.fingerprint256 writes it. */
   fingerprint256: string;
   notAfter: Date;
-}
-
-function pem(label: string, der: ArrayBuffer): string {
-  const b64 = Buffer.from(der).toString('base64').replace(/(.{64})/g, '$1\n').trimEnd();
-  return `-----BEGIN ${label}-----\n${b64}\n-----END ${label}-----\n`;
-}
-
-function derOf(text: string, label: string): Uint8Array<ArrayBuffer> {
-  const m = new RegExp(`-----BEGIN ${label}-----([^-]+)-----END ${label}-----`).exec(text);
-  if (!m) throw new Error(`not a PEM ${label}`);
-  return new Uint8Array(Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64'));
-}
-
-export async function generateKeyPair(): Promise<KeyPairPem> {
-  const keys = await crypto.subtle.generateKey(EC, true, ['sign', 'verify']);
-  return {
-    privateKeyPem: pem('PRIVATE KEY', await crypto.subtle.exportKey('pkcs8', keys.privateKey)),
-    publicKeyPem: pem('PUBLIC KEY', await crypto.subtle.exportKey('spki', keys.publicKey)),
-  };
-}
-
-async function importKeyPair(k: KeyPairPem): Promise<CryptoKeyPair> {
-  return {
-    privateKey: await crypto.subtle.importKey('pkcs8', derOf(k.privateKeyPem, 'PRIVATE KEY'), EC, false, ['sign']),
-    publicKey: await crypto.subtle.importKey('spki', derOf(k.publicKeyPem, 'PUBLIC KEY'), EC, true, ['verify']),
-  };
-}
-
-/** A PKCS#10 request for `CN=<commonName>`, signed by the key (proof of possession). */
-export async function createCsr(commonName: string, keys: KeyPairPem): Promise<string> {
-  const csr = await x509.Pkcs10CertificateRequestGenerator.create({
-    name: `CN=${commonName}`,
-    keys: await importKeyPair(keys),
-    signingAlgorithm: SIGNING,
-  });
-  return csr.toString('pem');
 }
 
 export interface ParsedCsr {
@@ -157,10 +116,6 @@ export async function issueCertificate(ca: CertificateAuthority, publicKey: x509
 export async function issueKeyAndCertificate(ca: CertificateAuthority, o: IssueOptions): Promise<IssuedCertificate & { keyPem: string }> {
   const keys = await generateKeyPair();
   return { ...(await issueCertificate(ca, keys.publicKeyPem, o)), keyPem: keys.privateKeyPem };
-}
-
-export function fingerprint256(certPem: string): string {
-  return new NodeX509Certificate(certPem).fingerprint256;
 }
 
 export function sha256Hex(text: string): string {

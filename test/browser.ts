@@ -6,7 +6,8 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
+import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { expect } from 'vitest';
 import { build } from 'vite';
 import { REPO_ROOT } from '../worker/temporal-server.js';
 
@@ -52,4 +53,22 @@ export async function launchChromium(): Promise<Browser> {
 export async function screenshotsDir(): Promise<string> {
   await mkdir(SCREENSHOTS_DIR, { recursive: true });
   return SCREENSHOTS_DIR;
+}
+
+/** Waits until the element's text contains `text`; the error says what it read instead. */
+export async function expectText(locator: Locator, text: string, timeout = 30_000) {
+  const until = Date.now() + timeout;
+  let last = '';
+  for (;;) {
+    last = await locator.innerText({ timeout: Math.max(1, until - Date.now()) }).catch(() => last);
+    if (last.includes(text)) return;
+    if (Date.now() > until) throw new Error(`expected ${locator} to contain ${JSON.stringify(text)}; it reads ${JSON.stringify(last)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Fails when the page scrolls sideways (wider than its viewport). */
+export async function expectNoSideScroll(page: Page, what: string) {
+  const [scroll, width] = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+  expect(scroll, `${what} is wider than the phone`).toBeLessThanOrEqual(width);
 }

@@ -11,7 +11,6 @@ import http from 'node:http';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import Docker from 'dockerode';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderRelease } from '../activities/release-plan.js';
@@ -195,7 +194,7 @@ describe('bad input at the API', () => {
     work = await mkdtemp(path.join(os.tmpdir(), 'drydock-inputs-'));
     const slug = uniqueName('inp');
     tenantDir = path.join(work, slug);
-    const driver = createTenantDriver({ docker: new Docker(), compose: await detectComposeVariant() }, { projectName: slug, dir: tenantDir });
+    const driver = createTenantDriver({ compose: await detectComposeVariant() }, { projectName: slug, dir: tenantDir });
     await import('node:fs/promises').then((fs) => fs.mkdir(tenantDir, { recursive: true }));
     await writeFile(path.join(tenantDir, '.env'), 'POSTGRES_PASSWORD=pw\nAPI_SECRET=s\n');
     const { rendered } = await renderRelease(createPlanner(defaults, path.join(FIXTURES, 'n')), driver, { slug, name: slug, composeProjectName: slug, isRegistered: false }, '1.0.0');
@@ -391,7 +390,7 @@ describe('bad bodies at a real agent', () => {
     const server = await issueKeyAndCertificate(ca, { commonName: slug, dnsNames: [slug], usage: 'server' });
     const cpCert = await issueKeyAndCertificate(ca, { commonName: CONTROL_PLANE_CN, usage: 'client' });
     client = { cert: cpCert.certPem, key: cpCert.keyPem, ca: ca.certPem };
-    const driver = createTenantDriver({ docker: new Docker(), compose: await detectComposeVariant() }, { projectName: slug, dir });
+    const driver = createTenantDriver({ compose: await detectComposeVariant() }, { projectName: slug, dir });
     agent = createAgentServer({ slug, dir, driver, managed: DEFAULT_AGENT_MANAGED });
     agent.setCredentials({ key: server.keyPem, cert: server.certPem, ca: ca.certPem });
     url = `https://127.0.0.1:${(await agent.listen('127.0.0.1', 0)).port}`;

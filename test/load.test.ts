@@ -12,7 +12,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderRelease } from '../activities/release-plan.js';
 import { createTenantDriver, detectComposeVariant } from '../agent/tenant.js';
 import { createCsr, generateKeyPair } from '../core/pki.js';
-import Docker from 'dockerode';
 import { createPlanner } from '../worker/planner.js';
 import { FIXTURES, releaseDefaults, treeChecksums } from './faults/support.js';
 import { startTestControlPlane, uniqueName, type TestControlPlane } from './support.js';
@@ -71,7 +70,6 @@ describe('the API under load', () => {
   });
 
   it('answers 200 concurrent release previews across 20 instances, consistently, and writes nothing', async () => {
-    const docker = new Docker();
     const compose = await detectComposeVariant();
     const instances: { id: string; dir: string }[] = [];
     for (let i = 0; i < 20; i++) {
@@ -80,7 +78,7 @@ describe('the API under load', () => {
       await mkdir(path.join(dir, 'mkdocs'), { recursive: true });
       await writeFile(path.join(dir, 'mkdocs/index.md'), `# ${slug}\n`);
       await writeFile(path.join(dir, '.env'), `POSTGRES_PASSWORD=pw-${i}\nAPI_SECRET=s-${i}\nTENANT_OWN=${i}\n`);
-      const driver = createTenantDriver({ docker, compose }, { projectName: slug, dir });
+      const driver = createTenantDriver({ compose }, { projectName: slug, dir });
       const { rendered } = await renderRelease(createPlanner(defaults, path.join(FIXTURES, 'n')), driver, { slug, name: slug, composeProjectName: slug, isRegistered: false }, '1.0.0');
       await driver.writeFiles(rendered.map((f) => f.path), rendered);
       const created = await cp.api('POST', '/api/instances', { slug, name: slug, composeDir: dir, imageTag: '1.0.0' });

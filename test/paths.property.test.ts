@@ -10,7 +10,6 @@ import https from 'node:https';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import Docker from 'dockerode';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderRelease } from '../activities/release-plan.js';
@@ -132,7 +131,7 @@ describe('hostile paths never reach outside the tenant’s managed files', () =>
   it('refuses a template manifest naming a hostile path, or renders and writes it inside the tenant', async () => {
     const templates = await mkdtemp(path.join(os.tmpdir(), 'drydock-manifest-'));
     await writeFile(path.join(templates, 'x.eta'), 'written by a template\n');
-    const driver = createTenantDriver({ docker: new Docker(), compose: await detectComposeVariant() }, { projectName: 'paths', dir: sb.root });
+    const driver = createTenantDriver({ compose: await detectComposeVariant() }, { projectName: 'paths', dir: sb.root });
     const instance = { slug: 'paths', name: 'paths', composeProjectName: 'paths', isRegistered: true };
     try {
       await fc.assert(
@@ -191,7 +190,7 @@ describe('hostile paths never reach outside the tenant’s managed files', () =>
       const server = await issueKeyAndCertificate(ca, { commonName: slug, dnsNames: [slug], usage: 'server' });
       const cpCert = await issueKeyAndCertificate(ca, { commonName: CONTROL_PLANE_CN, usage: 'client' });
       client = { cert: cpCert.certPem, key: cpCert.keyPem, ca: ca.certPem };
-      const driver = createTenantDriver({ docker: new Docker(), compose: await detectComposeVariant() }, { projectName: slug, dir: sb.root });
+      const driver = createTenantDriver({ compose: await detectComposeVariant() }, { projectName: slug, dir: sb.root });
       agent = createAgentServer({ slug, dir: sb.root, driver, managed: DEFAULT_AGENT_MANAGED });
       agent.setCredentials({ key: server.keyPem, cert: server.certPem, ca: ca.certPem });
       const { port } = await agent.listen('127.0.0.1', 0);

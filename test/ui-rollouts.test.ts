@@ -12,7 +12,7 @@
 import path from 'node:path';
 import type { Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildUi, launchChromium, screenshotsDir, type Browser } from './browser.js';
+import { buildUi, expectNoSideScroll, expectText, launchChromium, screenshotsDir, type Browser } from './browser.js';
 import { buildAndPushImage, registryAddress, type BuiltImage } from './harness/images.js';
 import { APP_SERVICES, createTenant, type Tenant } from './harness/tenant.js';
 import { startTestControlPlane, uniqueName, type TestControlPlane } from './support.js';
@@ -217,10 +217,7 @@ describe('the Rollouts page in a real browser', () => {
   it('is usable at phone width: no sideways scrolling on the list, the rollout and the start form', async () => {
     const phone = await browser.context.newPage();
     await phone.setViewportSize({ width: 390, height: 844 });
-    const noSideScroll = async (what: string) => {
-      const [scroll, width] = await phone.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
-      expect(scroll, `${what} is wider than the phone`).toBeLessThanOrEqual(width);
-    };
+    const noSideScroll = (what: string) => expectNoSideScroll(phone, what);
     const inside = async (l: Locator, what: string) => {
       const box = (await l.boundingBox())!;
       expect(box.x, what).toBeGreaterThanOrEqual(0);
@@ -262,14 +259,3 @@ describe('the Rollouts page in a real browser', () => {
     }
   });
 });
-
-async function expectText(locator: Locator, text: string, timeout = 30_000) {
-  const until = Date.now() + timeout;
-  let last = '';
-  for (;;) {
-    last = await locator.innerText({ timeout: Math.max(1, until - Date.now()) }).catch(() => last);
-    if (last.includes(text)) return;
-    if (Date.now() > until) throw new Error(`expected ${locator} to contain ${JSON.stringify(text)}; it reads ${JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}

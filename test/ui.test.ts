@@ -13,7 +13,6 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import Docker from 'dockerode';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderRelease } from '../activities/release-plan.js';
@@ -21,7 +20,7 @@ import { createTenantDriver, detectComposeVariant } from '../agent/tenant.js';
 import { createCsr, generateKeyPair } from '../core/pki.js';
 import type { RenderDefaults } from '../core/render.js';
 import { createPlanner, renderDefaultsFromEnv } from '../worker/planner.js';
-import { buildUi, launchChromium, screenshotsDir, type Browser } from './browser.js';
+import { buildUi, expectNoSideScroll, expectText, launchChromium, screenshotsDir, type Browser } from './browser.js';
 import { buildAndPushImage, registryAddress } from './harness/images.js';
 import { startTestControlPlane, uniqueName, type TestControlPlane } from './support.js';
 
@@ -72,7 +71,7 @@ describe('the operator web UI in a real browser', () => {
     await mkdir(path.join(dir, 'mkdocs/docs'), { recursive: true });
     await writeFile(path.join(dir, 'mkdocs/mkdocs.yml'), 'site_name: Tenant docs\n');
     await writeFile(path.join(dir, '.env'), `POSTGRES_PASSWORD=${SECRET}\nAPI_SECRET=api-secret-Ui88\n`);
-    const driver = createTenantDriver({ docker: new Docker(), compose: await detectComposeVariant() }, { projectName: slug, dir });
+    const driver = createTenantDriver({ compose: await detectComposeVariant() }, { projectName: slug, dir });
     const instance = { slug, name: 'Browser tenant', composeProjectName: slug, isRegistered: false };
     const { rendered } = await renderRelease(createPlanner(defaults, path.join(FIXTURES, 'n')), driver, instance, N);
     await driver.writeFiles(rendered.map((f) => f.path), rendered);
@@ -325,10 +324,7 @@ describe('the operator web UI in a real browser', () => {
   it('is usable at phone width: no sideways scrolling, every page readable', async () => {
     const phone = await browser.context.newPage();
     await phone.setViewportSize({ width: 390, height: 844 });
-    const noSideScroll = async (what: string) => {
-      const [scroll, width] = await phone.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
-      expect(scroll, `${what} is wider than the phone`).toBeLessThanOrEqual(width);
-    };
+    const noSideScroll = (what: string) => expectNoSideScroll(phone, what);
     try {
       await phone.goto(cp.url);
       await phone.locator(`tr[data-slug="${slug}"]`).waitFor();
@@ -372,14 +368,3 @@ describe('the operator web UI in a real browser', () => {
     }
   });
 });
-
-async function expectText(locator: import('playwright-core').Locator, text: string, timeout = 30_000) {
-  const until = Date.now() + timeout;
-  let last = '';
-  for (;;) {
-    last = await locator.innerText({ timeout: Math.max(1, until - Date.now()) }).catch(() => last);
-    if (last.includes(text)) return;
-    if (Date.now() > until) throw new Error(`expected ${locator} to contain ${JSON.stringify(text)}; it reads ${JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}

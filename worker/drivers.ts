@@ -3,7 +3,7 @@
  * in-process against this host's Docker engine; remote instances reach the
  * same logic through their agent, over mutual TLS (worker/remote-driver.ts).
  */
-import Docker from 'dockerode';
+import { createDockerEngine, type DockerEngine } from '../agent/engine.js';
 import { createTenantDriver, detectComposeVariant } from '../agent/tenant.js';
 import type { ComposeVariant } from '../core/compose.js';
 import type { CommandRunner } from '../agent/run-command.js';
@@ -30,7 +30,7 @@ export interface RemoteDriverConfig {
 
 export async function createDriverFactory(
   opts: {
-    docker?: Docker;
+    engine?: DockerEngine;
     compose?: ComposeVariant;
     /** How local instances' compose commands run; default agent/run-command.ts (the benchmarks wrap it to time compose). */
     run?: CommandRunner;
@@ -39,13 +39,13 @@ export async function createDriverFactory(
   } = {},
 ): Promise<DriverFor> {
   const log = opts.log ?? (() => {});
-  const docker = opts.docker ?? new Docker();
+  const engine = opts.engine ?? createDockerEngine();
   const compose = opts.compose ?? (await detectComposeVariant().catch((err: Error) => (log(`warning: ${err.message}`), undefined)));
   if (compose) log(`compose: ${compose === 'v2' ? 'docker compose (v2)' : 'docker-compose (v1)'}`);
   return (target) => {
     if (target.isRemote) return remoteDriver(target, opts.remote);
     if (!compose) throw new TenantError('compose-missing', 'Docker Compose is not installed on the control-plane host');
-    return createTenantDriver({ docker, compose, run: opts.run }, { projectName: target.composeProjectName, dir: target.composeDir });
+    return createTenantDriver({ engine, compose, run: opts.run }, { projectName: target.composeProjectName, dir: target.composeDir });
   };
 }
 

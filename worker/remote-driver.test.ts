@@ -1,7 +1,6 @@
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TenantError, type ExecutionDriver } from '../core/driver.js';
 import { CONTROL_PLANE_CN, createCertificateAuthority, issueKeyAndCertificate, type CertificateAuthority } from '../core/pki.js';
@@ -12,7 +11,7 @@ import { createTenantDriver } from '../agent/tenant.js';
 
 /** The tenant driver on a temp dir, with compose stubbed where a test needs to hold it. */
 function tenantWithStubs(dir: string, stubs: Partial<ExecutionDriver>): ExecutionDriver {
-  const real = createTenantDriver({ docker: new Docker(), compose: 'v1' }, { projectName: 'srvtest', dir });
+  const real = createTenantDriver({ compose: 'v1' }, { projectName: 'srvtest', dir });
   return Object.assign(Object.create(null), real, { listServices: async () => ['api', 'nginx'] }, stubs);
 }
 

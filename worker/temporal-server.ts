@@ -111,6 +111,9 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     '--port', String(port),
     '--ui-port', String(uiPort),
     '--log-level', 'warn',
+    // An activity scheduled by a workflow task goes straight back to the worker that completed it,
+    // saving a poll round trip per step (the SDK asks for it by default; the server must allow it).
+    '--dynamic-config-value', 'system.enableActivityEagerExecution=true',
     ...SEARCH_ATTRIBUTE_NAMES.flatMap((a) => ['--search-attribute', `${a}=Keyword`]),
   ];
   const out = opts.logFile ? openSync(opts.logFile, 'a') : 'ignore';

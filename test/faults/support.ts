@@ -251,7 +251,7 @@ export async function seedReleaseTenant(slug: string, defaults: RenderDefaults, 
   await writeFile(path.join(dir, 'mkdocs/mkdocs.yml'), 'site_name: Tenant docs\n');
   await writeFile(path.join(dir, 'mkdocs/docs/index.md'), '# Welcome\n');
   await writeFile(path.join(dir, '.env'), `POSTGRES_PASSWORD=pg-${slug}\nAPI_SECRET=api-${slug}\n`);
-  const driver = createTenantDriver({ docker: new Docker(), compose: await detectComposeVariant() }, { projectName: slug, dir });
+  const driver = createTenantDriver({ compose: await detectComposeVariant() }, { projectName: slug, dir });
   const instance = { slug, name: slug, composeProjectName: slug, isRegistered: false };
   const { rendered } = await renderRelease(createPlanner(defaults, path.join(FIXTURES, 'n')), driver, instance, N);
   await driver.writeFiles(rendered.map((f) => f.path), rendered);

@@ -10,7 +10,6 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import Docker from 'dockerode';
 import { renderRelease } from '../../activities/release-plan.js';
 import { createTenantDriver, detectComposeVariant } from '../../agent/tenant.js';
 import type { ExecutionDriver } from '../../core/driver.js';
@@ -70,7 +69,7 @@ export async function createReleaseTenant(opts: {
   await writeFile(path.join(dir, 'mkdocs/docs/index.md'), '# Welcome\n');
   await writeFile(path.join(dir, '.env'), `POSTGRES_PASSWORD=${secrets.postgresPassword}\nAPI_SECRET=${secrets.apiSecret}\n`);
   const variant = await detectComposeVariant();
-  const driver = createTenantDriver({ docker: new Docker(), compose: variant }, { projectName: opts.slug, dir });
+  const driver = createTenantDriver({ compose: variant }, { projectName: opts.slug, dir });
   const instance = { slug: opts.slug, name: `Tenant ${opts.slug}`, composeProjectName: opts.slug, isRegistered: false };
   const planner = createPlanner(opts.defaults, path.join(RELEASES, opts.release));
   const { rendered } = await renderRelease(planner, driver, instance, opts.imageTag);
