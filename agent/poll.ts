@@ -8,6 +8,8 @@
  * and returns to 30 s after any 2xx. It ends on a decision, so an agent never
  * needs a restart to get past a rate limit or a control plane that was down.
  */
+import http from 'node:http';
+import https from 'node:https';
 
 export interface PollSchedule {
   normalMs: number;
@@ -107,22 +109,48 @@ export interface HttpAnswer {
   body: any;
 }
 
-/** POSTs JSON; connection errors and timeouts throw. */
-export async function postJson(url: string, body: unknown, timeoutMs = 15_000): Promise<HttpAnswer> {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-    signal: AbortSignal.timeout(timeoutMs),
+const MAX_ANSWER_BYTES = 1024 * 1024;
+
+/**
+ * POSTs JSON; connection errors and timeouts throw. node:http(s) rather than
+ * fetch: fetch's first use loads undici, about 12 MB of the agent's memory.
+ */
+export function postJson(url: string, body: unknown, timeoutMs = 15_000): Promise<HttpAnswer> {
+  const payload = JSON.stringify(body);
+  const target = new URL(url);
+  const client = target.protocol === 'https:' ? https : target.protocol === 'http:' ? http : undefined;
+  if (!client) return Promise.reject(new Error(`${url}: only http and https URLs are supported`));
+  return new Promise<HttpAnswer>((resolve, reject) => {
+    const req = client.request(target, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+      timeout: timeoutMs,
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer from ${target.origin} within ${timeoutMs / 1000}s`)));
+    req.on('error', reject);
+    req.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > MAX_ANSWER_BYTES) req.destroy(new Error(`the answer from ${target.origin} is larger than ${MAX_ANSWER_BYTES} bytes`));
+        else chunks.push(c);
+      });
+      res.on('error', reject);
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let parsed: unknown;
+        try {
+          parsed = text ? JSON.parse(text) : undefined;
+        } catch {
+          parsed = { error: text.slice(0, 300) };
+        }
+        const retryAfter = res.headers['retry-after'];
+        resolve({ status: res.statusCode ?? 0, retryAfterMs: retryAfterMs(typeof retryAfter === 'string' ? retryAfter : null), body: parsed });
+      });
+    });
+    req.end(payload);
   });
-  const text = await res.text();
-  let parsed: unknown;
-  try {
-    parsed = text ? JSON.parse(text) : undefined;
-  } catch {
-    parsed = { error: text.slice(0, 300) };
-  }
-  return { status: res.status, retryAfterMs: retryAfterMs(res.headers.get('retry-after')), body: parsed };
 }
 
 /** Retry-After in seconds or as an HTTP date. */
