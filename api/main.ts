@@ -2,20 +2,9 @@
  * `npm start`: the control plane on its embedded defaults. DATABASE_URL,
  * TEMPORAL_ADDRESS, PORT, IMAGE_TAG and DRYDOCK_DATA_DIR override them.
  */
-import type { FrontDoor } from '../activities/index.js';
+import { frontDoorFromEnv } from '../worker/front-door.js';
 import { startControlPlane } from './control-plane.js';
 import { randomBytes } from 'node:crypto';
-
-/** `service:port/path`, e.g. `nginx:80/`: what the full upgrade probes last. */
-function frontDoorFromEnv(value: string | undefined): FrontDoor | undefined {
-  if (!value) return undefined;
-  const m = /^([a-zA-Z0-9][a-zA-Z0-9_.-]*):(\d{1,5})(\/.*)?$/.exec(value);
-  if (!m) {
-    console.error(`DRYDOCK_FRONT_DOOR=${value} is not service:port/path (e.g. nginx:80/)`);
-    process.exit(1);
-  }
-  return { service: m[1]!, port: Number(m[2]), path: m[3] ?? '/' };
-}
 
 // A first start without DRYDOCK_ADMIN_*: an admin with a generated password, shown once, so the UI can be signed into at once.
 const generatedPassword = process.env.DRYDOCK_ADMIN_PASSWORD ? undefined : randomBytes(15).toString('base64url');

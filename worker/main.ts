@@ -1,14 +1,15 @@
 /**
  * `npm run worker`: a standalone worker, for running workers apart from the
  * API (needs DATABASE_URL and TEMPORAL_ADDRESS; PGlite serves one process).
- * DRYDOCK_TASK_QUEUE (default drydock-upgrades) and DRYDOCK_TEMPLATES_DIR
- * (default the shipped templates/) must match the API's.
+ * DRYDOCK_TASK_QUEUE (default drydock-upgrades), DRYDOCK_TEMPLATES_DIR
+ * (default the shipped templates/) and DRYDOCK_FRONT_DOOR must match the API's.
  */
 import path from 'node:path';
 import { openDatabase } from '../prisma/db.js';
 import { createAgentRepo } from '../prisma/repositories.js';
 import { openCa } from './ca.js';
 import { createDriverFactory } from './drivers.js';
+import { frontDoorFromEnv } from './front-door.js';
 import { createPlanner, renderDefaultsFromEnv } from './planner.js';
 import { createWorker } from './worker.js';
 import { TASK_QUEUE } from '../core/workflow-ids.js';
@@ -33,6 +34,7 @@ try {
     taskQueue: process.env.DRYDOCK_TASK_QUEUE || undefined,
     driverFor: await createDriverFactory({ log: console.log, remote: await remoteConfig(db) }),
     planner: createPlanner(renderDefaultsFromEnv(), process.env.DRYDOCK_TEMPLATES_DIR || undefined),
+    frontDoor: frontDoorFromEnv(process.env.DRYDOCK_FRONT_DOOR),
   });
   const stop = () => worker.shutdown();
   process.on('SIGINT', stop);
