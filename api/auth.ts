@@ -356,5 +356,5 @@ export async function ensureFirstOperator(
   const problem = passwordProblem(first.password);
   if (problem) throw new Error(`DRYDOCK_ADMIN_PASSWORD ${problem}`);
   const created = await store.createOperator({ email, passwordHash: await hashPassword(first.password) });
-  if (created) log(`created the first operator, ${email}, from DRYDOCK_ADMIN_EMAIL`);
+  if (created) log(`created the first operator, ${email}`);
 }

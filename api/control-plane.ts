@@ -141,7 +141,8 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       const w = await createWorker({ db, temporalAddress, taskQueue: opts.taskQueue, verifyPollMs: opts.verifyPollMs, driverFor, planner, frontDoor: opts.frontDoor });
       const running = w.run();
       cleanups.push(async () => {
-        w.worker.shutdown();
+        // Temporal's runtime also shuts workers down on SIGINT/SIGTERM: a second request would only log an error.
+        if (w.worker.getState() === 'RUNNING') w.worker.shutdown();
         await running;
       });
     }

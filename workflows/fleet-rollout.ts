@@ -126,7 +126,8 @@ export async function fleetRollout(input: FleetRolloutInput): Promise<RolloutVie
     if (reason) inst.reason = reason;
     settled++;
     note(`${inst.target.slug}: ${s}${reason ? ` (${reason})` : ''}`);
-    if (s === 'failed' && !paused && !aborted && budgetExceeded()) {
+    // Over budget with nothing left to start, there is nothing to pause: the rollout ends failed.
+    if (s === 'failed' && !paused && !aborted && count('pending') > 0 && budgetExceeded()) {
       pause();
       note(`paused: ${count('failed')} failure(s) exceed the failure budget; resume or abort`);
     }
