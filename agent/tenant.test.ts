@@ -62,3 +62,13 @@ describe('the tenant driver when Docker is not there', () => {
     expect(await detectComposeVariant(both)).toBe('v2');
   });
 });
+
+describe('the tenant driver on a directory without a compose file', () => {
+  it('says there is no compose file and names the directory', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'drydock-nocompose-'));
+    const driver = createTenantDriver({ compose: await detectComposeVariant() }, { projectName: 'nocompose', dir });
+    const err = await driver.listServices().catch((e: unknown) => e);
+    await rm(dir, { recursive: true, force: true });
+    expect(err).toMatchObject({ code: 'compose-failed', message: `compose config: there is no compose file (docker-compose.yml or compose.yaml) in ${dir}` });
+  });
+});

@@ -59,6 +59,8 @@ export async function detectComposeVariant(run: CommandRunner = runCommand): Pro
 const ENGINE_DOWN = /Cannot connect to the Docker daemon|Is the docker daemon running|Couldn't connect to Docker daemon|connection refused.*docker\.sock|Error while fetching server API version/i;
 const IMAGE_MISSING = /manifest unknown|manifest for \S+ not found|not found: manifest|repository does not exist|pull access denied|No such image/i;
 const NO_SUCH_SERVICE = /no such service: (\S+)/i;
+/** v1, then v2. */
+const NO_COMPOSE_FILE = /Can't find a suitable configuration file|no configuration file provided/i;
 
 export function createTenantDriver(deps: TenantDeps, where: TenantLocation): ExecutionDriver {
   const run = deps.run ?? runCommand;
@@ -77,6 +79,9 @@ export function createTenantDriver(deps: TenantDeps, where: TenantLocation): Exe
     const output = tail(`${result.stdout}\n${result.stderr}`);
     if (ENGINE_DOWN.test(output)) {
       throw new TenantError('engine-unreachable', `${what}: the Docker engine is unreachable`, output);
+    }
+    if (NO_COMPOSE_FILE.test(output)) {
+      throw new TenantError('compose-failed', `${what}: there is no compose file (docker-compose.yml or compose.yaml) in ${where.dir}`, output);
     }
     const unknown = NO_SUCH_SERVICE.exec(output);
     if (unknown) throw new TenantError('unknown-service', `${what}: no such service ${unknown[1]} in the compose file`, output);

@@ -2,7 +2,7 @@
  * The one place real clients are made for activities: database repositories
  * and execution drivers. Used by the standalone worker and by `npm start`.
  */
-import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel, type WorkerOptions as TemporalWorkerOptions } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker, type LogEntry, type LogLevel, type WorkerOptions as TemporalWorkerOptions } from '@temporalio/worker';
 import { createActivities, type FrontDoor } from '../activities/index.js';
 import type { ReleasePlanner } from '../activities/release-plan.js';
 import { TASK_QUEUE } from '../core/workflow-ids.js';
@@ -23,11 +23,23 @@ export interface WorkerOptions {
   verifyPollMs?: number;
 }
 
+/**
+ * One line per SDK log entry: a failed activity attempt is an expected event
+ * (the step retries, then parks), so it names the step and the error, without
+ * the error object and its stack trace. DRYDOCK_TEMPORAL_LOG_LEVEL=DEBUG shows more.
+ */
+function logLine({ level, message, meta }: LogEntry) {
+  const m = (meta ?? {}) as Record<string, unknown>;
+  const where = ['workflowType', 'workflowId', 'activityType', 'attempt'].filter((k) => m[k] !== undefined).map((k) => `${k}=${String(m[k])}`);
+  const error = m.error instanceof Error ? `: ${m.error.message.split('\n')[0]}` : '';
+  console.error(`temporal ${level.toLowerCase()}: ${message}${error}${where.length ? ` (${where.join(' ')})` : ''}`);
+}
+
 /** Temporal's own log lines are for debugging the SDK; keep them to warnings unless asked. */
 function installQuietRuntime() {
   const level = (process.env.DRYDOCK_TEMPORAL_LOG_LEVEL ?? 'WARN') as LogLevel;
   try {
-    Runtime.install({ logger: new DefaultLogger(level) });
+    Runtime.install({ logger: new DefaultLogger(level, logLine) });
   } catch {
     // already installed by an earlier worker in this process
   }
