@@ -17,13 +17,9 @@ import { createAgentServer, createMultiTenantAgentServer, type AgentServer, type
 import { createDockerEngine } from './engine.js';
 import { createTenantDriver, detectComposeVariant } from './tenant.js';
 
-export interface AgentConfig {
+/** What every agent process is configured with, however many tenants it serves. */
+interface AgentProcessConfig {
   ccpUrl: string;
-  inviteCode?: string;
-  slug: string;
-  dir: string;
-  projectName?: string;
-  name?: string;
   listenHost: string;
   listenPort: number;
   /** The URL the control plane should call; default from the listen address. */
@@ -34,9 +30,12 @@ export interface AgentConfig {
   caFingerprint?: string;
   schedule?: PollSchedule;
   lockStaleMs?: number;
+  log?: (m: string) => void;
+}
+
+export interface AgentConfig extends AgentProcessConfig, AgentTenantConfig {
   /** Tests inject a driver; otherwise the tenant driver on this host's Docker. */
   driver?: ExecutionDriver;
-  log?: (m: string) => void;
 }
 
 export type AgentOutcome = { kind: 'serving' } | { kind: 'rejected'; reason?: string } | { kind: 'refused'; message: string };
@@ -95,7 +94,7 @@ export async function startAgent(cfg: AgentConfig): Promise<RunningAgent> {
   };
 }
 
-/** One tenant directory of a multi-tenant agent. */
+/** One tenant directory: the single-tenant agent's, or one of a multi-tenant agent's. */
 export interface AgentTenantConfig {
   slug: string;
   dir: string;
@@ -105,23 +104,12 @@ export interface AgentTenantConfig {
   inviteCode?: string;
 }
 
-export interface MultiTenantAgentConfig {
-  ccpUrl: string;
+export interface MultiTenantAgentConfig extends AgentProcessConfig {
   tenants: AgentTenantConfig[];
-  listenHost: string;
-  listenPort: number;
-  publicUrl?: string;
-  /** Each tenant keeps its own state (key pair, certificate) in `<stateDir>/<slug>`. */
-  stateDir: string;
-  managed?: readonly string[];
-  caFingerprint?: string;
-  schedule?: PollSchedule;
-  lockStaleMs?: number;
   /** At most this many registrations in flight at once (default 8), so a large host does not flood the control plane. */
   registerConcurrency?: number;
   /** Tests and benchmarks inject drivers; otherwise the tenant driver on this host's Docker. */
   driverFor?: (t: { slug: string; dir: string; projectName: string }) => ExecutionDriver;
-  log?: (m: string) => void;
 }
 
 export interface RunningMultiTenantAgent {

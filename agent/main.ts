@@ -24,57 +24,49 @@
  * Exit codes: 0 stopped by a signal, 1 could not start, 2 registration refused or rejected (with --tenants: every
  * tenant's).
  */
-import { startAgent, startMultiTenantAgent, type AgentOutcome } from './agent.js';
+import { startAgent, startMultiTenantAgent, type AgentConfig, type AgentOutcome, type MultiTenantAgentConfig } from './agent.js';
 import { configFrom, multiConfigFrom, parseArgs } from './cli.js';
 
-async function main() {
-  let options: Record<string, string>;
+/** What both modes share once started: close on a signal, and the outcomes of their registrations. */
+interface Running {
+  close(): Promise<void>;
+  outcomes: Promise<AgentOutcome>[];
+}
+
+async function startOne(cfg: AgentConfig): Promise<Running> {
+  const a = await startAgent(cfg);
+  return { close: () => a.close(), outcomes: [a.outcome] };
+}
+
+async function startMany(cfg: MultiTenantAgentConfig): Promise<Running> {
+  const a = await startMultiTenantAgent(cfg);
+  return { close: () => a.close(), outcomes: [...a.outcomes.values()] };
+}
+
+/** A configuration error: said in one line, exit 1, before anything starts. */
+function orExit<T>(fn: () => T): T {
   try {
-    options = parseArgs(process.argv.slice(2), process.env);
+    return fn();
   } catch (err) {
     console.error(`agent: ${(err as Error).message}`);
     process.exit(1);
-  }
-  if (options.tenants !== undefined) return mainMulti(options);
-  let cfg;
-  try {
-    cfg = configFrom(options);
-  } catch (err) {
-    console.error(`agent: ${(err as Error).message}`);
-    process.exit(1);
-  }
-  let agent;
-  try {
-    agent = await startAgent(cfg);
-  } catch (err) {
-    console.error(`agent: could not start: ${(err as Error).message}`);
-    process.exit(1);
-  }
-  const stop = async () => {
-    await agent.close();
-    process.exit(0);
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
-  const outcome = await agent.outcome.catch((err: Error) => ({ kind: 'refused' as const, message: err.message }));
-  if (outcome.kind !== 'serving') {
-    await agent.close();
-    process.exit(2);
   }
 }
 
-/** `--tenants FILE`: serves on while at least one tenant is served or still waiting; exits 2 when every one was refused or rejected. */
-async function mainMulti(options: Record<string, string>) {
-  let cfg;
-  try {
-    cfg = multiConfigFrom(options);
-  } catch (err) {
-    console.error(`agent: ${(err as Error).message}`);
-    process.exit(1);
+async function main() {
+  const options = orExit(() => parseArgs(process.argv.slice(2), process.env));
+  const multi = options.tenants !== undefined;
+  let start: () => Promise<Running>;
+  if (multi) {
+    const cfg = orExit(() => multiConfigFrom(options));
+    start = () => startMany(cfg);
+  } else {
+    const cfg = orExit(() => configFrom(options));
+    start = () => startOne(cfg);
   }
-  let agent;
+  let agent: Running;
   try {
-    agent = await startMultiTenantAgent(cfg);
+    agent = await start();
   } catch (err) {
     console.error(`agent: could not start: ${(err as Error).message}`);
     process.exit(1);
@@ -85,11 +77,10 @@ async function mainMulti(options: Record<string, string>) {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
-  const outcomes = await Promise.all(
-    [...agent.outcomes.values()].map((o) => o.catch((err: Error): AgentOutcome => ({ kind: 'refused', message: err.message }))),
-  );
+  // Serves on while at least one tenant is served or still waiting; exits 2 when every one was refused or rejected.
+  const outcomes = await Promise.all(agent.outcomes.map((o) => o.catch((err: Error): AgentOutcome => ({ kind: 'refused', message: err.message }))));
   if (outcomes.every((o) => o.kind !== 'serving')) {
-    console.error('agent: no tenant left to serve');
+    if (multi) console.error('agent: no tenant left to serve');
     await agent.close();
     process.exit(2);
   }
