@@ -5,6 +5,7 @@
  * resident memory for these five requests.
  */
 import http from 'node:http';
+import { readBody } from './http-body.js';
 
 export interface ContainerSummary {
   Id: string;
@@ -57,16 +58,7 @@ export function createDockerEngine(opts: { dockerHost?: string } = {}): DockerEn
   function request<T>(method: 'GET' | 'POST', path: string): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const req = http.request({ ...endpoint, method, path, headers: { host: 'docker' }, timeout: REQUEST_TIMEOUT_MS }, (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (c: Buffer) => {
-          size += c.length;
-          if (size > MAX_ANSWER_BYTES) req.destroy(new Error(`the engine's answer to ${path} is larger than ${MAX_ANSWER_BYTES} bytes`));
-          else chunks.push(c);
-        });
-        res.on('error', reject);
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
+        readBody(res, MAX_ANSWER_BYTES, () => new Error(`the engine's answer to ${path} is larger than ${MAX_ANSWER_BYTES} bytes`)).then((text) => {
           const status = res.statusCode ?? 0;
           if (status >= 400) {
             let message = text.trim();
@@ -82,7 +74,7 @@ export function createDockerEngine(opts: { dockerHost?: string } = {}): DockerEn
           } catch (err) {
             reject(new Error(`the engine's answer to ${path} is not JSON: ${(err as Error).message}`));
           }
-        });
+        }, reject);
       });
       req.on('timeout', () => req.destroy(new Error(`no answer from the engine within ${REQUEST_TIMEOUT_MS / 1000}s`)));
       req.on('error', reject);

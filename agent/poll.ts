@@ -10,6 +10,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
+import { readBody } from './http-body.js';
 
 export interface PollSchedule {
   normalMs: number;
@@ -129,16 +130,7 @@ export function postJson(url: string, body: unknown, timeoutMs = 15_000): Promis
     req.on('timeout', () => req.destroy(new Error(`no answer from ${target.origin} within ${timeoutMs / 1000}s`)));
     req.on('error', reject);
     req.on('response', (res) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (c: Buffer) => {
-        size += c.length;
-        if (size > MAX_ANSWER_BYTES) req.destroy(new Error(`the answer from ${target.origin} is larger than ${MAX_ANSWER_BYTES} bytes`));
-        else chunks.push(c);
-      });
-      res.on('error', reject);
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
+      readBody(res, MAX_ANSWER_BYTES, () => new Error(`the answer from ${target.origin} is larger than ${MAX_ANSWER_BYTES} bytes`)).then((text) => {
         let parsed: unknown;
         try {
           parsed = text ? JSON.parse(text) : undefined;
@@ -147,7 +139,7 @@ export function postJson(url: string, body: unknown, timeoutMs = 15_000): Promis
         }
         const retryAfter = res.headers['retry-after'];
         resolve({ status: res.statusCode ?? 0, retryAfterMs: retryAfterMs(typeof retryAfter === 'string' ? retryAfter : null), body: parsed });
-      });
+      }, reject);
     });
     req.end(payload);
   });

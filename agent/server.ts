@@ -20,6 +20,7 @@ import { AGENT_API_PREFIX, AGENT_KEEPALIVE_MS, AGENT_OPERATIONS, isAgentOperatio
 import { TenantError, type ExecutionDriver } from '../core/driver.js';
 import { CONTROL_PLANE_CN } from '../core/agent-keys.js';
 import { withTenantLock } from './files.js';
+import { readBody } from './http-body.js';
 import { guardArguments } from './guard.js';
 
 interface ServerBaseOptions {
@@ -168,7 +169,7 @@ function createServerCore(o: ServerBaseOptions, tenants: Map<string, TenantEntry
 
     let body: unknown;
     try {
-      body = JSON.parse(await readBody(req, spec.maxBodyBytes));
+      body = JSON.parse(await readBody(req, spec.maxBodyBytes, () => new TooLarge()));
     } catch (err) {
       if (err instanceof TooLarge) return reply(res, 413, { code: 'payload-too-large', message: `${op}: request body over ${spec.maxBodyBytes} bytes` });
       return reply(res, 400, { code: 'agent-refused', message: `${op}: request body is not valid JSON` });
@@ -238,31 +239,6 @@ function createServerCore(o: ServerBaseOptions, tenants: Map<string, TenantEntry
 }
 
 class TooLarge extends Error {}
-
-function readBody(req: IncomingMessage, max: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > max) {
-      req.resume();
-      reject(new TooLarge());
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > max) {
-        req.removeAllListeners('data');
-        req.resume();
-        reject(new TooLarge());
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
 
 function errorBody(err: unknown): AgentErrorBody {
   if (err instanceof TenantError) return { code: err.code, message: err.message, ...(err.output ? { output: err.output } : {}) };
