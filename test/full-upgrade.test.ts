@@ -179,10 +179,16 @@ describe('Upgrade Now and recovery on a real Docker Compose tenant', () => {
     defaults = { ...defaults, registry: stall.address };
     try {
       const started = await cp.api('POST', `/api/instances/${instanceId}/upgrade`, {});
-      await waitFor('the pull to be under way', async () => {
+      // Stops waiting as soon as the upgrade is at pull, or has parked or ended before it (then says where).
+      let last: unknown;
+      const underway = await waitFor('the pull to be under way', async () => {
         const { body } = await cp.api('GET', `/api/upgrades/${started.body.upgradeId}`);
-        return body.currentStep === 'pull' && body.status === 'running' ? true : undefined;
+        last = body;
+        return (body.currentStep === 'pull' && body.status === 'running') || body.status !== 'running' ? body : undefined;
+      }).catch((err: Error) => {
+        throw new Error(`${err.message}; the upgrade was last ${JSON.stringify(last)}`);
       });
+      expect(underway, JSON.stringify(underway)).toMatchObject({ currentStep: 'pull', status: 'running' });
       await new Promise((r) => setTimeout(r, 1_500));
       const composeRunning = async () =>
         (await run('pgrep', ['-f', '--', `--project-name ${slug} pull`]).then((r) => r.stdout.trim(), () => '')) !== '';
