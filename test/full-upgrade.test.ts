@@ -184,7 +184,7 @@ describe('Upgrade Now and recovery on a real Docker Compose tenant', () => {
       const underway = await waitFor('the pull to be under way', async () => {
         const { body } = await cp.api('GET', `/api/upgrades/${started.body.upgradeId}`);
         last = body;
-        return (body.currentStep === 'pull' && body.status === 'running') || body.status !== 'running' ? body : undefined;
+        return (body.currentStep === 'pull' && body.status === 'running') || !['queued', 'running'].includes(body.status) ? body : undefined;
       }).catch((err: Error) => {
         throw new Error(`${err.message}; the upgrade was last ${JSON.stringify(last)}`);
       });
