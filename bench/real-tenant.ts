@@ -13,7 +13,8 @@ import { renderRelease } from '../activities/release-plan.js';
 import { createTenantDriver, detectComposeVariant } from '../agent/tenant.js';
 import type { RenderDefaults } from '../core/render.js';
 import { buildAndPushImage, registryAddress } from '../test/harness/images.js';
-import { createPlanner, renderDefaultsFromEnv } from '../worker/planner.js';
+import { releaseDefaultsForPrefix } from '../test/harness/release-tenant.js';
+import { createPlanner } from '../worker/planner.js';
 import { REPO_ROOT } from '../worker/temporal-server.js';
 
 const run = promisify(execFile);
@@ -43,13 +44,7 @@ export interface ReleaseStack {
 /** The release test stack's images (five app services and redis) for each tag, pushed to the loopback registry. */
 export async function buildReleaseStack(name: string, tags: string[]): Promise<ReleaseStack> {
   const prefix = `drydock-bench-${name}`;
-  const defaults: RenderDefaults = {
-    ...renderDefaultsFromEnv({}),
-    imageTag: 'latest',
-    registry: registryAddress(),
-    imagePrefix: prefix,
-    redisImage: `${registryAddress()}/${prefix}/redis:stable`,
-  };
+  const defaults = releaseDefaultsForPrefix(prefix);
   await buildAndPushImage(defaults.redisImage, 'redis');
   const images: Record<string, Record<string, string>> = {};
   for (const tag of tags) {

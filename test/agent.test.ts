@@ -7,9 +7,8 @@
  * escapes sent straight to it; and what revocation stops.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash, X509Certificate } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink } from 'node:fs/promises';
-import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,23 +16,13 @@ import type { ExecutionDriver } from '../core/driver.js';
 import { CONTROL_PLANE_CN, createCertificateAuthority, issueKeyAndCertificate } from '../core/pki.js';
 import { createPlanner } from '../worker/planner.js';
 import { REPO_ROOT } from '../worker/temporal-server.js';
-import { createReleaseTenant, pushReleaseImages, releaseDefaults, RELEASE_SERVICES, type ReleaseTenant } from './harness/release-tenant.js';
+import { callAgent } from './harness/agent-call.js';
+import { createReleaseTenant, pushReleaseImages, releaseDefaults, RELEASE_SERVICES, treeChecksums, type ReleaseTenant } from './harness/release-tenant.js';
 import { startTestControlPlane, uniqueName, waitFor, waitForUpgradeEnd, waitForUpgradeStatus, type TestControlPlane } from './support.js';
 
 const FIXTURES = path.join(import.meta.dirname, 'fixtures', 'releases');
 const N = '1.0.0';
 const N1 = '1.1.0';
-
-async function treeChecksums(root: string, rel = ''): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const e of await readdir(path.join(root, rel), { withFileTypes: true })) {
-    const p = path.posix.join(rel, e.name);
-    if (e.isDirectory()) Object.assign(out, await treeChecksums(root, p));
-    else if (e.isSymbolicLink()) out[p] = 'symlink';
-    else out[p] = createHash('sha256').update(await readFile(path.join(root, p))).digest('hex');
-  }
-  return out;
-}
 
 interface AgentProcess {
   child: ChildProcess;
@@ -66,35 +55,6 @@ function spawnAgent(args: string[]): AgentProcess {
       if (child.exitCode === null && child.signalCode === null) process.kill(-child.pid!, 'SIGKILL');
     },
   };
-}
-
-/** One raw call to the agent with whatever certificate the test presents. */
-function callAgent(url: string, slug: string, op: string, args: unknown[], tls: { cert?: string; key?: string; ca: string }) {
-  return new Promise<{ status: number; body: string }>((resolve, reject) => {
-    const u = new URL(`/v1/${slug}/${op}`, url);
-    const body = JSON.stringify({ args });
-    const req = https.request(
-      {
-        hostname: u.hostname,
-        port: u.port,
-        path: u.pathname,
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-        ...tls,
-        servername: slug,
-        agent: false,
-      },
-      (res) => {
-        let text = '';
-        res.on('data', (c) => (text += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-        res.on('error', reject);
-      },
-    );
-    req.setTimeout(10_000, () => req.destroy(new Error('timed out')));
-    req.on('error', reject);
-    req.end(body);
-  });
 }
 
 /**

@@ -42,6 +42,22 @@ function cookieOf(setCookie: string | null): string {
   return (setCookie ?? '').split(';')[0]!;
 }
 
+/** The API app on the test control plane's database and Temporal, with its own auth settings. */
+async function appOn(cp: TestControlPlane, authOptions: Omit<Parameters<typeof createAuth>[0], 'store'>, extra: Partial<Parameters<typeof createApp>[0]>) {
+  const store = createAuthStore(cp.db.prisma);
+  const upgrades = createUpgradeRepo(cp.db.prisma);
+  return createApp({
+    driverFor: await createDriverFactory(),
+    planner: createPlanner(renderDefaultsFromEnv()),
+    instances: createInstanceRepo(cp.db.prisma),
+    upgrades,
+    defaultImageTag: 'latest',
+    upgradeService: createUpgradeService({ temporal: cp.temporal, temporalAddress: cp.temporalAddress, upgrades, defaultImageTag: 'latest' }),
+    auth: { store, auth: createAuth({ store, ...authOptions }) },
+    ...extra,
+  });
+}
+
 async function serve(app: Express) {
   const server = await new Promise<Server>((r) => {
     const s = app.listen(0, '127.0.0.1', () => r(s));
@@ -185,20 +201,7 @@ describe('operator sign-in', () => {
   });
 
   it('limits failed sign-ins per client address; sets Secure cookies behind an HTTPS proxy', async () => {
-    const store = createAuthStore(cp.db.prisma);
-    const upgrades = createUpgradeRepo(cp.db.prisma);
-    const app = createApp({
-      driverFor: await createDriverFactory(),
-      planner: createPlanner(renderDefaultsFromEnv()),
-      instances: createInstanceRepo(cp.db.prisma),
-      upgrades,
-      defaultImageTag: 'latest',
-      log: () => {},
-      upgradeService: createUpgradeService({ temporal: cp.temporal, temporalAddress: cp.temporalAddress, upgrades, defaultImageTag: 'latest' }),
-      auth: { store, auth: createAuth({ store, loginLimits: { perAddress: { max: 3, windowMs: 60_000 } } }) },
-      trustProxy: 'loopback',
-    });
-    const srv = await serve(app);
+    const srv = await serve(await appOn(cp, { loginLimits: { perAddress: { max: 3, windowMs: 60_000 } } }, { log: () => {}, trustProxy: 'loopback' }));
     const login = (body: unknown, headers: Record<string, string> = {}) =>
       fetch(`${srv.url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
     try {
@@ -216,19 +219,7 @@ describe('operator sign-in', () => {
 
   it('serves the built UI, and says how to build it when it is not built', async () => {
     const uiDir = await mkdtemp(path.join(os.tmpdir(), 'drydock-ui-'));
-    const store = createAuthStore(cp.db.prisma);
-    const upgrades = createUpgradeRepo(cp.db.prisma);
-    const app = createApp({
-      driverFor: await createDriverFactory(),
-      planner: createPlanner(renderDefaultsFromEnv()),
-      instances: createInstanceRepo(cp.db.prisma),
-      upgrades,
-      defaultImageTag: 'latest',
-      upgradeService: createUpgradeService({ temporal: cp.temporal, temporalAddress: cp.temporalAddress, upgrades, defaultImageTag: 'latest' }),
-      auth: { store, auth: createAuth({ store }) },
-      uiDir,
-    });
-    const srv = await serve(app);
+    const srv = await serve(await appOn(cp, {}, { uiDir }));
     try {
       const missing = await fetch(`${srv.url}/instances/x`);
       expect(missing.status).toBe(503);

@@ -6,7 +6,6 @@
  * malformed JSON get 413/400, at the API and at a real agent, and both keep
  * serving.
  */
-import https from 'node:https';
 import http from 'node:http';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -22,6 +21,7 @@ import { CONTROL_PLANE_CN, createCertificateAuthority, issueKeyAndCertificate } 
 import { IMAGE_TAG_RE, PROJECT_NAME_RE, SERVICE_NAME_RE, SLUG_RE } from '../core/validation.js';
 import { createPlanner } from '../worker/planner.js';
 import { FIXTURES, releaseDefaults, treeChecksums } from './faults/support.js';
+import { postToAgent } from './harness/agent-call.js';
 import { startTestControlPlane, uniqueName, type TestControlPlane } from './support.js';
 
 /** Runs per property against the API (each run is an HTTP request); pure properties run ten times as many. */
@@ -400,22 +400,7 @@ describe('bad bodies at a real agent', () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  function post(op: string, body: string | Buffer): Promise<{ status: number; body: string }> {
-    return new Promise((resolve, reject) => {
-      const req = https.request(
-        `${url}/v1/${slug}/${op}`,
-        { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }, ...client, servername: slug, agent: false },
-        (res) => {
-          let text = '';
-          res.on('data', (c) => (text += c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-        },
-      );
-      // The agent may answer 413 and close before it has read everything.
-      req.on('error', (err: NodeJS.ErrnoException) => (err.code === 'EPIPE' || err.code === 'ECONNRESET' ? undefined : reject(err)));
-      req.end(body);
-    });
-  }
+  const post = (op: string, body: string | Buffer) => postToAgent(url, slug, op, body, client, { tolerateEarlyClose: true });
 
   it('answers malformed JSON and wrong argument shapes with 400, oversized bodies with 413, and keeps serving', async () => {
     await fc.assert(

@@ -6,7 +6,6 @@
  * agent over mutual TLS — never change anything outside the tenant's managed
  * files, and each is refused with a clear PathRejected/400 or written inside.
  */
-import https from 'node:https';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -22,6 +21,7 @@ import { CONTROL_PLANE_CN, createCertificateAuthority, issueKeyAndCertificate } 
 import { parseManifest } from '../core/render.js';
 import { createPlanner } from '../worker/planner.js';
 import { releaseDefaults } from './faults/support.js';
+import { callAgent } from './harness/agent-call.js';
 import { anyHostilePath, changes, createSandbox, hostilePaths, SECRET, type PathFamily, type Sandbox } from './faults/hostile-paths.js';
 
 /** Runs per property; DRYDOCK_PROPERTY_RUNS=1000 for a deeper search than CI's. */
@@ -200,22 +200,7 @@ describe('hostile paths never reach outside the tenant’s managed files', () =>
       await agent?.close();
     });
 
-    function call(op: string, args: unknown): Promise<{ status: number; body: string }> {
-      return new Promise((resolve, reject) => {
-        const body = JSON.stringify({ args });
-        const req = https.request(
-          `${url}/v1/${slug}/${op}`,
-          { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }, ...client, servername: slug, agent: false },
-          (res) => {
-            let text = '';
-            res.on('data', (c) => (text += c));
-            res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-          },
-        );
-        req.on('error', reject);
-        req.end(body);
-      });
-    }
+    const call = (op: string, args: unknown) => callAgent(url, slug, op, args, client);
 
     /** A refused call: 4xx before it starts, or a final NDJSON line with an error. */
     function outcomeOf(res: { status: number; body: string }): string {

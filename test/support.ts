@@ -82,7 +82,8 @@ export async function createTestOperator(cp: ControlPlane, email = `${uniqueName
   return { id: op.id, email, password, token };
 }
 
-async function call(url: string, method: string, body: unknown, headers: Record<string, string>): Promise<ApiAnswer> {
+/** One API request; the body parsed as JSON when it is JSON, else kept as text. */
+export async function callApi(url: string, method: string, body: unknown, headers: Record<string, string>): Promise<ApiAnswer> {
   const res = await fetch(url, {
     method,
     headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
@@ -102,12 +103,31 @@ async function call(url: string, method: string, body: unknown, headers: Record<
 
 /** The real control plane (API + in-process worker) on a fresh database and the shared Temporal dev server. */
 export async function startTestControlPlane(opts: Partial<ControlPlaneOptions> = {}): Promise<TestControlPlane> {
-  const temporalAddress = process.env.TEMPORAL_ADDRESS;
-  if (!temporalAddress) throw new Error('TEMPORAL_ADDRESS is unset: the global setup starts the Temporal dev server');
   const database = await createTestDatabase();
-  const taskQueue = uniqueName('test-queue-');
+  const cp = await startControlPlaneOn(database.url, opts);
+  return {
+    ...cp,
+    async stop() {
+      await cp.stop();
+      await database.drop();
+    },
+  };
+}
+
+/**
+ * The same on a given database (a throwaway PostgreSQL, or one that outlives
+ * a restart of the control plane). `stop()` closes the control plane only;
+ * the database is the caller's.
+ */
+export async function startControlPlaneOn(
+  databaseUrl: string,
+  opts: Partial<ControlPlaneOptions> & { operator?: TestControlPlane['operator'] } = {},
+): Promise<TestControlPlane> {
+  const temporalAddress = opts.temporalAddress ?? process.env.TEMPORAL_ADDRESS;
+  if (!temporalAddress) throw new Error('TEMPORAL_ADDRESS is unset: the global setup starts the Temporal dev server');
+  const taskQueue = opts.taskQueue ?? uniqueName('test-queue-');
   const cp = await startControlPlane({
-    databaseUrl: database.url,
+    databaseUrl,
     temporalAddress,
     temporalUiUrl: process.env.TEMPORAL_UI_URL,
     port: 0,
@@ -117,19 +137,16 @@ export async function startTestControlPlane(opts: Partial<ControlPlaneOptions> =
     firstOperator: null,
     ...opts,
   });
-  const operator = await createTestOperator(cp);
+  const operator = opts.operator ?? (await createTestOperator(cp));
   return {
     ...cp,
-    taskQueue: opts.taskQueue ?? taskQueue,
+    taskQueue,
     operator,
-    api: (method, path, body) => call(`${cp.url}${path}`, method, body, { authorization: `Bearer ${operator.token}` }),
-    anon: (method, path, body) => call(`${cp.url}${path}`, method, body, {}),
-    request: (method, path, o = {}) => call(`${cp.url}${path}`, method, o.body, o.headers ?? {}),
+    api: (method, path, body) => callApi(`${cp.url}${path}`, method, body, { authorization: `Bearer ${operator.token}` }),
+    anon: (method, path, body) => callApi(`${cp.url}${path}`, method, body, {}),
+    request: (method, path, o = {}) => callApi(`${cp.url}${path}`, method, o.body, o.headers ?? {}),
     createOperator: (email, password) => createTestOperator(cp, email, password),
-    async stop() {
-      await cp.close();
-      await database.drop();
-    },
+    stop: () => cp.close(),
   };
 }
 

@@ -18,10 +18,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderRelease } from '../activities/release-plan.js';
 import { createTenantDriver, detectComposeVariant } from '../agent/tenant.js';
 import { createCsr, generateKeyPair } from '../core/pki.js';
-import type { RenderDefaults } from '../core/render.js';
-import { createPlanner, renderDefaultsFromEnv } from '../worker/planner.js';
+import { createPlanner } from '../worker/planner.js';
 import { buildUi, expectNoSideScroll, expectText, launchChromium, screenshotsDir, type Browser } from './browser.js';
 import { buildAndPushImage, registryAddress } from './harness/images.js';
+import { releaseDefaults } from './harness/release-tenant.js';
 import { startTestControlPlane, uniqueName, type TestControlPlane } from './support.js';
 
 const FIXTURES = path.join(import.meta.dirname, 'fixtures', 'releases');
@@ -48,13 +48,7 @@ describe('the operator web UI in a real browser', () => {
   beforeAll(async () => {
     slug = uniqueName('ui');
     const prefix = `drydock-${slug}`;
-    const defaults: RenderDefaults = {
-      ...renderDefaultsFromEnv({}),
-      imageTag: 'latest',
-      registry: registryAddress(),
-      imagePrefix: prefix,
-      redisImage: `${registryAddress()}/${prefix}/redis:stable`,
-    };
+    const defaults = releaseDefaults(slug);
     const images: [string, string][] = [[defaults.redisImage, 'redis']];
     for (const tag of [N, N1]) for (const svc of ['api', 'admin', 'media-api', 'nginx', 'search']) images.push([`${registryAddress()}/${prefix}/${svc}:${tag}`, `${svc} ${tag}`]);
     for (const svc of ['api', 'admin', 'media-api', 'nginx']) images.push([`${registryAddress()}/${prefix}/${svc}:${QUICK}`, `${svc} ${QUICK}`]);

@@ -7,9 +7,8 @@
  * Every process here is started by the test and stopped by its own id.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, openSync, readdirSync, watch, type FSWatcher } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,11 +19,12 @@ import { renderRelease } from '../../activities/release-plan.js';
 import { createTenantDriver, detectComposeVariant } from '../../agent/tenant.js';
 import type { ExecutionDriver } from '../../core/driver.js';
 import type { RenderDefaults } from '../../core/render.js';
-import { createPlanner, renderDefaultsFromEnv } from '../../worker/planner.js';
+import { createPlanner } from '../../worker/planner.js';
 import { freePort, REPO_ROOT } from '../../worker/temporal-server.js';
 import { buildAndPushImage, registryAddress } from '../harness/images.js';
-import { startControlPlane, type ControlPlaneOptions } from '../../api/control-plane.js';
-import { createTestOperator, uniqueName, waitFor, type ApiAnswer, type TestControlPlane } from '../support.js';
+import { waitFor, type TestControlPlane } from '../support.js';
+export { startControlPlaneOn } from '../support.js';
+export { releaseDefaultsForPrefix as releaseDefaults, treeChecksums } from '../harness/release-tenant.js';
 
 const run = promisify(execFile);
 
@@ -145,58 +145,6 @@ export async function startGatedWorker(w: WorkerEnv, activity: string, name = `w
 
 // ---------------------------------------------------------------- a control plane on a database of the test's choosing
 
-async function call(url: string, method: string, body: unknown, headers: Record<string, string>): Promise<ApiAnswer> {
-  const res = await fetch(url, {
-    method,
-    headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
-    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let parsed: unknown = text;
-  try {
-    parsed = text ? JSON.parse(text) : undefined;
-  } catch {
-    // not JSON: keep the text
-  }
-  return { status: res.status, body: parsed, headers: res.headers };
-}
-
-/**
- * startTestControlPlane's shape on a given database (a throwaway PostgreSQL,
- * or one that outlives a restart of the control plane). `stop()` closes the
- * control plane only; the database is the caller's.
- */
-export async function startControlPlaneOn(
-  databaseUrl: string,
-  opts: Partial<ControlPlaneOptions> & { operator?: TestControlPlane['operator'] } = {},
-): Promise<TestControlPlane> {
-  const temporalAddress = opts.temporalAddress ?? process.env.TEMPORAL_ADDRESS;
-  if (!temporalAddress) throw new Error('TEMPORAL_ADDRESS is unset: the global setup starts the Temporal dev server');
-  const taskQueue = opts.taskQueue ?? uniqueName('fault-queue-');
-  const cp = await startControlPlane({
-    databaseUrl,
-    temporalAddress,
-    temporalUiUrl: process.env.TEMPORAL_UI_URL,
-    port: 0,
-    taskQueue,
-    verifyPollMs: 200,
-    log: () => {},
-    firstOperator: null,
-    ...opts,
-  });
-  const operator = opts.operator ?? (await createTestOperator(cp));
-  return {
-    ...cp,
-    taskQueue,
-    operator,
-    api: (method, p, body) => call(`${cp.url}${p}`, method, body, { authorization: `Bearer ${operator.token}` }),
-    anon: (method, p, body) => call(`${cp.url}${p}`, method, body, {}),
-    request: (method, p, o = {}) => call(`${cp.url}${p}`, method, o.body, o.headers ?? {}),
-    createOperator: (email, password) => createTestOperator(cp, email, password),
-    stop: () => cp.close(),
-  };
-}
-
 // ---------------------------------------------------------------- the API's view of an upgrade
 
 /** Polls the API until the upgrade runs the step (status running or rolling-back). */
@@ -212,16 +160,6 @@ export function waitForStep(cp: TestControlPlane, upgradeId: string, step: strin
 }
 
 // ---------------------------------------------------------------- the release tenant
-
-export function releaseDefaults(prefix: string): RenderDefaults {
-  return {
-    ...renderDefaultsFromEnv({}),
-    imageTag: 'latest',
-    registry: registryAddress(),
-    imagePrefix: prefix,
-    redisImage: `${registryAddress()}/${prefix}/redis:stable`,
-  };
-}
 
 /** Images of releases N and N+1 under the prefix; returns image ids by tag and service. */
 export async function pushReleaseImages(prefix: string, marker: string): Promise<Record<string, Record<string, string>>> {
@@ -263,17 +201,6 @@ export async function composeDown(project: string, dir: string, env: NodeJS.Proc
   const variant = await detectComposeVariant();
   const [file, head] = variant === 'v2' ? ['docker', ['compose']] : ['docker-compose', []];
   await run(file, [...head, '--project-name', project, 'down', '-v', '--remove-orphans'], { cwd: dir, env: { ...process.env, ...env } }).catch(() => {});
-}
-
-export async function treeChecksums(root: string, rel = ''): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const e of await readdir(path.join(root, rel), { withFileTypes: true })) {
-    const p = path.posix.join(rel, e.name);
-    if (e.isDirectory()) Object.assign(out, await treeChecksums(root, p));
-    else if (e.isSymbolicLink()) out[p] = 'symlink';
-    else out[p] = createHash('sha256').update(await readFile(path.join(root, p))).digest('hex');
-  }
-  return out;
 }
 
 /** Leftover temp files of an interrupted atomic write, anywhere under root. */

@@ -22,7 +22,11 @@ export const RELEASE_SERVICES = ['api', 'admin', 'media-api', 'nginx', 'search']
 
 /** Render defaults pointing at the local registry, under an image prefix of the slug's own. */
 export function releaseDefaults(slug: string): RenderDefaults {
-  const prefix = `drydock-${slug}`;
+  return releaseDefaultsForPrefix(`drydock-${slug}`);
+}
+
+/** Render defaults whose images all live under `<loopback registry>/<prefix>/`. */
+export function releaseDefaultsForPrefix(prefix: string): RenderDefaults {
   return {
     ...renderDefaultsFromEnv({}),
     imageTag: 'latest',
@@ -103,5 +107,17 @@ export async function checksums(root: string, paths?: string[]): Promise<Record<
     }
   }
   await walk('');
+  return out;
+}
+
+/** sha256 of every file under root by relative path, symlinks recorded as such (never followed). */
+export async function treeChecksums(root: string, rel = ''): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const e of await readdir(path.join(root, rel), { withFileTypes: true })) {
+    const p = path.posix.join(rel, e.name);
+    if (e.isDirectory()) Object.assign(out, await treeChecksums(root, p));
+    else if (e.isSymbolicLink()) out[p] = 'symlink';
+    else out[p] = createHash('sha256').update(await readFile(path.join(root, p))).digest('hex');
+  }
   return out;
 }
