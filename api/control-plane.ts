@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
-import type { Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { Express } from 'express';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -174,8 +174,15 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
         verifyDeadlineMs: opts.verifyDeadlineMs,
       }),
     });
-    const server: Server = await new Promise((resolve, reject) => {
-      const s = app.listen(opts.port ?? 3000, opts.host ?? '127.0.0.1', () => resolve(s)).once('error', reject);
+    // Not app.listen: Express 5 hands a listen error to the callback, which would pass for success.
+    const server = createServer(app);
+    const port = opts.port ?? 3000;
+    const host = opts.host ?? '127.0.0.1';
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err: NodeJS.ErrnoException) =>
+        reject(err.code === 'EADDRINUSE' ? new Error(`port ${port} on ${host} is taken: stop what uses it, or set PORT to another port`) : err),
+      );
+      server.listen(port, host, resolve);
     });
     cleanups.push(() => new Promise((r) => server.close(r)));
     const addr = server.address();

@@ -104,7 +104,10 @@ export async function callApi(url: string, method: string, body: unknown, header
 /** The real control plane (API + in-process worker) on a fresh database and the shared Temporal dev server. */
 export async function startTestControlPlane(opts: Partial<ControlPlaneOptions> = {}): Promise<TestControlPlane> {
   const database = await createTestDatabase();
-  const cp = await startControlPlaneOn(database.url, opts);
+  const cp = await startControlPlaneOn(database.url, opts).catch(async (err: unknown) => {
+    await database.drop();
+    throw err;
+  });
   return {
     ...cp,
     async stop() {
