@@ -78,7 +78,7 @@ export function createKeyring(keys: Uint8Array[]): Keyring {
     if (key.length !== KEY_BYTES) throw new KeyringError(`a key must be ${KEY_BYTES} bytes`);
     byId.set(keyIdOf(key), Buffer.from(key));
   }
-  const currentKeyId = keyIdOf(keys[0]);
+  const currentKeyId = keyIdOf(keys[0]!);
 
   function seal(plaintext: Uint8Array, aad?: string): Sealed {
     const iv = randomBytes(IV_BYTES);
@@ -116,9 +116,9 @@ export function createKeyring(keys: Uint8Array[]): Keyring {
       return `${SEALED_PREFIX}.${keyId}.${data.toString('base64url')}`;
     },
     openString(text, aad) {
-      const parts = text.split('.');
-      if (parts.length !== 3 || parts[0] !== SEALED_PREFIX) throw new KeyringError('not a sealed value');
-      return open({ keyId: parts[1], data: Buffer.from(parts[2], 'base64url') }, aad).toString('utf8');
+      const [prefix, keyId, data, ...rest] = text.split('.');
+      if (prefix !== SEALED_PREFIX || keyId === undefined || data === undefined || rest.length > 0) throw new KeyringError('not a sealed value');
+      return open({ keyId, data: Buffer.from(data, 'base64url') }, aad).toString('utf8');
     },
   };
 }
