@@ -9,6 +9,7 @@
  * old ones after it; new data is sealed with the first, old data still opens.
  */
 import { chmod, link, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { createKeyring, generateKey, parseKeys, type Keyring } from '../core/keyring.js';
 
@@ -36,7 +37,7 @@ export async function loadKeyring({ envValue, dataDir, log = () => {} }: KeySour
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     await mkdir(dataDir, { recursive: true });
     text = `# drydock's secret keys: the first seals, all open. Back this file up with the database.\n${generateKey()}\n`;
-    const tmp = `${file}.tmp-${process.pid}`;
+    const tmp = `${file}.tmp-${process.pid}-${randomUUID()}`;
     await writeFile(tmp, text, { mode: 0o600 });
     // link, not rename: when two processes start at once, the first key file wins and both use it.
     const won = await link(tmp, file).then(
