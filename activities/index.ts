@@ -3,7 +3,7 @@
  * database repositories and the execution driver of the instance. They are
  * built by createActivities(deps); the worker's entry point makes the clients.
  */
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import { manifestChanges } from '../agent/tenant.js';
 import { PERMANENT_TENANT_ERRORS, TenantError, type ExecutionDriver } from '../core/driver.js';
 import { DrydockError } from '../core/errors.js';
@@ -277,6 +277,10 @@ async function withHeartbeat<T>(fn: (opts: { signal: AbortSignal; onProgress: (l
   ctx.heartbeat('started');
   try {
     return await tenantCall(() => fn({ signal: ctx.cancellationSignal, onProgress: (line) => (last = line) }));
+  } catch (err) {
+    // Report a cancelled operation as cancelled, not as a failure that a retry policy would run again.
+    if (ctx.cancellationSignal.aborted) throw new CancelledFailure(`cancelled: ${(err as Error).message}`);
+    throw err;
   } finally {
     clearInterval(timer);
   }

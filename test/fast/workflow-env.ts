@@ -1,0 +1,114 @@
+/**
+ * The fast workflow layer: the real workflow bundle and the real activities,
+ * run by Temporal's time-skipping test server (parks of a day pass in
+ * milliseconds), against in-memory tenants (FakeTenant) and a real
+ * PostgreSQL database for the upgrade rows. Upgrades start and take operator
+ * actions through the same service the API uses.
+ */
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { createActivities } from '../../activities/index.js';
+import { createUpgradeService, type UpgradeService } from '../../api/upgrade-service.js';
+import { SEARCH_ATTRIBUTE_NAMES, type InstanceTarget } from '../../core/types.js';
+import { temporal } from '@temporalio/proto';
+import { openDatabase, type Database } from '../../prisma/db.js';
+import { createInstanceRepo, createUpgradeRepo, type InstanceRecord } from '../../prisma/repositories.js';
+import { BUNDLE_FILE, buildBundle, prebuiltBundleIsFresh } from '../../worker/bundle.js';
+import { createPlanner, renderDefaultsFromEnv } from '../../worker/planner.js';
+import { findTestServer } from '../../worker/temporal-server.js';
+import { WORKER_TUNING } from '../../worker/worker.js';
+import { createTestDatabase, uniqueName } from '../support.js';
+import { FakeTenant } from './fake-tenant.js';
+
+export const TAG_BEFORE = '1.0.0';
+const ENV_FILE = 'POSTGRES_PASSWORD=fake-pg-password\nAPI_SECRET=fake-api-secret\n';
+
+export interface FastEnv {
+  env: TestWorkflowEnvironment;
+  db: Database;
+  taskQueue: string;
+  upgrades: UpgradeService;
+  tenants: Map<string, FakeTenant>;
+  /** A local instance whose tenant is a new FakeTenant running TAG_BEFORE. */
+  addInstance(opts?: { parkTimeoutMs?: number }): Promise<{ instance: InstanceRecord; tenant: FakeTenant }>;
+  upgradeRow(id: string): ReturnType<ReturnType<typeof createUpgradeRepo>['get']>;
+  /** Runs `fn` while a worker polls; the worker stops after it. */
+  withWorker<T>(fn: () => Promise<T>): Promise<T>;
+  stop(): Promise<void>;
+}
+
+
+export async function startFastEnv(opts: { parkTimeoutMs?: number } = {}): Promise<FastEnv> {
+  const [env, database] = await Promise.all([
+    TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: await findTestServer() } } }),
+    createTestDatabase(),
+  ]);
+  // As the dev server does with --search-attribute: drydock's are Keyword.
+  await env.connection.operatorService.addSearchAttributes({
+    namespace: env.namespace ?? 'default',
+    searchAttributes: Object.fromEntries(SEARCH_ATTRIBUTE_NAMES.map((name) => [name, temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD])),
+  });
+  const db = await openDatabase({ url: database.url, log: () => {} });
+  const taskQueue = uniqueName('fast-');
+  const instances = createInstanceRepo(db.prisma);
+  const upgradeRepo = createUpgradeRepo(db.prisma);
+  const tenants = new Map<string, FakeTenant>();
+  const defaultImageTag = 'latest';
+  // The global setup prebuilds the bundle; a stale one is rebuilt, as the worker does.
+  const workflowBundle = prebuiltBundleIsFresh() ? { codePath: BUNDLE_FILE } : await buildBundle();
+  const activities = createActivities({
+    instances,
+    upgrades: upgradeRepo,
+    driverFor: (target: InstanceTarget) => {
+      const t = tenants.get(target.slug);
+      if (!t) throw new Error(`no fake tenant ${target.slug}`);
+      return t;
+    },
+    planner: createPlanner({ ...renderDefaultsFromEnv({}), imageTag: defaultImageTag }),
+    verifyPollMs: 100,
+  });
+  const upgrades = createUpgradeService({
+    temporal: env.client,
+    temporalAddress: 'time-skipping test server',
+    upgrades: upgradeRepo,
+    defaultImageTag,
+    taskQueue,
+    parkTimeoutMs: opts.parkTimeoutMs,
+    // Short, so an unhealthy service fails verify in (skipped) seconds.
+    verifyDeadlineMs: 500,
+  });
+
+  return {
+    env,
+    db,
+    taskQueue,
+    upgrades,
+    tenants,
+    async addInstance() {
+      const slug = uniqueName('fast-');
+      const instance = await instances.create({
+        slug,
+        name: slug,
+        imageTag: TAG_BEFORE,
+        composeProjectName: slug,
+        composeDir: `/fake/${slug}`,
+        coreServices: ['api', 'admin', 'media-api', 'nginx'],
+      });
+      if (!instance) throw new Error(`slug ${slug} taken`);
+      const tenant = new FakeTenant(slug, TAG_BEFORE);
+      tenant.files.set('.env', { content: ENV_FILE, mode: 0o600 });
+      tenants.set(slug, tenant);
+      return { instance, tenant };
+    },
+    upgradeRow: (id) => upgradeRepo.get(id),
+    async withWorker(fn) {
+      const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle, activities, ...WORKER_TUNING });
+      return worker.runUntil(fn);
+    },
+    async stop() {
+      await env.teardown();
+      await db.close();
+      await database.drop();
+    },
+  };
+}
