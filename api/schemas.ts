@@ -138,6 +138,44 @@ export const createTokenBody = z
     name: z.string().trim().min(1, 'give the token a name').max(100),
     /** Unset: the token does not expire (revoke it when it is no longer needed). */
     expiresInDays: z.number().int().min(1).max(3650).optional(),
+    /** At most the creator's role; default the creator's. */
+    role: z.enum(['viewer', 'operator', 'admin']).optional(),
+  })
+  .strict();
+
+export const createOperatorBody = z
+  .object({
+    email: z.string().trim().toLowerCase().max(320).regex(/^[^\s@]+@[^\s@]+$/, 'must be an email address'),
+    name: z.string().trim().min(1).max(200).optional(),
+    role: z.enum(['viewer', 'operator', 'admin']),
+    /** Unset: an invitation; a one-time password is generated and shown once in the answer. */
+    password: z.string().min(10, 'must be at least 10 characters').max(1024).optional(),
+  })
+  .strict();
+
+export const patchOperatorBody = z
+  .object({ role: z.enum(['viewer', 'operator', 'admin']).optional(), disabled: z.boolean().optional() })
+  .strict()
+  .refine((b) => b.role !== undefined || b.disabled !== undefined, 'give role or disabled');
+
+const isoTime = z
+  .string()
+  .max(40)
+  .refine((v) => !Number.isNaN(Date.parse(v)), 'must be a date and time (ISO 8601)')
+  .transform((v) => new Date(v));
+
+export const auditQuery = z
+  .object({
+    actor: z.string().max(320).optional(),
+    action: z.string().max(100).optional(),
+    targetKind: z.string().max(40).optional(),
+    targetId: z.string().max(200).optional(),
+    outcome: z.enum(['accepted', 'refused']).optional(),
+    from: isoTime.optional(),
+    to: isoTime.optional(),
+    cursor: z.string().regex(/^\d{1,19}$/, 'must be the nextCursor of a previous page').optional(),
+    limit: z.coerce.number().int().min(1).max(1000).optional(),
+    format: z.enum(['csv', 'ndjson']).optional(),
   })
   .strict();
 
