@@ -191,6 +191,7 @@ export const operatorView = z.object({
   id: z.string(),
   email: z.string(),
   name: z.string().nullable(),
+  role: z.enum(['viewer', 'operator', 'admin']),
   via: z.enum(['session', 'token']),
 });
 export const meResponse = z.object({ operator: operatorView });
@@ -240,6 +241,8 @@ export const stepView = z.object({
   startedAt: isoDate,
   finishedAt: isoDate.optional(),
   error: z.string().optional(),
+  decision: z.enum(['retry', 'rollback', 'abort']).optional(),
+  decidedBy: z.string().optional(),
 });
 
 export const upgradeView = z.object({
@@ -257,6 +260,8 @@ export const upgradeView = z.object({
   startedAt: isoDate,
   finishedAt: isoDate.nullable(),
   temporalUrl: z.string().optional(),
+  /** In an instance's history: who started, retried, rolled back, aborted or cancelled it (from the audit log). */
+  actions: z.array(z.object({ action: z.string(), by: z.string().nullable(), via: z.string().optional(), at: isoDate })).optional(),
 });
 
 export const startedUpgrade = z.object({ upgradeId: z.string(), workflowId: z.string(), runId: z.string(), imageTag: z.string() });
@@ -287,6 +292,7 @@ export const apiTokenView = z.object({
   name: z.string(),
   prefix: z.string(),
   operatorEmail: z.string(),
+  role: z.enum(['viewer', 'operator', 'admin']).optional(),
   createdAt: isoDate,
   lastUsedAt: isoDate.nullable(),
   expiresAt: isoDate.nullable(),
@@ -294,6 +300,35 @@ export const apiTokenView = z.object({
   revokedBy: z.string().nullable(),
 });
 export const createdApiToken = apiTokenView.extend({ token: z.string() });
+
+export const operatorRecordView = z.object({
+  id: z.string(),
+  email: z.string(),
+  name: z.string().nullable(),
+  role: z.enum(['viewer', 'operator', 'admin']),
+  disabledAt: isoDate.nullable(),
+  createdAt: isoDate,
+});
+export const createdOperator = operatorRecordView.extend({ oneTimePassword: z.string().optional() });
+
+export const auditEntryView = z.object({
+  id: z.string(),
+  at: isoDate,
+  actorKind: z.string(),
+  actorId: z.string().nullable(),
+  actorName: z.string().nullable(),
+  tokenId: z.string().nullable(),
+  tokenName: z.string().nullable(),
+  action: z.string(),
+  targetKind: z.string().nullable(),
+  targetId: z.string().nullable(),
+  clientAddress: z.string().nullable(),
+  outcome: z.enum(['accepted', 'refused']),
+  reason: z.string().nullable(),
+  before: z.unknown(),
+  after: z.unknown(),
+});
+export const auditPage = z.object({ entries: z.array(auditEntryView), nextCursor: z.string().nullable() });
 
 export const agentInviteView = z.object({
   id: z.string(),
@@ -428,3 +463,5 @@ export type ApiTokenView = z.infer<typeof apiTokenView>;
 export type AgentInviteView = z.infer<typeof agentInviteView>;
 export type AgentRegistrationView = z.infer<typeof agentRegistrationView>;
 export type OperatorView = z.infer<typeof operatorView>;
+export type OperatorRecordView = z.infer<typeof operatorRecordView>;
+export type AuditEntryViewAnswer = z.infer<typeof auditEntryView>;
