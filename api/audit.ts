@@ -204,28 +204,24 @@ export interface AuditLocals {
 export const auditLocals = (res: Response) => res.locals as AuditLocals;
 
 /**
- * Records every state-changing request the table names an audit action for,
- * once answered: accepted for 2xx/3xx, refused (with the error the caller got)
- * otherwise. Routes that wrote their own entry set res.locals.audited.
+ * Records every state-changing request the table names an audit action for:
+ * accepted for 2xx/3xx, refused (with the error the caller got) otherwise.
+ * A JSON answer goes out only once its entry is written, so whoever got an
+ * answer can find it in the log. Routes that wrote their own entry (in their
+ * transaction) set res.locals.audited.
  */
 export function auditRequests(audit: AuditLog, log?: (m: string) => void): RequestHandler {
   return (req, res, next) => {
     if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return next();
-    let refusal: string | undefined;
-    const json = res.json.bind(res);
-    res.json = (body: unknown) => {
-      if (res.statusCode >= 400 && body && typeof body === 'object' && typeof (body as { error?: unknown }).error === 'string') {
-        refusal = (body as { error: string }).error;
-      }
-      return json(body);
-    };
-    res.on('finish', () => {
+    let recorded: Promise<void> | undefined;
+    const record = (refusal?: string): Promise<void> => {
+      if (recorded) return recorded;
       const m = req.route_;
       const locals = auditLocals(res);
-      if (locals.audited || !m?.rule.audit) return;
+      if (locals.audited || !m?.rule.audit) return (recorded = Promise.resolve());
       const accepted = res.statusCode < 400;
       const target = locals.auditTarget;
-      void audit
+      recorded = audit
         .write(
           entryFor(req, {
             outcome: accepted ? 'accepted' : 'refused',
@@ -236,7 +232,16 @@ export function auditRequests(audit: AuditLog, log?: (m: string) => void): Reque
           }),
         )
         .catch((err: Error) => log?.(`audit: could not record ${req.method} ${req.originalUrl}: ${err.message}`));
-    });
+      return recorded;
+    };
+    const json = res.json.bind(res);
+    res.json = (body: unknown) => {
+      const error = res.statusCode >= 400 && body && typeof body === 'object' ? (body as { error?: unknown }).error : undefined;
+      void record(typeof error === 'string' ? error : undefined).then(() => json(body));
+      return res;
+    };
+    // Answers without JSON (204, a stream) are recorded once sent.
+    res.on('finish', () => void record());
     next();
   };
 }

@@ -6,7 +6,10 @@
  * Operators: created, invited, re-roled and disabled by an admin, with audit
  * entries.
  */
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import type { Express } from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAuditLog } from '../api/audit.js';
@@ -26,6 +29,22 @@ function registeredRoutes(app: Express): string[] {
   // The app's own routes (GET /healthz) are outside /api.
   walk((app as any).router.stack, false);
   return out;
+}
+
+const REPO = path.join(import.meta.dirname, '..');
+
+/** `npm run operator -- <args>` on the test's database: exit code and output. */
+async function operatorCli(databaseUrl: string, args: string[], env: Record<string, string> = {}) {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(path.join(REPO, 'node_modules', '.bin', 'tsx'), ['api/auth-cli.ts', ...args], {
+      cwd: REPO,
+      env: { ...process.env, DATABASE_URL: databaseUrl, ...env },
+    });
+    return { code: 0, out: stdout + stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: e.code ?? 1, out: (e.stdout ?? '') + (e.stderr ?? '') };
+  }
 }
 
 const concrete = (p: string) => p.replace(/:action/g, 'retry').replace(/:[a-zA-Z]+/g, randomUUID());
@@ -120,6 +139,27 @@ describe('roles on every route', () => {
     const created = entries.find((e) => e.targetId === viewerToken.body.id && e.action === 'token.create');
     expect(created).toMatchObject({ outcome: 'accepted', actorName: as.operator.email, after: { name: 'read-only', role: 'viewer', token: 'set' } });
     expect(JSON.stringify(entries)).not.toContain(viewerToken.body.token);
+  });
+
+  it('manages roles from the command line: create --role, set-role, disable, token roles, each with an audit entry', async () => {
+    const email = `${uniqueName('cli-')}@drydock.test`;
+    const pw = { DRYDOCK_OPERATOR_PASSWORD: 'a long enough password' };
+    expect(await operatorCli(cp.db.url, ['create', '--email', email, '--role', 'operator'], pw)).toMatchObject({ code: 0, out: expect.stringContaining('(operator)') });
+    expect(await operatorCli(cp.db.url, ['create', '--email', `x${email}`, '--role', 'root'], pw)).toMatchObject({ code: 1, out: expect.stringContaining('--role root is not a role') });
+    const high = await operatorCli(cp.db.url, ['token', '--email', email, '--name', 'ci', '--role', 'admin']);
+    expect(high).toMatchObject({ code: 1, out: expect.stringContaining("at most its operator's (operator)") });
+    expect(await operatorCli(cp.db.url, ['set-role', '--email', email, '--role', 'admin'])).toMatchObject({ code: 0 });
+    expect((await operatorCli(cp.db.url, ['list'])).out).toContain(`${email} admin`);
+    expect(await operatorCli(cp.db.url, ['disable', '--email', email])).toMatchObject({ code: 0 });
+    expect((await operatorCli(cp.db.url, ['list'])).out).toContain(`${email} admin [disabled]`);
+
+    const op = (await cp.api('GET', '/api/operators')).body.find((o: { email: string }) => o.email === email);
+    const { entries } = await createAuditLog(cp.db.prisma).list({ targetKind: 'operator', targetId: op.id });
+    expect(entries.map((e) => [e.action, e.actorName, e.before && (e.before as { role: string }).role, (e.after as { role: string }).role])).toEqual([
+      ['operator.disable', 'cli', 'admin', 'admin'],
+      ['operator.set-role', 'cli', 'operator', 'admin'],
+      ['operator.create', 'cli', null, 'operator'],
+    ]);
   });
 
   it('lets an admin create, invite, re-role and disable operators, and never demote the last admin', async () => {

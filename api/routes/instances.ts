@@ -163,6 +163,7 @@ export function createRouter(deps: InstancesRouterDeps): Router {
     const { id, action } = operatorActionParam.parse(req.params);
     const upgrade = await deps.upgrades.get(id);
     if (!upgrade) throw notFound(`no upgrade with id ${id}`);
+    auditLocals(res).auditBefore = { status: upgrade.status, currentStep: upgrade.currentStep };
     // Recorded (by the audit middleware) once Temporal has accepted or refused it: the change happens in the workflow.
     if (action === 'cancel') {
       await deps.upgradeService.cancel(upgrade);

@@ -230,7 +230,7 @@ export function RolloutDetailPage(props: { id: string }) {
 function available(r: View): Record<Action, boolean> & { aborting: boolean } {
   const live = isLive(r) && !TERMINAL.has(r.status);
   // The workflow notes the abort at once but keeps its status until running instances finish.
-  const aborting = live && r.log.some((l) => l.includes(' aborted by an operator'));
+  const aborting = live && r.log.some((l) => / aborted by /.test(l));
   const go = live && !aborting;
   return {
     aborting,
