@@ -252,8 +252,8 @@ export function createAuth(opts: AuthOptions) {
         outcome,
         reason,
       });
-      // Counted before anything is awaited: parallel attempts cannot all pass the check.
-      const admitted = limiter.admit(email, address);
+      // Counted before the password is checked (in-process: before anything is awaited), so parallel attempts cannot all pass.
+      const admitted = await limiter.admit(email, address);
       if (!admitted.ok) {
         await audit.write(entry('refused', `${admitted.why}; retry in ${admitted.retryAfterSeconds}s`));
         throw new AuthError(429, `${admitted.why}; try again in ${admitted.retryAfterSeconds}s`, admitted.retryAfterSeconds);
@@ -266,17 +266,17 @@ export function createAuth(opts: AuthOptions) {
         dummyHash ??= hashPassword(randomBytes(16).toString('hex'));
         ok = await verifyPassword(password, op?.passwordHash ?? (await dummyHash));
       } catch (err) {
-        attempt.failed();
+        void attempt.failed();
         throw err;
       }
       if (!op || !ok || op.disabledAt) {
-        attempt.failed();
+        void attempt.failed();
         const disabled = Boolean(op?.disabledAt && ok);
         await audit.write(entry('refused', disabled ? 'the operator is disabled' : op ? 'wrong password' : 'no such operator', op ?? undefined));
         log(`sign-in refused for ${JSON.stringify(email.slice(0, 100))} from ${address}`);
         throw new AuthError(401, disabled ? 'this operator account is disabled' : 'wrong email or password');
       }
-      attempt.succeeded();
+      void attempt.succeeded();
       const signedIn = op;
 
       const secret = newSessionSecret();

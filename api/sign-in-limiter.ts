@@ -46,14 +46,18 @@ export type Admission = { ok: true; attempt: Attempt } | { ok: false; retryAfter
 
 export interface Attempt {
   /** The password was right: take the attempt back and remember this address for the email. */
-  succeeded(): void;
+  succeeded(): void | Promise<void>;
   /** The password was wrong (the attempt stays counted). */
-  failed(): void;
+  failed(): void | Promise<void>;
 }
 
+/**
+ * Admits (and counts, in the same step) an attempt or says how long to wait.
+ * The in-process one answers synchronously; one shared through PostgreSQL
+ * would count with a single atomic statement and answer with a promise.
+ */
 export interface SignInLimiter {
-  /** Call before anything is awaited: admits (and counts) the attempt or says how long to wait. */
-  admit(email: string, address: string): Admission;
+  admit(email: string, address: string): Admission | Promise<Admission>;
 }
 
 /** Delay after `n` failures (n > max): base, 2·base, 4·base, … up to maxDelay. */
@@ -64,7 +68,11 @@ export function delayAfter(n: number, limit: SlowDown): number {
   return Math.min(max, base * 2 ** Math.min(n - limit.max, 40));
 }
 
-export function createSignInLimiter(limits: SignInLimits = DEFAULT_SIGN_IN_LIMITS, now: () => number = Date.now, maxKeys = 50_000): SignInLimiter {
+export function createSignInLimiter(
+  limits: SignInLimits = DEFAULT_SIGN_IN_LIMITS,
+  now: () => number = Date.now,
+  maxKeys = 50_000,
+): { admit(email: string, address: string): Admission } {
   const failures = new Map<string, number[]>();
   const knownGood = new Map<string, number>();
   let inFlight = 0;
