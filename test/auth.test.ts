@@ -355,6 +355,7 @@ describe('passwords and the first operator', () => {
       await ensureFirstOperator(store, { email: ' Admin@Example.com ', password: 'a long enough password' }, () => {});
       const op = await store.findOperatorByEmail('admin@example.com');
       expect(await verifyPassword('a long enough password', op!.passwordHash)).toBe(true);
+      expect(op!.role).toBe('admin');
       await ensureFirstOperator(store, { email: 'second@example.com', password: 'another long password' }, () => {});
       expect((await store.listOperators()).map((o) => o.email)).toEqual(['admin@example.com']);
     } finally {

@@ -2,14 +2,15 @@
  * The Operators and Audit pages in a real browser (Debian's Chromium via
  * playwright-core) against the real control plane: a viewer sees what happens
  * but no action button anywhere it looks; an admin changes a viewer's role on
- * the Operators page, and the Audit page shows that change, before and after.
+ * the Operators page, and the Audit page shows that change, before and after;
+ * both pages at phone width.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildUi, expectText, launchChromium, screenshotsDir, type Browser } from './browser.js';
+import { buildUi, expectNoSideScroll, expectText, launchChromium, screenshotsDir, type Browser } from './browser.js';
 import { startTestControlPlane, uniqueName, waitFor, type TestControlPlane, type TestOperator } from './support.js';
 
 describe('the Operators and Audit pages in a real browser', () => {
@@ -112,5 +113,15 @@ describe('the Operators and Audit pages in a real browser', () => {
     const csv = await page.getByTestId('export-csv').getAttribute('href');
     expect(csv).toBe('/api/audit/export?action=operator.update&format=csv');
     await shot('audit-02-admin-role-change');
+  });
+
+  it('is usable at phone width: no sideways scrolling on the Operators and Audit pages', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    for (const where of ['/operators', '/audit']) {
+      await page.goto(`${cp.url}${where}`);
+      await page.locator('main table').waitFor();
+      await expectNoSideScroll(page, where);
+      await shot(`phone${where.replace('/', '-')}`);
+    }
   });
 });
