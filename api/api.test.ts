@@ -14,6 +14,7 @@ import { freePort } from '../worker/temporal-server.js';
 import { startTestControlPlane, uniqueName, type TestControlPlane } from '../test/support.js';
 import { createApp } from './app.js';
 import { createAuthStore } from './auth-store.js';
+import { createAuditLog } from './audit.js';
 import { createAuth } from './auth.js';
 import { createUpgradeService } from './upgrade-service.js';
 
@@ -27,7 +28,8 @@ async function serve(app: ReturnType<typeof createApp>) {
 
 const authOn = (prisma: PrismaClient) => {
   const store = createAuthStore(prisma);
-  return { auth: createAuth({ store }), store };
+  const audit = createAuditLog(prisma);
+  return { auth: { auth: createAuth({ store, audit }), store }, audit };
 };
 
 const tenantDeps = async () => ({ driverFor: await createDriverFactory(), planner: createPlanner(renderDefaultsFromEnv()) });
@@ -125,7 +127,7 @@ describe('the API', () => {
       defaultImageTag: 'latest',
       log: () => {},
       upgradeService: createUpgradeService({ temporal, temporalAddress: `127.0.0.1:${deadPort}`, upgrades, defaultImageTag: 'latest' }),
-      auth: authOn(cp.db.prisma),
+      ...authOn(cp.db.prisma),
     });
     const srv = await serve(app);
     try {
@@ -154,7 +156,7 @@ describe('the API', () => {
       log: () => {},
       upgradeService: createUpgradeService({ temporal: cp.temporal, temporalAddress: cp.temporalAddress, upgrades, defaultImageTag: 'latest' }),
       // Sign-in itself needs the database: the token check is what meets it down first.
-      auth: authOn(prisma),
+      ...authOn(prisma),
     });
     const srv = await serve(app);
     try {

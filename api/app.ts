@@ -3,7 +3,11 @@ import path from 'node:path';
 import express, { type Express, type RequestHandler } from 'express';
 import { notFound } from '../core/errors.js';
 import type { AuthStore } from './auth-store.js';
-import { isOpenApiPath, type Auth } from './auth.js';
+import type { Auth } from './auth.js';
+import { auditRequests, type AuditLog } from './audit.js';
+import { isPublicRoute, matchRoles, requireRole } from './roles.js';
+import { createAuditRouter } from './routes/audit.js';
+import { createOperatorsRouter } from './routes/operators.js';
 import { errorMiddleware } from './errors.js';
 import { createRouter as createAgentsRouter, type AgentsRouterDeps } from './routes/agents.js';
 import { createAuthRouter, createTokensRouter } from './routes/auth.js';
@@ -19,6 +23,8 @@ export type AppDeps = InstancesRouterDeps & {
   latestUpgrades?: OverviewRouterDeps['latestUpgrades'];
   /** Operator sign-in: every /api route but the agents' and sign-in's own requires it. */
   auth: { auth: Auth; store: AuthStore };
+  /** The audit log every state-changing route and every sign-in writes to. */
+  audit: AuditLog;
   /** The built web UI (dist/ui); without index.html there, `/` says how to build it. */
   uiDir?: string;
   /** Express's `trust proxy`, for Secure cookies and client addresses behind a TLS-terminating proxy. */
@@ -47,14 +53,21 @@ export function createApp(deps: AppDeps): Express {
   app.get('/healthz', (_req, res) => void res.json({ ok: true }));
 
   const { auth, store } = deps.auth;
+  const { audit } = deps;
+  // Every state-changing request is recorded once answered (refusals too); then who calls, then may they.
+  app.use('/api', auditRequests(audit, deps.log));
+  app.use('/api', matchRoles);
   app.use('/api', (req, res, next) => {
-    if (!isOpenApiPath(req.path)) return auth.requireOperator(req, res, next);
+    if (!isPublicRoute(req)) return auth.requireOperator(req, res, next);
     delete req.headers['x-drydock-operator'];
     next();
   });
-  app.use('/api', createAuthRouter({ auth, store, log: deps.log }));
-  app.use('/api', createTokensRouter({ auth, store, log: deps.log }));
-  app.use('/api', createRouter(deps));
+  app.use('/api', requireRole);
+  app.use('/api', createAuthRouter({ auth, store, audit, log: deps.log }));
+  app.use('/api', createTokensRouter({ auth, store, audit, log: deps.log }));
+  app.use('/api', createOperatorsRouter({ store, audit, log: deps.log }));
+  app.use('/api', createAuditRouter({ audit }));
+  app.use('/api', createRouter({ ...deps, audit }));
   if (deps.latestUpgrades) app.use('/api', createOverviewRouter({ latestUpgrades: deps.latestUpgrades, temporalUiUrl: deps.temporalUiUrl }));
   if (deps.agents) app.use('/api', createAgentsRouter(deps.agents));
   if (deps.rollouts) app.use('/api', createRolloutsRouter(deps.rollouts));

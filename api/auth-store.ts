@@ -9,6 +9,8 @@ export interface OperatorRecord {
   id: string;
   email: string;
   name: string | null;
+  /** viewer | operator | admin (api/roles.ts) */
+  role: string;
   disabledAt: Date | null;
   createdAt: Date;
 }
@@ -27,6 +29,7 @@ export interface ApiTokenRecord {
   prefix: string;
   operatorId: string;
   operatorEmail: string;
+  role: string;
   createdAt: Date;
   lastUsedAt: Date | null;
   expiresAt: Date | null;
@@ -36,7 +39,7 @@ export interface ApiTokenRecord {
 
 const UNIQUE_VIOLATION = 'P2002';
 
-const operatorFields = { id: true, email: true, name: true, disabledAt: true, createdAt: true } as const;
+const operatorFields = { id: true, email: true, name: true, role: true, disabledAt: true, createdAt: true } as const;
 
 export function createAuthStore(prisma: PrismaClient) {
   const tokenView = (t: {
@@ -44,6 +47,7 @@ export function createAuthStore(prisma: PrismaClient) {
     name: string;
     prefix: string;
     operatorId: string;
+    role: string;
     createdAt: Date;
     lastUsedAt: Date | null;
     expiresAt: Date | null;
@@ -59,6 +63,7 @@ export function createAuthStore(prisma: PrismaClient) {
     name: true,
     prefix: true,
     operatorId: true,
+    role: true,
     createdAt: true,
     lastUsedAt: true,
     expiresAt: true,
@@ -75,10 +80,13 @@ export function createAuthStore(prisma: PrismaClient) {
     /** With the password hash: for sign-in only. */
     findOperatorByEmail: async (email: string) => (await prisma.operator.findUnique({ where: { email } })) ?? undefined,
 
+    getOperator: async (id: string): Promise<OperatorRecord | undefined> =>
+      (await prisma.operator.findUnique({ where: { id }, select: operatorFields })) ?? undefined,
+
     /** Undefined when the email is taken. */
-    async createOperator(data: { email: string; name?: string | null; passwordHash: string }): Promise<OperatorRecord | undefined> {
+    async createOperator(data: { email: string; name?: string | null; role: string; passwordHash: string }): Promise<OperatorRecord | undefined> {
       try {
-        return await prisma.operator.create({ data: { email: data.email, name: data.name ?? null, passwordHash: data.passwordHash }, select: operatorFields });
+        return await prisma.operator.create({ data: { email: data.email, name: data.name ?? null, role: data.role, passwordHash: data.passwordHash }, select: operatorFields });
       } catch (err) {
         if ((err as { code?: string }).code === UNIQUE_VIOLATION) return undefined;
         throw err;
@@ -107,6 +115,31 @@ export function createAuthStore(prisma: PrismaClient) {
       });
     },
 
+    /**
+     * Changes role and/or disabled state. Call inside a transaction (with the
+     * audit entry). Disabling, and lowering a role, end the operator's sessions.
+     */
+    async updateOperator(id: string, change: { role?: string; disabled?: boolean }): Promise<{ before: OperatorRecord; after: OperatorRecord } | undefined> {
+      const before = await prisma.operator.findUnique({ where: { id }, select: operatorFields });
+      if (!before) return undefined;
+      const after = await prisma.operator.update({
+        where: { id },
+        data: {
+          ...(change.role !== undefined ? { role: change.role } : {}),
+          ...(change.disabled !== undefined ? { disabledAt: change.disabled ? (before.disabledAt ?? new Date()) : null } : {}),
+        },
+        select: operatorFields,
+      });
+      if (change.disabled || (change.role !== undefined && change.role !== before.role)) {
+        await prisma.operatorSession.deleteMany({ where: { operatorId: id } });
+      }
+      return { before, after };
+    },
+
+    /** Active admins other than `exceptId`: the last admin cannot be demoted or disabled. */
+    countActiveAdmins: (exceptId?: string) =>
+      prisma.operator.count({ where: { role: 'admin', disabledAt: null, ...(exceptId ? { id: { not: exceptId } } : {}) } }),
+
     createSession: (data: { tokenHash: string; operatorId: string; expiresAt: Date; userAgent?: string | null; clientAddress?: string | null }) =>
       prisma.operatorSession.create({
         data: { ...data, userAgent: data.userAgent?.slice(0, 500) ?? null, clientAddress: data.clientAddress ?? null },
@@ -130,7 +163,7 @@ export function createAuthStore(prisma: PrismaClient) {
 
     purgeExpiredSessions: (now = new Date()) => prisma.operatorSession.deleteMany({ where: { expiresAt: { lte: now } } }),
 
-    async createToken(data: { name: string; tokenHash: string; prefix: string; operatorId: string; expiresAt: Date | null }): Promise<ApiTokenRecord> {
+    async createToken(data: { name: string; tokenHash: string; prefix: string; operatorId: string; role: string; expiresAt: Date | null }): Promise<ApiTokenRecord> {
       return tokenView(await prisma.apiToken.create({ data, select: tokenSelect }));
     },
 
@@ -142,8 +175,9 @@ export function createAuthStore(prisma: PrismaClient) {
 
     touchToken: (id: string, lastUsedAt: Date) => prisma.apiToken.updateMany({ where: { id }, data: { lastUsedAt } }),
 
-    async listTokens(): Promise<ApiTokenRecord[]> {
-      return (await prisma.apiToken.findMany({ select: tokenSelect, orderBy: { createdAt: 'desc' }, take: 500 })).map(tokenView);
+    /** All tokens, or one operator's. */
+    async listTokens(operatorId?: string): Promise<ApiTokenRecord[]> {
+      return (await prisma.apiToken.findMany({ where: operatorId ? { operatorId } : {}, select: tokenSelect, orderBy: { createdAt: 'desc' }, take: 500 })).map(tokenView);
     },
 
     async getToken(id: string): Promise<ApiTokenRecord | undefined> {

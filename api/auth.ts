@@ -8,21 +8,31 @@
  *   header no cross-site form can send.
  * - Scripts: API tokens (`Authorization: Bearer ddk_…`), shown once, stored
  *   as their sha256, revocable.
- * - Failed sign-ins are limited per client address and per email.
+ * - Sign-in attempts are counted before the password is checked and slowed
+ *   down per email+address, per address and per email (api/sign-in-limiter.ts);
+ *   every sign-in, accepted or refused, is one audit entry.
+ * - Roles (api/roles.ts): a session has its operator's role; a token the lower
+ *   of its own and its operator's. Only a signed-in session creates tokens.
  *
  * The guard covers `/api/*` except what agents call (`/api/agents/register`,
  * `/api/agents/poll`) and `/api/auth/*` (sign-in itself).
  */
 import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
-import type { AuthStore, OperatorRecord } from './auth-store.js';
+import { createAuthStore, type AuthStore, type OperatorRecord } from './auth-store.js';
+import { clientAddress, type AuditLog } from './audit.js';
+import { isRole, lowerRole, matchRoute, type Role } from './roles.js';
+import { createSignInLimiter, DEFAULT_SIGN_IN_LIMITS, type SignInLimiter, type SignInLimits } from './sign-in-limiter.js';
 
 export interface SignedInOperator {
   id: string;
   email: string;
   name: string | null;
+  /** What this caller may do: the operator's role, or for a token the lower of the token's and its operator's. */
+  role: Role;
   via: 'session' | 'token';
   tokenId?: string;
+  tokenName?: string;
 }
 
 declare global {
@@ -84,42 +94,6 @@ export const TOKEN_PREFIX = 'ddk_';
 export const newApiToken = () => `${TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
 export const newSessionSecret = () => randomBytes(32).toString('base64url');
 
-// ---------------------------------------------------------------- failed sign-ins
-
-export interface FailureLimit {
-  max: number;
-  windowMs: number;
-}
-
-/** Counts failures only: at most `max` failures per key in any `windowMs`; a success can clear a key. */
-export function createFailureLimiter(limit: FailureLimit, now: () => number = Date.now, maxKeys = 50_000) {
-  const failures = new Map<string, number[]>();
-  const live = (key: string, t: number) => (failures.get(key) ?? []).filter((x) => x > t - limit.windowMs);
-  return {
-    /** Seconds until the key may try again, or 0. */
-    retryAfter(key: string): number {
-      const t = now();
-      const times = live(key, t);
-      if (times.length < limit.max) return 0;
-      return Math.max(1, Math.ceil((times[times.length - limit.max]! + limit.windowMs - t) / 1000));
-    },
-    fail(key: string) {
-      const t = now();
-      if (failures.size >= maxKeys) {
-        for (const [k, v] of failures) if ((v.at(-1) ?? 0) <= t - limit.windowMs) failures.delete(k);
-        for (const k of failures.keys()) {
-          if (failures.size < maxKeys) break;
-          failures.delete(k);
-        }
-      }
-      failures.set(key, [...live(key, t), t]);
-    },
-    clear(key: string) {
-      failures.delete(key);
-    },
-  };
-}
-
 // ---------------------------------------------------------------- the service
 
 export const SESSION_COOKIE = 'drydock_session';
@@ -134,15 +108,14 @@ export interface AuthOptions {
   sessionMaxMs?: number;
   /** Secure cookies: 'auto' (default) when the request came over HTTPS (req.secure, which honours `trust proxy`). */
   secureCookies?: boolean | 'auto';
-  loginLimits?: { perAddress?: FailureLimit; perEmail?: FailureLimit };
+  /** Every sign-in writes an entry here (a success in the session's transaction). */
+  audit: AuditLog;
+  loginLimits?: Partial<SignInLimits>;
+  /** Replaces the in-process limiter (e.g. one shared through the database). */
+  limiter?: SignInLimiter;
   log?: (m: string) => void;
   now?: () => number;
 }
-
-export const DEFAULT_LOGIN_LIMITS = {
-  perAddress: { max: 20, windowMs: 15 * 60_000 },
-  perEmail: { max: 5, windowMs: 15 * 60_000 },
-} satisfies Record<string, FailureLimit>;
 
 const TOUCH_EVERY_MS = 60_000;
 
@@ -172,12 +145,15 @@ function parseCookies(header: string | undefined): Record<string, string> {
   return out;
 }
 
-const view = (o: OperatorRecord, via: SignedInOperator['via'], tokenId?: string): SignedInOperator => ({
+const roleOf = (r: string): Role => (isRole(r) ? r : 'viewer');
+
+const view = (o: OperatorRecord, via: SignedInOperator['via'], token?: { id: string; name: string; role: string }): SignedInOperator => ({
   id: o.id,
   email: o.email,
   name: o.name,
+  role: token ? lowerRole(roleOf(o.role), roleOf(token.role)) : roleOf(o.role),
   via,
-  ...(tokenId ? { tokenId } : {}),
+  ...(token ? { tokenId: token.id, tokenName: token.name } : {}),
 });
 
 export function createAuth(opts: AuthOptions) {
@@ -185,8 +161,8 @@ export function createAuth(opts: AuthOptions) {
   const now = opts.now ?? Date.now;
   const idleMs = opts.sessionIdleMs ?? 12 * 3_600_000;
   const maxMs = opts.sessionMaxMs ?? 7 * 24 * 3_600_000;
-  const byAddress = createFailureLimiter(opts.loginLimits?.perAddress ?? DEFAULT_LOGIN_LIMITS.perAddress, now);
-  const byEmail = createFailureLimiter(opts.loginLimits?.perEmail ?? DEFAULT_LOGIN_LIMITS.perEmail, now);
+  const limiter = opts.limiter ?? createSignInLimiter({ ...DEFAULT_SIGN_IN_LIMITS, ...opts.loginLimits }, now);
+  const { audit } = opts;
   const log = opts.log ?? (() => {});
 
   const secure = (req: Request) => (opts.secureCookies === undefined || opts.secureCookies === 'auto' ? req.secure : opts.secureCookies);
@@ -212,7 +188,7 @@ export function createAuth(opts: AuthOptions) {
     if (!found.token.lastUsedAt || t - found.token.lastUsedAt.getTime() > TOUCH_EVERY_MS) {
       await store.touchToken(found.token.id, new Date(t));
     }
-    return view(found.operator, 'token', found.token.id);
+    return view(found.operator, 'token', found.token);
   }
 
   async function fromSession(secret: string): Promise<SignedInOperator | undefined> {
@@ -265,34 +241,60 @@ export function createAuth(opts: AuthOptions) {
 
     async signIn(req: Request, res: Response, emailIn: string, password: string): Promise<SignedInOperator> {
       const email = normalizeEmail(emailIn);
-      const address = req.ip ?? req.socket.remoteAddress ?? 'unknown';
-      const wait = Math.max(byAddress.retryAfter(address), byEmail.retryAfter(email));
-      if (wait > 0) throw new AuthError(429, `too many failed sign-ins; try again in ${wait}s`, wait);
-
-      const op = await store.findOperatorByEmail(email);
-      dummyHash ??= hashPassword(randomBytes(16).toString('hex'));
-      const ok = await verifyPassword(password, op?.passwordHash ?? (await dummyHash));
-      if (!op || !ok || op.disabledAt) {
-        byAddress.fail(address);
-        byEmail.fail(email);
-        log(`sign-in refused for ${JSON.stringify(email.slice(0, 100))} from ${address}`);
-        throw new AuthError(401, op?.disabledAt && ok ? 'this operator account is disabled' : 'wrong email or password');
+      const address = clientAddress(req) ?? 'unknown';
+      const entry = (outcome: 'accepted' | 'refused', reason: string | null, op?: OperatorRecord) => ({
+        actorKind: op ? ('operator' as const) : ('anonymous' as const),
+        actorId: op?.id ?? null,
+        actorName: email.slice(0, 320),
+        action: 'auth.sign-in',
+        targetKind: 'session' as const,
+        clientAddress: address,
+        outcome,
+        reason,
+      });
+      // Counted before the password is checked (in-process: before anything is awaited), so parallel attempts cannot all pass.
+      const admitted = await limiter.admit(email, address);
+      if (!admitted.ok) {
+        await audit.write(entry('refused', `${admitted.why}; retry in ${admitted.retryAfterSeconds}s`));
+        throw new AuthError(429, `${admitted.why}; try again in ${admitted.retryAfterSeconds}s`, admitted.retryAfterSeconds);
       }
-      byEmail.clear(email);
+      const { attempt } = admitted;
+      let op: Awaited<ReturnType<AuthStore['findOperatorByEmail']>>;
+      let ok: boolean;
+      try {
+        op = await store.findOperatorByEmail(email);
+        dummyHash ??= hashPassword(randomBytes(16).toString('hex'));
+        ok = await verifyPassword(password, op?.passwordHash ?? (await dummyHash));
+      } catch (err) {
+        void attempt.failed();
+        throw err;
+      }
+      if (!op || !ok || op.disabledAt) {
+        void attempt.failed();
+        const disabled = Boolean(op?.disabledAt && ok);
+        await audit.write(entry('refused', disabled ? 'the operator is disabled' : op ? 'wrong password' : 'no such operator', op ?? undefined));
+        log(`sign-in refused for ${JSON.stringify(email.slice(0, 100))} from ${address}`);
+        throw new AuthError(401, disabled ? 'this operator account is disabled' : 'wrong email or password');
+      }
+      void attempt.succeeded();
+      const signedIn = op;
 
       const secret = newSessionSecret();
       const t = now();
-      await store.createSession({
-        tokenHash: sha256(secret),
-        operatorId: op.id,
-        expiresAt: new Date(t + Math.min(idleMs, maxMs)),
-        userAgent: req.get('user-agent') ?? null,
-        clientAddress: address,
+      await audit.transaction(async (tx) => {
+        const created = await createAuthStore(tx).createSession({
+          tokenHash: sha256(secret),
+          operatorId: signedIn.id,
+          expiresAt: new Date(t + Math.min(idleMs, maxMs)),
+          userAgent: req.get('user-agent') ?? null,
+          clientAddress: address,
+        });
+        return { result: created, entry: { ...entry('accepted', null, signedIn), targetId: created.id } };
       });
       void store.purgeExpiredSessions(new Date(t)).catch(() => {});
       res.setHeader('Set-Cookie', cookie(req, secret, Math.floor(maxMs / 1000)));
-      log(`${op.email} signed in from ${address}`);
-      return view(op, 'session');
+      log(`${signedIn.email} signed in from ${address}`);
+      return view(signedIn, 'session');
     },
 
     async signOut(req: Request, res: Response) {
@@ -301,14 +303,44 @@ export function createAuth(opts: AuthOptions) {
       res.setHeader('Set-Cookie', cookie(req, '', 0));
     },
 
-    async createToken(operator: SignedInOperator, name: string, expiresInDays?: number) {
+    /**
+     * A new API token of the signed-in operator. Only a session may create
+     * one (a token cannot mint tokens, so revoking a leaked token ends the
+     * leak), and its role is at most the operator's.
+     */
+    async createToken(req: Request, body: { name: string; expiresInDays?: number; role?: Role }) {
+      const operator = req.operator!;
+      if (operator.via !== 'session') {
+        throw new AuthError(403, 'refused: API tokens are created by a signed-in operator (the web UI) or `npm run operator -- token`, not by another token');
+      }
+      const role = body.role ?? operator.role;
+      if (lowerRole(role, operator.role) !== role) {
+        throw new AuthError(403, `refused: a token's role can be at most yours (${operator.role}), not ${role}`);
+      }
       const token = newApiToken();
-      const record = await store.createToken({
-        name,
-        tokenHash: sha256(token),
-        prefix: token.slice(0, TOKEN_PREFIX.length + 6),
-        operatorId: operator.id,
-        expiresAt: expiresInDays ? new Date(now() + expiresInDays * 86_400_000) : null,
+      const record = await audit.transaction(async (tx) => {
+        const created = await createAuthStore(tx).createToken({
+          name: body.name,
+          tokenHash: sha256(token),
+          prefix: token.slice(0, TOKEN_PREFIX.length + 6),
+          operatorId: operator.id,
+          role,
+          expiresAt: body.expiresInDays ? new Date(now() + body.expiresInDays * 86_400_000) : null,
+        });
+        return {
+          result: created,
+          entry: {
+            actorKind: 'operator' as const,
+            actorId: operator.id,
+            actorName: operator.email,
+            action: 'token.create',
+            targetKind: 'token' as const,
+            targetId: created.id,
+            clientAddress: clientAddress(req),
+            outcome: 'accepted' as const,
+            after: { name: created.name, role, expiresAt: created.expiresAt?.toISOString() ?? null, token: 'set' },
+          },
+        };
       });
       return { ...record, token };
     },
@@ -328,10 +360,9 @@ export function operatorOf(req: Request): string | undefined {
   return req.operator?.email;
 }
 
-/** Paths under /api that the guard lets through: agents calling in, and sign-in itself. */
+/** Paths under /api open to anyone (the role table's `public` rows): agents calling in, and sign-in itself. */
 export function isOpenApiPath(pathUnderApi: string): boolean {
-  const p = pathUnderApi.toLowerCase().replace(/\/+$/, '');
-  return p === '/agents/register' || p === '/agents/poll' || p === '/auth' || p.startsWith('/auth/');
+  return ['GET', 'POST'].some((m) => matchRoute(m, `/api${pathUnderApi}`)?.rule.role === 'public');
 }
 
 /** Where `npm start` on the embedded database writes its pid (in the data dir), so `npm run operator` does not open it too. */
@@ -355,6 +386,6 @@ export async function ensureFirstOperator(
   if (!EMAIL_RE.test(email)) throw new Error(`DRYDOCK_ADMIN_EMAIL=${first.email} is not an email address`);
   const problem = passwordProblem(first.password);
   if (problem) throw new Error(`DRYDOCK_ADMIN_PASSWORD ${problem}`);
-  const created = await store.createOperator({ email, passwordHash: await hashPassword(first.password) });
+  const created = await store.createOperator({ email, role: 'admin', passwordHash: await hashPassword(first.password) });
   if (created) log(`created the first operator, ${email}`);
 }

@@ -21,6 +21,7 @@ import type { CommandRunner } from '../agent/run-command.js';
 import type { ReleasePlanner } from '../activities/release-plan.js';
 import { createApp } from './app.js';
 import { createAuthStore } from './auth-store.js';
+import { createAuditLog } from './audit.js';
 import { latestUpgradesFrom } from './routes/overview.js';
 import { createAuth, ensureFirstOperator, PID_FILE, type AuthOptions } from './auth.js';
 import type { RateLimit } from './rate-limit.js';
@@ -103,7 +104,8 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     const firstOperator =
       opts.firstOperator === undefined ? { email: process.env.DRYDOCK_ADMIN_EMAIL, password: process.env.DRYDOCK_ADMIN_PASSWORD } : opts.firstOperator;
     await ensureFirstOperator(authStore, firstOperator ?? undefined, log);
-    const auth = createAuth({ store: authStore, secureCookies: secureCookiesFromEnv(), ...opts.auth, log });
+    const audit = createAuditLog(db.prisma);
+    const auth = createAuth({ store: authStore, audit, secureCookies: secureCookiesFromEnv(), ...opts.auth, log });
 
     let temporalAddress = opts.temporalAddress;
     let temporalUiUrl = opts.temporalUiUrl;
@@ -160,6 +162,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       log,
       agents: { agents, ca, rateLimits: opts.agentRateLimits, log },
       auth: { auth, store: authStore },
+      audit,
       latestUpgrades: latestUpgradesFrom(db.prisma),
       uiDir,
       trustProxy: opts.trustProxy ?? trustProxyFromEnv(),

@@ -138,6 +138,44 @@ export const createTokenBody = z
     name: z.string().trim().min(1, 'give the token a name').max(100),
     /** Unset: the token does not expire (revoke it when it is no longer needed). */
     expiresInDays: z.number().int().min(1).max(3650).optional(),
+    /** At most the creator's role; default the creator's. */
+    role: z.enum(['viewer', 'operator', 'admin']).optional(),
+  })
+  .strict();
+
+export const createOperatorBody = z
+  .object({
+    email: z.string().trim().toLowerCase().max(320).regex(/^[^\s@]+@[^\s@]+$/, 'must be an email address'),
+    name: z.string().trim().min(1).max(200).optional(),
+    role: z.enum(['viewer', 'operator', 'admin']),
+    /** Unset: an invitation; a one-time password is generated and shown once in the answer. */
+    password: z.string().min(10, 'must be at least 10 characters').max(1024).optional(),
+  })
+  .strict();
+
+export const patchOperatorBody = z
+  .object({ role: z.enum(['viewer', 'operator', 'admin']).optional(), disabled: z.boolean().optional() })
+  .strict()
+  .refine((b) => b.role !== undefined || b.disabled !== undefined, 'give role or disabled');
+
+const isoTime = z
+  .string()
+  .max(40)
+  .refine((v) => !Number.isNaN(Date.parse(v)), 'must be a date and time (ISO 8601)')
+  .transform((v) => new Date(v));
+
+export const auditQuery = z
+  .object({
+    actor: z.string().max(320).optional(),
+    action: z.string().max(100).optional(),
+    targetKind: z.string().max(40).optional(),
+    targetId: z.string().max(200).optional(),
+    outcome: z.enum(['accepted', 'refused']).optional(),
+    from: isoTime.optional(),
+    to: isoTime.optional(),
+    cursor: z.string().regex(/^\d{1,19}$/, 'must be the nextCursor of a previous page').optional(),
+    limit: z.coerce.number().int().min(1).max(1000).optional(),
+    format: z.enum(['csv', 'ndjson']).optional(),
   })
   .strict();
 
@@ -153,6 +191,7 @@ export const operatorView = z.object({
   id: z.string(),
   email: z.string(),
   name: z.string().nullable(),
+  role: z.enum(['viewer', 'operator', 'admin']),
   via: z.enum(['session', 'token']),
 });
 export const meResponse = z.object({ operator: operatorView });
@@ -202,6 +241,8 @@ export const stepView = z.object({
   startedAt: isoDate,
   finishedAt: isoDate.optional(),
   error: z.string().optional(),
+  decision: z.enum(['retry', 'rollback', 'abort']).optional(),
+  decidedBy: z.string().optional(),
 });
 
 export const upgradeView = z.object({
@@ -219,6 +260,8 @@ export const upgradeView = z.object({
   startedAt: isoDate,
   finishedAt: isoDate.nullable(),
   temporalUrl: z.string().optional(),
+  /** In an instance's history: who started, retried, rolled back, aborted or cancelled it (from the audit log). */
+  actions: z.array(z.object({ action: z.string(), by: z.string().nullable(), via: z.string().optional(), at: isoDate })).optional(),
 });
 
 export const startedUpgrade = z.object({ upgradeId: z.string(), workflowId: z.string(), runId: z.string(), imageTag: z.string() });
@@ -249,6 +292,7 @@ export const apiTokenView = z.object({
   name: z.string(),
   prefix: z.string(),
   operatorEmail: z.string(),
+  role: z.enum(['viewer', 'operator', 'admin']).optional(),
   createdAt: isoDate,
   lastUsedAt: isoDate.nullable(),
   expiresAt: isoDate.nullable(),
@@ -256,6 +300,35 @@ export const apiTokenView = z.object({
   revokedBy: z.string().nullable(),
 });
 export const createdApiToken = apiTokenView.extend({ token: z.string() });
+
+export const operatorRecordView = z.object({
+  id: z.string(),
+  email: z.string(),
+  name: z.string().nullable(),
+  role: z.enum(['viewer', 'operator', 'admin']),
+  disabledAt: isoDate.nullable(),
+  createdAt: isoDate,
+});
+export const createdOperator = operatorRecordView.extend({ oneTimePassword: z.string().optional() });
+
+export const auditEntryView = z.object({
+  id: z.string(),
+  at: isoDate,
+  actorKind: z.string(),
+  actorId: z.string().nullable(),
+  actorName: z.string().nullable(),
+  tokenId: z.string().nullable(),
+  tokenName: z.string().nullable(),
+  action: z.string(),
+  targetKind: z.string().nullable(),
+  targetId: z.string().nullable(),
+  clientAddress: z.string().nullable(),
+  outcome: z.enum(['accepted', 'refused']),
+  reason: z.string().nullable(),
+  before: z.unknown(),
+  after: z.unknown(),
+});
+export const auditPage = z.object({ entries: z.array(auditEntryView), nextCursor: z.string().nullable() });
 
 export const agentInviteView = z.object({
   id: z.string(),
@@ -390,3 +463,5 @@ export type ApiTokenView = z.infer<typeof apiTokenView>;
 export type AgentInviteView = z.infer<typeof agentInviteView>;
 export type AgentRegistrationView = z.infer<typeof agentRegistrationView>;
 export type OperatorView = z.infer<typeof operatorView>;
+export type OperatorRecordView = z.infer<typeof operatorRecordView>;
+export type AuditEntryViewAnswer = z.infer<typeof auditEntryView>;

@@ -177,10 +177,11 @@ export function createUpgradeService(deps: UpgradeServiceDeps) {
     },
 
     /** Retry, roll back or abort a parked upgrade; 409 with the workflow's reason when it does not fit. */
-    async act(upgrade: UpgradeRecord, action: OperatorAction) {
+    async act(upgrade: UpgradeRecord, action: OperatorAction, by?: string) {
       const handle = handleOf(upgrade);
       try {
-        return await call(() => handle.executeUpdate('operatorAction', { args: [action] }));
+        // Who decided travels with the decision: the workflow records it on the parked step.
+        return await call(() => handle.executeUpdate<unknown, [OperatorAction, string | undefined]>('operatorAction', { args: [action, by] }));
       } catch (err) {
         if (err instanceof WorkflowUpdateFailedError) throw conflict(err.cause?.message ?? err.message);
         if (err instanceof WorkflowNotFoundError || /already completed/i.test(String((err as Error).message))) {

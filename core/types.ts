@@ -42,6 +42,9 @@ export interface StepProgress {
   startedAt: string;
   finishedAt?: string;
   error?: string;
+  /** When the step parked: what the operator decided, and who (the signed-in operator). */
+  decision?: OperatorAction;
+  decidedBy?: string;
 }
 
 /** What the workflow needs to know about the instance; resolved by the API at start. */

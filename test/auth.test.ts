@@ -14,13 +14,15 @@ import type { Express } from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../api/app.js';
 import { createAuthStore } from '../api/auth-store.js';
-import { createAuth, createFailureLimiter, ensureFirstOperator, hashPassword, isOpenApiPath, verifyPassword } from '../api/auth.js';
+import { createAuth, ensureFirstOperator, hashPassword, isOpenApiPath, verifyPassword } from '../api/auth.js';
+import { createAuditLog } from '../api/audit.js';
+import { createSignInLimiter, delayAfter } from '../api/sign-in-limiter.js';
 import { createInstanceRepo, createUpgradeRepo } from '../prisma/repositories.js';
 import { openDatabase } from '../prisma/db.js';
 import { createDriverFactory } from '../worker/drivers.js';
 import { createPlanner, renderDefaultsFromEnv } from '../worker/planner.js';
 import { createUpgradeService } from '../api/upgrade-service.js';
-import { createTestDatabase, startTestControlPlane, uniqueName, waitForUpgradeStatus, type TestControlPlane } from './support.js';
+import { createTestDatabase, sessionOf, startTestControlPlane, uniqueName, waitForUpgradeStatus, type TestControlPlane } from './support.js';
 
 /** Every route the app serves under /api, as [METHOD, path with :params]. */
 function apiRoutes(app: Express): [string, string][] {
@@ -43,8 +45,9 @@ function cookieOf(setCookie: string | null): string {
 }
 
 /** The API app on the test control plane's database and Temporal, with its own auth settings. */
-async function appOn(cp: TestControlPlane, authOptions: Omit<Parameters<typeof createAuth>[0], 'store'>, extra: Partial<Parameters<typeof createApp>[0]>) {
+async function appOn(cp: TestControlPlane, authOptions: Omit<Parameters<typeof createAuth>[0], 'store' | 'audit'>, extra: Partial<Parameters<typeof createApp>[0]>) {
   const store = createAuthStore(cp.db.prisma);
+  const audit = createAuditLog(cp.db.prisma);
   const upgrades = createUpgradeRepo(cp.db.prisma);
   return createApp({
     driverFor: await createDriverFactory(),
@@ -53,7 +56,8 @@ async function appOn(cp: TestControlPlane, authOptions: Omit<Parameters<typeof c
     upgrades,
     defaultImageTag: 'latest',
     upgradeService: createUpgradeService({ temporal: cp.temporal, temporalAddress: cp.temporalAddress, upgrades, defaultImageTag: 'latest' }),
-    auth: { store, auth: createAuth({ store, ...authOptions }) },
+    auth: { store, auth: createAuth({ store, audit, ...authOptions }) },
+    audit,
     ...extra,
   });
 }
@@ -84,7 +88,7 @@ describe('operator sign-in', () => {
       ['GET /api/auth/me', 'POST /api/agents/poll', 'POST /api/agents/register', 'POST /api/auth/login', 'POST /api/auth/logout'].sort(),
     );
 
-    const created = await cp.api('POST', '/api/tokens', { name: 'to be revoked' });
+    const created = await cp.request('POST', '/api/tokens', { headers: await sessionOf(cp, cp.operator), body: { name: 'to be revoked' } });
     expect(created.status).toBe(201);
     expect((await cp.request('GET', '/api/instances', { headers: { authorization: `Bearer ${created.body.token}` } })).status).toBe(200);
     expect((await cp.api('POST', `/api/tokens/${created.body.id}/revoke`)).status).toBe(200);
@@ -146,7 +150,11 @@ describe('operator sign-in', () => {
   });
 
   it('shows an API token once, keeps only its hash, and revokes it', async () => {
-    const created = await cp.api('POST', '/api/tokens', { name: 'deploy script', expiresInDays: 30 });
+    // A token cannot mint tokens (one that never expires would outlive revoking it): only a signed-in session can.
+    const byToken = await cp.api('POST', '/api/tokens', { name: 'minted by a token' });
+    expect(byToken.status).toBe(403);
+    expect(byToken.body.error).toMatch(/signed-in operator/);
+    const created = await cp.request('POST', '/api/tokens', { headers: await sessionOf(cp, cp.operator), body: { name: 'deploy script', expiresInDays: 30 } });
     expect(created.status).toBe(201);
     expect(created.body.token).toMatch(/^ddk_[A-Za-z0-9_-]{43}$/);
     expect(created.body).toMatchObject({ name: 'deploy script', operatorEmail: cp.operator.email, revokedAt: null });
@@ -163,7 +171,7 @@ describe('operator sign-in', () => {
     const refused = await cp.request('GET', '/api/instances', { headers: as });
     expect(refused.status).toBe(401);
     expect(refused.body.error).toMatch(/revoked/);
-    expect((await cp.api('POST', '/api/tokens', { name: '' })).status).toBe(400);
+    expect((await cp.request('POST', '/api/tokens', { headers: await sessionOf(cp, cp.operator), body: { name: '' } })).status).toBe(400);
   });
 
   it('records the signed-in operator as who started an upgrade, whatever header the caller sends', async () => {
@@ -217,6 +225,46 @@ describe('operator sign-in', () => {
     }
   });
 
+  it('answers 30 parallel wrong passwords with at most the limit of 401s and 429s with Retry-After for the rest; the right password from another address still works', async () => {
+    const op = await cp.createOperator();
+    const srv = await serve(await appOn(cp, {}, { log: () => {}, trustProxy: 'loopback' }));
+    const login = (password: string, from: string) =>
+      fetch(`${srv.url}/api/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-forwarded-for': from },
+        body: JSON.stringify({ email: op.email, password }),
+      });
+    try {
+      const answers = await Promise.all(Array.from({ length: 30 }, (_, n) => login(`wrong-password-${n}`, '203.0.113.7')));
+      const statuses = answers.map((a) => a.status);
+      const unauthorized = statuses.filter((s) => s === 401).length;
+      const limited = answers.filter((a) => a.status === 429);
+      // The default limit for one email from one address is 5 failures before any delay.
+      expect(unauthorized).toBeLessThanOrEqual(5);
+      expect(unauthorized).toBeGreaterThan(0);
+      expect(unauthorized + limited.length).toBe(30);
+      for (const a of limited) expect(Number(a.headers.get('retry-after'))).toBeGreaterThan(0);
+
+      // The right password from the attacker's address is slowed down, not answered with a session...
+      expect((await login(op.password, '203.0.113.7')).status).toBe(429);
+      // ...and from the operator's own address it works at once.
+      const ok = await login(op.password, '198.51.100.20');
+      expect(ok.status).toBe(200);
+      expect(ok.headers.get('set-cookie')).toMatch(/^drydock_session=/);
+
+      // Each attempt is one audit entry, with the address it came from.
+      const { entries } = await createAuditLog(cp.db.prisma).list({ action: 'auth.sign-in', actor: op.email, limit: 1000 });
+      expect(entries).toHaveLength(32);
+      expect(entries.filter((e) => e.outcome === 'accepted').map((e) => e.clientAddress)).toEqual(['198.51.100.20']);
+      expect(entries.filter((e) => e.reason === 'wrong password')).toHaveLength(unauthorized);
+      expect(entries.filter((e) => e.reason?.startsWith('too many failed sign-ins'))).toHaveLength(31 - unauthorized);
+      expect(JSON.stringify(entries)).not.toContain(op.password);
+      expect(JSON.stringify(entries)).not.toContain('wrong-password-');
+    } finally {
+      await srv.close();
+    }
+  });
+
   it('serves the built UI, and says how to build it when it is not built', async () => {
     const uiDir = await mkdtemp(path.join(os.tmpdir(), 'drydock-ui-'));
     const srv = await serve(await appOn(cp, {}, { uiDir }));
@@ -248,21 +296,51 @@ describe('passwords and the first operator', () => {
     expect(await verifyPassword('x', 'not-a-hash')).toBe(false);
   });
 
-  it('counts failures in a sliding window and clears on success', () => {
+  it('counts an attempt when it starts, slows down exponentially rather than locking out, and takes a success back', () => {
     let t = 0;
-    const l = createFailureLimiter({ max: 2, windowMs: 10_000 }, () => t);
-    l.fail('a');
-    expect(l.retryAfter('a')).toBe(0);
-    l.fail('a');
-    expect(l.retryAfter('a')).toBe(10);
-    t = 6_000;
-    expect(l.retryAfter('a')).toBe(4);
-    t = 10_001;
-    expect(l.retryAfter('a')).toBe(0);
-    l.fail('b');
-    l.fail('b');
-    l.clear('b');
-    expect(l.retryAfter('b')).toBe(0);
+    const limits = {
+      perEmailAndAddress: { max: 2, windowMs: 600_000, baseDelayMs: 1_000 },
+      perAddress: { max: 100, windowMs: 600_000 },
+      perEmail: { max: 4, windowMs: 600_000, baseDelayMs: 1_000, maxDelayMs: 8_000 },
+      maxInFlight: 3,
+    };
+    const l = createSignInLimiter(limits, () => t);
+    // Two admitted before either is checked: the third is refused at once.
+    const a1 = l.admit('a@x', '1.1.1.1');
+    const a2 = l.admit('a@x', '1.1.1.1');
+    expect(a1.ok && a2.ok).toBe(true);
+    const a3 = l.admit('a@x', '1.1.1.1');
+    expect(a3).toMatchObject({ ok: false, retryAfterSeconds: 1 });
+    if (a1.ok) a1.attempt.failed();
+    if (a2.ok) a2.attempt.failed();
+    // Exponential: 1 s after the 2nd failure, then 2 s after the 3rd.
+    t = 1_000;
+    const a4 = l.admit('a@x', '1.1.1.1');
+    expect(a4.ok).toBe(true);
+    if (a4.ok) a4.attempt.failed();
+    t = 2_500;
+    expect(l.admit('a@x', '1.1.1.1')).toMatchObject({ ok: false, retryAfterSeconds: 1 });
+    // Another address is not held up by these (3 failures < the email's 4).
+    const b = l.admit('a@x', '2.2.2.2');
+    expect(b.ok).toBe(true);
+    if (b.ok) b.attempt.succeeded();
+    // A success takes its count back: 3 failures for the email, not 4.
+    t = 3_000;
+    const c = l.admit('a@x', '3.3.3.3');
+    expect(c.ok).toBe(true);
+    if (c.ok) c.attempt.failed();
+    // Now 4 for the email: from a new address it waits, from the one that signed in before it does not.
+    expect(l.admit('a@x', '4.4.4.4')).toMatchObject({ ok: false });
+    const again = l.admit('a@x', '2.2.2.2');
+    expect(again.ok).toBe(true);
+    if (again.ok) again.attempt.succeeded();
+    // At most maxInFlight checks at once.
+    const held = [l.admit('p@x', '9.9.9.1'), l.admit('q@x', '9.9.9.2'), l.admit('r@x', '9.9.9.3')];
+    expect(held.every((h) => h.ok)).toBe(true);
+    expect(l.admit('s@x', '9.9.9.4')).toMatchObject({ ok: false, why: 'too many sign-ins at once' });
+    for (const h of held) if (h.ok) h.attempt.failed();
+    expect(l.admit('s@x', '9.9.9.4').ok).toBe(true);
+    expect([0, 1, 2, 3, 4, 5, 40].map((n) => delayAfter(n, limits.perEmail))).toEqual([0, 0, 0, 0, 1_000, 2_000, 8_000]);
   });
 
   it('creates the first operator from DRYDOCK_ADMIN_EMAIL / DRYDOCK_ADMIN_PASSWORD only when there is none', async () => {
@@ -277,6 +355,7 @@ describe('passwords and the first operator', () => {
       await ensureFirstOperator(store, { email: ' Admin@Example.com ', password: 'a long enough password' }, () => {});
       const op = await store.findOperatorByEmail('admin@example.com');
       expect(await verifyPassword('a long enough password', op!.passwordHash)).toBe(true);
+      expect(op!.role).toBe('admin');
       await ensureFirstOperator(store, { email: 'second@example.com', password: 'another long password' }, () => {});
       expect((await store.listOperators()).map((o) => o.email)).toEqual(['admin@example.com']);
     } finally {

@@ -3,13 +3,15 @@
  * engine, release N+1 templates that add a service, an nginx route, an env
  * variable and a file; preview, apply, preview again, and a stale plan.
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderRelease } from '../activities/release-plan.js';
 import type { RenderDefaults } from '../core/render.js';
 import { createPlanner } from '../worker/planner.js';
+import { REPO_ROOT } from '../worker/temporal-server.js';
+import { createAuditLog } from '../api/audit.js';
 import {
   checksums as treeChecksums,
   createReleaseTenant,
@@ -19,7 +21,15 @@ import {
   RELEASES as FIXTURES,
   type ReleaseTenant,
 } from './harness/release-tenant.js';
-import { recordHistory, startTestControlPlane, uniqueName, waitForUpgradeEnd, type TestControlPlane } from './support.js';
+import {
+  recordHistory,
+  sessionOf,
+  startTestControlPlane,
+  uniqueName,
+  waitForUpgradeEnd,
+  waitForUpgradeStatus,
+  type TestControlPlane,
+} from './support.js';
 
 const N = '1.0.0';
 const N1 = '1.1.0';
@@ -108,6 +118,62 @@ describe('Upgrade to Release on a real Docker Compose tenant', () => {
     expect(end.currentStep).toBe('plan');
     expect(end.error).toMatch(/plan is stale/);
     expect(await treeChecksums(dir)).toEqual(before);
+  });
+
+  it('parks a Release Upgrade at pull, is retried by one operator and rolled back by another; the steps and the audit log name each of them', async () => {
+    const retrier = await cp.createOperator(`retrier-${uniqueName('')}@drydock.test`, uniqueName('pw-'), 'operator');
+    const roller = await cp.createOperator(`roller-${uniqueName('')}@drydock.test`, uniqueName('pw-'), 'operator');
+    const viewer = await cp.createOperator(`viewer-${uniqueName('')}@drydock.test`, uniqueName('pw-'), 'viewer');
+    const before = await treeChecksums(dir);
+    // No image was ever pushed with this tag: pull fails for good and the upgrade parks.
+    const MISSING = '1.9.0';
+    const started = await cp.api('POST', `/api/instances/${instanceId}/upgrade-release`, { imageTag: MISSING, reason: 'audit trail' });
+    expect(started.status).toBe(202);
+    const upgradeId = started.body.upgradeId;
+    const parked = await waitForUpgradeEnd(cp, upgradeId, 240_000);
+    expect(parked).toMatchObject({ status: 'needs-attention', currentStep: 'pull' });
+
+    const as = (op: { token: string }) => ({ authorization: `Bearer ${op.token}` });
+    const notAllowed = await cp.request('POST', `/api/upgrades/${upgradeId}/rollback`, { headers: as(viewer) });
+    expect(notAllowed.status).toBe(403);
+    expect((await cp.request('POST', `/api/upgrades/${upgradeId}/retry`, { headers: as(retrier) })).status).toBe(202);
+    await waitForUpgradeStatus(cp, upgradeId, ['running']).catch(() => undefined);
+    const parkedAgain = await waitForUpgradeEnd(cp, upgradeId, 240_000);
+    expect(parkedAgain).toMatchObject({ status: 'needs-attention', currentStep: 'pull' });
+    const rolledBack = await cp.request('POST', `/api/upgrades/${upgradeId}/rollback`, { headers: await sessionOf(cp, roller) });
+    expect(rolledBack.status).toBe(202);
+    const end = await waitForUpgradeEnd(cp, upgradeId, 240_000);
+    expect(end.status).toBe('rolled-back');
+    expect(await treeChecksums(dir)).toEqual(before);
+    expect((await cp.api('GET', `/api/instances/${instanceId}`)).body.imageTag).toBe(N1);
+
+    // The workflow recorded who decided on each parked step.
+    const decided = end.steps.filter((s: { decision?: string }) => s.decision).map((s: { name: string; decision: string; decidedBy: string }) => `${s.name}: ${s.decision} by ${s.decidedBy}`);
+    expect(decided).toEqual([`pull: retry by ${retrier.email}`, `pull: rollback by ${roller.email}`]);
+
+    // The audit log, oldest first: start, the viewer refused, retry, rollback.
+    const { entries } = await createAuditLog(cp.db.prisma).list({ targetKind: 'upgrade', targetId: upgradeId });
+    const trail = [...entries].reverse();
+    expect(trail.map((e) => [e.action, e.outcome, e.actorKind, e.actorName])).toEqual([
+      ['upgrade.start', 'accepted', 'token', cp.operator.email],
+      ['upgrade.rollback', 'refused', 'token', viewer.email],
+      ['upgrade.retry', 'accepted', 'token', retrier.email],
+      ['upgrade.rollback', 'accepted', 'operator', roller.email],
+    ]);
+    expect(trail[0]!.after).toEqual({ mode: 'release', imageTag: MISSING });
+    expect(trail[1]!.reason).toMatch(/needs the operator role/);
+    for (const e of trail) expect(e.clientAddress).toMatch(/127\.0\.0\.1/);
+    const history = await cp.api('GET', `/api/instances/${instanceId}/upgrades`);
+    expect(history.body.find((u: { id: string }) => u.id === upgradeId).actions.map((a: { action: string; by: string }) => `${a.action} by ${a.by}`)).toEqual([
+      `start by ${cp.operator.email}`,
+      `retry by ${retrier.email}`,
+      `rollback by ${roller.email}`,
+    ]);
+    // For the record (the issue asks for it): the entries of this upgrade as NDJSON.
+    const ndjson = trail.map((e) => JSON.stringify(e)).join('\n');
+    console.log(`audit entries of Release Upgrade ${upgradeId} (parked, retried, rolled back):\n${ndjson}`);
+    await mkdir(path.join(REPO_ROOT, 'artifacts'), { recursive: true });
+    await writeFile(path.join(REPO_ROOT, 'artifacts', 'audit-release-park-retry-rollback.ndjson'), `${ndjson}\n`);
   });
 
   it('refuses a template manifest that tries to escape the tenant directory', async () => {

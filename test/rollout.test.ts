@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FleetRolloutInput, RolloutView } from '../core/types.js';
 import { rolloutWorkflowId } from '../core/workflow-ids.js';
+import { createAuditLog } from '../api/audit.js';
 import { buildAndPushImage, registryAddress, type BuiltImage } from './harness/images.js';
 import { APP_SERVICES, createTenant, type Tenant } from './harness/tenant.js';
 import { recordHistory, startTestControlPlane, uniqueName, waitFor, waitForUpgradeStatus, type TestControlPlane } from './support.js';
@@ -129,6 +130,20 @@ describe('fleet rollouts on real tenants', () => {
     const end = await waitRollout(id, ['aborted']);
     expect(end.counts).toMatchObject({ updated: 1, skipped: 1, pending: 2, running: 0 });
     expect((await cp.api('POST', `/api/rollouts/${id}/resume`)).status).toBe(409);
+    // Who did each: the rollout's own log (the operator travels with the signal) and the audit log.
+    const who = cp.operator.email;
+    for (const line of [`paused by ${who}`, `resumed by ${who}`, `next wave approved by ${who}`, `aborted by ${who}`]) {
+      expect(end.log.some((l: string) => l.includes(line)), line).toBe(true);
+    }
+    const { entries } = await createAuditLog(cp.db.prisma).list({ targetKind: 'rollout', targetId: id });
+    expect(entries.reverse().map((e) => `${e.action} ${e.outcome} ${e.actorName}`)).toEqual([
+      `rollout.start accepted ${who}`,
+      `rollout.pause accepted ${who}`,
+      `rollout.resume accepted ${who}`,
+      `rollout.approve accepted ${who}`,
+      `rollout.abort accepted ${who}`,
+      `rollout.resume refused ${who}`,
+    ]);
 
     // The ghost's own upgrade is still parked from the previous rollout: end it.
     const history = await cp.api('GET', `/api/instances/${ghostId}/upgrades`);

@@ -13,6 +13,7 @@ import { findTemporalCli } from '../worker/temporal-server.js';
 import { startControlPlane, type ControlPlane, type ControlPlaneOptions } from '../api/control-plane.js';
 import { createAuthStore } from '../api/auth-store.js';
 import { hashPassword, newApiToken, sha256, TOKEN_PREFIX } from '../api/auth.js';
+import type { Role } from '../api/roles.js';
 
 /** The server the tests use; CI and the machine's own PostgreSQL answer here. */
 export const ADMIN_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/test';
@@ -67,18 +68,23 @@ export interface TestControlPlane extends ControlPlane {
   anon<T = any>(method: string, path: string, body?: unknown): Promise<ApiAnswer<T>>;
   /** A call with exactly these headers (a token, a cookie, …) and no others added. */
   request<T = any>(method: string, path: string, opts?: { body?: unknown; headers?: Record<string, string> }): Promise<ApiAnswer<T>>;
-  /** Another operator with a token of its own. */
-  createOperator(email?: string, password?: string): Promise<TestOperator>;
+  /** Another operator (an admin unless given a role) with a token of its own. */
+  createOperator(email?: string, password?: string, role?: Role): Promise<TestOperator>;
   stop(): Promise<void>;
 }
 
 /** An operator and an API token, straight into the control plane's database. */
-export async function createTestOperator(cp: ControlPlane, email = `${uniqueName('operator-')}@drydock.test`, password = uniqueName('pw-')): Promise<TestOperator> {
+export async function createTestOperator(
+  cp: ControlPlane,
+  email = `${uniqueName('operator-')}@drydock.test`,
+  password = uniqueName('pw-'),
+  role: Role = 'admin',
+): Promise<TestOperator> {
   const store = createAuthStore(cp.db.prisma);
-  const op = await store.createOperator({ email, passwordHash: await hashPassword(password) });
+  const op = await store.createOperator({ email, role, passwordHash: await hashPassword(password) });
   if (!op) throw new Error(`the operator ${email} exists already`);
   const token = newApiToken();
-  await store.createToken({ name: 'tests', tokenHash: sha256(token), prefix: token.slice(0, TOKEN_PREFIX.length + 6), operatorId: op.id, expiresAt: null });
+  await store.createToken({ name: 'tests', tokenHash: sha256(token), prefix: token.slice(0, TOKEN_PREFIX.length + 6), operatorId: op.id, role, expiresAt: null });
   return { id: op.id, email, password, token };
 }
 
@@ -148,9 +154,16 @@ export async function startControlPlaneOn(
     api: (method, path, body) => callApi(`${cp.url}${path}`, method, body, { authorization: `Bearer ${operator.token}` }),
     anon: (method, path, body) => callApi(`${cp.url}${path}`, method, body, {}),
     request: (method, path, o = {}) => callApi(`${cp.url}${path}`, method, o.body, o.headers ?? {}),
-    createOperator: (email, password) => createTestOperator(cp, email, password),
+    createOperator: (email, password, role) => createTestOperator(cp, email, password, role),
     stop: () => cp.close(),
   };
+}
+
+/** Signs in as the operator: the headers of a UI request (session cookie and the UI's header). */
+export async function sessionOf(cp: ControlPlane, op: { email: string; password: string }): Promise<Record<string, string>> {
+  const res = await callApi(`${cp.url}/api/auth/login`, 'POST', { email: op.email, password: op.password }, {});
+  if (res.status !== 200) throw new Error(`sign-in as ${op.email} answered ${res.status}: ${JSON.stringify(res.body)}`);
+  return { cookie: (res.headers.get('set-cookie') ?? '').split(';')[0]!, 'x-drydock-request': 'ui' };
 }
 
 export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 90_000, everyMs = 200): Promise<T> {

@@ -28,10 +28,14 @@ import { upgradeWorkflowId, WORKFLOW_TYPE } from '../core/workflow-ids.js';
 import { SEARCH } from './search-attributes.js';
 import { childParkedSignal, describeFailure } from './upgrade-run.js';
 
-export const pauseSignal = defineSignal('pause');
-export const resumeSignal = defineSignal('resume');
-export const approveNextWaveSignal = defineSignal('approveNextWave');
-export const abortSignal = defineSignal('abort');
+/** Who sent a signal (the signed-in operator); signals recorded before carry nothing. */
+export interface OperatorSignal {
+  by?: string;
+}
+export const pauseSignal = defineSignal<[OperatorSignal?]>('pause');
+export const resumeSignal = defineSignal<[OperatorSignal?]>('resume');
+export const approveNextWaveSignal = defineSignal<[OperatorSignal?]>('approveNextWave');
+export const abortSignal = defineSignal<[OperatorSignal?]>('abort');
 export const rolloutQuery = defineQuery<RolloutView>('rollout');
 
 /** Continue-as-new well before the 51,200-event limit, at a wave boundary. */
@@ -84,24 +88,28 @@ export async function fleetRollout(input: FleetRolloutInput): Promise<RolloutVie
   });
 
   setHandler(rolloutQuery, view);
-  setHandler(pauseSignal, () => {
+  const byWhom = (s?: OperatorSignal) => (typeof s?.by === 'string' && s.by ? s.by.slice(0, 320) : 'an operator');
+  setHandler(pauseSignal, (s) => {
     if (!aborted && !paused) {
       pause();
-      note('paused by an operator');
+      note(`paused by ${byWhom(s)}`);
     }
   });
-  setHandler(resumeSignal, () => {
+  setHandler(resumeSignal, (s) => {
     if (!aborted && paused) {
       paused = false;
       status = beforePause;
-      note('resumed by an operator');
+      note(`resumed by ${byWhom(s)}`);
     }
   });
-  setHandler(approveNextWaveSignal, () => void (approved = true));
-  setHandler(abortSignal, () => {
+  setHandler(approveNextWaveSignal, (s) => {
+    approved = true;
+    if (s?.by) note(`next wave approved by ${byWhom(s)}`);
+  });
+  setHandler(abortSignal, (s) => {
     if (!aborted) {
       aborted = true;
-      note('aborted by an operator: no new instance starts; running ones finish or park');
+      note(`aborted by ${byWhom(s)}: no new instance starts; running ones finish or park`);
     }
   });
   setHandler(childParkedSignal, ({ workflowId, step, error }) => void parked.set(workflowId, `parked at ${step}: ${error}`));

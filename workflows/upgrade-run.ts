@@ -14,6 +14,7 @@ import {
   defineUpdate,
   getExternalWorkflowHandle,
   isCancellation,
+  patched,
   proxyLocalActivities,
   setHandler,
   TimeoutFailure,
@@ -35,8 +36,12 @@ export interface ProgressView {
 }
 
 export const progressQuery = defineQuery<ProgressView>('progress');
-/** Validated: an action that does not fit the current state is rejected with the reason. */
-export const operatorActionUpdate = defineUpdate<ProgressView, [OperatorAction]>('operatorAction');
+/**
+ * Validated: an action that does not fit the current state is rejected with
+ * the reason. The second argument is who decided (the signed-in operator);
+ * updates recorded before it existed carry only the action.
+ */
+export const operatorActionUpdate = defineUpdate<ProgressView, [OperatorAction, string?]>('operatorAction');
 
 /** Sent to a parent rollout when a child parks, so a parked instance counts as failed at once. */
 export const childParkedSignal = defineSignal<[{ workflowId: string; step: string; error: string }]>('childParked');
@@ -58,6 +63,7 @@ export interface StepOptions {
 export class UpgradeRun {
   private view: ProgressView = { status: 'running', currentStep: null, steps: [], error: null, actions: [] };
   private decision: OperatorAction | undefined;
+  private decidedBy: string | undefined;
   private rollbackSteps: (() => Promise<void>) | undefined;
   private rollingBack = false;
 
@@ -68,12 +74,13 @@ export class UpgradeRun {
     setHandler(progressQuery, () => this.view);
     setHandler(
       operatorActionUpdate,
-      async (action) => {
+      async (action, by?: string) => {
         this.decision = action;
+        this.decidedBy = typeof by === 'string' ? by.slice(0, 320) : undefined;
         await condition(() => this.decision === undefined);
         return this.view;
       },
-      { validator: (action) => this.validate(action) },
+      { validator: (action, _by?: string) => this.validate(action) },
     );
   }
 
@@ -155,8 +162,19 @@ export class UpgradeRun {
     const decided = await condition(() => this.decision !== undefined, this.parkTimeoutMs);
     const action: OperatorAction = decided ? this.decision! : 'abort';
     const reason = decided ? error : `${error} (no operator decision within ${Math.round(this.parkTimeoutMs / 60_000)} min)`;
+    if (decided && patched('operator-on-parked-step')) this.noteDecision(step, action, this.decidedBy);
     this.decision = undefined;
+    this.decidedBy = undefined;
     return { action, reason };
+  }
+
+  /** The parked step shows what was decided and by whom (saved with the next progress). */
+  private noteDecision(step: string, decision: OperatorAction, by: string | undefined) {
+    const i = this.view.steps.map((s) => s.name).lastIndexOf(step);
+    if (i < 0) return;
+    const steps = [...this.view.steps];
+    steps[i] = { ...steps[i]!, decision, ...(by ? { decidedBy: by } : {}) };
+    this.view = { ...this.view, steps };
   }
 
   private validate(action: OperatorAction) {

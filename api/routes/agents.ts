@@ -16,6 +16,7 @@ import { sha256Hex, type IssuedCertificate } from '../../core/pki.js';
 import { DEFAULT_CORE_SERVICES, PROJECT_NAME_RE, PROJECT_NAME_RULE, SERVICE_NAME_RE, SLUG_RE, SLUG_RULE } from '../../core/validation.js';
 import type { AgentRepo, InviteRefusal, RegistrationRecord, RegistrationStatus } from '../../prisma/repositories.js';
 import { operatorOf } from '../auth.js';
+import { auditLocals } from '../audit.js';
 import { createRateLimiter, rateLimit, tooManyRequests, type RateLimit } from '../rate-limit.js';
 
 export interface AgentCa {
@@ -116,7 +117,8 @@ export function createRouter(deps: AgentsRouterDeps): Router {
       note: body.note ?? null,
       createdBy: operator(req),
     });
-    // The code is shown here once; only its hash is kept.
+    // The code is shown here once; only its hash is kept (the audit entry records only that it is set).
+    Object.assign(auditLocals(res), { auditTarget: { kind: 'invite', id: invite.id }, auditAfter: { slug: invite.slug, expiresAt: invite.expiresAt, code: 'set' } });
     res.status(201).json({ ...invite, code, caFingerprint256: deps.ca.fingerprint256 });
   });
 
@@ -154,6 +156,7 @@ export function createRouter(deps: AgentsRouterDeps): Router {
       });
       if ('refused' in result) throw forbidden(REFUSED[result.refused]);
       log(`agent registration ${result.registration.id} for ${body.slug} from ${req.ip} (${body.agentUrl}): pending approval`);
+      Object.assign(auditLocals(res), { auditTarget: { kind: 'agent', id: result.registration.id }, auditAfter: { slug: body.slug, agentUrl: body.agentUrl } });
       res.status(201).json({ registrationId: result.registration.id, status: 'pending' });
     },
   );

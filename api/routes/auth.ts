@@ -3,14 +3,16 @@
  * (`/api/tokens`, behind the guard like every admin route).
  */
 import { Router } from 'express';
-import { notFound } from '../../core/errors.js';
-import type { AuthStore } from '../auth-store.js';
+import { forbidden, notFound } from '../../core/errors.js';
+import { createAuthStore, type AuthStore } from '../auth-store.js';
 import { AuthError, sendAuthError, type Auth } from '../auth.js';
+import { auditLocals, entryFor, type AuditLog } from '../audit.js';
 import { createTokenBody, idParam, loginBody } from '../schemas.js';
 
 export interface AuthRouterDeps {
   auth: Auth;
   store: AuthStore;
+  audit: AuditLog;
   log?: (m: string) => void;
 }
 
@@ -29,6 +31,8 @@ export function createAuthRouter(deps: AuthRouterDeps): Router {
   });
 
   router.post('/auth/logout', async (req, res) => {
+    // Who signs out, for the audit entry (a bad token is simply nobody).
+    req.operator = await deps.auth.identify(req).catch(() => undefined);
     await deps.auth.signOut(req, res);
     res.status(204).end();
   });
@@ -53,27 +57,52 @@ export function createAuthRouter(deps: AuthRouterDeps): Router {
 export function createTokensRouter(deps: AuthRouterDeps): Router {
   const router = Router();
 
-  router.get('/tokens', async (_req, res) => {
-    res.json(await deps.store.listTokens());
+  // Operators see their own tokens; admins everyone's.
+  router.get('/tokens', async (req, res) => {
+    const op = req.operator!;
+    res.json(await deps.store.listTokens(op.role === 'admin' ? undefined : op.id));
   });
 
   // The token itself is in this answer only; the database keeps its hash.
   router.post('/tokens', async (req, res) => {
     const body = createTokenBody.parse(req.body ?? {});
-    const created = await deps.auth.createToken(req.operator!, body.name, body.expiresInDays);
+    let created;
+    try {
+      created = await deps.auth.createToken(req, body);
+    } catch (err) {
+      if (err instanceof AuthError) return void sendAuthError(res, err);
+      throw err;
+    }
+    auditLocals(res).audited = true;
     deps.log?.(`API token "${body.name}" (${created.prefix}…) created by ${req.operator!.email}`);
     res.status(201).json(created);
   });
 
   router.post('/tokens/:id/revoke', async (req, res) => {
     const { id } = idParam.parse(req.params);
-    const revoked = await deps.store.revokeToken(id, req.operator!.email);
-    if (!revoked) {
-      const existing = await deps.store.getToken(id).catch(() => undefined);
-      if (!existing) throw notFound(`no API token with id ${id}`);
-      return void res.json(existing); // revoking twice is a no-op
+    const op = req.operator!;
+    const existing = await deps.store.getToken(id).catch(() => undefined);
+    // Another operator's token is as good as absent to a non-admin: no probing which ids exist.
+    if (!existing || (existing.operatorId !== op.id && op.role !== 'admin')) {
+      if (existing) throw forbidden(`refused: revoking another operator's token needs the admin role; you are ${op.role}`);
+      throw notFound(`no API token with id ${id}`);
     }
-    deps.log?.(`API token "${revoked.name}" (${revoked.prefix}…) revoked by ${req.operator!.email}`);
+    if (existing.revokedAt) return void res.json(existing); // revoking twice is a no-op (and recorded as such)
+    const revoked = await deps.audit.transaction(async (tx) => {
+      const r = await createAuthStore(tx).revokeToken(id, op.email);
+      return {
+        result: r,
+        entry: entryFor(req, {
+          outcome: r ? 'accepted' : 'refused',
+          reason: r ? null : 'revoked already',
+          before: { name: existing.name, operator: existing.operatorEmail, revokedAt: null },
+          after: r ? { revokedAt: r.revokedAt?.toISOString() ?? null, revokedBy: op.email } : null,
+        }),
+      };
+    });
+    auditLocals(res).audited = true;
+    if (!revoked) return void res.json((await deps.store.getToken(id)) ?? existing);
+    deps.log?.(`API token "${revoked.name}" (${revoked.prefix}…) revoked by ${op.email}`);
     res.json(revoked);
   });
 

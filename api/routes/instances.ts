@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import { conflict, notFound } from '../../core/errors.js';
-import type { InstanceRecord, InstanceRepo, UpgradeRecord, UpgradeRepo } from '../../prisma/repositories.js';
+import { createInstanceRepo, type InstanceRecord, type InstanceRepo, type UpgradeRecord, type UpgradeRepo } from '../../prisma/repositories.js';
+import { auditLocals, entryFor, type AuditLog } from '../audit.js';
 import { planRelease, type ReleasePlanner } from '../../activities/release-plan.js';
 import { TenantError } from '../../core/driver.js';
 import { DrydockError, unavailable } from '../../core/errors.js';
@@ -26,7 +27,12 @@ export interface InstancesRouterDeps {
   temporalUiUrl?: string;
   driverFor: DriverFor;
   planner: ReleasePlanner;
+  /** Set by createApp: instance changes are written with their audit entry. */
+  audit?: AuditLog;
 }
+
+/** An instance's settings as the audit log records them before and after a change. */
+const settingsOf = (i: InstanceRecord) => ({ imageTag: i.imageTag, labels: i.labels });
 
 export function createRouter(deps: InstancesRouterDeps): Router {
   const router = Router();
@@ -43,16 +49,35 @@ export function createRouter(deps: InstancesRouterDeps): Router {
     return instance;
   }
 
+  /** Runs a change of instances with its audit entry in one transaction (without an audit log: just the change). */
+  async function audited<T>(req: Parameters<Parameters<Router['post']>[1]>[0], res: Parameters<Parameters<Router['post']>[1]>[1], fn: (repo: InstanceRepo) => Promise<{ result: T; entry: Parameters<typeof entryFor>[1] }>): Promise<T> {
+    if (!deps.audit) return (await fn(deps.instances)).result;
+    const result = await deps.audit.transaction(async (tx) => {
+      const r = await fn(createInstanceRepo(tx));
+      return { result: r.result, entry: entryFor(req, r.entry) };
+    });
+    auditLocals(res).audited = true;
+    return result;
+  }
+
   router.post('/instances', async (req, res) => {
     const body = createInstanceBody.parse(req.body);
-    const created = await deps.instances.create({
-      slug: body.slug,
-      name: body.name,
-      composeDir: body.composeDir,
-      composeProjectName: body.composeProjectName ?? body.slug,
-      coreServices: body.coreServices,
-      imageTag: body.imageTag ?? null,
-      labels: body.labels,
+    const created = await audited(req, res, async (repo) => {
+      const c = await repo.create({
+        slug: body.slug,
+        name: body.name,
+        composeDir: body.composeDir,
+        composeProjectName: body.composeProjectName ?? body.slug,
+        coreServices: body.coreServices,
+        imageTag: body.imageTag ?? null,
+        labels: body.labels,
+      });
+      return {
+        result: c,
+        entry: c
+          ? { outcome: 'accepted', targetId: c.id, after: { slug: c.slug, name: c.name, composeDir: c.composeDir, ...settingsOf(c) } }
+          : { outcome: 'refused', reason: `an instance with slug ${body.slug} exists already`, after: { slug: body.slug } },
+      };
     });
     if (!created) throw conflict(`an instance with slug ${body.slug} exists already`);
     res.status(201).json(view(created));
@@ -69,23 +94,33 @@ export function createRouter(deps: InstancesRouterDeps): Router {
   router.patch('/instances/:id', async (req, res) => {
     const instance = await load(idParam.parse(req.params).id);
     const body = patchInstanceBody.parse(req.body ?? {});
-    await deps.instances.update(instance.id, body);
-    res.json(view(await load(instance.id)));
+    const after = await audited(req, res, async (repo) => {
+      await repo.update(instance.id, body);
+      const a = (await repo.get(instance.id))!;
+      return { result: a, entry: { outcome: 'accepted', before: settingsOf(instance), after: settingsOf(a) } };
+    });
+    res.json(view(after));
   });
 
   // Who starts an upgrade is who signed in (the auth guard sets req.operator).
   const operator = operatorOf;
 
+  /** The audit entry of a start names the upgrade it created. */
+  function started(res: Parameters<Parameters<Router['post']>[1]>[1], s: { upgradeId: string; imageTag: string }, mode: string) {
+    Object.assign(auditLocals(res), { auditTarget: { kind: 'upgrade', id: s.upgradeId }, auditAfter: { mode, imageTag: s.imageTag } });
+    res.status(202).json(s);
+  }
+
   router.post('/instances/:id/upgrade', async (req, res) => {
     const instance = await load(idParam.parse(req.params).id);
     const body = startFullUpgradeBody.parse(req.body ?? {});
-    res.status(202).json(await deps.upgradeService.startFullUpgrade(instance, body, operator(req)));
+    started(res, await deps.upgradeService.startFullUpgrade(instance, body, operator(req)), 'full');
   });
 
   router.post('/instances/:id/upgrade-images', async (req, res) => {
     const instance = await load(idParam.parse(req.params).id);
     const body = startImageUpgradeBody.parse(req.body ?? {});
-    res.status(202).json(await deps.upgradeService.startImageUpgrade(instance, body, operator(req)));
+    started(res, await deps.upgradeService.startImageUpgrade(instance, body, operator(req)), 'image-only');
   });
 
   // Read-only: renders in memory and reads the tenant's files; writes nothing.
@@ -99,12 +134,22 @@ export function createRouter(deps: InstancesRouterDeps): Router {
   router.post('/instances/:id/upgrade-release', async (req, res) => {
     const instance = await load(idParam.parse(req.params).id);
     const body = startReleaseUpgradeBody.parse(req.body ?? {});
-    res.status(202).json(await deps.upgradeService.startReleaseUpgrade(instance, body, operator(req)));
+    started(res, await deps.upgradeService.startReleaseUpgrade(instance, body, operator(req)), 'release');
   });
 
   router.get('/instances/:id/upgrades', async (req, res) => {
     const instance = await load(idParam.parse(req.params).id);
-    res.json((await deps.upgrades.listForInstance(instance.id)).map((u) => upgradeView(u, deps.temporalUiUrl)));
+    const upgrades = await deps.upgrades.listForInstance(instance.id);
+    // Who started, retried, rolled back, aborted or cancelled each upgrade: from the audit log.
+    const actions = (await deps.audit?.actionsOn('upgrade', upgrades.map((u) => u.id))) ?? [];
+    res.json(
+      upgrades.map((u) => ({
+        ...upgradeView(u, deps.temporalUiUrl),
+        actions: actions
+          .filter((a) => a.targetId === u.id)
+          .map((a) => ({ action: a.action.replace(/^upgrade\./, ''), by: a.actorName, via: a.tokenName ? `token ${a.tokenName}` : undefined, at: a.at })),
+      })),
+    );
   });
 
   router.get('/upgrades/:id', async (req, res) => {
@@ -118,12 +163,14 @@ export function createRouter(deps: InstancesRouterDeps): Router {
     const { id, action } = operatorActionParam.parse(req.params);
     const upgrade = await deps.upgrades.get(id);
     if (!upgrade) throw notFound(`no upgrade with id ${id}`);
+    auditLocals(res).auditBefore = { status: upgrade.status, currentStep: upgrade.currentStep };
+    // Recorded (by the audit middleware) once Temporal has accepted or refused it: the change happens in the workflow.
     if (action === 'cancel') {
       await deps.upgradeService.cancel(upgrade);
       res.status(202).json({ upgradeId: id, action });
       return;
     }
-    const progress = await deps.upgradeService.act(upgrade, action);
+    const progress = await deps.upgradeService.act(upgrade, action, operator(req));
     res.status(202).json({ upgradeId: id, action, progress });
   });
 

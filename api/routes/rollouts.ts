@@ -11,6 +11,7 @@ import { parseDuration, resolveWaves } from '../../core/waves.js';
 import { rolloutWorkflowId, TASK_QUEUE } from '../../core/workflow-ids.js';
 import type { InstanceRecord, InstanceRepo } from '../../prisma/repositories.js';
 import { operatorOf } from '../auth.js';
+import { auditLocals } from '../audit.js';
 import { rolloutActionParam, rolloutBody, type RolloutBody } from '../schemas.js';
 import { effectiveImageTag, targetOf, temporalCall } from '../upgrade-service.js';
 
@@ -100,6 +101,7 @@ export function createRouter(deps: RolloutRouterDeps): Router {
         memo: { requestedBy: input.requestedBy ?? 'api', reason: body.reason ?? '', mode: body.mode },
       }),
     );
+    Object.assign(auditLocals(res), { auditTarget: { kind: 'rollout', id: rolloutId }, auditAfter: { mode: body.mode, imageTag: body.imageTag ?? null, instances: instances.length, waves: sizes } });
     res.status(202).json({ rolloutId, workflowId, waves: wavesView(sizes, instances) });
   });
 
@@ -156,7 +158,8 @@ export function createRouter(deps: RolloutRouterDeps): Router {
     const { id, action } = rolloutActionParam.parse(req.params);
     const handle = deps.temporal.workflow.getHandle(rolloutWorkflowId(id));
     try {
-      await call(() => handle.signal(SIGNAL[action]));
+      // Who sent it travels with the signal (the rollout's log names them); the audit entry is written once answered.
+      await call(() => handle.signal<[{ by?: string }]>(SIGNAL[action], { by: operatorOf(req) }));
     } catch (err) {
       if (/already completed/i.test((err as Error).message)) throw conflict(`the rollout has ended; nothing to ${action}`);
       if (err instanceof WorkflowNotFoundError) throw notFound(`no rollout with id ${id}`);

@@ -8,6 +8,9 @@ import { InstancesPage } from './pages/Instances.js';
 import { RolloutDetailPage, RolloutsPage } from './pages/Rollouts.js';
 import { SignInPage } from './pages/SignIn.js';
 import { TokensPage } from './pages/Tokens.js';
+import { AuditPage } from './pages/Audit.js';
+import { OperatorsPage } from './pages/Operators.js';
+import { OperatorContext } from './role.js';
 
 type Session = { state: 'loading' } | { state: 'signed-out'; reason?: string; setupNeeded?: boolean } | { state: 'signed-in'; operator: OperatorView };
 
@@ -66,6 +69,12 @@ function Shell(props: { operator: OperatorView; onSignedOut: () => void }) {
   } else if (path === '/tokens') {
     page = <TokensPage operator={props.operator} />;
     section = 'tokens';
+  } else if (path === '/operators') {
+    page = <OperatorsPage operator={props.operator} />;
+    section = 'operators';
+  } else if (path === '/audit') {
+    page = <AuditPage />;
+    section = 'audit';
   } else if (path === '/' || path === '/instances') page = <InstancesPage />;
   else page = <NotFound path={path} />;
 
@@ -76,7 +85,7 @@ function Shell(props: { operator: OperatorView; onSignedOut: () => void }) {
   );
 
   return (
-    <>
+    <OperatorContext.Provider value={props.operator}>
       <header className="topbar">
         <a className="brand" {...linkProps('/')}>
           drydock
@@ -86,10 +95,15 @@ function Shell(props: { operator: OperatorView; onSignedOut: () => void }) {
           {nav('/rollouts', 'rollouts', 'Rollouts')}
           {nav('/agents', 'agents', 'Agents')}
           {nav('/tokens', 'tokens', 'API tokens')}
+          {nav('/operators', 'operators', 'Operators')}
+          {nav('/audit', 'audit', 'Audit')}
         </nav>
         <div className="whoami">
           <span className="whoami-email" title={props.operator.email} data-testid="whoami">
             {props.operator.email}
+          </span>
+          <span className="muted" data-testid="whoami-role">
+            {props.operator.role}
           </span>
           <button type="button" className="link-button" onClick={signOut}>
             Sign out
@@ -104,7 +118,7 @@ function Shell(props: { operator: OperatorView; onSignedOut: () => void }) {
       <main className="page">
         <ErrorBoundary key={path}>{page}</ErrorBoundary>
       </main>
-    </>
+    </OperatorContext.Provider>
   );
 }
 

@@ -10,6 +10,11 @@ import {
   agentInviteView,
   agentRegistrationView,
   apiTokenView,
+  auditPage,
+  createdOperator,
+  createOperatorBody,
+  operatorRecordView,
+  patchOperatorBody,
   createdAgentInvite,
   createdApiToken,
   createInviteBody,
@@ -157,7 +162,35 @@ export const api = {
   tokens: () => call('GET', '/api/tokens', z.array(apiTokenView)),
   createToken: (body: Input<typeof createTokenBody>) => call('POST', '/api/tokens', createdApiToken, validate(createTokenBody, body)),
   revokeToken: (id: string) => call('POST', `/api/tokens/${enc(id)}/revoke`, apiTokenView),
+
+  operators: () => call('GET', '/api/operators', z.array(operatorRecordView)),
+  createOperator: (body: Input<typeof createOperatorBody>) => call('POST', '/api/operators', createdOperator, validate(createOperatorBody, body)),
+  patchOperator: (id: string, body: Input<typeof patchOperatorBody>) =>
+    call('PATCH', `/api/operators/${enc(id)}`, operatorRecordView, validate(patchOperatorBody, body)),
+
+  audit: (query: AuditQuery) => call('GET', `/api/audit?${auditSearch(query)}`, auditPage),
+  auditExportUrl: (query: AuditQuery, format: 'csv' | 'ndjson') => `/api/audit/export?${auditSearch({ ...query, format })}`,
 };
+
+export interface AuditQuery {
+  actor?: string;
+  action?: string;
+  targetKind?: string;
+  targetId?: string;
+  outcome?: 'accepted' | 'refused';
+  from?: string;
+  to?: string;
+  cursor?: string;
+  limit?: number;
+  format?: 'csv' | 'ndjson';
+}
+
+/** Only the filters that are set; times as ISO. */
+function auditSearch(q: AuditQuery): string {
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(q)) if (v !== undefined && v !== '') p.set(k, k === 'from' || k === 'to' ? new Date(String(v)).toISOString() : String(v));
+  return p.toString();
+}
 
 export function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);

@@ -5,6 +5,7 @@ import { Badge, Empty, ErrorNote, Field, fieldError, generalError, SecretBox } f
 import { Modal } from '../components/Modal.js';
 import { when } from '../format.js';
 import { useLoad } from '../hooks.js';
+import { useCan } from '../role.js';
 import { linkProps } from '../router.js';
 
 const EXPIRY = [
@@ -55,6 +56,7 @@ export function AgentsPage() {
 }
 
 function InviteSection(props: { onCreated: () => Promise<void>; invites: ReturnType<typeof useLoad<Awaited<ReturnType<typeof api.invites>>>> }) {
+  const isAdmin = useCan('admin');
   const [minutes, setMinutes] = useState(24 * 60);
   const [slug, setSlug] = useState('');
   const [note, setNote] = useState('');
@@ -100,9 +102,11 @@ function InviteSection(props: { onCreated: () => Promise<void>; invites: ReturnT
           <input id="invite-note" value={note} onChange={(e) => setNote(e.target.value)} placeholder="e.g. the tenant's host" />
         </Field>
         <div className="invite-submit">
-          <button type="submit" className="primary" disabled={busy}>
-            {busy ? 'Creating…' : 'Create invite code'}
-          </button>
+          {isAdmin && (
+            <button type="submit" className="primary" disabled={busy}>
+              {busy ? 'Creating…' : 'Create invite code'}
+            </button>
+          )}
         </div>
       </form>
       <ErrorNote error={generalError(error, ['expiresInMinutes', 'slug', 'note'])} />
@@ -162,6 +166,7 @@ function InviteSection(props: { onCreated: () => Promise<void>; invites: ReturnT
 type Decision = { kind: 'reject' | 'revoke'; reg: AgentRegistrationView };
 
 function RegistrationTable(props: { rows: AgentRegistrationView[]; onChanged: () => Promise<void>; kind: 'pending' | 'approved' | 'decided' }) {
+  const isAdmin = useCan('admin');
   const [busy, setBusy] = useState<string>();
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [deciding, setDeciding] = useState<Decision>();
@@ -226,7 +231,7 @@ function RegistrationTable(props: { rows: AgentRegistrationView[]; onChanged: ()
               </td>
               <td data-label="Actions" className="actions-col">
                 <div className="row-actions">
-                  {props.kind === 'pending' && (
+                  {isAdmin && props.kind === 'pending' && (
                     <>
                       <button type="button" className="primary" disabled={busy === r.id} onClick={() => run(r.id, () => api.approve(r.id))}>
                         Approve
@@ -236,7 +241,7 @@ function RegistrationTable(props: { rows: AgentRegistrationView[]; onChanged: ()
                       </button>
                     </>
                   )}
-                  {props.kind === 'approved' && (
+                  {isAdmin && props.kind === 'approved' && (
                     <button type="button" className="danger" disabled={busy === r.id} onClick={() => setDeciding({ kind: 'revoke', reg: r })}>
                       Revoke
                     </button>

@@ -6,6 +6,7 @@ import { Modal } from '../components/Modal.js';
 import { Tooltip } from '../components/Tooltip.js';
 import { between, MODE_LABEL, when } from '../format.js';
 import { useLoad, useTick } from '../hooks.js';
+import { useCan } from '../role.js';
 import { linkProps, navigate, useLocation } from '../router.js';
 import { ReleaseModal } from './ReleaseModal.js';
 
@@ -88,6 +89,7 @@ function UpdatesTab(props: { instance: InstanceView; onInstanceChanged: () => Pr
   const running = list.find(isActive);
   const shownId = selectedId ?? running?.id ?? list[0]?.id;
 
+  const canOperate = useCan('operator');
   const started = (upgradeId: string) => {
     setDialog(undefined);
     setSelectedId(upgradeId);
@@ -96,6 +98,7 @@ function UpdatesTab(props: { instance: InstanceView; onInstanceChanged: () => Pr
 
   return (
     <div className="updates" data-testid="updates-tab">
+      {canOperate ? (
       <div className="actions-row">
         <button type="button" className="primary" disabled={!!running} onClick={() => setDialog('full')}>
           Upgrade Now
@@ -114,6 +117,11 @@ function UpdatesTab(props: { instance: InstanceView; onInstanceChanged: () => Pr
           {running ? 'An upgrade of this instance is in progress; one runs at a time.' : '\u00a0'}
         </p>
       </div>
+      ) : (
+        <p className="muted" data-testid="viewer-note">
+          You are a viewer: you see the upgrades; starting or acting on them needs the operator role.
+        </p>
+      )}
       <ErrorNote error={history.error} />
 
       <div className="upgrade-panel">
@@ -173,6 +181,7 @@ function UpgradeCard(props: { upgradeId: string; initial?: UpgradeView; onChange
   const [busy, setBusy] = useState<Action>();
   const [actionError, setActionError] = useState<string>();
   const [confirming, setConfirming] = useState<Action>();
+  const canOperate = useCan('operator');
 
   const act = async (action: Action) => {
     setConfirming(undefined);
@@ -199,8 +208,13 @@ function UpgradeCard(props: { upgradeId: string; initial?: UpgradeView; onChange
     );
   }
 
-  const available: Action[] =
-    u.status === 'needs-attention' ? ['retry', 'rollback', 'abort'] : u.status === 'queued' || u.status === 'running' ? ['cancel'] : [];
+  const available: Action[] = !canOperate
+    ? []
+    : u.status === 'needs-attention'
+      ? ['retry', 'rollback', 'abort']
+      : u.status === 'queued' || u.status === 'running'
+        ? ['cancel']
+        : [];
 
   return (
     <article className="card upgrade-card" data-testid="upgrade-card" data-status={u.status} aria-labelledby="upgrade-title">
@@ -243,6 +257,12 @@ function UpgradeCard(props: { upgradeId: string; initial?: UpgradeView; onChange
             </span>
             <span className="step-duration num">{between(s.startedAt, s.finishedAt, now)}</span>
             {s.error && <pre className="step-error error-text">{s.error}</pre>}
+            {s.decision && (
+              <span className="step-decision muted" data-testid="step-decision">
+                {DECIDED_LABEL[s.decision]}
+                {s.decidedBy ? ` by ${s.decidedBy}` : ''}
+              </span>
+            )}
           </li>
         ))}
         {u.steps.length === 0 && <li className="step step-placeholder muted">Waiting for the worker to pick it up…</li>}
@@ -284,6 +304,9 @@ function UpgradeCard(props: { upgradeId: string; initial?: UpgradeView; onChange
   );
 }
 
+const DECIDED_LABEL: Record<string, string> = { retry: 'retried', rollback: 'rolled back', abort: 'aborted' };
+const ACTION_DONE: Record<string, string> = { start: 'started', retry: 'retried', rollback: 'rolled back', abort: 'aborted', cancel: 'cancelled' };
+
 function History(props: { upgrades: UpgradeView[]; selectedId?: string; onSelect: (id: string) => void }) {
   const now = useTick(props.upgrades.some(isActive));
   if (props.upgrades.length === 0) return <p className="muted">No upgrades yet.</p>;
@@ -316,7 +339,20 @@ function History(props: { upgrades: UpgradeView[]; selectedId?: string; onSelect
               <td data-label="Status">
                 <Badge status={u.status} />
               </td>
-              <td data-label="By">{u.requestedBy ?? '–'}</td>
+              <td data-label="By">
+                {u.actions && u.actions.length > 0 ? (
+                  <ul className="plain-list" data-testid="history-actions">
+                    {u.actions.map((a, n) => (
+                      <li key={n}>
+                        {ACTION_DONE[a.action] ?? a.action} by {a.by ?? '–'}
+                        {a.via ? <span className="muted"> ({a.via})</span> : null}
+                      </li>
+                    ))}
+                  </ul>
+                ) : (
+                  (u.requestedBy ?? '–')
+                )}
+              </td>
               <td data-label="Took" className="num">
                 {between(u.startedAt, u.finishedAt, now)}
               </td>
@@ -443,6 +479,7 @@ function SettingsTab(props: { instance: InstanceView; onChanged: () => Promise<v
   const [error, setError] = useState<unknown>();
   const [saved, setSaved] = useState<string>();
   const [busy, setBusy] = useState(false);
+  const canOperate = useCan('operator');
 
   const save = async (imageTag: string | null) => {
     setBusy(true);
@@ -477,14 +514,16 @@ function SettingsTab(props: { instance: InstanceView; onChanged: () => Promise<v
         </Field>
         <ErrorNote error={generalError(error, ['imageTag'])} />
         {saved && <p className="ok-note">{saved}</p>}
-        <div className="form-actions">
-          <button type="submit" className="primary" disabled={busy}>
-            Save
-          </button>
-          <button type="button" disabled={busy || i.imageTag === null} onClick={() => void save(null)}>
-            Use the default
-          </button>
-        </div>
+        {canOperate && (
+          <div className="form-actions">
+            <button type="submit" className="primary" disabled={busy}>
+              Save
+            </button>
+            <button type="button" disabled={busy || i.imageTag === null} onClick={() => void save(null)}>
+              Use the default
+            </button>
+          </div>
+        )}
       </form>
       <div className="card">
         <h2>Instance</h2>

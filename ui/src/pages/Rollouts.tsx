@@ -9,6 +9,7 @@ import { Badge, Empty, ErrorNote, type Tone } from '../components/bits.js';
 import { Modal } from '../components/Modal.js';
 import { ago, executionLabel, MODE_LABEL, plural, ROLLOUT_STATUS_LABEL, splitLogLine, when } from '../format.js';
 import { useLoad } from '../hooks.js';
+import { useCan } from '../role.js';
 import { linkProps, navigate } from '../router.js';
 import { StartRolloutModal } from './StartRollout.js';
 
@@ -40,14 +41,17 @@ export function RolloutsPage() {
   const [starting, setStarting] = useState(false);
   const [limit, setLimit] = useState(PAGE);
   const rows = list.data ?? [];
+  const canOperate = useCan('operator');
 
   return (
     <section className="rollouts">
       <div className="page-head">
         <h1>Rollouts</h1>
-        <button type="button" className="primary" onClick={() => setStarting(true)}>
-          Start a rollout
-        </button>
+        {canOperate && (
+          <button type="button" className="primary" onClick={() => setStarting(true)}>
+            Start a rollout
+          </button>
+        )}
       </div>
       <p className="muted lead">
         A rollout upgrades many instances in waves, at most so many at once, baking or waiting for approval between waves, and pauses itself when
@@ -226,7 +230,7 @@ export function RolloutDetailPage(props: { id: string }) {
 function available(r: View): Record<Action, boolean> & { aborting: boolean } {
   const live = isLive(r) && !TERMINAL.has(r.status);
   // The workflow notes the abort at once but keeps its status until running instances finish.
-  const aborting = live && r.log.some((l) => l.includes(' aborted by an operator'));
+  const aborting = live && r.log.some((l) => / aborted by /.test(l));
   const go = live && !aborting;
   return {
     aborting,
@@ -286,7 +290,8 @@ function Controls(props: { view: View; onChanged: () => Promise<void>; loadError
     }
   };
 
-  const button = (a: Action, className?: string) => (
+  const canOperate = useCan('operator');
+  const button = (a: Action, className?: string) => canOperate && (
     // Labels stay put while a request is out (aria-busy says so): the row of buttons never moves.
     <button
       type="button"

@@ -9,6 +9,9 @@ export function TokensPage(props: { operator: OperatorView }) {
   const tokens = useLoad(() => api.tokens(), []);
   const [name, setName] = useState('');
   const [days, setDays] = useState('');
+  const [role, setRole] = useState<'' | 'viewer' | 'operator' | 'admin'>('');
+  const ROLE_ORDER = ['viewer', 'operator', 'admin'] as const;
+  const roles = ROLE_ORDER.slice(0, ROLE_ORDER.indexOf(props.operator.role) + 1);
   const [error, setError] = useState<unknown>();
   const [created, setCreated] = useState<{ token: string; name: string }>();
   const [busy, setBusy] = useState<string>();
@@ -19,7 +22,7 @@ export function TokensPage(props: { operator: OperatorView }) {
     setBusy('create');
     setError(undefined);
     try {
-      const t = await api.createToken({ name: name.trim(), expiresInDays: days ? Number(days) : undefined });
+      const t = await api.createToken({ name: name.trim(), expiresInDays: days ? Number(days) : undefined, role: role || undefined });
       setCreated({ token: t.token, name: t.name });
       setName('');
       setDays('');
@@ -61,12 +64,24 @@ export function TokensPage(props: { operator: OperatorView }) {
         <Field label="Expires after (days, optional)" htmlFor="token-days" error={fieldError(error, 'expiresInDays')}>
           <input id="token-days" type="number" min={1} max={3650} value={days} onChange={(e) => setDays(e.target.value)} placeholder="never" />
         </Field>
+        <Field label="Role (at most yours)" htmlFor="token-role" error={fieldError(error, 'role')}>
+          <select id="token-role" value={role} onChange={(e) => setRole(e.target.value as typeof role)}>
+            <option value="">{props.operator.role} (yours)</option>
+            {roles
+              .filter((r) => r !== props.operator.role)
+              .map((r) => (
+                <option key={r} value={r}>
+                  {r}
+                </option>
+              ))}
+          </select>
+        </Field>
         <div className="invite-submit">
           <button type="submit" className="primary" disabled={busy === 'create'}>
             Create token
           </button>
         </div>
-        <ErrorNote error={generalError(error, ['name', 'expiresInDays'])} />
+        <ErrorNote error={generalError(error, ['name', 'expiresInDays', 'role'])} />
       </form>
       {created && (
         <div className="card created-secret">
@@ -87,6 +102,7 @@ export function TokensPage(props: { operator: OperatorView }) {
                 <th>Name</th>
                 <th>Token</th>
                 <th>Operator</th>
+                <th>Role</th>
                 <th>Created</th>
                 <th>Last used</th>
                 <th>State</th>
@@ -104,6 +120,7 @@ export function TokensPage(props: { operator: OperatorView }) {
                       {t.prefix}…
                     </td>
                     <td data-label="Operator">{t.operatorEmail}</td>
+                    <td data-label="Role">{t.role ?? '–'}</td>
                     <td data-label="Created">{when(t.createdAt)}</td>
                     <td data-label="Last used">{when(t.lastUsedAt)}</td>
                     <td data-label="State">
