@@ -4,9 +4,12 @@
  * these same schemas, so it must stay free of Node-only imports.
  */
 import { z } from 'zod';
+import { BAKE_BOUNDS, durationProblem, PER_INSTANCE_TIMEOUT_BOUNDS } from '../core/waves.js';
 import type { RolloutInstanceStatus, RolloutStatus, UpgradeStatus } from '../core/types.js';
 import {
   DEFAULT_CORE_SERVICES,
+  DISPLAY_NAME_FORBIDDEN_RE,
+  DISPLAY_NAME_RULE,
   IMAGE_TAG_RE,
   IMAGE_TAG_RULE,
   PROJECT_NAME_RE,
@@ -19,11 +22,18 @@ import {
 
 export const imageTag = z.string().regex(IMAGE_TAG_RE, `must be ${IMAGE_TAG_RULE}`);
 const serviceName = z.string().regex(SERVICE_NAME_RE, `must be ${SERVICE_NAME_RULE}`);
+/** An instance's or agent's display name. */
+export const displayName = z
+  .string()
+  .trim()
+  .min(1, 'must not be empty')
+  .max(200)
+  .refine((n) => !DISPLAY_NAME_FORBIDDEN_RE.test(n), DISPLAY_NAME_RULE);
 
 export const createInstanceBody = z
   .object({
     slug: z.string().regex(SLUG_RE, `must be ${SLUG_RULE}`),
-    name: z.string().trim().min(1, 'must not be empty').max(200),
+    name: displayName,
     composeDir: z
       .string()
       .min(1)
@@ -91,6 +101,15 @@ const waveSpec = z.union([
   z.string().regex(/^\d+(\.\d+)?%$/, 'must be a count or a percentage like "10%"') as z.ZodType<`${number}%`>,
 ]);
 
+/** A rollout duration within its bounds ("approval" passes through): JSON's 1e400 is Infinity, "0ms" would time out at once. */
+function bounded(b: Parameters<typeof durationProblem>[1], zeroMeans?: string) {
+  return (v: string | number, ctx: z.RefinementCtx) => {
+    if (v === 'approval') return;
+    const problem = durationProblem(v, b, zeroMeans);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  };
+}
+
 export const rolloutBody = z
   .object({
     mode: z.enum(['full', 'image-only', 'release']),
@@ -106,8 +125,14 @@ export const rolloutBody = z
       .object({ count: z.number().int().min(0).optional(), percent: z.number().min(0).max(100).optional() })
       .strict()
       .default({ count: 0 }),
-    bake: z.union([z.literal('approval'), z.number().min(0), z.string().regex(/^\d+(\.\d+)?(ms|s|m|h)$/, 'must be "approval" or a duration like 90s, 5m')]).default(0),
-    perInstanceTimeout: z.union([z.number().min(1_000), z.string().regex(/^\d+(\.\d+)?(ms|s|m|h)$/, 'must be a duration like 15m')]).default('30m'),
+    bake: z
+      .union([z.literal('approval'), z.number().min(0), z.string().regex(/^\d+(\.\d+)?(ms|s|m|h)$/, 'must be "approval" or a duration like 90s, 5m')])
+      .superRefine(bounded(BAKE_BOUNDS, 'no bake'))
+      .default(0),
+    perInstanceTimeout: z
+      .union([z.number().min(1_000), z.string().regex(/^\d+(\.\d+)?(ms|s|m|h)$/, 'must be a duration like 15m')])
+      .superRefine(bounded(PER_INSTANCE_TIMEOUT_BOUNDS))
+      .default('30m'),
     reason: z.string().trim().max(500).optional(),
   })
   .strict()

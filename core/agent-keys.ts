@@ -8,8 +8,7 @@
 import { generateKeyPair as generateKeyPairCb, sign, X509Certificate } from 'node:crypto';
 import { promisify } from 'node:util';
 
-/** The common name of the control plane's client certificate; agents accept no other caller. */
-export const CONTROL_PLANE_CN = 'drydock-control-plane';
+export { CONTROL_PLANE_CN } from './validation.js';
 
 export interface KeyPairPem {
   privateKeyPem: string;
