@@ -48,7 +48,7 @@ export interface ControlPlaneOptions {
   log?: (m: string) => void;
   /** The agent CA's directory; default `<dataDir>/ca`. */
   caDir?: string;
-  agentRateLimits?: { register?: RateLimit; poll?: RateLimit };
+  agentRateLimits?: { register?: RateLimit; poll?: RateLimit; pollAddress?: RateLimit };
   /** The built web UI; default `dist/ui`. */
   uiDir?: string;
   /** Session lifetimes, Secure cookies, sign-in limits; defaults in api/auth.ts. */

@@ -260,7 +260,7 @@ describe('the operator web UI in a real browser', () => {
 
   it('approves a pending agent', async () => {
     const agentSlug = uniqueName('agt');
-    const invite = await cp.api('POST', '/api/agents/invites', { note: 'browser test' });
+    const invite = await cp.api('POST', '/api/agents/invites', { slug: agentSlug, note: 'browser test' });
     expect(invite.status).toBe(201);
     const csr = await createCsr(agentSlug, await generateKeyPair());
     const reg = await cp.anon('POST', '/api/agents/register', {
