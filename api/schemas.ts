@@ -101,6 +101,10 @@ const waveSpec = z.union([
   z.string().regex(/^\d+(\.\d+)?%$/, 'must be a count or a percentage like "10%"') as z.ZodType<`${number}%`>,
 ]);
 
+/** A duration as typed ("90s") or milliseconds; its value is checked by `bounded` (zod's own number check would only say "Invalid input" for Infinity). */
+const duration = (what: string, word?: string) =>
+  z.custom<string | number>((v) => typeof v === 'number' || v === word || (typeof v === 'string' && /^\d+(\.\d+)?(ms|s|m|h)$/.test(v)), { message: `must be ${what}` });
+
 /** A rollout duration within its bounds ("approval" passes through): JSON's 1e400 is Infinity, "0ms" would time out at once. */
 function bounded(b: Parameters<typeof durationProblem>[1], zeroMeans?: string) {
   return (v: string | number, ctx: z.RefinementCtx) => {
@@ -125,14 +129,8 @@ export const rolloutBody = z
       .object({ count: z.number().int().min(0).optional(), percent: z.number().min(0).max(100).optional() })
       .strict()
       .default({ count: 0 }),
-    bake: z
-      .union([z.literal('approval'), z.number().min(0), z.string().regex(/^\d+(\.\d+)?(ms|s|m|h)$/, 'must be "approval" or a duration like 90s, 5m')])
-      .superRefine(bounded(BAKE_BOUNDS, 'no bake'))
-      .default(0),
-    perInstanceTimeout: z
-      .union([z.number().min(1_000), z.string().regex(/^\d+(\.\d+)?(ms|s|m|h)$/, 'must be a duration like 15m')])
-      .superRefine(bounded(PER_INSTANCE_TIMEOUT_BOUNDS))
-      .default('30m'),
+    bake: (duration('"approval" or a duration like 90s, 5m', 'approval') as z.ZodType<'approval' | string | number>).superRefine(bounded(BAKE_BOUNDS, 'no bake')).default(0),
+    perInstanceTimeout: duration('a duration like 15m').superRefine(bounded(PER_INSTANCE_TIMEOUT_BOUNDS)).default('30m'),
     reason: z.string().trim().max(500).optional(),
   })
   .strict()
