@@ -185,6 +185,8 @@ export const errorResponse = z.object({
   fields: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
   retryAfterSeconds: z.number().optional(),
   setupNeeded: z.boolean().optional(),
+  /** A 409 from approving an agent: what the approval would replace. */
+  replaces: z.lazy(() => agentReplacementView).optional(),
 });
 
 export const instanceView = z.object({
@@ -290,6 +292,19 @@ export const agentInviteView = z.object({
   usedAt: isoDate.nullish(),
   state: z.enum(['unused', 'used', 'expired']).optional(),
 });
+/** What approving a registration would replace, old beside new (409 from approve). */
+export const agentReplacementView = z.object({
+  slug: z.string(),
+  current: z.object({
+    instance: z.object({ id: z.string(), name: z.string(), isRemote: z.boolean(), agentUrl: z.string().nullable() }).nullable(),
+    agent: z
+      .object({ registrationId: z.string(), agentUrl: z.string(), keyFingerprint256: z.string().nullable(), certFingerprint256: z.string().nullable() })
+      .nullable(),
+  }),
+  replacement: z.object({ registrationId: z.string(), agentUrl: z.string(), keyFingerprint256: z.string().nullable() }),
+});
+export type AgentReplacementView = z.infer<typeof agentReplacementView>;
+
 export const createdAgentInvite = agentInviteView.extend({ code: z.string(), caFingerprint256: z.string().optional() });
 
 export const agentRegistrationView = z.object({
@@ -316,9 +331,14 @@ export const createInviteBody = z
   .object({
     expiresInMinutes: z.number().int().min(1).max(30 * 24 * 60).optional(),
     slug: z.string().regex(SLUG_RE, `must be ${SLUG_RULE}`).optional(),
+    anySlug: z.boolean().optional(),
     note: z.string().trim().max(500).optional(),
   })
-  .strict();
+  .strict()
+  .refine((b) => (b.slug === undefined) === (b.anySlug === true), {
+    message: 'give the slug this invite is for, or choose any slug',
+    path: ['slug'],
+  });
 export const agentDecisionBody = z.object({ reason: z.string().trim().max(500).optional() }).strict();
 
 // ---------------------------------------------------------------- rollouts

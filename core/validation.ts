@@ -19,7 +19,6 @@ export const SLUG_RULE = `a lowercase DNS label: 1-63 of a-z, 0-9 and "-", start
  * no Unicode line or paragraph separators, which break the one-line places a
  * name is written to (log lines, rendered files, previews).
  */
-// eslint-disable-next-line no-control-regex
 export const DISPLAY_NAME_FORBIDDEN_RE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 export const DISPLAY_NAME_RULE = 'must not contain control characters or line/paragraph separators (U+2028, U+2029)';
 
