@@ -99,11 +99,12 @@ export function checkControlPlaneUrl(ccpUrl: string, insecureHttp = false): void
  * carries, or the one saved with its registration; they must agree.
  */
 export function caPinOf(o: { caFingerprint?: string; inviteCode?: string; saved?: string }): string | undefined {
-  const pins = [
-    o.caFingerprint && { from: '--ca-fingerprint', fp: normalizeFingerprint(o.caFingerprint) },
-    o.inviteCode && caFingerprintOfInvite(o.inviteCode) && { from: 'the invite code', fp: caFingerprintOfInvite(o.inviteCode)! },
-    o.saved && { from: 'the saved registration', fp: normalizeFingerprint(o.saved) },
-  ].filter((p): p is { from: string; fp: string } => !!p);
+  const candidates: [string, string | undefined][] = [
+    ['--ca-fingerprint', o.caFingerprint && normalizeFingerprint(o.caFingerprint)],
+    ['the invite code', o.inviteCode && caFingerprintOfInvite(o.inviteCode)],
+    ['the saved registration', o.saved && normalizeFingerprint(o.saved)],
+  ];
+  const pins = candidates.filter((c): c is [string, string] => !!c[1]).map(([from, fp]) => ({ from, fp }));
   const other = pins.find((p) => p.fp !== pins[0]!.fp);
   if (other) throw new Error(`the CA fingerprint from ${pins[0]!.from} (${pins[0]!.fp}) differs from the one from ${other.from} (${other.fp})`);
   return pins[0]?.fp;
@@ -261,7 +262,6 @@ interface LifecycleConfig {
   url: string;
   stateDir: string;
   caFingerprint?: string;
-  insecureHttp?: boolean;
   schedule?: PollSchedule;
   log: (m: string) => void;
   keys: KeyPairPem;
