@@ -34,7 +34,9 @@ describe('the remote driver facing a hostile agent over real mutual TLS', () => 
     server = https.createServer({ key: agentCert.keyPem, cert: agentCert.certPem, ca: ca.certPem, requestCert: true, rejectUnauthorized: true }, (req, res) => {
       req.resume();
       req.on('end', () => {
-        res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+        // Not sent until the first write: an answer may set another status.
+        res.statusCode = 200;
+        res.setHeader('content-type', 'application/x-ndjson');
         answer(res);
       });
     });
@@ -100,6 +102,30 @@ describe('the remote driver facing a hostile agent over real mutual TLS', () => 
     expect((err as TenantError).code).toBe('agent-refused');
     expect((err as Error).message).toMatch(message);
     expect((err as Error).message).toContain(`the agent at ${url}`);
+  });
+
+  it('hangs up on an error answer that never ends, keeping the first MiB of it', async () => {
+    const chunk = Buffer.alloc(64 * 1024, 'x');
+    sent = 0;
+    answer = (res) => {
+      res.statusCode = 500;
+      const pump = () => {
+        while (!res.destroyed && sent < 1024 * 1024 * 1024) {
+          sent += chunk.length;
+          if (!res.write(chunk)) return void res.once('drain', pump);
+        }
+        res.end();
+      };
+      pump();
+    };
+    const started = Date.now();
+    const err = await driver()
+      .ping()
+      .then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(TenantError);
+    expect((err as Error).message).toMatch(/^the agent at https:\/\/127\.0\.0\.1:\d+: HTTP 500: x{300}$/);
+    expect(sent).toBeLessThan(1024 * 1024 + 16 * 1024 * 1024);
+    expect(Date.now() - started).toBeLessThan(30_000);
   });
 
   it('still takes a well-formed answer', async () => {

@@ -313,12 +313,17 @@ function fromBody(e: AgentErrorBody, where: string): TenantError {
   return new TenantError(code, message, e.output);
 }
 
+/** The body up to `max` characters; an agent that sends more is hung up on rather than read to its end. */
 function readAll(res: IncomingMessage, max: number): Promise<string> {
   return new Promise((resolve, reject) => {
     let text = '';
     res.setEncoding('utf8');
     res.on('data', (c: string) => {
-      if (text.length < max) text += c;
+      text += c;
+      if (text.length >= max) {
+        resolve(text.slice(0, max));
+        res.destroy();
+      }
     });
     res.on('end', () => resolve(text));
     res.on('error', reject);
