@@ -12,8 +12,11 @@
  * CA's, which would let it call the agent as "the control plane". The agent
  * refuses: the invite code carries the real CA's fingerprint. Nothing is
  * written on the tenant, and the attacker's call finds no agent to talk to.
+ * The same proxy over plain http, to an agent started with --insecure-http,
+ * is refused the same way: the pin, not the transport, is what decides.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -166,14 +169,17 @@ describe('an agent trusts the right control plane from its first packet', () => 
     await agent.stop();
   });
 
-  it('refuses a man in the middle that swaps caCertificate in the poll answer, and writes nothing', async () => {
-    const mitmTls = await opensslCertificate(work, 'mitm');
+  it.each([
+    ['over HTTPS, with a certificate the agent trusts', 'https'],
+    ['over plain http, to an agent started with --insecure-http', 'http'],
+  ] as const)('refuses a man in the middle that swaps caCertificate in the poll answer %s, and writes nothing', async (_how, scheme) => {
+    const mitmTls = await opensslCertificate(work, `mitm-${scheme}`);
     const attackerCa: CertificateAuthority = await createCertificateAuthority('totally the drydock agent CA');
     const attackerClient = await issueKeyAndCertificate(attackerCa, { commonName: CONTROL_PLANE_CN, usage: 'client' });
     let csr: string | undefined;
     let swapped = 0;
     // The proxy: terminates the agent's TLS with a certificate the agent trusts, forwards to the real control plane.
-    const proxy = https.createServer({ cert: mitmTls.cert, key: await readFile(mitmTls.keyFile, 'utf8') }, (req, res) => {
+    const relay: http.RequestListener = (req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', async () => {
@@ -190,16 +196,19 @@ describe('an agent trusts the right control plane from its first packet', () => 
         res.writeHead(answer.status, { 'content-type': 'application/json', 'content-length': out.length });
         res.end(out);
       });
-    });
+    };
+    const proxy = scheme === 'https' ? https.createServer({ cert: mitmTls.cert, key: await readFile(mitmTls.keyFile, 'utf8') }, relay) : http.createServer(relay);
     await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
     try {
-      const proxyUrl = `https://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+      const proxyUrl = `${scheme}://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
       const slug = uniqueName('mitm');
       const invite = await api('POST', '/api/agents/invites', { slug });
       const dir = await tenantDir(slug);
       const before = await treeChecksums(dir);
       // The agent trusts the proxy's certificate: the attacker holds one the agent's system accepts.
-      const agent = spawnAgent(agentArgs(proxyUrl, slug, invite.body.code, dir), { NODE_EXTRA_CA_CERTS: mitmTls.certFile });
+      const agent = spawnAgent([...agentArgs(proxyUrl, slug, invite.body.code, dir), ...(scheme === 'http' ? ['--insecure-http'] : [])], {
+        NODE_EXTRA_CA_CERTS: mitmTls.certFile,
+      });
       agents.push(agent);
       const agentUrl = (await agent.waitForLine(/advertised as (https:\/\/127\.0\.0\.1:\d+)/))[1]!;
       await approvePending(slug, agent);
