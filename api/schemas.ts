@@ -317,6 +317,8 @@ export const agentRegistrationView = z.object({
   status: z.enum(['pending', 'approved', 'rejected', 'revoked']),
   instanceId: z.string().nullish(),
   certFingerprint: z.string().nullish(),
+  /** sha256 of the agent's public key: what the agent logs when it registers, to compare before approving. */
+  keyFingerprint256: z.string().nullish(),
   certNotAfter: isoDate.nullish(),
   decidedBy: z.string().nullish(),
   decidedAt: isoDate.nullish(),

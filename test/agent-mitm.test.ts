@@ -161,7 +161,10 @@ describe('an agent trusts the right control plane from its first packet', () => 
     // The control plane's certificate is a private one: the agent host trusts it the way Node does, NODE_EXTRA_CA_CERTS.
     const agent = spawnAgent(agentArgs(cp.url, slug, invite.body.code, dir), { NODE_EXTRA_CA_CERTS: ccpTls.certFile });
     agents.push(agent);
-    await approvePending(slug, agent);
+    // What the agent logs of its key is what the operator sees before approving.
+    const logged = (await agent.waitForLine(/registering with key ([0-9A-F:]{95})/))[1];
+    const registrationId = await approvePending(slug, agent);
+    expect((await api('GET', `/api/agents/registrations/${registrationId}`)).body.keyFingerprint256).toBe(logged);
     await agent.waitForLine(/approved; serving/);
     const state = await readdir(path.join(work, `state-${slug}`));
     expect(state.sort()).toEqual(['ca.pem', 'cert.pem', 'key.pem', 'key.pub']);

@@ -244,6 +244,8 @@ describe('agent registration and approval', () => {
         replacement: { registrationId: second, agentUrl: 'https://10.6.6.6:7443', keyFingerprint256: keyFingerprint256(secondCsr) },
       });
       expect(keyFingerprint256(firstCsr)).not.toBe(keyFingerprint256(secondCsr));
+      // The pending list shows the same key fingerprint, to compare with what the agent logged.
+      expect((await cp.api('GET', `/api/agents/registrations/${second}`)).body.keyFingerprint256).toBe(keyFingerprint256(secondCsr));
       // Nothing moved: the instance still points at the first agent, which is still the approved one.
       expect((await cp.api('GET', `/api/agents/registrations/${first}`)).body.status).toBe('approved');
       expect((await cp.api('GET', `/api/agents/registrations/${second}`)).body.status).toBe('pending');

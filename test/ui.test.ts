@@ -296,6 +296,7 @@ describe('the operator web UI in a real browser', () => {
     expect(second.status).toBe(201);
     const secondRow = page.locator(`[data-testid="registrations-pending"] tr[data-slug="${agentSlug}"]`);
     await expectText(secondRow, 'https://10.9.9.9:7443');
+    await expectText(secondRow, `key ${keyFingerprint256(secondCsr)}`);
     await secondRow.getByRole('button', { name: 'Approve' }).click();
     const dialog = page.getByRole('dialog');
     await expectText(dialog, `Approving re-points ${agentSlug}`);

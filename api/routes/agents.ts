@@ -115,7 +115,7 @@ function operator(req: Request): string {
 
 function registrationView(r: RegistrationRecord) {
   const { csrPem: _csr, certPem: _cert, ...rest } = r;
-  return rest;
+  return { ...rest, keyFingerprint256: keyOf(r) ?? null };
 }
 
 /** The agent's key fingerprint, which its log shows on the tenant host; undefined for a CSR that does not parse. */
@@ -259,7 +259,7 @@ export function createRouter(deps: AgentsRouterDeps): Router {
       const view = replacementView(approved.registration, approved.replaces);
       const what = [
         view.current.instance && `the instance ${reg.slug}${view.current.instance.agentUrl ? ` (agent ${view.current.instance.agentUrl})` : ' (run on this host)'}`,
-        view.current.agent && `its approved agent at ${view.current.agent.agentUrl}`,
+        view.current.agent && `the approved agent at ${view.current.agent.agentUrl}`,
       ].filter(Boolean);
       throw conflict(`approving this registration re-points ${what.join(' and ')} to ${reg.agentUrl}; confirm with confirmReplace: true`, {
         replaces: view,

@@ -247,6 +247,11 @@ function RegistrationTable(props: { rows: AgentRegistrationView[]; onChanged: ()
               <td data-label="Name">{r.name}</td>
               <td data-label="Agent URL" className="mono wrap">
                 {r.agentUrl}
+                {props.kind === 'pending' && r.keyFingerprint256 && (
+                  <div className="muted key-fingerprint" title="sha256 of the agent's key: the agent logged it when it registered">
+                    key {r.keyFingerprint256}
+                  </div>
+                )}
               </td>
               <td data-label={props.kind === 'pending' ? 'From' : 'Decided'}>
                 {props.kind === 'pending' ? (
