@@ -9,7 +9,8 @@ import { createPublicKey, X509Certificate } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { createCsr, fingerprint256, generateKeyPair, type KeyPairPem } from '../core/agent-keys.js';
+import { createCsr, fingerprint256, generateKeyPair, publicKeyFingerprint256, type KeyPairPem } from '../core/agent-keys.js';
+import { caFingerprintOfInvite, normalizeFingerprint } from '../core/invite-code.js';
 import type { ExecutionDriver } from '../core/driver.js';
 import { DEFAULT_AGENT_MANAGED } from './guard.js';
 import { classify, pollOnce, pollUntilDone, postJson, type Decision, type PollLoop, type PollSchedule } from './poll.js';
@@ -26,8 +27,10 @@ interface AgentProcessConfig {
   publicUrl?: string;
   stateDir: string;
   managed?: readonly string[];
-  /** Pin for the CA certificate the control plane hands over (`AB:CD:…`, sha256). */
+  /** Pin for the CA certificate the control plane hands over (`AB:CD:…`, sha256); an invite code carries one too. */
   caFingerprint?: string;
+  /** Accept an http: control-plane URL (development only; the CA must then be pinned). */
+  insecureHttp?: boolean;
   schedule?: PollSchedule;
   lockStaleMs?: number;
   log?: (m: string) => void;
@@ -68,8 +71,49 @@ export function defaultStateDir(slug: string): string {
   return path.join(os.homedir(), '.drydock-agent', slug);
 }
 
+/**
+ * Refuses an http: control plane unless `insecureHttp` says so: over http a
+ * man in the middle reads the invite code and every answer. Over https the
+ * control plane's certificate is verified as any https server's
+ * (NODE_EXTRA_CA_CERTS adds a private CA).
+ */
+export function checkControlPlaneUrl(ccpUrl: string, insecureHttp = false): void {
+  let url: URL;
+  try {
+    url = new URL(ccpUrl);
+  } catch {
+    throw new Error(`--ccp-url ${JSON.stringify(ccpUrl)} is not a URL`);
+  }
+  if (url.protocol === 'https:') return;
+  if (url.protocol !== 'http:') throw new Error(`--ccp-url must be an https:// URL, not ${url.protocol}`);
+  if (!insecureHttp) {
+    throw new Error(
+      `--ccp-url ${url.origin} is plain http: anyone on the path could read the invite code and answer in the control plane's place. ` +
+        'Use https:// (the control plane serves it with DRYDOCK_TLS_CERT/DRYDOCK_TLS_KEY, or behind a TLS proxy), or for local development only pass --insecure-http',
+    );
+  }
+}
+
+/**
+ * The CA pin of one tenant: `--ca-fingerprint`, the one its invite code
+ * carries, or the one saved with its registration; they must agree.
+ */
+export function caPinOf(o: { caFingerprint?: string; inviteCode?: string; saved?: string }): string | undefined {
+  const candidates: [string, string | undefined][] = [
+    ['--ca-fingerprint', o.caFingerprint && normalizeFingerprint(o.caFingerprint)],
+    ['the invite code', o.inviteCode && caFingerprintOfInvite(o.inviteCode)],
+    ['the saved registration', o.saved && normalizeFingerprint(o.saved)],
+  ];
+  const pins = candidates.filter((c): c is [string, string] => !!c[1]).map(([from, fp]) => ({ from, fp }));
+  const other = pins.find((p) => p.fp !== pins[0]!.fp);
+  if (other) throw new Error(`the CA fingerprint from ${pins[0]!.from} (${pins[0]!.fp}) differs from the one from ${other.from} (${other.fp})`);
+  return pins[0]?.fp;
+}
+
 export async function startAgent(cfg: AgentConfig): Promise<RunningAgent> {
   const log = cfg.log ?? ((m: string) => console.log(m));
+  checkControlPlaneUrl(cfg.ccpUrl, cfg.insecureHttp);
+  caPinOf(cfg);
   const keys = await loadOrCreateKeys(cfg.stateDir, (m) => log(`agent: ${m}`));
   const projectName = cfg.projectName ?? cfg.slug;
   const driver = cfg.driver ?? createTenantDriver({ compose: await detectComposeVariant() }, { projectName, dir: cfg.dir });
@@ -128,7 +172,9 @@ export interface RunningMultiTenantAgent {
  */
 export async function startMultiTenantAgent(cfg: MultiTenantAgentConfig): Promise<RunningMultiTenantAgent> {
   const log = cfg.log ?? ((m: string) => console.log(m));
+  checkControlPlaneUrl(cfg.ccpUrl, cfg.insecureHttp);
   if (cfg.tenants.length === 0) throw new Error('no tenants to serve');
+  for (const t of cfg.tenants) caPinOf({ ...cfg, inviteCode: t.inviteCode });
   const seen = new Set<string>();
   for (const t of cfg.tenants) {
     if (seen.has(t.slug)) throw new Error(`tenant ${t.slug} is listed twice`);
@@ -260,6 +306,7 @@ function tenantLifecycle(cfg: LifecycleConfig, serve: (cert: string, ca: string,
 
   async function register(): Promise<string | AgentOutcome> {
     if (!cfg.inviteCode) return { kind: 'refused', message: `${who}not registered yet and no invite code given (--invite-code)` };
+    log(`agent: ${who}registering with key ${publicKeyFingerprint256(keys.publicKeyPem)} (the Agents page shows it to the operator who approves)`);
     const csr = await createCsr(cfg.slug, keys);
     const body = {
       inviteCode: cfg.inviteCode,
@@ -280,11 +327,12 @@ function tenantLifecycle(cfg: LifecycleConfig, serve: (cert: string, ca: string,
     return (await loop.result) as string | AgentOutcome;
   }
 
-  async function awaitDecision(registrationId: string): Promise<AgentOutcome> {
+  async function awaitDecision(registrationId: string, pin: string | undefined): Promise<AgentOutcome> {
     loop = pollUntilDone<Decision>(() => pollOnce(ccp, registrationId, cfg.slug), { schedule: cfg.schedule, log: (m) => log(`agent: ${who}${m}`) }) as PollLoop<unknown>;
     const d = (await loop.result) as Decision;
     if (d.kind !== 'approved') return d;
-    const problem = checkIssued(d.cert, d.ca, keys, cfg.slug, cfg.caFingerprint);
+    // Nothing is written before the CA handed over is the pinned one: a swapped CA must leave no trace.
+    const problem = checkIssued(d.cert, d.ca, keys, cfg.slug, pin);
     if (problem) return { kind: 'refused', message: `the certificate handed over is not acceptable: ${problem}` };
     await writePrivate(file('cert.pem'), d.cert, 0o644);
     await writePrivate(file('ca.pem'), d.ca, 0o644);
@@ -301,17 +349,26 @@ function tenantLifecycle(cfg: LifecycleConfig, serve: (cert: string, ca: string,
       return { kind: 'serving' };
     }
     const saved = await readOptional(file('registration.json'));
-    let registrationId = saved ? (JSON.parse(saved) as { registrationId?: string }).registrationId : undefined;
+    const savedReg = saved ? (JSON.parse(saved) as { registrationId?: string; caFingerprint?: string }) : {};
+    let registrationId = savedReg.registrationId;
+    // The pin outlives the invite code: a restarted agent keeps checking the CA its code named.
+    const pin = caPinOf({ caFingerprint: cfg.caFingerprint, inviteCode: registrationId ? undefined : cfg.inviteCode, saved: savedReg.caFingerprint });
+    if (!pin) {
+      if (new URL(ccp).protocol !== 'https:') {
+        return { kind: 'refused', message: `${who}over http the control plane's CA must be pinned: use an invite code from this version (it carries the CA fingerprint) or --ca-fingerprint` };
+      }
+      log(`agent: ${who}warning: the control plane's CA is not pinned (an invite code from before codes carried it, and no --ca-fingerprint); trusting the CA it hands over`);
+    }
     if (!registrationId) {
       const r = await register();
       if (typeof r !== 'string') return r;
       registrationId = r;
-      await writePrivate(file('registration.json'), `${JSON.stringify({ registrationId, slug: cfg.slug, ccpUrl: ccp })}\n`);
+      await writePrivate(file('registration.json'), `${JSON.stringify({ registrationId, slug: cfg.slug, ccpUrl: ccp, ...(pin ? { caFingerprint: pin } : {}) })}\n`);
       log(`agent: registered${of} (registration ${registrationId}); waiting for an operator to approve it`);
     } else {
       log(`agent: ${who}resuming registration ${registrationId}; waiting for approval`);
     }
-    const outcome = await awaitDecision(registrationId);
+    const outcome = await awaitDecision(registrationId, pin);
     if (outcome.kind === 'rejected') {
       await rm(file('registration.json'), { force: true });
       log(`agent: ${who}registration rejected${outcome.reason ? `: ${outcome.reason}` : ''}; ask for a new invite code`);
@@ -339,7 +396,9 @@ function checkIssued(certPem: string, caPem: string, keys: KeyPairPem, slug: str
   try {
     const cert = new X509Certificate(certPem);
     const ca = new X509Certificate(caPem);
-    if (pin && fingerprint256(caPem).toUpperCase() !== pin.toUpperCase()) return `the CA's fingerprint is ${fingerprint256(caPem)}, not the pinned ${pin}`;
+    if (pin && fingerprint256(caPem).toUpperCase() !== pin.toUpperCase()) {
+      return `the CA's fingerprint is ${fingerprint256(caPem)}, not the pinned ${pin} (a man in the middle, or an invite from another control plane); nothing was saved`;
+    }
     if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey)) return 'not signed by the CA handed over';
     if (!cert.publicKey.equals(createPublicKey(keys.publicKeyPem))) return 'not for this agent\'s key';
     if (!(cert.subjectAltName ?? '').split(', ').includes(`DNS:${slug}`)) return `not for ${slug}`;

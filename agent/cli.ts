@@ -6,39 +6,103 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { SLUG_RE, SLUG_RULE } from '../core/validation.js';
+import { normalizeFingerprint } from '../core/invite-code.js';
+import { DISPLAY_NAME_FORBIDDEN_RE, DISPLAY_NAME_RULE, SLUG_RE, SLUG_RULE } from '../core/validation.js';
 import { defaultStateDir, type AgentConfig, type AgentTenantConfig, type MultiTenantAgentConfig } from './agent.js';
 import { parseManagedList } from './guard.js';
 import { DEFAULT_POLL_SCHEDULE } from './poll.js';
 
-export const OPTIONS: Record<string, string> = {
-  'ccp-url': 'DRYDOCK_CCP_URL',
-  'invite-code': 'DRYDOCK_INVITE_CODE',
-  slug: 'DRYDOCK_SLUG',
-  dir: 'DRYDOCK_DIR',
-  project: 'DRYDOCK_PROJECT',
-  name: 'DRYDOCK_NAME',
-  tenants: 'DRYDOCK_AGENT_TENANTS',
-  listen: 'DRYDOCK_AGENT_LISTEN',
-  'public-url': 'DRYDOCK_AGENT_URL',
-  'state-dir': 'DRYDOCK_AGENT_STATE_DIR',
-  managed: 'DRYDOCK_AGENT_MANAGED',
-  'ca-fingerprint': 'DRYDOCK_CA_FINGERPRINT',
-  'poll-ms': 'DRYDOCK_AGENT_POLL_MS',
-  'backoff-ms': 'DRYDOCK_AGENT_BACKOFF_MS',
-  'lock-stale-ms': 'DRYDOCK_AGENT_LOCK_STALE_MS',
+interface OptionSpec {
+  env: string;
+  /** What `--help` shows after the option; a flag takes no value. */
+  arg?: string;
+  help: string;
+}
+
+/** Every option, its environment variable and its help line: `--help` prints exactly this table. */
+export const OPTION_SPECS: Record<string, OptionSpec> = {
+  'ccp-url': { env: 'DRYDOCK_CCP_URL', arg: 'URL', help: "the control plane's https:// API base" },
+  'invite-code': { env: 'DRYDOCK_INVITE_CODE', arg: 'CODE', help: "single-use code from the operator; it carries the control plane's CA fingerprint" },
+  slug: { env: 'DRYDOCK_SLUG', arg: 'SLUG', help: "the instance's slug" },
+  dir: { env: 'DRYDOCK_DIR', arg: 'DIR', help: "the tenant's compose directory" },
+  project: { env: 'DRYDOCK_PROJECT', arg: 'NAME', help: 'compose project name, default the slug' },
+  name: { env: 'DRYDOCK_NAME', arg: 'NAME', help: 'display name for a new instance' },
+  tenants: {
+    env: 'DRYDOCK_AGENT_TENANTS',
+    arg: 'FILE',
+    help: 'serve many tenant directories from one process: a JSON array of {slug, dir, project?, name?, inviteCode?} replacing --slug, --dir, --project, --name and --invite-code',
+  },
+  listen: { env: 'DRYDOCK_AGENT_LISTEN', arg: 'HOST:PORT', help: 'where to listen, default 0.0.0.0:7443' },
+  'public-url': { env: 'DRYDOCK_AGENT_URL', arg: 'URL', help: 'the https URL the control plane calls, default from --listen' },
+  'state-dir': { env: 'DRYDOCK_AGENT_STATE_DIR', arg: 'DIR', help: 'key, certificate, registration; default ~/.drydock-agent/<slug>' },
+  managed: { env: 'DRYDOCK_AGENT_MANAGED', arg: 'LIST', help: 'paths the agent may read and write, comma-separated, `dir/` for a subtree' },
+  'ca-fingerprint': {
+    env: 'DRYDOCK_CA_FINGERPRINT',
+    arg: 'FP',
+    help: "pin the control plane's CA (sha256, as the Agents page shows it); the invite code already carries it, so only needed for older codes",
+  },
+  'poll-ms': { env: 'DRYDOCK_AGENT_POLL_MS', arg: 'MS', help: 'normal poll interval, default 30000' },
+  'backoff-ms': { env: 'DRYDOCK_AGENT_BACKOFF_MS', arg: 'LIST', help: 'back-off steps, default 30000,60000,120000,300000' },
+  'lock-stale-ms': { env: 'DRYDOCK_AGENT_LOCK_STALE_MS', arg: 'MS', help: 'take over a tenant lock untouched this long, default 300000' },
+  'insecure-http': {
+    env: 'DRYDOCK_AGENT_INSECURE_HTTP',
+    help:
+      'DEVELOPMENT ONLY: accept an http:// control-plane URL. Anyone on the network path then reads the invite code (and can register ' +
+      'an agent of their own with it before this one does), sees every poll, and can keep this agent from being approved; only the CA ' +
+      'pin (from the invite code or --ca-fingerprint, required with this flag) keeps them from handing it a CA of their own',
+  },
+  help: { env: '', help: 'print this help and exit' },
 };
+
+/** Option → environment variable. */
+export const OPTIONS: Record<string, string> = Object.fromEntries(Object.entries(OPTION_SPECS).filter(([, o]) => o.env).map(([k, o]) => [k, o.env]));
+
+/** What `--help` prints: every option with its environment variable. */
+export function usage(): string {
+  const rows = Object.entries(OPTION_SPECS).map(([k, o]) => [`--${k}${o.arg ? ` ${o.arg}` : ''}`, o.env ? `${o.help} (${o.env})` : o.help] as const);
+  const width = Math.max(...rows.map(([l]) => l.length)) + 2;
+  return [
+    'usage: npm run agent -- --ccp-url URL --invite-code CODE --slug SLUG --dir DIR [options]',
+    '       npm run agent -- --ccp-url URL --tenants FILE [options]',
+    '',
+    'The tenant agent: registers with the control plane using an invite code, waits for an operator to approve it, then serves the',
+    "tenant's compose directory to the control plane over mutual TLS. Every option can also come from its environment variable.",
+    '',
+    ...rows.map(([l, h]) => `  ${l.padEnd(width)}${h}`),
+    '',
+    'Exit codes: 0 stopped by a signal (or --help), 1 could not start, 2 registration refused or rejected (with --tenants: every tenant\'s).',
+  ].join('\n');
+}
 
 /** The options of one tenant, which `--tenants` gives per tenant instead. */
 const PER_TENANT = ['invite-code', 'slug', 'dir', 'project', 'name'] as const;
 
+/** Flags take no value; on the command line they are just present, in the environment "1" or "true". */
+const isFlag = (opt: string) => OPTION_SPECS[opt] !== undefined && OPTION_SPECS[opt]!.arg === undefined;
+
 export function parseArgs(argv: string[], env: NodeJS.ProcessEnv): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [opt, name] of Object.entries(OPTIONS)) if (env[name]) out[opt] = env[name]!;
+  for (const [opt, name] of Object.entries(OPTIONS)) {
+    const v = env[name];
+    if (!v) continue;
+    if (isFlag(opt)) {
+      if (!['1', 'true', '0', 'false'].includes(v)) throw new Error(`${name} must be 1/true or 0/false`);
+      if (v === '1' || v === 'true') out[opt] = 'true';
+    } else out[opt] = v;
+  }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
+    if (a === '-h') {
+      out.help = 'true';
+      continue;
+    }
     const m = /^--([a-z-]+)(?:=(.*))?$/.exec(a);
-    if (!m || !(m[1]! in OPTIONS)) throw new Error(`unknown argument ${a}`);
+    if (!m || !(m[1]! in OPTION_SPECS)) throw new Error(`unknown argument ${a} (--help lists the options)`);
+    if (isFlag(m[1]!)) {
+      if (m[2] !== undefined) throw new Error(`--${m[1]} takes no value`);
+      out[m[1]!] = 'true';
+      continue;
+    }
     const value = m[2] ?? argv[++i];
     if (value === undefined) throw new Error(`--${m[1]} needs a value`);
     out[m[1]!] = value;
@@ -65,7 +129,8 @@ function common(o: Record<string, string>) {
     listenPort: port,
     publicUrl: o['public-url'],
     managed: o.managed ? parseManagedList(o.managed) : undefined,
-    caFingerprint: o['ca-fingerprint'],
+    caFingerprint: o['ca-fingerprint'] ? normalizeFingerprint(o['ca-fingerprint']) : undefined,
+    insecureHttp: o['insecure-http'] === 'true',
     schedule: {
       normalMs: o['poll-ms'] ? positive('poll-ms', o['poll-ms']) : DEFAULT_POLL_SCHEDULE.normalMs,
       backoffMs: o['backoff-ms'] ? o['backoff-ms'].split(',').map((v) => positive('backoff-ms', v.trim())) : DEFAULT_POLL_SCHEDULE.backoffMs,
@@ -77,6 +142,8 @@ function common(o: Record<string, string>) {
 /** A single-tenant agent's configuration. */
 export function configFrom(o: Record<string, string>): AgentConfig {
   for (const required of ['ccp-url', 'slug', 'dir']) if (!o[required]) throw new Error(`--${required} (or ${OPTIONS[required]}) is required`);
+  if (!SLUG_RE.test(o.slug!)) throw new Error(`--slug must be ${SLUG_RULE}`);
+  if (o.name !== undefined && DISPLAY_NAME_FORBIDDEN_RE.test(o.name)) throw new Error(`--name ${DISPLAY_NAME_RULE}`);
   return {
     ...common(o),
     slug: o.slug!,
@@ -116,6 +183,7 @@ export function multiConfigFrom(o: Record<string, string>, readFile: (file: stri
     for (const k of ['project', 'name', 'inviteCode'] as const) {
       if (e[k] !== undefined && typeof e[k] !== 'string') throw new Error(`${where}: ${k} must be a string`);
     }
+    if (typeof e.name === 'string' && DISPLAY_NAME_FORBIDDEN_RE.test(e.name)) throw new Error(`${where}: name ${DISPLAY_NAME_RULE}`);
     if (seen.has(e.slug)) throw new Error(`${where}: slug ${e.slug} is listed twice`);
     seen.add(e.slug);
     return {

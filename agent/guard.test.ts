@@ -47,4 +47,21 @@ describe("the agent's own limits", () => {
     await expect(guardArguments('contentManifest', [['mkdocs', 'configs']], ctx)).resolves.toEqual([['mkdocs', 'configs']]);
     await expect(guardArguments('contentManifest', [['..']], ctx)).rejects.toMatchObject({ code: 'agent-refused' });
   });
+
+  it.each([
+    'LD_PRELOAD', 'LD_LIBRARY_PATH', 'LD_AUDIT', 'DYLD_INSERT_LIBRARIES', 'GCONV_PATH', 'GLIBC_TUNABLES', 'MALLOC_CHECK_',
+    'NODE_OPTIONS', 'NODE_PATH', 'PYTHONPATH', 'PYTHONHOME', 'PYTHONSTARTUP', 'PYTHONWARNINGS', 'PERL5LIB', 'PERL5OPT', 'PERLLIB',
+    'RUBYLIB', 'RUBYOPT', 'JAVA_TOOL_OPTIONS', '_JAVA_OPTIONS', 'BASH_ENV', 'ENV', 'SHELLOPTS', 'PS4', 'OPENSSL_CONF', 'SSLKEYLOGFILE',
+    'pythonpath', 'Ld_Preload',
+  ])('refuses %s, which makes the loader or an interpreter run code of the caller’s choosing', async (name) => {
+    await expect(guardArguments('upAll', [{ [name]: '/tmp/evil' }], ctx)).rejects.toMatchObject({
+      code: 'agent-refused',
+      message: expect.stringMatching(/steer compose itself/),
+    });
+  });
+
+  it('still passes the variables a compose file is written with', async () => {
+    const env = { IMAGE_TAG: '1.2.3', POSTGRES_DB: 'app', API_URL: 'https://x', LOG_LEVEL: 'info', NODE_ENV: 'production' };
+    await expect(guardArguments('upAll', [env], ctx)).resolves.toEqual([env]);
+  });
 });

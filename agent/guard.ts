@@ -28,8 +28,27 @@ export function isAllowedPath(p: string, managed: readonly string[]): boolean {
   return managed.some((m) => (m.endsWith('/') ? p.startsWith(m) && p.length > m.length : p === m));
 }
 
-/** Variables that steer the compose process itself rather than the compose file. */
-const ENV_DENY = /^(PATH|HOME|SHELL|USER|LOGNAME|PWD|TMPDIR|IFS|ENV|BASH_ENV|NODE_OPTIONS|HOSTNAME|.*_PROXY|LD_.*|DOCKER_.*|COMPOSE_.*|BUILDKIT_.*|BUILDX_.*|XDG_.*|SSL_.*|GIT_.*)$/i;
+/**
+ * Variables that steer the compose process itself rather than the compose
+ * file: its search paths and engine, and what makes the dynamic loader or an
+ * interpreter (compose v1 is Python; hooks may be shell, Node, Perl, Ruby,
+ * Java) load code of the caller's choosing.
+ */
+export const ENV_DENY = new RegExp(
+  '^(' +
+    [
+      // the process and its shell
+      'PATH|HOME|SHELL|USER|LOGNAME|PWD|TMPDIR|TMP|TEMP|IFS|ENV|BASH_ENV|BASH_FUNC_.*|SHELLOPTS|BASHOPTS|PS4|PROMPT_COMMAND|CDPATH|GLOBIGNORE|HOSTNAME',
+      // the dynamic loader and libc
+      'LD_.*|DYLD_.*|GCONV_PATH|LOCPATH|NLSPATH|MALLOC_.*|GLIBC_TUNABLES|HOSTALIASES|RES_OPTIONS|LOCALDOMAIN|TZDIR',
+      // interpreters
+      'NODE_(?!ENV$).*|PYTHON.*|PERL5LIB|PERLLIB|PERL5OPT|PERL5DB|RUBYLIB|RUBYOPT|JAVA_TOOL_OPTIONS|_JAVA_OPTIONS|JDK_JAVA_OPTIONS|CLASSPATH|LUA_.*|TCLLIBPATH',
+      // TLS and network plumbing, Docker and compose themselves
+      'OPENSSL_.*|SSLKEYLOGFILE|SSL_.*|CURL_CA_BUNDLE|REQUESTS_CA_BUNDLE|.*_PROXY|DOCKER_.*|COMPOSE_.*|BUILDKIT_.*|BUILDX_.*|XDG_.*|GIT_.*',
+    ].join('|') +
+    ')$',
+  'i',
+);
 
 const refuse = (message: string) => new TenantError('agent-refused', message);
 
@@ -38,7 +57,7 @@ const pathArg = str(4096);
 const env = z
   .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'environment names are letters, digits and "_"'), str(4096))
   .refine((e) => Object.keys(e).length <= 50, 'at most 50 environment variables')
-  .refine((e) => Object.keys(e).every((k) => !ENV_DENY.test(k)), 'environment variables that steer compose itself (PATH, DOCKER_*, COMPOSE_*, …) are refused')
+  .refine((e) => Object.keys(e).every((k) => !ENV_DENY.test(k)), 'environment variables that steer compose itself (PATH, DOCKER_*, COMPOSE_*, loader and interpreter paths such as LD_PRELOAD or PYTHONPATH, …) are refused')
   .refine((e) => e.IMAGE_TAG === undefined || IMAGE_TAG_RE.test(e.IMAGE_TAG), 'IMAGE_TAG must be a Docker tag');
 const service = z.string().regex(SERVICE_NAME_RE, 'must be a compose service name');
 const services = z.array(service).max(100);

@@ -1,31 +1,13 @@
 /**
  * `npm run agent -- --ccp-url … --invite-code … --slug … --dir …`: the tenant
- * agent. Every option can also come from the environment (in brackets).
+ * agent. `--help` lists every option with its environment variable (the
+ * table is OPTION_SPECS in agent/cli.ts).
  *
- *   --ccp-url URL         the control plane's API base (DRYDOCK_CCP_URL)
- *   --invite-code CODE    single-use code from the operator (DRYDOCK_INVITE_CODE)
- *   --slug SLUG           the instance's slug (DRYDOCK_SLUG)
- *   --dir DIR             the tenant's compose directory (DRYDOCK_DIR)
- *   --project NAME        compose project name, default the slug (DRYDOCK_PROJECT)
- *   --name NAME           display name for a new instance (DRYDOCK_NAME)
- *   --listen HOST:PORT    where to listen, default 0.0.0.0:7443 (DRYDOCK_AGENT_LISTEN)
- *   --public-url URL      the https URL the control plane calls (DRYDOCK_AGENT_URL)
- *   --state-dir DIR       key, certificate, registration (DRYDOCK_AGENT_STATE_DIR), default ~/.drydock-agent/<slug>
- *   --managed LIST        paths the agent may read and write, comma-separated, `dir/` for a subtree (DRYDOCK_AGENT_MANAGED)
- *   --ca-fingerprint FP   pin the control plane's CA (sha256, as the invite shows it) (DRYDOCK_CA_FINGERPRINT)
- *   --poll-ms MS          normal poll interval, default 30000 (DRYDOCK_AGENT_POLL_MS)
- *   --backoff-ms LIST     back-off steps, default 30000,60000,120000,300000 (DRYDOCK_AGENT_BACKOFF_MS)
- *   --lock-stale-ms MS    take over a tenant lock untouched this long, default 300000 (DRYDOCK_AGENT_LOCK_STALE_MS)
- *   --tenants FILE        serve many tenant directories from one process (DRYDOCK_AGENT_TENANTS): a JSON array of
- *                         {slug, dir, project?, name?, inviteCode?} replacing --slug, --dir, --project, --name and
- *                         --invite-code; each tenant has its own key, invite, approval and certificate (state in
- *                         <state-dir>/<slug>, default ~/.drydock-agent/<slug>), picked by the TLS server name
- *
- * Exit codes: 0 stopped by a signal, 1 could not start, 2 registration refused or rejected (with --tenants: every
- * tenant's).
+ * Exit codes: 0 stopped by a signal (or --help), 1 could not start, 2
+ * registration refused or rejected (with --tenants: every tenant's).
  */
 import { startAgent, startMultiTenantAgent, type AgentConfig, type AgentOutcome, type MultiTenantAgentConfig } from './agent.js';
-import { configFrom, multiConfigFrom, parseArgs } from './cli.js';
+import { configFrom, multiConfigFrom, parseArgs, usage } from './cli.js';
 
 /** What both modes share once started: close on a signal, and the outcomes of their registrations. */
 interface Running {
@@ -55,6 +37,10 @@ function orExit<T>(fn: () => T): T {
 
 async function main() {
   const options = orExit(() => parseArgs(process.argv.slice(2), process.env));
+  if (options.help) {
+    console.log(usage());
+    process.exit(0);
+  }
   const multi = options.tenants !== undefined;
   let start: () => Promise<Running>;
   if (multi) {

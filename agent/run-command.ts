@@ -19,14 +19,50 @@ export type CommandRunner = (cmd: CommandLine, opts?: RunOptions) => Promise<Com
 const MAX_CAPTURE = 256 * 1024;
 
 /**
- * Runs an argument array without a shell. Cancellation stops the child with
+ * What a compose run inherits from the process that starts it: finding
+ * programs, the user's Docker configuration and engine, locale and time
+ * zone. Nothing else: the control plane's environment holds its secrets
+ * (DRYDOCK_ADMIN_PASSWORD, DATABASE_URL, DRYDOCK_SECRET_KEY, …), and compose
+ * interpolates any variable it is given into the tenant's compose file.
+ */
+export const INHERITED_ENV = [
+  'PATH',
+  'HOME',
+  'USER',
+  'LOGNAME',
+  'LANG',
+  'LANGUAGE',
+  'LC_ALL',
+  'LC_CTYPE',
+  'LC_MESSAGES',
+  'TZ',
+  'TMPDIR',
+  // A rootless engine's socket lives there.
+  'XDG_RUNTIME_DIR',
+  'DOCKER_HOST',
+  'DOCKER_CONTEXT',
+  'DOCKER_CONFIG',
+  'DOCKER_CERT_PATH',
+  'DOCKER_TLS_VERIFY',
+  'DOCKER_API_VERSION',
+] as const;
+
+/** The child's environment: the inherited allowlist from `parent`, then the command's own variables. */
+export function childEnvironment(parent: NodeJS.ProcessEnv, own: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const name of INHERITED_ENV) if (parent[name] !== undefined) env[name] = parent[name]!;
+  return { ...env, ...own };
+}
+
+/**
+ * Runs an argument array without a shell, in a clean environment (childEnvironment). Cancellation stops the child with
  * SIGTERM (compose stops its own work cleanly on it), then SIGKILL.
  */
 export const runCommand: CommandRunner = (cmd, opts = {}) =>
   new Promise((resolve, reject) => {
     const child = spawn(cmd.file, cmd.args, {
       cwd: cmd.cwd,
-      env: cmd.env ? { ...process.env, ...cmd.env } : process.env,
+      env: childEnvironment(process.env, cmd.env),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

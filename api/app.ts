@@ -27,8 +27,8 @@ export type AppDeps = InstancesRouterDeps & {
   audit: AuditLog;
   /** The built web UI (dist/ui); without index.html there, `/` says how to build it. */
   uiDir?: string;
-  /** Express's `trust proxy`, for Secure cookies and client addresses behind a TLS-terminating proxy. */
-  trustProxy?: boolean | number | string;
+  /** Express's `trust proxy` (a hop count or addresses, never `true`), for Secure cookies and client addresses behind a TLS-terminating proxy. */
+  trustProxy?: number | string;
 };
 
 export const BODY_LIMIT = '256kb';
@@ -47,6 +47,9 @@ const securityHeaders: RequestHandler = (_req, res, next) => {
 export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
+  if ((deps.trustProxy as unknown) === true || deps.trustProxy === 'true') {
+    throw new Error('trust proxy must be a hop count or addresses, never true (any client could forge X-Forwarded-For)');
+  }
   if (deps.trustProxy !== undefined) app.set('trust proxy', deps.trustProxy);
   app.use(securityHeaders);
   app.use(express.json({ limit: BODY_LIMIT }));

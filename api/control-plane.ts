@@ -4,8 +4,10 @@
  * `npm start` and the integration tests both go through here.
  */
 import { existsSync } from 'node:fs';
-import { rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { createSecureContext } from 'node:tls';
 import type { Express } from 'express';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -47,24 +49,69 @@ export interface ControlPlaneOptions {
   log?: (m: string) => void;
   /** The agent CA's directory; default `<dataDir>/ca`. */
   caDir?: string;
-  agentRateLimits?: { register?: RateLimit; poll?: RateLimit };
+  agentRateLimits?: { register?: RateLimit; poll?: RateLimit; pollAddress?: RateLimit };
   /** The built web UI; default `dist/ui`. */
   uiDir?: string;
   /** Session lifetimes, Secure cookies, sign-in limits; defaults in api/auth.ts. */
   auth?: Pick<AuthOptions, 'sessionIdleMs' | 'sessionMaxMs' | 'secureCookies' | 'loginLimits'>;
   /** Created when no operator exists; default from DRYDOCK_ADMIN_EMAIL / DRYDOCK_ADMIN_PASSWORD. Null: none. */
   firstOperator?: { email?: string; password?: string } | null;
-  /** Express's `trust proxy`; default from DRYDOCK_TRUST_PROXY. */
-  trustProxy?: boolean | number | string;
+  /** Express's `trust proxy`: a hop count or addresses, never `true`; default from DRYDOCK_TRUST_PROXY. */
+  trustProxy?: number | string;
+  /** Serve HTTPS with this certificate and key (PEM files); default from DRYDOCK_TLS_CERT / DRYDOCK_TLS_KEY. */
+  tls?: TlsFiles;
   /** Runs local instances' compose commands; default agent/run-command.ts (bench/overhead.ts wraps it to time compose). */
   commandRunner?: CommandRunner;
 }
 
-/** DRYDOCK_TRUST_PROXY: true/false, a hop count, or Express's address list. */
-export function trustProxyFromEnv(value = process.env.DRYDOCK_TRUST_PROXY): boolean | number | string | undefined {
-  if (!value) return undefined;
-  if (value === 'true' || value === 'false') return value === 'true';
-  return /^\d+$/.test(value) ? Number(value) : value;
+export interface TlsFiles {
+  certFile: string;
+  keyFile: string;
+}
+
+/**
+ * DRYDOCK_TRUST_PROXY: how many proxies stand in front (a hop count), or
+ * their addresses (Express's list: IPs, CIDRs, loopback, linklocal,
+ * uniquelocal). Never `true`: trusting every hop lets any client write its
+ * own X-Forwarded-For and pick the address the per-address limits count.
+ */
+export function trustProxyFromEnv(value = process.env.DRYDOCK_TRUST_PROXY): number | string | undefined {
+  const v = value?.trim();
+  if (!v || v === 'false' || v === '0') return undefined;
+  if (v === 'true') {
+    throw new Error(
+      'DRYDOCK_TRUST_PROXY=true would trust every X-Forwarded-For hop, so any client could pick the address the rate limits count; ' +
+        'set the number of proxies in front (DRYDOCK_TRUST_PROXY=1 for one reverse proxy) or their addresses (DRYDOCK_TRUST_PROXY=loopback, or 10.0.0.5,10.0.0.6)',
+    );
+  }
+  if (/^\d+$/.test(v)) return Number(v);
+  const names = v.split(',').map((s) => s.trim());
+  const bad = names.find((n) => !['loopback', 'linklocal', 'uniquelocal'].includes(n) && !/^[0-9a-fA-F.:]+(\/\d{1,3})?$/.test(n));
+  if (bad !== undefined) {
+    throw new Error(`DRYDOCK_TRUST_PROXY: ${JSON.stringify(bad)} is not a hop count, an IP address or CIDR, or one of loopback, linklocal, uniquelocal`);
+  }
+  return names.join(',');
+}
+
+/** DRYDOCK_TLS_CERT and DRYDOCK_TLS_KEY (PEM file paths): both or neither. */
+export function tlsFromEnv(cert = process.env.DRYDOCK_TLS_CERT, key = process.env.DRYDOCK_TLS_KEY): TlsFiles | undefined {
+  if (!cert && !key) return undefined;
+  if (!cert || !key) throw new Error('set both DRYDOCK_TLS_CERT and DRYDOCK_TLS_KEY (PEM files) to serve HTTPS, or neither');
+  return { certFile: cert, keyFile: key };
+}
+
+async function loadTls(t: TlsFiles): Promise<{ cert: string; key: string }> {
+  const read = (what: string, file: string) =>
+    readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+      throw new Error(`the TLS ${what} ${file} cannot be read: ${err.code ?? err.message}`);
+    });
+  const pair = { cert: await read('certificate', t.certFile), key: await read('key', t.keyFile) };
+  try {
+    createSecureContext(pair);
+  } catch (err) {
+    throw new Error(`the TLS certificate ${t.certFile} and key ${t.keyFile} do not make a usable pair: ${(err as Error).message}`);
+  }
+  return pair;
 }
 
 function secureCookiesFromEnv(value = process.env.DRYDOCK_SECURE_COOKIES): boolean | 'auto' {
@@ -91,6 +138,10 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   };
 
   try {
+    // Settings first: a bad one stops the start before anything is opened.
+    const trustProxy = opts.trustProxy ?? trustProxyFromEnv();
+    const tlsFiles = opts.tls ?? tlsFromEnv();
+    const tls = tlsFiles ? await loadTls(tlsFiles) : undefined;
     const db = await openDatabase({ url: opts.databaseUrl, dataDir: path.join(dataDir, 'pglite'), log });
     cleanups.push(() => db.close());
     if (!db.embedded) log(`database: ${redact(db.url)}`);
@@ -165,7 +216,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       audit,
       latestUpgrades: latestUpgradesFrom(db.prisma),
       uiDir,
-      trustProxy: opts.trustProxy ?? trustProxyFromEnv(),
+      trustProxy,
       rollouts: { instances, temporal, temporalAddress, temporalUiUrl, defaultImageTag, taskQueue: opts.taskQueue, verifyDeadlineMs: opts.verifyDeadlineMs },
       upgradeService: createUpgradeService({
         temporal,
@@ -178,7 +229,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       }),
     });
     // Not app.listen: Express 5 hands a listen error to the callback, which would pass for success.
-    const server = createServer(app);
+    const server = tls ? createHttpsServer({ ...tls, minVersion: 'TLSv1.2' }, app) : createServer(app);
     const port = opts.port ?? 3000;
     const host = opts.host ?? '127.0.0.1';
     await new Promise<void>((resolve, reject) => {
@@ -189,7 +240,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     });
     cleanups.push(() => new Promise((r) => server.close(r)));
     const addr = server.address();
-    const url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : opts.port}`;
+    const url = `${tls ? 'https' : 'http'}://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : opts.port}`;
     log(existsSync(path.join(uiDir, 'index.html')) ? `web UI: ${url}/` : `web UI: not built; run \`npm run build\` to serve it at ${url}/`);
     return { url, app, db, temporal, temporalAddress, temporalUiUrl, close };
   } catch (err) {

@@ -4,9 +4,12 @@
  * these same schemas, so it must stay free of Node-only imports.
  */
 import { z } from 'zod';
+import { BAKE_BOUNDS, durationProblem, PER_INSTANCE_TIMEOUT_BOUNDS } from '../core/waves.js';
 import type { RolloutInstanceStatus, RolloutStatus, UpgradeStatus } from '../core/types.js';
 import {
   DEFAULT_CORE_SERVICES,
+  DISPLAY_NAME_FORBIDDEN_RE,
+  DISPLAY_NAME_RULE,
   IMAGE_TAG_RE,
   IMAGE_TAG_RULE,
   PROJECT_NAME_RE,
@@ -19,11 +22,18 @@ import {
 
 export const imageTag = z.string().regex(IMAGE_TAG_RE, `must be ${IMAGE_TAG_RULE}`);
 const serviceName = z.string().regex(SERVICE_NAME_RE, `must be ${SERVICE_NAME_RULE}`);
+/** An instance's or agent's display name. */
+export const displayName = z
+  .string()
+  .trim()
+  .min(1, 'must not be empty')
+  .max(200)
+  .refine((n) => !DISPLAY_NAME_FORBIDDEN_RE.test(n), DISPLAY_NAME_RULE);
 
 export const createInstanceBody = z
   .object({
     slug: z.string().regex(SLUG_RE, `must be ${SLUG_RULE}`),
-    name: z.string().trim().min(1, 'must not be empty').max(200),
+    name: displayName,
     composeDir: z
       .string()
       .min(1)
@@ -91,6 +101,19 @@ const waveSpec = z.union([
   z.string().regex(/^\d+(\.\d+)?%$/, 'must be a count or a percentage like "10%"') as z.ZodType<`${number}%`>,
 ]);
 
+/** A duration as typed ("90s") or milliseconds; its value is checked by `bounded` (zod's own number check would only say "Invalid input" for Infinity). */
+const duration = (what: string, word?: string) =>
+  z.custom<string | number>((v) => typeof v === 'number' || v === word || (typeof v === 'string' && /^\d+(\.\d+)?(ms|s|m|h)$/.test(v)), { message: `must be ${what}` });
+
+/** A rollout duration within its bounds ("approval" passes through): JSON's 1e400 is Infinity, "0ms" would time out at once. */
+function bounded(b: Parameters<typeof durationProblem>[1], zeroMeans?: string) {
+  return (v: string | number, ctx: z.RefinementCtx) => {
+    if (v === 'approval') return;
+    const problem = durationProblem(v, b, zeroMeans);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  };
+}
+
 export const rolloutBody = z
   .object({
     mode: z.enum(['full', 'image-only', 'release']),
@@ -106,8 +129,8 @@ export const rolloutBody = z
       .object({ count: z.number().int().min(0).optional(), percent: z.number().min(0).max(100).optional() })
       .strict()
       .default({ count: 0 }),
-    bake: z.union([z.literal('approval'), z.number().min(0), z.string().regex(/^\d+(\.\d+)?(ms|s|m|h)$/, 'must be "approval" or a duration like 90s, 5m')]).default(0),
-    perInstanceTimeout: z.union([z.number().min(1_000), z.string().regex(/^\d+(\.\d+)?(ms|s|m|h)$/, 'must be a duration like 15m')]).default('30m'),
+    bake: (duration('"approval" or a duration like 90s, 5m', 'approval') as z.ZodType<'approval' | string | number>).superRefine(bounded(BAKE_BOUNDS, 'no bake')).default(0),
+    perInstanceTimeout: duration('a duration like 15m').superRefine(bounded(PER_INSTANCE_TIMEOUT_BOUNDS)).default('30m'),
     reason: z.string().trim().max(500).optional(),
   })
   .strict()
@@ -201,6 +224,8 @@ export const errorResponse = z.object({
   fields: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
   retryAfterSeconds: z.number().optional(),
   setupNeeded: z.boolean().optional(),
+  /** A 409 from approving an agent: what the approval would replace. */
+  replaces: z.lazy(() => agentReplacementView).optional(),
 });
 
 export const instanceView = z.object({
@@ -340,6 +365,19 @@ export const agentInviteView = z.object({
   usedAt: isoDate.nullish(),
   state: z.enum(['unused', 'used', 'expired']).optional(),
 });
+/** What approving a registration would replace, old beside new (409 from approve). */
+export const agentReplacementView = z.object({
+  slug: z.string(),
+  current: z.object({
+    instance: z.object({ id: z.string(), name: z.string(), isRemote: z.boolean(), agentUrl: z.string().nullable() }).nullable(),
+    agent: z
+      .object({ registrationId: z.string(), agentUrl: z.string(), keyFingerprint256: z.string().nullable(), certFingerprint256: z.string().nullable() })
+      .nullable(),
+  }),
+  replacement: z.object({ registrationId: z.string(), agentUrl: z.string(), keyFingerprint256: z.string().nullable() }),
+});
+export type AgentReplacementView = z.infer<typeof agentReplacementView>;
+
 export const createdAgentInvite = agentInviteView.extend({ code: z.string(), caFingerprint256: z.string().optional() });
 
 export const agentRegistrationView = z.object({
@@ -352,6 +390,8 @@ export const agentRegistrationView = z.object({
   status: z.enum(['pending', 'approved', 'rejected', 'revoked']),
   instanceId: z.string().nullish(),
   certFingerprint: z.string().nullish(),
+  /** sha256 of the agent's public key: what the agent logs when it registers, to compare before approving. */
+  keyFingerprint256: z.string().nullish(),
   certNotAfter: isoDate.nullish(),
   decidedBy: z.string().nullish(),
   decidedAt: isoDate.nullish(),
@@ -366,9 +406,14 @@ export const createInviteBody = z
   .object({
     expiresInMinutes: z.number().int().min(1).max(30 * 24 * 60).optional(),
     slug: z.string().regex(SLUG_RE, `must be ${SLUG_RULE}`).optional(),
+    anySlug: z.boolean().optional(),
     note: z.string().trim().max(500).optional(),
   })
-  .strict();
+  .strict()
+  .refine((b) => (b.slug === undefined) === (b.anySlug === true), {
+    message: 'give the slug this invite is for, or choose any slug',
+    path: ['slug'],
+  });
 export const agentDecisionBody = z.object({ reason: z.string().trim().max(500).optional() }).strict();
 
 // ---------------------------------------------------------------- rollouts

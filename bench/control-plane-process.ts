@@ -34,7 +34,7 @@ const cp = await startControlPlane({
   taskQueue: cfg.taskQueue,
   planner: createPlanner(cfg.renderDefaults, cfg.templatesDir),
   verifyPollMs: cfg.verifyPollMs,
-  agentRateLimits: limit ? { register: limit, poll: limit } : undefined,
+  agentRateLimits: limit ? { register: limit, poll: limit, pollAddress: limit } : undefined,
   firstOperator: null,
   log: (m) => process.stderr.write(`control plane: ${m}\n`),
 });

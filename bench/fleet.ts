@@ -256,6 +256,7 @@ async function runDrydock(work: string, s: FleetSettings): Promise<DrydockRun> {
       [
         '--tenants', tenantsFile,
         '--ccp-url', ready.url,
+        '--insecure-http',
         '--listen', '127.0.0.1:0',
         '--state-dir', path.join(work, 'agent-state'),
         '--ca-fingerprint', caFingerprint,

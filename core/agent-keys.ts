@@ -5,11 +5,10 @@
  * certificates) is core/pki.ts; it costs the agent ~16 MB of resident memory
  * it never uses after registering, so the agent does not load it.
  */
-import { generateKeyPair as generateKeyPairCb, sign, X509Certificate } from 'node:crypto';
+import { createHash, createPublicKey, generateKeyPair as generateKeyPairCb, sign, X509Certificate } from 'node:crypto';
 import { promisify } from 'node:util';
 
-/** The common name of the control plane's client certificate; agents accept no other caller. */
-export const CONTROL_PLANE_CN = 'drydock-control-plane';
+export { CONTROL_PLANE_CN } from './validation.js';
 
 export interface KeyPairPem {
   privateKeyPem: string;
@@ -66,4 +65,10 @@ export async function createCsr(commonName: string, keys: KeyPairPem): Promise<s
 /** sha256 of the certificate's DER, `AB:CD:…`. */
 export function fingerprint256(certPem: string): string {
   return new X509Certificate(certPem).fingerprint256;
+}
+
+/** sha256 of the public key (SPKI DER), `AB:CD:…`: what the Agents page shows of a registration (core/pki.ts keyFingerprint256). */
+export function publicKeyFingerprint256(publicKeyPem: string): string {
+  const der = createPublicKey(publicKeyPem).export({ type: 'spki', format: 'der' });
+  return createHash('sha256').update(der).digest('hex').toUpperCase().replace(/(..)(?!$)/g, '$1:');
 }

@@ -128,3 +128,11 @@ function randomSerial(): string {
   b[0] = (b[0]! & 0x7f) | 0x01;
   return Buffer.from(b).toString('hex');
 }
+
+/** sha256 of the public key (SPKI DER) a CSR or certificate carries, `AB:CD:…`: the agent's identity, stable across certificates. */
+export function keyFingerprint256(pemText: string): string {
+  const key = pemText.includes('CERTIFICATE REQUEST')
+    ? new x509.Pkcs10CertificateRequest(pemText).publicKey
+    : new x509.X509Certificate(pemText).publicKey;
+  return createHash('sha256').update(Buffer.from(key.rawData)).digest('hex').toUpperCase().replace(/(..)(?!$)/g, '$1:');
+}

@@ -3,9 +3,24 @@
  * plain regexes (no zod) so workflow code and the agent can use them too.
  */
 
-/** A lowercase DNS label (RFC 1123): what slugs and compose project names must be. */
-export const SLUG_RE = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
-export const SLUG_RULE = 'a lowercase DNS label: 1-63 of a-z, 0-9 and "-", starting and ending with a letter or digit';
+/**
+ * The common name of the control plane's client certificate; agents accept no
+ * other caller. Never a tenant slug: an agent certificate with this name
+ * would pass for the control plane with every other agent.
+ */
+export const CONTROL_PLANE_CN = 'drydock-control-plane';
+
+/** A lowercase DNS label (RFC 1123): what slugs and compose project names must be; never the control plane's own name. */
+export const SLUG_RE = /^(?!drydock-control-plane$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+export const SLUG_RULE = `a lowercase DNS label: 1-63 of a-z, 0-9 and "-", starting and ending with a letter or digit, and not ${CONTROL_PLANE_CN}`;
+
+/**
+ * Display names (instances, agents): no control characters (C0, DEL, C1) and
+ * no Unicode line or paragraph separators, which break the one-line places a
+ * name is written to (log lines, rendered files, previews).
+ */
+export const DISPLAY_NAME_FORBIDDEN_RE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+export const DISPLAY_NAME_RULE = 'must not contain control characters or line/paragraph separators (U+2028, U+2029)';
 
 /** Docker's tag grammar: [\w][\w.-]{0,127}. */
 export const IMAGE_TAG_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;

@@ -34,6 +34,28 @@ export function resolveWaves(total: number, specs: readonly WaveSpec[]): number[
 
 const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
 
+/** Bounds of a rollout's durations: a bake of 0 means none; otherwise at least a second, at most a week. */
+export const BAKE_BOUNDS = { minMs: 1_000, maxMs: 7 * 86_400_000, min: '1s', max: '7 days' } as const;
+/** How long an instance's upgrade may take in a rollout: at least a second, at most a day. */
+export const PER_INSTANCE_TIMEOUT_BOUNDS = { minMs: 1_000, maxMs: 86_400_000, min: '1s', max: '24h' } as const;
+
+/**
+ * Why a duration is outside its bounds, or undefined when it is fine. `zeroMeans`
+ * names what 0 means where 0 is allowed (bake: none).
+ */
+export function durationProblem(value: string | number, b: { minMs: number; maxMs: number; min: string; max: string }, zeroMeans?: string): string | undefined {
+  let ms: number;
+  try {
+    ms = parseDuration(value);
+  } catch (err) {
+    return (err as Error).message;
+  }
+  if (ms === 0 && zeroMeans && value === 0) return undefined;
+  if (ms < b.minMs) return `must be at least ${b.min}${zeroMeans ? ` (or the number 0 for ${zeroMeans})` : ''}, not ${JSON.stringify(value)}`;
+  if (ms > b.maxMs) return `must be at most ${b.max}, not ${JSON.stringify(value)}`;
+  return undefined;
+}
+
 /** "90s", "5m", "1h", "250ms" or a number of milliseconds. */
 export function parseDuration(value: string | number): number {
   if (typeof value === 'number') {

@@ -32,8 +32,18 @@ describe('approvedAgent', () => {
     if (!('registration' in r)) throw new Error(`refused: ${r.refused}`);
     return r.registration.id;
   };
-  const approve = (id: string, fingerprint: string) =>
-    agents.approve(id, { decidedBy: 'test', certPem: 'cert', certSerial: fingerprint, certFingerprint: fingerprint, certNotAfter: new Date(Date.now() + 86_400_000), coreServices: ['api'] });
+  const approve = async (id: string, fingerprint: string, confirmReplace = true) => {
+    const a = await agents.approve(id, {
+      decidedBy: 'test',
+      certPem: 'cert',
+      certSerial: fingerprint,
+      certFingerprint: fingerprint,
+      certNotAfter: new Date(Date.now() + 86_400_000),
+      coreServices: ['api'],
+      confirmReplace,
+    });
+    return a && 'instance' in a ? a : undefined;
+  };
 
   it('is nothing until an operator approves, then the approved URL and certificate fingerprint', async () => {
     const id = await registration('acme', 'https://acme-host:7443');
@@ -55,5 +65,65 @@ describe('approvedAgent', () => {
     const [current] = await db.prisma.agentRegistration.findMany({ where: { slug: 'acme', status: 'approved' } });
     await agents.revoke(current!.id, 'test', 'retired');
     expect(await agents.approvedAgent('acme')).toBeUndefined();
+  });
+});
+
+describe('approvals racing on one slug', () => {
+  let drop: () => Promise<void>;
+  let db: Database;
+  let agents: ReturnType<typeof createAgentRepo>;
+  let n = 0;
+
+  beforeAll(async () => {
+    const t = await createTestDatabase();
+    drop = t.drop;
+    db = await openDatabase({ url: t.url });
+    agents = createAgentRepo(db.prisma);
+  });
+  afterAll(async () => {
+    await db?.close();
+    await drop?.();
+  });
+
+  const registration = async (slug: string) => {
+    const codeHash = `race-${slug}-${n++}`;
+    await agents.createInvite({ codeHash, expiresAt: new Date(Date.now() + 60_000), slug });
+    const r = await agents.register(codeHash, { slug, name: slug, agentUrl: `https://${slug}-${n}:7443`, composeDir: `/srv/${slug}`, composeProjectName: slug, csrPem: 'csr', clientAddress: null });
+    if (!('registration' in r)) throw new Error(`refused: ${r.refused}`);
+    return r.registration.id;
+  };
+  const approval = (fingerprint: string, confirmReplace: boolean) => ({
+    decidedBy: 'test',
+    certPem: 'cert',
+    certSerial: fingerprint,
+    certFingerprint: fingerprint,
+    certNotAfter: new Date(Date.now() + 86_400_000),
+    coreServices: ['api'],
+    confirmReplace,
+  });
+
+  it('leaves exactly one approved agent when confirmed approvals of two registrations of a slug run at once', async () => {
+    for (let round = 0; round < 8; round++) {
+      const slug = `race-confirmed-${round}`;
+      const [a, b] = [await registration(slug), await registration(slug)];
+      const results = await Promise.allSettled([agents.approve(a, approval(`A${round}`, true)), agents.approve(b, approval(`B${round}`, true))]);
+      expect(results.map((r) => r.status), slug).toEqual(['fulfilled', 'fulfilled']);
+      const approved = await db.prisma.agentRegistration.findMany({ where: { slug, status: 'approved' } });
+      expect(approved, slug).toHaveLength(1);
+      const instance = await db.prisma.instance.findUniqueOrThrow({ where: { slug } });
+      expect(instance.agentUrl, slug).toBe(approved[0]!.agentUrl);
+    }
+  });
+
+  it('approves one and shows the other what it would replace when neither confirmed', async () => {
+    const slug = 'race-unconfirmed';
+    const [a, b] = [await registration(slug), await registration(slug)];
+    const [ra, rb] = await Promise.all([agents.approve(a, approval('A', false)), agents.approve(b, approval('B', false))]);
+    const won = [ra, rb].filter((r) => r && 'instance' in r);
+    const shown = [ra, rb].filter((r) => r && 'replaces' in r);
+    expect([won.length, shown.length]).toEqual([1, 1]);
+    const winner = won[0] as { registration: { id: string; agentUrl: string } };
+    expect((shown[0] as { replaces: { agent?: { id: string } } }).replaces.agent?.id).toBe(winner.registration.id);
+    expect(await db.prisma.agentRegistration.count({ where: { slug, status: 'approved' } })).toBe(1);
   });
 });

@@ -201,6 +201,14 @@ export interface Approval {
   /** For an Instance created at approval. */
   name?: string;
   coreServices: string[];
+  /** Replace the slug's instance or approved agent (the operator saw and confirmed what `replaces` showed). */
+  confirmReplace?: boolean;
+}
+
+/** What approving a registration would replace: the slug's instance and its approved agent, if any. */
+export interface Replacement {
+  instance?: InstanceRecord;
+  agent?: RegistrationRecord;
 }
 
 const INVITE_SELECT = { id: true, slug: true, note: true, createdBy: true, createdAt: true, expiresAt: true, usedAt: true } as const;
@@ -242,11 +250,29 @@ export function createAgentRepo(prisma: PrismaClient) {
      * pending → approved: stores the signed certificate, supersedes an earlier
      * approved agent of the slug, and creates or links the Instance (remote,
      * registered, agent URL). Undefined when the registration is not pending.
+     *
+     * When the slug already has an instance or an approved agent, nothing
+     * changes unless `confirmReplace` is set: the answer is what would be
+     * replaced, for the operator to confirm. Approvals of one slug take turns
+     * (a transaction-scoped advisory lock), so two racing approvals see each
+     * other and the second gets an answer rather than the partial unique
+     * index's error (migration 20261126235900_agents).
      */
-    async approve(id: string, a: Approval): Promise<{ registration: RegistrationRecord; instance: InstanceRecord } | undefined> {
+    async approve(
+      id: string,
+      a: Approval,
+    ): Promise<{ registration: RegistrationRecord; instance: InstanceRecord } | { replaces: Replacement; registration: RegistrationRecord } | undefined> {
       return prisma.$transaction(async (tx) => {
-        const reg = await tx.agentRegistration.findUnique({ where: { id } });
-        if (!reg || reg.status !== 'pending') return undefined;
+        const pending = await tx.agentRegistration.findUnique({ where: { id }, select: { slug: true } });
+        if (!pending) return undefined;
+        await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`drydock-agent-approval:${pending.slug}`}))`;
+        const reg = asRegistration(await tx.agentRegistration.findUnique({ where: { id } }));
+        if (reg.status !== 'pending') return undefined;
+        const instance = await tx.instance.findUnique({ where: { slug: reg.slug } });
+        const current = asRegistration(await tx.agentRegistration.findFirst({ where: { slug: reg.slug, status: 'approved' } })) ?? undefined;
+        if ((instance || current) && !a.confirmReplace) {
+          return { registration: reg, replaces: { instance: instance ? (instance as InstanceRecord) : undefined, agent: current } };
+        }
         const now = new Date();
         await tx.agentRegistration.updateMany({
           where: { slug: reg.slug, status: 'approved' },
@@ -259,7 +285,7 @@ export function createAgentRepo(prisma: PrismaClient) {
           composeDir: reg.composeDir,
           composeProjectName: reg.composeProjectName,
         };
-        const instance = await tx.instance.upsert({
+        const linkedInstance = await tx.instance.upsert({
           where: { slug: reg.slug },
           update: linked,
           create: { slug: reg.slug, name: a.name ?? reg.name, coreServices: a.coreServices, ...linked },
@@ -274,10 +300,10 @@ export function createAgentRepo(prisma: PrismaClient) {
             certSerial: a.certSerial,
             certFingerprint: a.certFingerprint,
             certNotAfter: a.certNotAfter,
-            instanceId: instance.id,
+            instanceId: linkedInstance.id,
           },
         });
-        return { registration: asRegistration(updated), instance };
+        return { registration: asRegistration(updated), instance: linkedInstance as InstanceRecord };
       });
     },
 

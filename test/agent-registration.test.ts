@@ -6,7 +6,12 @@
  */
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCsr, generateKeyPair, sha256Hex } from '../core/pki.js';
+import { randomUUID, X509Certificate } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { CONTROL_PLANE_CN, createCsr, generateKeyPair, keyFingerprint256, sha256Hex } from '../core/pki.js';
+import { caFingerprintOfInvite } from '../core/invite-code.js';
 import { startTestControlPlane, uniqueName, type TestControlPlane } from './support.js';
 
 async function csrFor(slug: string) {
@@ -33,14 +38,21 @@ function postFrom(localAddress: string, url: string, body: unknown) {
 
 describe('agent registration and approval', () => {
   let cp: TestControlPlane;
+  let caDir: string;
 
   beforeAll(async () => {
-    cp = await startTestControlPlane({ runWorker: false });
+    // Polls per address: above what the per-registration test below sends from 127.0.0.1.
+    caDir = await mkdtemp(path.join(os.tmpdir(), 'drydock-reg-ca-'));
+    cp = await startTestControlPlane({ runWorker: false, caDir, agentRateLimits: { pollAddress: { max: 250, windowMs: 15 * 60_000 } } });
   });
-  afterAll(() => cp?.stop());
+  afterAll(async () => {
+    await cp?.stop();
+    if (caDir) await rm(caDir, { recursive: true, force: true });
+  });
 
+  // Any slug unless the test names one: each test registers slugs of its own making.
   const invite = async (body: object = {}) => {
-    const res = await cp.api('POST', '/api/agents/invites', body);
+    const res = await cp.api('POST', '/api/agents/invites', 'slug' in body ? body : { anySlug: true, ...body });
     expect(res.status).toBe(201);
     return res.body as { id: string; code: string; expiresAt: string };
   };
@@ -134,7 +146,10 @@ describe('agent registration and approval', () => {
     const slug = uniqueName('lnk');
     const created = await cp.api('POST', '/api/instances', { slug, name: 'Existing', composeDir: '/srv/existing' });
     const id = (await register((await invite()).code, slug, { composeProjectName: 'existing_proj' })).body.registrationId;
-    const approved = (await cp.api('POST', `/api/agents/registrations/${id}/approve`, {})).body;
+    // The slug has an instance: approval shows what it re-points, and needs confirming.
+    const shown = await cp.api('POST', `/api/agents/registrations/${id}/approve`, {});
+    expect(shown.status).toBe(409);
+    const approved = (await cp.api('POST', `/api/agents/registrations/${id}/approve`, { confirmReplace: true })).body;
     expect(approved.registration).toMatchObject({ status: 'approved', instanceId: created.body.id, decidedAt: expect.any(String) });
     expect(approved.registration.decidedBy).toBe(cp.operator.email);
     expect(approved.instance).toMatchObject({ id: created.body.id, name: 'Existing', isRemote: true, isRegistered: true, agentUrl: 'https://127.0.0.1:1', composeProjectName: 'existing_proj' });
@@ -158,8 +173,117 @@ describe('agent registration and approval', () => {
     const first = (await register((await invite()).code, slug)).body.registrationId;
     await cp.api('POST', `/api/agents/registrations/${first}/approve`, {});
     const second = (await register((await invite()).code, slug, { agentUrl: 'https://127.0.0.1:2' })).body.registrationId;
-    const approved = await cp.api('POST', `/api/agents/registrations/${second}/approve`, {});
+    const approved = await cp.api('POST', `/api/agents/registrations/${second}/approve`, { confirmReplace: true });
     expect(approved.body.instance.agentUrl).toBe('https://127.0.0.1:2');
     expect((await cp.api('GET', `/api/agents/registrations/${first}`)).body).toMatchObject({ status: 'revoked', reason: `superseded by registration ${second}` });
+  });
+
+  describe('trust and approval (issue 13)', () => {
+    it('makes an invite for one slug unless any slug is asked for explicitly', async () => {
+      const unbound = await cp.api('POST', '/api/agents/invites', {});
+      expect(unbound.status).toBe(400);
+      expect(JSON.stringify(unbound.body)).toMatch(/give the slug this invite is for, or anySlug: true/);
+      expect((await cp.api('POST', '/api/agents/invites', { slug: 'both-ways', anySlug: true })).status).toBe(400);
+      const bound = await cp.api('POST', '/api/agents/invites', { slug: 'one-slug' });
+      expect([bound.status, bound.body.slug]).toEqual([201, 'one-slug']);
+      const any = await cp.api('POST', '/api/agents/invites', { anySlug: true });
+      expect([any.status, any.body.slug]).toEqual([201, null]);
+    });
+
+    it("puts the CA's fingerprint into the invite code, so the agent pins the CA from the code alone", async () => {
+      const { body } = await cp.api('POST', '/api/agents/invites', { slug: uniqueName('fp') });
+      const ca = await readFile(path.join(caDir, 'ca.crt'), 'utf8');
+      expect(caFingerprintOfInvite(body.code)).toBe(new X509Certificate(ca).fingerprint256);
+      expect(body.caFingerprint256).toBe(new X509Certificate(ca).fingerprint256);
+    });
+
+    it("never takes the control plane's own certificate name as a slug: not for an instance, an invite or a registration", async () => {
+      expect((await cp.api('POST', '/api/instances', { slug: CONTROL_PLANE_CN, name: 'x', composeDir: '/srv/x' })).status).toBe(400);
+      expect((await cp.api('POST', '/api/agents/invites', { slug: CONTROL_PLANE_CN })).status).toBe(400);
+      const { code } = await invite();
+      const reg = await register(code, CONTROL_PLANE_CN);
+      expect(reg.status).toBe(400);
+      expect(JSON.stringify(reg.body)).toContain(`not ${CONTROL_PLANE_CN}`);
+      expect((await register(code, uniqueName('ok'))).status).toBe(201);
+    });
+
+    it('refuses control characters and line separators in instance and agent names at create', async () => {
+      for (const name of ['two\nlines', 'esc\u001b[31mred', 'line\u2028sep', 'para\u2029sep', 'del\u007f', 'c1\u0085']) {
+        const inst = await cp.api('POST', '/api/instances', { slug: uniqueName('nm'), name, composeDir: '/srv/nm' });
+        expect(inst.status, JSON.stringify(name)).toBe(400);
+        expect(JSON.stringify(inst.body)).toMatch(/control characters/);
+        const { code } = await invite();
+        const reg = await register(code, uniqueName('nm'), { name });
+        expect(reg.status, JSON.stringify(name)).toBe(400);
+      }
+      const id = (await register((await invite()).code, uniqueName('nm'))).body.registrationId;
+      const approve = await cp.api('POST', `/api/agents/registrations/${id}/approve`, { name: 'bad\u2028name' });
+      expect(approve.status).toBe(400);
+      expect((await cp.api('GET', `/api/agents/registrations/${id}`)).body.status).toBe('pending');
+    });
+
+    it('shows what approving would replace (old and new agent URL and key fingerprint) and changes nothing until confirmed', async () => {
+      const slug = uniqueName('rep');
+      const firstKeys = await generateKeyPair();
+      const firstCsr = await createCsr(slug, firstKeys);
+      const first = (await register((await invite()).code, slug, { csr: firstCsr, agentUrl: 'https://10.1.1.1:7443' })).body.registrationId;
+      expect((await cp.api('POST', `/api/agents/registrations/${first}/approve`, {})).status).toBe(200);
+      const secondCsr = await createCsr(slug, await generateKeyPair());
+      const second = (await register((await invite()).code, slug, { csr: secondCsr, agentUrl: 'https://10.6.6.6:7443' })).body.registrationId;
+
+      const shown = await cp.api('POST', `/api/agents/registrations/${second}/approve`, {});
+      expect(shown.status).toBe(409);
+      expect(shown.body.error).toMatch(/re-points the instance .* to https:\/\/10\.6\.6\.6:7443; confirm with confirmReplace: true/);
+      const firstCert = (await cp.api('GET', `/api/agents/registrations/${first}`)).body;
+      expect(shown.body.replaces).toEqual({
+        slug,
+        current: {
+          instance: expect.objectContaining({ isRemote: true, agentUrl: 'https://10.1.1.1:7443' }),
+          agent: { registrationId: first, agentUrl: 'https://10.1.1.1:7443', keyFingerprint256: keyFingerprint256(firstCsr), certFingerprint256: firstCert.certFingerprint },
+        },
+        replacement: { registrationId: second, agentUrl: 'https://10.6.6.6:7443', keyFingerprint256: keyFingerprint256(secondCsr) },
+      });
+      expect(keyFingerprint256(firstCsr)).not.toBe(keyFingerprint256(secondCsr));
+      // The pending list shows the same key fingerprint, to compare with what the agent logged.
+      expect((await cp.api('GET', `/api/agents/registrations/${second}`)).body.keyFingerprint256).toBe(keyFingerprint256(secondCsr));
+      // Nothing moved: the instance still points at the first agent, which is still the approved one.
+      expect((await cp.api('GET', `/api/agents/registrations/${first}`)).body.status).toBe('approved');
+      expect((await cp.api('GET', `/api/agents/registrations/${second}`)).body.status).toBe('pending');
+      const instances = (await cp.api('GET', '/api/instances')).body as { slug: string; agentUrl: string }[];
+      expect(instances.find((i) => i.slug === slug)!.agentUrl).toBe('https://10.1.1.1:7443');
+
+      const confirmed = await cp.api('POST', `/api/agents/registrations/${second}/approve`, { confirmReplace: true });
+      expect(confirmed.status).toBe(200);
+      expect(confirmed.body.instance.agentUrl).toBe('https://10.6.6.6:7443');
+    });
+
+    it('leaves exactly one approved agent when two approvals of one slug race, confirmed or not', async () => {
+      for (const confirmReplace of [false, true]) {
+        const slug = uniqueName('race');
+        const ids = [
+          (await register((await invite()).code, slug, { agentUrl: 'https://10.0.0.1:7443' })).body.registrationId,
+          (await register((await invite()).code, slug, { agentUrl: 'https://10.0.0.2:7443' })).body.registrationId,
+        ];
+        const answers = await Promise.all(ids.map((id) => cp.api('POST', `/api/agents/registrations/${id}/approve`, { confirmReplace })));
+        const statuses = answers.map((a) => a.status).sort();
+        expect(statuses, `confirmReplace ${confirmReplace}`).toEqual(confirmReplace ? [200, 200] : [200, 409]);
+        const approved = await cp.db.prisma.agentRegistration.findMany({ where: { slug, status: 'approved' } });
+        expect(approved, `confirmReplace ${confirmReplace}`).toHaveLength(1);
+        const instance = await cp.db.prisma.instance.findUniqueOrThrow({ where: { slug } });
+        expect(instance.agentUrl).toBe(approved[0]!.agentUrl);
+      }
+    });
+
+    it('limits polls per address too, whatever registration they name', async () => {
+      const url = `${cp.url}/api/agents/poll`;
+      for (let i = 1; i <= 250; i++) {
+        const r = await postFrom('127.0.0.77', url, { registrationId: randomUUID(), slug: 'made-up' });
+        if (r.status !== 404) throw new Error(`poll ${i} answered ${r.status}`);
+      }
+      const over = await postFrom('127.0.0.77', url, { registrationId: randomUUID(), slug: 'made-up' });
+      expect(over.status).toBe(429);
+      expect(over.body.error).toMatch(/polls from this address/);
+      expect((await postFrom('127.0.0.78', url, { registrationId: randomUUID(), slug: 'made-up' })).status).toBe(404);
+    });
   });
 });

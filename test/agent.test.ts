@@ -115,11 +115,12 @@ describe('a remote tenant driven through a real agent process over mutual TLS', 
   });
 
   it('registers with an invite code and waits, pending, for an operator', async () => {
-    const invite = await cp.api('POST', '/api/agents/invites', { expiresInMinutes: 30, note: 'e2e' });
+    const invite = await cp.api('POST', '/api/agents/invites', { expiresInMinutes: 30, slug, note: 'e2e' });
     expect(invite.status).toBe(201);
     inviteCode = invite.body.code;
     agent = spawnAgent([
       '--ccp-url', cp.url,
+      '--insecure-http',
       '--invite-code', inviteCode,
       '--slug', slug,
       '--dir', dir,

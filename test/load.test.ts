@@ -116,9 +116,9 @@ describe('the API under load', () => {
   });
 
   it('holds 1,000 invite-code guesses from one address at the limiter after 10, and none succeeds', async () => {
-    const invite = await cp.api('POST', '/api/agents/invites', { expiresInMinutes: 30 });
-    expect(invite.status).toBe(201);
     const slug = uniqueName('brute');
+    const invite = await cp.api('POST', '/api/agents/invites', { expiresInMinutes: 30, slug });
+    expect(invite.status).toBe(201);
     // A valid CSR, so every guess reaches the invite-code check.
     const csr = await createCsr(slug, await generateKeyPair());
     const guess = () =>

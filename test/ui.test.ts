@@ -17,7 +17,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderRelease } from '../activities/release-plan.js';
 import { createTenantDriver, detectComposeVariant } from '../agent/tenant.js';
-import { createCsr, generateKeyPair } from '../core/pki.js';
+import { createCsr, generateKeyPair, keyFingerprint256 } from '../core/pki.js';
 import { createPlanner } from '../worker/planner.js';
 import { buildUi, expectNoSideScroll, expectText, launchChromium, screenshotsDir, type Browser } from './browser.js';
 import { buildAndPushImage, registryAddress } from './harness/images.js';
@@ -261,7 +261,7 @@ describe('the operator web UI in a real browser', () => {
 
   it('approves a pending agent', async () => {
     const agentSlug = uniqueName('agt');
-    const invite = await cp.api('POST', '/api/agents/invites', { note: 'browser test' });
+    const invite = await cp.api('POST', '/api/agents/invites', { slug: agentSlug, note: 'browser test' });
     expect(invite.status).toBe(201);
     const csr = await createCsr(agentSlug, await generateKeyPair());
     const reg = await cp.anon('POST', '/api/agents/register', {
@@ -285,11 +285,41 @@ describe('the operator web UI in a real browser', () => {
     const decided = await cp.api('GET', `/api/agents/registrations/${reg.body.registrationId}`);
     expect(decided.body).toMatchObject({ status: 'approved', decidedBy: cp.operator.email });
 
-    // An invite code is shown once, with a way to copy it.
+    // A second agent for the same slug: approving it shows what it replaces, old beside new, and waits for a confirmation.
+    const secondCsr = await createCsr(agentSlug, await generateKeyPair());
+    const second = await cp.anon('POST', '/api/agents/register', {
+      inviteCode: (await cp.api('POST', '/api/agents/invites', { slug: agentSlug })).body.code,
+      slug: agentSlug,
+      csr: secondCsr,
+      agentUrl: 'https://10.9.9.9:7443',
+      composeDir: '/srv/remote-tenant',
+    });
+    expect(second.status).toBe(201);
+    const secondRow = page.locator(`[data-testid="registrations-pending"] tr[data-slug="${agentSlug}"]`);
+    await expectText(secondRow, 'https://10.9.9.9:7443');
+    await expectText(secondRow, `key ${keyFingerprint256(secondCsr)}`);
+    await secondRow.getByRole('button', { name: 'Approve' }).click();
+    const dialog = page.getByRole('dialog');
+    await expectText(dialog, `Approving re-points ${agentSlug}`);
+    await expectText(dialog.getByTestId('replace-old-url'), 'https://127.0.0.1:9443');
+    await expectText(dialog.getByTestId('replace-new-url'), 'https://10.9.9.9:7443');
+    await expectText(dialog.getByTestId('replace-old-fingerprint'), keyFingerprint256(csr));
+    await expectText(dialog.getByTestId('replace-new-fingerprint'), keyFingerprint256(secondCsr));
+    await shot('desktop-11b-agents-confirm-replace');
+    // Nothing changed while the dialog is open.
+    expect((await cp.api('GET', `/api/agents/registrations/${second.body.registrationId}`)).body.status).toBe('pending');
+    await dialog.getByTestId('confirm-replace').click();
+    await expectText(page.locator(`[data-testid="registrations-approved"] tr[data-slug="${agentSlug}"]`), 'https://10.9.9.9:7443');
+    expect((await cp.api('GET', `/api/agents/registrations/${reg.body.registrationId}`)).body.status).toBe('revoked');
+
+    // An invite code is for one slug unless "any slug" is chosen, shown once, with a way to copy it; it carries the CA fingerprint.
+    await page.getByRole('button', { name: 'Create invite code' }).click();
+    await expectText(page.locator('.invite-form'), 'give the slug this invite is for');
+    await page.getByTestId('invite-any-slug').check();
     await page.getByRole('button', { name: 'Create invite code' }).click();
     const code = page.getByTestId('invite-code');
     await expectText(code, 'Shown this once');
-    expect(await code.locator('input').inputValue()).toMatch(/^[A-Za-z0-9_-]{24}$/);
+    expect(await code.locator('input').inputValue()).toMatch(/^[A-Za-z0-9_-]{24}\.[A-Za-z0-9_-]{43}$/);
 
     await page.getByRole('link', { name: 'Instances' }).click();
     const remote = page.locator(`tr[data-slug="${agentSlug}"]`);

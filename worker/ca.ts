@@ -17,6 +17,7 @@ import {
   type CertificateAuthority,
   type IssuedCertificate,
 } from '../core/pki.js';
+import { SLUG_RE, SLUG_RULE } from '../core/validation.js';
 import type { RemoteCredentials } from './remote-driver.js';
 
 export interface ControlPlaneCa {
@@ -73,6 +74,8 @@ export async function openCa(dir: string, log: (m: string) => void = () => {}): 
     fingerprint256: fingerprint256(ca.certPem),
     clientCredentials,
     async signAgentCsr(csrPem, slug, validityDays = AGENT_CERT_DAYS) {
+      // An agent certificate named like the control plane's would pass for it with every other agent.
+      if (!SLUG_RE.test(slug)) throw new Error(`${JSON.stringify(slug)} is not a tenant slug: it must be ${SLUG_RULE}`);
       const csr = await parseCsr(csrPem);
       if (csr.commonName !== slug) throw new Error(`the CSR names ${csr.commonName ?? 'nobody'}, not ${slug}`);
       return issueCertificate(ca, csr.publicKey, {

@@ -8,11 +8,16 @@
  * Errors come back as TenantErrors with the agent's code, so activities
  * classify them exactly as for a local instance; an agent that does not answer
  * is a retryable `agent-unreachable` naming its URL.
+ *
+ * An agent runs on a tenant's host, which may be hostile: each streamed answer
+ * line is capped in size (read without holding more than the cap) and checked
+ * for its shape and the operation's result shape before anything uses it.
  */
 import https from 'node:https';
 import tls from 'node:tls';
 import type { IncomingMessage } from 'node:http';
 import type { PeerCertificate } from 'node:tls';
+import { z } from 'zod';
 import { AGENT_API_PREFIX, AGENT_KEEPALIVE_MS, AGENT_OPERATIONS, type AgentErrorBody, type AgentOperation, type AgentStreamLine } from '../core/agent-protocol.js';
 import { TenantError, type ExecutionDriver, type OperationOptions, type TenantErrorCode } from '../core/driver.js';
 
@@ -37,9 +42,59 @@ export interface RemoteDriverOptions {
   connectTimeoutMs?: number;
   /** No byte from the agent for this long (it sends keepalives) ends the call as unreachable. */
   idleTimeoutMs?: number;
+  /** Longest answer line read from the agent; default MAX_ANSWER_LINE_BYTES. */
+  maxLineBytes?: number;
 }
 
 const MAX_ERROR_BODY = 1024 * 1024;
+/** Managed files travel whole (16 MiB a request, core/agent-protocol.ts): a snapshot of them, as JSON, fits. */
+export const MAX_ANSWER_LINE_BYTES = 32 * 1024 * 1024;
+
+const text = (max: number) => z.string().max(max);
+const nothing = z.union([z.undefined(), z.null()]);
+/** What each operation returns (core/driver.ts), as far as the control plane relies on it. */
+const RESULTS: { [K in AgentOperation]: z.ZodType } = {
+  ping: nothing,
+  listServices: z.array(text(256)),
+  contentManifest: z.record(z.string(), z.string()),
+  readFiles: z.record(z.string(), z.string().nullable()),
+  diffFiles: z.array(z.object({ path: z.string(), status: z.enum(['unchanged', 'modified', 'created']) }).passthrough()),
+  writeFiles: z.object({ written: z.array(z.string()), unchanged: z.array(z.string()) }),
+  pull: nothing,
+  recreate: nothing,
+  upAll: nothing,
+  containerStates: z.array(z.object({ service: z.string(), containerId: z.string(), imageId: z.string(), state: z.string() }).passthrough()),
+  validateCompose: nothing,
+  diskFree: z.object({ path: z.string(), freeBytes: z.number().nonnegative() }),
+  snapshotFiles: z.record(z.string(), z.object({ content: z.string(), mode: z.number().int().min(0).max(0o7777) }).nullable()),
+  restoreFiles: nothing,
+  tagImage: nothing,
+  httpProbe: z.number().int().min(0).max(999),
+};
+
+const errorBody = z.object({ code: text(100), message: text(64 * 1024), output: text(1024 * 1024).optional() });
+/** One line of the agent's answer stream (core/agent-protocol.ts AgentStreamLine). */
+const streamLine = z.union([
+  z.object({ progress: text(64 * 1024) }).strict(),
+  z.object({ keepalive: z.literal(true) }).strict(),
+  z.object({ done: z.literal(true), error: errorBody }).strict(),
+  z.object({ done: z.literal(true), result: z.unknown().optional() }).strict(),
+]);
+
+/** Why a parsed line is not acceptable for `op`, or the line itself. */
+export function checkStreamLine(op: AgentOperation, value: unknown): AgentStreamLine | string {
+  const line = streamLine.safeParse(value);
+  if (!line.success) return 'a line of the wrong shape (not progress, keepalive, or done with a result or an error)';
+  const msg = line.data as AgentStreamLine;
+  if ('done' in msg && !('error' in msg)) {
+    const result = RESULTS[op].safeParse((msg as { result?: unknown }).result);
+    if (!result.success) {
+      const issue = result.error.issues[0];
+      return `a ${op} result of the wrong shape (${issue?.path.join('.') || 'the result'}: ${issue?.message ?? 'invalid'})`;
+    }
+  }
+  return msg;
+}
 
 /**
  * One TLS context per set of credentials, made once: passing ca/cert/key to
@@ -158,12 +213,20 @@ async function call(o: RemoteDriverOptions, op: AgentOperation, args: unknown[],
             .catch((err: Error) => finish(unreachable(describe(err))));
           return;
         }
-        readLines(res, (line) => {
-          let msg: AgentStreamLine;
+        const maxLine = o.maxLineBytes ?? MAX_ANSWER_LINE_BYTES;
+        const hostile = (what: string) => new TenantError('agent-refused', `the agent at ${where} sent ${what} for ${op}; the answer was refused`);
+        readLines(res, maxLine, (line) => {
+          let parsed: unknown;
           try {
-            msg = JSON.parse(line) as AgentStreamLine;
+            parsed = JSON.parse(line);
           } catch {
-            finish(unreachable(`unparsable answer line: ${line.slice(0, 200)}`));
+            finish(hostile(`an unparsable answer line (${JSON.stringify(line.slice(0, 100))})`));
+            req.destroy();
+            return;
+          }
+          const msg = checkStreamLine(op, parsed);
+          if (typeof msg === 'string') {
+            finish(hostile(msg));
             req.destroy();
             return;
           }
@@ -174,7 +237,12 @@ async function call(o: RemoteDriverOptions, op: AgentOperation, args: unknown[],
           }
         })
           .then(() => finish(unreachable('the connection closed before the operation ended')))
-          .catch((err: Error) => finish(unreachable(describe(err))));
+          .catch((err: Error) => {
+            if (err instanceof LineTooLong) {
+              finish(hostile(`an answer line longer than ${maxLine} bytes`));
+              req.destroy();
+            } else finish(unreachable(describe(err)));
+          });
       });
       req.end(body);
     });
@@ -245,12 +313,17 @@ function fromBody(e: AgentErrorBody, where: string): TenantError {
   return new TenantError(code, message, e.output);
 }
 
+/** The body up to `max` characters; an agent that sends more is hung up on rather than read to its end. */
 function readAll(res: IncomingMessage, max: number): Promise<string> {
   return new Promise((resolve, reject) => {
     let text = '';
     res.setEncoding('utf8');
     res.on('data', (c: string) => {
-      if (text.length < max) text += c;
+      text += c;
+      if (text.length >= max) {
+        resolve(text.slice(0, max));
+        res.destroy();
+      }
     });
     res.on('end', () => resolve(text));
     res.on('error', reject);
@@ -258,17 +331,51 @@ function readAll(res: IncomingMessage, max: number): Promise<string> {
   });
 }
 
-function readLines(res: IncomingMessage, onLine: (line: string) => void): Promise<void> {
+class LineTooLong extends Error {}
+
+/**
+ * Calls `onLine` for each newline-ended line, holding at most `maxBytes` of an
+ * unfinished one: a longer line rejects with LineTooLong at once, however
+ * much more the agent would send. Chunks are kept as they come and joined
+ * once per line (appending to a string would copy the line for every chunk).
+ */
+function readLines(res: IncomingMessage, maxBytes: number, onLine: (line: string) => void): Promise<void> {
   return new Promise((resolve, reject) => {
-    let partial = '';
-    res.setEncoding('utf8');
-    res.on('data', (c: string) => {
-      const lines = (partial + c).split('\n');
-      partial = lines.pop() ?? '';
-      for (const l of lines) if (l.trim()) onLine(l);
+    let parts: Buffer[] = [];
+    let size = 0;
+    let failed = false;
+    const take = (piece: Buffer) => {
+      size += piece.length;
+      if (size > maxBytes) {
+        failed = true;
+        parts = [];
+        // Rejected before the destroy, whose 'aborted' would reject first as a cut-off answer.
+        reject(new LineTooLong());
+        res.destroy();
+        return false;
+      }
+      parts.push(piece);
+      return true;
+    };
+    const emit = () => {
+      const line = Buffer.concat(parts, size).toString('utf8');
+      parts = [];
+      size = 0;
+      if (line.trim()) onLine(line);
+    };
+    res.on('data', (chunk: Buffer) => {
+      let start = 0;
+      while (!failed) {
+        const nl = chunk.indexOf(10, start);
+        if (!take(nl < 0 ? chunk.subarray(start) : chunk.subarray(start, nl))) return;
+        if (nl < 0) return;
+        emit();
+        start = nl + 1;
+      }
     });
     res.on('end', () => {
-      if (partial.trim()) onLine(partial);
+      if (failed) return;
+      if (size > 0) emit();
       resolve();
     });
     res.on('error', reject);

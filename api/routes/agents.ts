@@ -6,17 +6,25 @@
  * leaves the tenant host), then polls until an operator decides. Approval
  * signs its certificate with the slug as identity and creates or links the
  * Instance. `/register` is limited per client address (invite-code guessing),
- * `/poll` per registration (a human-paced approval can take hours).
+ * `/poll` per registration (a human-paced approval can take hours) and per
+ * client address (registration ids are free to make up).
+ *
+ * An invite is for one slug unless asked for as `anySlug`, and its code
+ * carries the CA's fingerprint (core/invite-code.ts). Approving a
+ * registration for a slug that already has an instance or an approved agent
+ * answers 409 with what would be replaced until `confirmReplace` is given.
  */
 import { randomBytes } from 'node:crypto';
 import { Router, type Request } from 'express';
 import { z } from 'zod';
 import { badRequest, conflict, forbidden, notFound } from '../../core/errors.js';
-import { sha256Hex, type IssuedCertificate } from '../../core/pki.js';
+import { inviteCode } from '../../core/invite-code.js';
+import { keyFingerprint256, sha256Hex, type IssuedCertificate } from '../../core/pki.js';
 import { DEFAULT_CORE_SERVICES, PROJECT_NAME_RE, PROJECT_NAME_RULE, SERVICE_NAME_RE, SLUG_RE, SLUG_RULE } from '../../core/validation.js';
-import type { AgentRepo, InviteRefusal, RegistrationRecord, RegistrationStatus } from '../../prisma/repositories.js';
+import type { AgentRepo, InviteRefusal, RegistrationRecord, RegistrationStatus, Replacement } from '../../prisma/repositories.js';
 import { operatorOf } from '../auth.js';
 import { auditLocals } from '../audit.js';
+import { displayName } from '../schemas.js';
 import { createRateLimiter, rateLimit, tooManyRequests, type RateLimit } from '../rate-limit.js';
 
 export interface AgentCa {
@@ -28,12 +36,14 @@ export interface AgentCa {
 export interface AgentsRouterDeps {
   agents: AgentRepo;
   ca: AgentCa;
-  rateLimits?: { register?: RateLimit; poll?: RateLimit };
+  rateLimits?: { register?: RateLimit; poll?: RateLimit; pollAddress?: RateLimit };
   log?: (m: string) => void;
 }
 
 export const REGISTER_LIMIT: RateLimit = { max: 10, windowMs: 15 * 60_000 };
 export const POLL_LIMIT: RateLimit = { max: 180, windowMs: 15 * 60_000 };
+/** Polls from one address, whatever registration they name: a multi-tenant agent of 60 tenants polling every 30 s fits. */
+export const POLL_ADDRESS_LIMIT: RateLimit = { max: 1_800, windowMs: 15 * 60_000 };
 export const DEFAULT_INVITE_TTL_MINUTES = 24 * 60;
 
 const slug = z.string().regex(SLUG_RE, `must be ${SLUG_RULE}`);
@@ -43,9 +53,15 @@ const createInviteBody = z
   .object({
     expiresInMinutes: z.number().int().min(1).max(30 * 24 * 60).default(DEFAULT_INVITE_TTL_MINUTES),
     slug: slug.optional(),
+    /** An invite any slug may use: only when asked for. */
+    anySlug: z.boolean().optional(),
     note: z.string().trim().max(500).optional(),
   })
-  .strict();
+  .strict()
+  .refine((b) => (b.slug === undefined) === (b.anySlug === true), {
+    message: 'give the slug this invite is for, or anySlug: true for an invite any slug may use (not both)',
+    path: ['slug'],
+  });
 
 const agentUrl = z
   .string()
@@ -65,7 +81,7 @@ const registerBody = z
     slug,
     csr: z.string().min(1).max(16 * 1024),
     agentUrl,
-    name: z.string().trim().min(1).max(200).optional(),
+    name: displayName.optional(),
     composeDir: z.string().min(1).max(4096).refine((p) => p.startsWith('/') && !p.includes('\0'), 'must be an absolute path'),
     composeProjectName: z.string().regex(PROJECT_NAME_RE, `must be ${PROJECT_NAME_RULE}`).optional(),
   })
@@ -75,8 +91,10 @@ const pollBody = z.object({ registrationId: z.string().uuid(), slug }).strict();
 
 const approveBody = z
   .object({
-    name: z.string().trim().min(1).max(200).optional(),
+    name: displayName.optional(),
     coreServices: z.array(z.string().regex(SERVICE_NAME_RE)).min(1).max(50).optional(),
+    /** The operator saw what approving replaces (the 409's `replaces`) and confirms it. */
+    confirmReplace: z.boolean().optional(),
   })
   .strict();
 
@@ -98,7 +116,30 @@ function operator(req: Request): string {
 
 function registrationView(r: RegistrationRecord) {
   const { csrPem: _csr, certPem: _cert, ...rest } = r;
-  return rest;
+  return { ...rest, keyFingerprint256: keyOf(r) ?? null };
+}
+
+/** The agent's key fingerprint, which its log shows on the tenant host; undefined for a CSR that does not parse. */
+function keyOf(r: RegistrationRecord): string | undefined {
+  try {
+    return keyFingerprint256(r.csrPem);
+  } catch {
+    return undefined;
+  }
+}
+
+/** What approving `reg` would replace, old beside new, for the operator to confirm. */
+function replacementView(reg: RegistrationRecord, r: Replacement) {
+  return {
+    slug: reg.slug,
+    current: {
+      instance: r.instance ? { id: r.instance.id, name: r.instance.name, isRemote: r.instance.isRemote, agentUrl: r.instance.agentUrl } : null,
+      agent: r.agent
+        ? { registrationId: r.agent.id, agentUrl: r.agent.agentUrl, keyFingerprint256: keyOf(r.agent) ?? null, certFingerprint256: r.agent.certFingerprint }
+        : null,
+    },
+    replacement: { registrationId: reg.id, agentUrl: reg.agentUrl, keyFingerprint256: keyOf(reg) ?? null },
+  };
 }
 
 export function createRouter(deps: AgentsRouterDeps): Router {
@@ -106,10 +147,12 @@ export function createRouter(deps: AgentsRouterDeps): Router {
   const log = deps.log ?? (() => {});
   const registerLimiter = createRateLimiter(deps.rateLimits?.register ?? REGISTER_LIMIT);
   const pollLimiter = createRateLimiter(deps.rateLimits?.poll ?? POLL_LIMIT);
+  const pollAddressLimiter = createRateLimiter(deps.rateLimits?.pollAddress ?? POLL_ADDRESS_LIMIT);
+  const clientAddress = (req: Request) => req.ip ?? req.socket.remoteAddress ?? 'unknown';
 
   router.post('/agents/invites', async (req, res) => {
     const body = createInviteBody.parse(req.body ?? {});
-    const code = randomBytes(18).toString('base64url');
+    const code = inviteCode(randomBytes(18).toString('base64url'), deps.ca.fingerprint256);
     const invite = await deps.agents.createInvite({
       codeHash: sha256Hex(code),
       expiresAt: new Date(Date.now() + body.expiresInMinutes * 60_000),
@@ -134,7 +177,7 @@ export function createRouter(deps: AgentsRouterDeps): Router {
 
   router.post(
     '/agents/register',
-    rateLimit(registerLimiter, (req) => req.ip ?? req.socket.remoteAddress ?? 'unknown', 'registrations from this address'),
+    rateLimit(registerLimiter, clientAddress, 'registrations from this address'),
     async (req, res) => {
       const body = registerBody.parse(req.body);
       // Before the invite is used: a bad CSR must not burn the code.
@@ -161,7 +204,7 @@ export function createRouter(deps: AgentsRouterDeps): Router {
     },
   );
 
-  router.post('/agents/poll', async (req, res) => {
+  router.post('/agents/poll', rateLimit(pollAddressLimiter, clientAddress, 'polls from this address'), async (req, res) => {
     const body = pollBody.parse(req.body);
     const limited = pollLimiter.hit(`${body.registrationId}:${body.slug}`);
     if (!limited.ok) return tooManyRequests(res, limited.retryAfterSeconds, 'polls for this registration');
@@ -212,8 +255,19 @@ export function createRouter(deps: AgentsRouterDeps): Router {
       certNotAfter: cert.notAfter,
       name: body.name,
       coreServices: body.coreServices ?? [...DEFAULT_CORE_SERVICES],
+      confirmReplace: body.confirmReplace,
     });
     if (!approved) return pendingOrConflict(id, 'pending');
+    if ('replaces' in approved) {
+      const view = replacementView(approved.registration, approved.replaces);
+      const what = [
+        view.current.instance && `the instance ${reg.slug}${view.current.instance.agentUrl ? ` (agent ${view.current.instance.agentUrl})` : ' (run on this host)'}`,
+        view.current.agent && `the approved agent at ${view.current.agent.agentUrl}`,
+      ].filter(Boolean);
+      throw conflict(`approving this registration re-points ${what.join(' and ')} to ${reg.agentUrl}; confirm with confirmReplace: true`, {
+        replaces: view,
+      });
+    }
     log(`agent ${reg.slug} approved by ${operator(req)}: ${reg.agentUrl}`);
     res.json({ registration: registrationView(approved.registration), instance: approved.instance });
   });

@@ -61,10 +61,11 @@ describe('the agent of a remote tenant stopped during compose up', () => {
     await mkdir(path.join(work, 'tenants'));
     tenant = await seedReleaseTenant(slug, defaults, path.join(work, 'tenants'));
 
-    const invite = await cp.api('POST', '/api/agents/invites', { expiresInMinutes: 30 });
+    const invite = await cp.api('POST', '/api/agents/invites', { expiresInMinutes: 30, slug });
     const port = await freePort();
     agentArgs = [
       '--ccp-url', cp.url,
+      '--insecure-http',
       '--slug', slug,
       '--dir', tenant.dir,
       '--listen', `127.0.0.1:${port}`,

@@ -38,6 +38,7 @@ import {
   startImageUpgradeBody,
   startReleaseUpgradeBody,
   upgradeView,
+  type AgentReplacementView,
 } from '../../api/schemas.js';
 
 export interface FieldError {
@@ -50,7 +51,7 @@ export class ApiError extends Error {
     readonly status: number,
     message: string,
     readonly fields: FieldError[] = [],
-    readonly extra: { retryAfterSeconds?: number; setupNeeded?: boolean } = {},
+    readonly extra: { retryAfterSeconds?: number; setupNeeded?: boolean; replaces?: AgentReplacementView } = {},
   ) {
     super(message);
   }
@@ -104,6 +105,7 @@ async function call<S extends z.ZodType>(method: string, path: string, schema: S
     throw new ApiError(res.status, message, e.success ? (e.data.fields ?? []) : [], {
       retryAfterSeconds: e.success ? e.data.retryAfterSeconds : undefined,
       setupNeeded: e.success ? e.data.setupNeeded : undefined,
+      replaces: e.success ? e.data.replaces : undefined,
     });
   }
   const parsed = schema.safeParse(json);
@@ -145,8 +147,9 @@ export const api = {
   invites: () => call('GET', '/api/agents/invites', z.array(agentInviteView)),
   createInvite: (body: Input<typeof createInviteBody>) => call('POST', '/api/agents/invites', createdAgentInvite, validate(createInviteBody, body)),
   registrations: () => call('GET', '/api/agents/registrations', z.array(agentRegistrationView)),
-  approve: (id: string) =>
-    call('POST', `/api/agents/registrations/${enc(id)}/approve`, z.object({ registration: agentRegistrationView }), {}),
+  /** Without confirmReplace, approving over an existing instance or agent answers 409 with `replaces` (ApiError.extra). */
+  approve: (id: string, confirmReplace = false) =>
+    call('POST', `/api/agents/registrations/${enc(id)}/approve`, z.object({ registration: agentRegistrationView }), confirmReplace ? { confirmReplace: true } : {}),
   reject: (id: string, body: Input<typeof agentDecisionBody>) =>
     call('POST', `/api/agents/registrations/${enc(id)}/reject`, agentRegistrationView, validate(agentDecisionBody, body)),
   revoke: (id: string, body: Input<typeof agentDecisionBody>) =>

@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from 'react';
-import type { AgentRegistrationView } from '../../../api/schemas.js';
-import { api, messageOf } from '../api.js';
+import type { AgentRegistrationView, AgentReplacementView } from '../../../api/schemas.js';
+import { api, ApiError, messageOf } from '../api.js';
 import { Badge, Empty, ErrorNote, Field, fieldError, generalError, SecretBox } from '../components/bits.js';
 import { Modal } from '../components/Modal.js';
 import { when } from '../format.js';
@@ -59,6 +59,7 @@ function InviteSection(props: { onCreated: () => Promise<void>; invites: ReturnT
   const isAdmin = useCan('admin');
   const [minutes, setMinutes] = useState(24 * 60);
   const [slug, setSlug] = useState('');
+  const [anySlug, setAnySlug] = useState(false);
   const [note, setNote] = useState('');
   const [error, setError] = useState<unknown>();
   const [created, setCreated] = useState<{ code: string; fingerprint?: string; expiresAt: string; slug?: string | null }>();
@@ -69,9 +70,14 @@ function InviteSection(props: { onCreated: () => Promise<void>; invites: ReturnT
     setBusy(true);
     setError(undefined);
     try {
-      const inv = await api.createInvite({ expiresInMinutes: minutes, slug: slug.trim() || undefined, note: note.trim() || undefined });
+      const inv = await api.createInvite({
+        expiresInMinutes: minutes,
+        ...(anySlug ? { anySlug: true } : { slug: slug.trim() || undefined }),
+        note: note.trim() || undefined,
+      });
       setCreated({ code: inv.code, fingerprint: inv.caFingerprint256, expiresAt: inv.expiresAt, slug: inv.slug });
       setSlug('');
+      setAnySlug(false);
       setNote('');
       await props.onCreated();
     } catch (err) {
@@ -95,8 +101,19 @@ function InviteSection(props: { onCreated: () => Promise<void>; invites: ReturnT
             ))}
           </select>
         </Field>
-        <Field label="Only for slug (optional)" htmlFor="invite-slug" error={fieldError(error, 'slug')}>
-          <input id="invite-slug" className="mono" value={slug} onChange={(e) => setSlug(e.target.value)} placeholder="any slug" />
+        <Field label="For slug" htmlFor="invite-slug" error={fieldError(error, 'slug')}>
+          <input
+            id="invite-slug"
+            className="mono"
+            value={anySlug ? '' : slug}
+            disabled={anySlug}
+            onChange={(e) => setSlug(e.target.value)}
+            placeholder={anySlug ? 'any slug' : 'the instance this agent serves'}
+          />
+          <label className="check">
+            <input type="checkbox" checked={anySlug} onChange={(e) => setAnySlug(e.target.checked)} data-testid="invite-any-slug" /> Any slug (whoever
+            holds the code picks one)
+          </label>
         </Field>
         <Field label="Note (optional)" htmlFor="invite-note" error={fieldError(error, 'note')}>
           <input id="invite-note" value={note} onChange={(e) => setNote(e.target.value)} placeholder="e.g. the tenant's host" />
@@ -120,7 +137,8 @@ function InviteSection(props: { onCreated: () => Promise<void>; invites: ReturnT
           />
           {created.fingerprint && (
             <p className="field-hint">
-              The agent checks the control plane's CA with <code>--ca-fingerprint {created.fingerprint}</code>
+              The code carries the control plane's CA fingerprint (<code className="wrap">{created.fingerprint}</code>): the agent pins it from the code
+              alone.
             </p>
           )}
           <button type="button" className="link-button" onClick={() => setCreated(undefined)}>
@@ -171,6 +189,8 @@ function RegistrationTable(props: { rows: AgentRegistrationView[]; onChanged: ()
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [deciding, setDeciding] = useState<Decision>();
   const [reason, setReason] = useState('');
+  /** A 409 from approving: what the approval would replace, to confirm. */
+  const [replacing, setReplacing] = useState<AgentReplacementView>();
 
   const run = async (id: string, fn: () => Promise<unknown>) => {
     setBusy(id);
@@ -183,6 +203,23 @@ function RegistrationTable(props: { rows: AgentRegistrationView[]; onChanged: ()
     } finally {
       setBusy(undefined);
     }
+  };
+
+  const approve = (id: string) =>
+    run(id, async () => {
+      try {
+        await api.approve(id);
+      } catch (err) {
+        if (err instanceof ApiError && err.status === 409 && err.extra.replaces) return setReplacing(err.extra.replaces);
+        throw err;
+      }
+    });
+
+  const confirmReplace = async () => {
+    if (!replacing) return;
+    const id = replacing.replacement.registrationId;
+    setReplacing(undefined);
+    await run(id, () => api.approve(id, true));
   };
 
   const decide = async () => {
@@ -215,6 +252,11 @@ function RegistrationTable(props: { rows: AgentRegistrationView[]; onChanged: ()
               <td data-label="Name">{r.name}</td>
               <td data-label="Agent URL" className="mono wrap">
                 {r.agentUrl}
+                {props.kind === 'pending' && r.keyFingerprint256 && (
+                  <div className="muted key-fingerprint" title="sha256 of the agent's key: the agent logged it when it registered">
+                    key {r.keyFingerprint256}
+                  </div>
+                )}
               </td>
               <td data-label={props.kind === 'pending' ? 'From' : 'Decided'}>
                 {props.kind === 'pending' ? (
@@ -233,7 +275,7 @@ function RegistrationTable(props: { rows: AgentRegistrationView[]; onChanged: ()
                 <div className="row-actions">
                   {isAdmin && props.kind === 'pending' && (
                     <>
-                      <button type="button" className="primary" disabled={busy === r.id} onClick={() => run(r.id, () => api.approve(r.id))}>
+                      <button type="button" className="primary" disabled={busy === r.id} onClick={() => approve(r.id)}>
                         Approve
                       </button>
                       <button type="button" disabled={busy === r.id} onClick={() => setDeciding({ kind: 'reject', reg: r })}>
@@ -253,6 +295,66 @@ function RegistrationTable(props: { rows: AgentRegistrationView[]; onChanged: ()
           ))}
         </tbody>
       </table>
+      {replacing && (
+        <Modal
+          title={`Approving re-points ${replacing.slug}`}
+          onClose={() => setReplacing(undefined)}
+          footer={
+            <>
+              <button type="button" onClick={() => setReplacing(undefined)}>
+                Keep the current one
+              </button>
+              <button type="button" className="danger" onClick={confirmReplace} data-testid="confirm-replace">
+                Replace it
+              </button>
+            </>
+          }
+        >
+          <p>
+            {replacing.current.instance
+              ? `The instance ${replacing.slug} (${replacing.current.instance.name}) exists already${replacing.current.instance.isRemote ? '' : ' and runs on the control-plane host'}.`
+              : `${replacing.slug} has an approved agent.`}{' '}
+            Approving sends every later upgrade of it to the new agent instead. Compare the key fingerprint with what the agent logged on its host
+            before you replace anything.
+          </p>
+          <table className="table replace-table" data-testid="replacement">
+            <thead>
+              <tr>
+                <th />
+                <th>Now</th>
+                <th>After approval</th>
+              </tr>
+            </thead>
+            <tbody>
+              <tr>
+                <th scope="row">Agent URL</th>
+                <td className="mono wrap" data-testid="replace-old-url">
+                  {replacing.current.agent?.agentUrl ?? replacing.current.instance?.agentUrl ?? 'none (run locally)'}
+                </td>
+                <td className="mono wrap" data-testid="replace-new-url">
+                  {replacing.replacement.agentUrl}
+                </td>
+              </tr>
+              <tr>
+                <th scope="row">Agent key fingerprint</th>
+                <td className="mono wrap" data-testid="replace-old-fingerprint">
+                  {replacing.current.agent?.keyFingerprint256 ?? 'none'}
+                </td>
+                <td className="mono wrap" data-testid="replace-new-fingerprint">
+                  {replacing.replacement.keyFingerprint256 ?? 'unknown'}
+                </td>
+              </tr>
+              {replacing.current.agent?.certFingerprint256 && (
+                <tr>
+                  <th scope="row">Certificate</th>
+                  <td className="mono wrap">{replacing.current.agent.certFingerprint256}</td>
+                  <td>a new one, revoking the current one</td>
+                </tr>
+              )}
+            </tbody>
+          </table>
+        </Modal>
+      )}
       {deciding && (
         <Modal
           title={`${deciding.kind === 'reject' ? 'Reject the registration of' : 'Revoke the agent of'} ${deciding.reg.slug}?`}
