@@ -11,7 +11,10 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { openDatabase, type Database } from '../prisma/db.js';
 import { createAgentRepo, createInstanceRepo, createUpgradeRepo } from '../prisma/repositories.js';
+import type { Keyring } from '../core/keyring.js';
 import { openCa } from '../worker/ca.js';
+import { dataConverterFor } from '../worker/data-converter.js';
+import { keyringFromEnv } from '../worker/keys.js';
 import { findTemporalCli, REPO_ROOT, startDevServer, type DevServer } from '../worker/temporal-server.js';
 import { createDriverFactory } from '../worker/drivers.js';
 import { createPlanner, renderDefaultsFromEnv } from '../worker/planner.js';
@@ -55,6 +58,8 @@ export interface ControlPlaneOptions {
   firstOperator?: { email?: string; password?: string } | null;
   /** Express's `trust proxy`; default from DRYDOCK_TRUST_PROXY. */
   trustProxy?: boolean | number | string;
+  /** The control plane's keys (Temporal payloads, snapshots); default DRYDOCK_SECRET_KEY or `<dataDir>/secret.keys`. */
+  keyring?: Keyring;
   /** Runs local instances' compose commands; default agent/run-command.ts (bench/overhead.ts wraps it to time compose). */
   commandRunner?: CommandRunner;
 }
@@ -78,6 +83,7 @@ export interface ControlPlane {
   temporal: Client;
   temporalAddress: string;
   temporalUiUrl?: string;
+  keyring: Keyring;
   close(): Promise<void>;
 }
 
@@ -99,6 +105,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       cleanups.push(() => rm(pidFile, { force: true }));
     }
 
+    const keyring = opts.keyring ?? (await keyringFromEnv(dataDir, log));
     const authStore = createAuthStore(db.prisma);
     const firstOperator =
       opts.firstOperator === undefined ? { email: process.env.DRYDOCK_ADMIN_EMAIL, password: process.env.DRYDOCK_ADMIN_PASSWORD } : opts.firstOperator;
@@ -126,7 +133,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       throw new Error(`the Temporal server at ${temporalAddress} is unreachable: ${err.message}`);
     });
     cleanups.push(() => connection.close());
-    const temporal = new Client({ connection });
+    const temporal = new Client({ connection, dataConverter: dataConverterFor(keyring) });
 
     const defaultImageTag = opts.defaultImageTag ?? 'latest';
     const ca = await openCa(opts.caDir ?? path.join(dataDir, 'ca'), log);
@@ -138,7 +145,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     });
     const planner = opts.planner ?? createPlanner({ ...renderDefaultsFromEnv(), imageTag: defaultImageTag });
     if (opts.runWorker ?? true) {
-      const w = await createWorker({ db, temporalAddress, taskQueue: opts.taskQueue, verifyPollMs: opts.verifyPollMs, driverFor, planner, frontDoor: opts.frontDoor });
+      const w = await createWorker({ db, keyring, temporalAddress, taskQueue: opts.taskQueue, verifyPollMs: opts.verifyPollMs, driverFor, planner, frontDoor: opts.frontDoor });
       const running = w.run();
       cleanups.push(async () => {
         // Temporal's runtime also shuts workers down on SIGINT/SIGTERM: a second request would only log an error.
@@ -188,7 +195,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     const addr = server.address();
     const url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : opts.port}`;
     log(existsSync(path.join(uiDir, 'index.html')) ? `web UI: ${url}/` : `web UI: not built; run \`npm run build\` to serve it at ${url}/`);
-    return { url, app, db, temporal, temporalAddress, temporalUiUrl, close };
+    return { url, app, db, temporal, temporalAddress, temporalUiUrl, keyring, close };
   } catch (err) {
     await close();
     throw err;

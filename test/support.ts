@@ -13,6 +13,7 @@ import { findTemporalCli } from '../worker/temporal-server.js';
 import { startControlPlane, type ControlPlane, type ControlPlaneOptions } from '../api/control-plane.js';
 import { createAuthStore } from '../api/auth-store.js';
 import { hashPassword, newApiToken, sha256, TOKEN_PREFIX } from '../api/auth.js';
+import { testKeyring } from './test-key.js';
 
 /** The server the tests use; CI and the machine's own PostgreSQL answer here. */
 export const ADMIN_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/test';
@@ -138,6 +139,7 @@ export async function startControlPlaneOn(
     verifyPollMs: 200,
     log: () => {},
     firstOperator: null,
+    keyring: testKeyring(),
     ...opts,
   });
   const operator = opts.operator ?? (await createTestOperator(cp));
