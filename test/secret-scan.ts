@@ -9,6 +9,7 @@ export const FIXTURE_SECRETS = ['pg-secret-Zx81', 'api-secret-Qm42'];
 /** A `.env` line with its value, whatever the value: `.env` bytes in a history. */
 export const ENV_LINE = /(POSTGRES_PASSWORD|API_SECRET)=[^\s"\\]/;
 
+const CORE_MARKER_DETAILS = ['data', 'patch_data'];
 const BASE64_STRING = /"([A-Za-z0-9+/_-]{12,}={0,2})"/g;
 
 export function secretHits(text: string, secrets: readonly (string | RegExp)[] = [...FIXTURE_SECRETS, ENV_LINE], where = 'raw JSON', depth = 0): string[] {
@@ -27,13 +28,15 @@ export function secretHits(text: string, secrets: readonly (string | RegExp)[] =
 /**
  * Every payload of a history (inputs, results, failures' encoded attributes,
  * memos, heartbeats, signals, updates) whose encoding is not `binary/encrypted`.
- * Search attributes are indexes and stay plain; headers carry no user data.
+ * Search attributes are indexes and stay plain; headers carry no user data;
+ * Core's own marker details (local activity bookkeeping, patch ids) are read
+ * by Core itself and hold no user data either.
  */
 export function plainPayloads(history: unknown): string[] {
   const found: string[] = [];
   const isPayload = (v: unknown): v is { metadata?: Record<string, string> } =>
     typeof v === 'object' && v !== null && 'metadata' in v && Object.keys(v).every((k) => ['metadata', 'data', 'externalPayloads'].includes(k));
-  const walk = (v: unknown, at: string) => {
+  const walk = (v: unknown, at: string, inMarkerDetails = false) => {
     if (Array.isArray(v)) return v.forEach((x, i) => walk(x, `${at}[${i}]`));
     if (typeof v !== 'object' || v === null) return;
     if (isPayload(v)) {
@@ -42,8 +45,8 @@ export function plainPayloads(history: unknown): string[] {
       return;
     }
     for (const [k, x] of Object.entries(v)) {
-      if (k === 'searchAttributes' || k === 'header') continue;
-      walk(x, `${at}.${k}`);
+      if (k === 'searchAttributes' || k === 'header' || (inMarkerDetails && CORE_MARKER_DETAILS.includes(k))) continue;
+      walk(x, `${at}.${k}`, k === 'details' && 'markerName' in v);
     }
   };
   walk(history, '');

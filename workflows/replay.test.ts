@@ -6,10 +6,12 @@
  * Histories are stored as Temporal holds them: payloads encrypted with the
  * committed test key (test/test-key.ts), replayed through the codec.
  */
+import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Worker } from '@temporalio/worker';
 import { describe, expect, it } from 'vitest';
+import { createKeyring } from '../core/keyring.js';
 import { plainPayloads, secretHits } from '../test/secret-scan.js';
 import { testKeyring } from '../test/test-key.js';
 import { buildBundle } from '../worker/bundle.js';
@@ -33,6 +35,13 @@ describe('workflow replay', () => {
     }
     expect(failures).toEqual([]);
     expect(histories.length).toBeGreaterThanOrEqual(6);
+  });
+
+  it('cannot replay them with another key: what is stored is ciphertext only the key opens', async () => {
+    const bundle = await buildBundle();
+    const history = JSON.parse(readFileSync(path.join(DIR, 'release-upgrade-success.json'), 'utf8'));
+    const otherKey = dataConverterFor(createKeyring([randomBytes(32)]));
+    await expect(Worker.runReplayHistory({ workflowBundle: bundle, dataConverter: otherKey }, history)).rejects.toThrow();
   });
 
   it('keeps no tenant secret in any stored history, in raw JSON or base64-decoded payloads', () => {
