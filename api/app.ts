@@ -7,6 +7,7 @@ import { isOpenApiPath, type Auth } from './auth.js';
 import { errorMiddleware } from './errors.js';
 import { createRouter as createAgentsRouter, type AgentsRouterDeps } from './routes/agents.js';
 import { createAuthRouter, createTokensRouter } from './routes/auth.js';
+import { createCodecRouter, type CodecRouterDeps } from './routes/codec.js';
 import { createRouter, type InstancesRouterDeps } from './routes/instances.js';
 import { createOverviewRouter, type OverviewRouterDeps } from './routes/overview.js';
 import { createRouter as createRolloutsRouter, type RolloutRouterDeps } from './routes/rollouts.js';
@@ -23,6 +24,8 @@ export type AppDeps = InstancesRouterDeps & {
   uiDir?: string;
   /** Express's `trust proxy`, for Secure cookies and client addresses behind a TLS-terminating proxy. */
   trustProxy?: boolean | number | string;
+  /** The Temporal codec server (`/codec/…`) for the web console; its own body limit, so it comes before the API's parser. */
+  codec?: Omit<CodecRouterDeps, 'auth'>;
 };
 
 export const BODY_LIMIT = '256kb';
@@ -43,10 +46,11 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   if (deps.trustProxy !== undefined) app.set('trust proxy', deps.trustProxy);
   app.use(securityHeaders);
+  const { auth, store } = deps.auth;
+  if (deps.codec) app.use(['/codec', '/:namespace/codec'], createCodecRouter({ ...deps.codec, auth }));
   app.use(express.json({ limit: BODY_LIMIT }));
   app.get('/healthz', (_req, res) => void res.json({ ok: true }));
 
-  const { auth, store } = deps.auth;
   app.use('/api', (req, res, next) => {
     if (!isOpenApiPath(req.path)) return auth.requireOperator(req, res, next);
     delete req.headers['x-drydock-operator'];

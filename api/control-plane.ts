@@ -58,6 +58,12 @@ export interface ControlPlaneOptions {
   firstOperator?: { email?: string; password?: string } | null;
   /** Express's `trust proxy`; default from DRYDOCK_TRUST_PROXY. */
   trustProxy?: boolean | number | string;
+  /**
+   * Where browsers reach this control plane's codec server, for the web console
+   * of the dev server drydock starts; default http://127.0.0.1:<port>/codec
+   * (none when the port is chosen at random).
+   */
+  codecEndpoint?: string;
   /** The control plane's keys (Temporal payloads, snapshots); default DRYDOCK_SECRET_KEY or `<dataDir>/secret.keys`. */
   keyring?: Keyring;
   /** Runs local instances' compose commands; default agent/run-command.ts (bench/overhead.ts wraps it to time compose). */
@@ -112,6 +118,8 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     await ensureFirstOperator(authStore, firstOperator ?? undefined, log);
     const auth = createAuth({ store: authStore, secureCookies: secureCookiesFromEnv(), ...opts.auth, log });
 
+    const port = opts.port ?? 3000;
+    const host = opts.host ?? '127.0.0.1';
     let temporalAddress = opts.temporalAddress;
     let temporalUiUrl = opts.temporalUiUrl;
     if (!temporalAddress) {
@@ -120,6 +128,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
         cli,
         dbFile: path.join(dataDir, 'temporal.db'),
         logFile: path.join(dataDir, 'temporal.log'),
+        codecEndpoint: opts.codecEndpoint ?? (port ? `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${port}/codec` : undefined),
       });
       cleanups.push(() => server.stop());
       temporalAddress = server.address;
@@ -170,6 +179,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       latestUpgrades: latestUpgradesFrom(db.prisma),
       uiDir,
       trustProxy: opts.trustProxy ?? trustProxyFromEnv(),
+      codec: { keyring, consoleOrigin: temporalUiUrl ? new URL(temporalUiUrl).origin : undefined, namespace: 'default' },
       rollouts: { instances, temporal, temporalAddress, temporalUiUrl, defaultImageTag, taskQueue: opts.taskQueue, verifyDeadlineMs: opts.verifyDeadlineMs },
       upgradeService: createUpgradeService({
         temporal,
@@ -183,8 +193,6 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     });
     // Not app.listen: Express 5 hands a listen error to the callback, which would pass for success.
     const server = createServer(app);
-    const port = opts.port ?? 3000;
-    const host = opts.host ?? '127.0.0.1';
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) =>
         reject(err.code === 'EADDRINUSE' ? new Error(`port ${port} on ${host} is taken: stop what uses it, or set PORT to another port`) : err),

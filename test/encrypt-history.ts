@@ -30,7 +30,7 @@ const isPayload = (v: object): v is JsonPayload => 'metadata' in v && Object.key
 const isFailure = (v: object) => 'message' in v && Object.keys(v).some((k) => k === 'source' || k.endsWith('FailureInfo'));
 
 /** Core's own marker details (local activity bookkeeping, patch ids) are read by Core, not the codec. */
-const CORE_MARKER_DETAILS = ['data', 'patch_data'];
+const CORE_MARKER_DETAILS = ['data', 'patch-data'];
 
 async function walk(v: unknown, inMarkerDetails = false): Promise<unknown> {
   if (Array.isArray(v)) return Promise.all(v.map((x) => walk(x)));

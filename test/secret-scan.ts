@@ -9,7 +9,7 @@ export const FIXTURE_SECRETS = ['pg-secret-Zx81', 'api-secret-Qm42'];
 /** A `.env` line with its value, whatever the value: `.env` bytes in a history. */
 export const ENV_LINE = /(POSTGRES_PASSWORD|API_SECRET)=[^\s"\\]/;
 
-const CORE_MARKER_DETAILS = ['data', 'patch_data'];
+const CORE_MARKER_DETAILS = ['data', 'patch-data'];
 const BASE64_STRING = /"([A-Za-z0-9+/_-]{12,}={0,2})"/g;
 
 export function secretHits(text: string, secrets: readonly (string | RegExp)[] = [...FIXTURE_SECRETS, ENV_LINE], where = 'raw JSON', depth = 0): string[] {

@@ -14,7 +14,7 @@ import path from 'node:path';
 import type { DataConverter, Payload, PayloadCodec } from '@temporalio/common';
 // CommonJS without named exports Node can detect: the default export is the module.
 import proto from '@temporalio/proto';
-import type { Keyring } from '../core/keyring.js';
+import { KeyringError, type Keyring } from '../core/keyring.js';
 
 export const ENCRYPTED_ENCODING = 'binary/encrypted';
 export const KEY_ID_METADATA = 'encryption-key-id';
@@ -50,7 +50,7 @@ export class KeyringCodec implements PayloadCodec {
     return payloads.map((payload) => {
       if (!isEncrypted(payload)) return payload;
       const keyId = text(payload.metadata?.[KEY_ID_METADATA]);
-      if (!keyId || !payload.data) throw new Error(`an encrypted payload lacks its ${keyId ? 'data' : 'key id'}`);
+      if (!keyId || !payload.data) throw new KeyringError(`an encrypted payload lacks its ${keyId ? 'data' : 'key id'}`);
       const decoded = PayloadProto.decode(this.keyring.open({ keyId, data: Buffer.from(payload.data) }));
       return { metadata: decoded.metadata, data: decoded.data };
     });
