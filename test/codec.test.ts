@@ -5,28 +5,24 @@
  */
 import { defaultPayloadConverter } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KeyringCodec } from '../worker/data-converter.js';
+import { KeyringCodec, payloadToJson } from '../worker/data-converter.js';
 import { startTestControlPlane, type TestControlPlane } from './support.js';
 import { testKeyring } from './test-key.js';
 
 const SECRET = 'POSTGRES_PASSWORD=pg-secret-Zx81';
 const codec = new KeyringCodec(testKeyring());
-const json = (p: { metadata?: Record<string, Uint8Array | null> | null; data?: Uint8Array | null }) => ({
-  metadata: Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v!).toString('base64')])),
-  data: Buffer.from(p.data!).toString('base64'),
-});
 const plainText = (p: { data: string }) => Buffer.from(p.data, 'base64').toString('utf8');
 
 describe('the codec server for the Temporal web console', () => {
   let cp: TestControlPlane;
-  let sealed: ReturnType<typeof json>;
+  let sealed: ReturnType<typeof payloadToJson>;
   let consoleOrigin: string;
   let cookie: string;
 
   beforeAll(async () => {
     cp = await startTestControlPlane();
     consoleOrigin = new URL(cp.temporalUiUrl!).origin;
-    sealed = json((await codec.encode([defaultPayloadConverter.toPayload({ env: SECRET })]))[0]!);
+    sealed = payloadToJson((await codec.encode([defaultPayloadConverter.toPayload({ env: SECRET })]))[0]!);
     const login = await cp.request('POST', '/api/auth/login', { body: { email: cp.operator.email, password: cp.operator.password } });
     expect(login.status).toBe(200);
     cookie = login.headers.get('set-cookie')!.split(';')[0]!;
@@ -44,7 +40,7 @@ describe('the codec server for the Temporal web console', () => {
   });
 
   it('encodes what it decodes back, sealed with the current key', async () => {
-    const plain = json(defaultPayloadConverter.toPayload('hello'));
+    const plain = payloadToJson(defaultPayloadConverter.toPayload('hello'));
     const encoded = await cp.api('POST', '/codec/encode', { payloads: [plain] });
     expect(encoded.status).toBe(200);
     expect(Buffer.from(encoded.body.payloads[0].metadata.encoding, 'base64').toString()).toBe('binary/encrypted');

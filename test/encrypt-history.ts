@@ -7,25 +7,11 @@
  * pre-encryption histories as replay fixtures without the secrets they held.
  */
 import { readFile, writeFile } from 'node:fs/promises';
-import type { Payload } from '@temporalio/common';
-import { KeyringCodec } from '../worker/data-converter.js';
+import { KeyringCodec, payloadFromJson, payloadToJson, type JsonPayload } from '../worker/data-converter.js';
 import { testKeyring } from './test-key.js';
 
-interface JsonPayload {
-  metadata?: Record<string, string>;
-  data?: string;
-}
-
 const codec = new KeyringCodec(testKeyring());
-const toPayload = (p: JsonPayload): Payload => ({
-  metadata: Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64')])),
-  data: Buffer.from(p.data ?? '', 'base64'),
-});
-const toJson = (p: Payload): JsonPayload => ({
-  metadata: Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v!).toString('base64')])),
-  data: Buffer.from(p.data ?? new Uint8Array()).toString('base64'),
-});
-const seal = async (p: JsonPayload) => toJson((await codec.encode([toPayload(p)]))[0]!);
+const seal = async (p: JsonPayload) => payloadToJson((await codec.encode([payloadFromJson(p)]))[0]!);
 const isPayload = (v: object): v is JsonPayload => 'metadata' in v && Object.keys(v).every((k) => k === 'metadata' || k === 'data');
 const isFailure = (v: object) => 'message' in v && Object.keys(v).some((k) => k === 'source' || k.endsWith('FailureInfo'));
 

@@ -57,6 +57,26 @@ export class KeyringCodec implements PayloadCodec {
   }
 }
 
+/** A payload as the codec server protocol and the CLI's history JSON write it: protobuf JSON, bytes in base64. */
+export interface JsonPayload {
+  metadata?: Record<string, string> | null;
+  data?: string | null;
+}
+
+export function payloadFromJson(p: JsonPayload): Payload {
+  return {
+    metadata: Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64')])),
+    data: Buffer.from(p.data ?? '', 'base64'),
+  };
+}
+
+export function payloadToJson(p: Payload): { metadata: Record<string, string>; data: string } {
+  return {
+    metadata: Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v ?? new Uint8Array()).toString('base64')])),
+    data: Buffer.from(p.data ?? new Uint8Array()).toString('base64'),
+  };
+}
+
 /** THE data converter: every Temporal client and worker of drydock is made with this. */
 export function dataConverterFor(keyring: Keyring): DataConverter {
   return { payloadCodecs: [new KeyringCodec(keyring)], failureConverterPath: FAILURE_CONVERTER_PATH };

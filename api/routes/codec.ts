@@ -15,9 +15,8 @@
  */
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
-import type { Payload } from '@temporalio/common';
 import type { Keyring } from '../../core/keyring.js';
-import { KeyringCodec } from '../../worker/data-converter.js';
+import { KeyringCodec, payloadFromJson, payloadToJson } from '../../worker/data-converter.js';
 import { AuthError, sendAuthError, type Auth } from '../auth.js';
 
 export interface CodecRouterDeps {
@@ -36,17 +35,6 @@ const base64 = z.string().regex(/^[A-Za-z0-9+/_-]*={0,2}$/, 'must be base64');
 const PayloadsBody = z.object({
   payloads: z.array(z.object({ metadata: z.record(z.string(), base64).nullish(), data: base64.nullish() }).loose()).max(10_000),
 });
-type JsonPayload = z.infer<typeof PayloadsBody>['payloads'][number];
-
-const fromJson = (p: JsonPayload): Payload => ({
-  metadata: Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64')])),
-  data: Buffer.from(p.data ?? '', 'base64'),
-});
-const toJson = (p: Payload) => ({
-  metadata: Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v ?? new Uint8Array()).toString('base64')])),
-  data: Buffer.from(p.data ?? new Uint8Array()).toString('base64'),
-});
-
 export function createCodecRouter(deps: CodecRouterDeps): Router {
   const codec = new KeyringCodec(deps.keyring);
   const namespace = deps.namespace ?? 'default';
@@ -94,9 +82,9 @@ export function createCodecRouter(deps: CodecRouterDeps): Router {
     const body = PayloadsBody.safeParse(req.body);
     if (!body.success) return void res.status(400).json({ error: `expected {"payloads": [{"metadata": {…}, "data": "…"}]}: ${body.error.issues[0]?.message}` });
     try {
-      const payloads = body.data.payloads.map(fromJson);
+      const payloads = body.data.payloads.map(payloadFromJson);
       const out = direction === 'encode' ? await codec.encode(payloads) : await codec.decode(payloads);
-      res.json({ payloads: out.map(toJson) });
+      res.json({ payloads: out.map(payloadToJson) });
     } catch (err) {
       if (err instanceof Error && err.name === 'KeyringError') return void res.status(400).json({ error: `cannot ${direction}: ${err.message}` });
       next(err);
