@@ -64,7 +64,8 @@ export function createActivities(deps: ActivityDeps) {
     const instance = await instanceOf(target);
     const driver = deps.driverFor(target);
     const set = await deps.planner.templates();
-    const paths = [...new Set([...set.manifest.map((m) => m.path), ENV_PATH])];
+    // A registered tenant keeps its own .env (drydock never writes it), so a rollback has nothing to restore there: not read.
+    const paths = [...new Set([...set.manifest.map((m) => m.path), ENV_PATH])].filter((p) => !(instance.isRegistered && p === ENV_PATH));
     const previousEffectiveImageTag = instance.imageTag ?? deps.planner.defaults.imageTag;
     const files = await tenantCall(() => driver.snapshotFiles(paths));
     const services = await tenantCall(() => driver.listServices(composeEnv(previousEffectiveImageTag)));
