@@ -7,13 +7,16 @@ import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activ
 import { manifestChanges } from '../agent/tenant.js';
 import { PERMANENT_TENANT_ERRORS, TenantError, type ExecutionDriver } from '../core/driver.js';
 import { DrydockError } from '../core/errors.js';
-import type { ContainerState, ContentManifest, InstanceTarget, ReleasePlanSummary, TenantSnapshot, UpgradeMode } from '../core/types.js';
+import type { ContainerState, ContentManifest, InstanceTarget, ReleasePlanSummary, SealedTenantSnapshot, TenantSnapshot, UpgradeMode } from '../core/types.js';
 import type { InstanceRepo, UpgradeProgress, UpgradeRepo } from '../prisma/repositories.js';
+import type { SnapshotStore } from '../prisma/snapshot-store.js';
 import { ENV_PATH, hashOfRender, planRelease, renderRelease, type ReleasePlanner } from './release-plan.js';
 
 export interface ActivityDeps {
   instances: InstanceRepo;
   upgrades: UpgradeRepo;
+  /** Where snapshots' files are kept, sealed, instead of in the workflow history. */
+  snapshots: SnapshotStore;
   driverFor(target: InstanceTarget): ExecutionDriver;
   planner: ReleasePlanner;
   /** The full upgrade's last check: an HTTP GET of the tenant's front door. */
@@ -32,7 +35,7 @@ export interface FrontDoor {
 
 export const DEFAULT_FRONT_DOOR: FrontDoor = { service: 'nginx', port: 80, path: '/' };
 const DEFAULT_MIN_FREE_DISK = 1024 ** 3;
-/** Workflow history payloads are limited to 2 MB; keep a snapshot well under it. */
+/** Workflow history payloads are limited to 2 MB (old, unsealed snapshots); keep a snapshot well under it. */
 const MAX_SNAPSHOT_BYTES = 1_500_000;
 const GiB = (n: number) => `${(n / 1024 ** 3).toFixed(1)} GiB`;
 
@@ -57,6 +60,28 @@ export function createActivities(deps: ActivityDeps) {
     return instance;
   }
 
+  async function takeSnapshot(target: InstanceTarget): Promise<TenantSnapshot> {
+    const instance = await instanceOf(target);
+    const driver = deps.driverFor(target);
+    const set = await deps.planner.templates();
+    // A registered tenant keeps its own .env (drydock never writes it), so a rollback has nothing to restore there: not read.
+    const paths = [...new Set([...set.manifest.map((m) => m.path), ENV_PATH])].filter((p) => !(instance.isRegistered && p === ENV_PATH));
+    const previousEffectiveImageTag = instance.imageTag ?? deps.planner.defaults.imageTag;
+    const files = await tenantCall(() => driver.snapshotFiles(paths));
+    const services = await tenantCall(() => driver.listServices(composeEnv(previousEffectiveImageTag)));
+    const images = (await tenantCall(() => driver.containerStates(services)))
+      .filter((s) => s.imageId && s.imageRef)
+      .map((s) => ({ service: s.service, imageRef: s.imageRef!, imageId: s.imageId }));
+    const coreTags = new Set(images.filter((i) => target.coreServices.includes(i.service)).map((i) => tagOf(i.imageRef)));
+    const runningImageTag = coreTags.size === 1 ? [...coreTags][0]! : previousEffectiveImageTag;
+    const snapshot: TenantSnapshot = { files, images, previousImageTag: instance.imageTag, runningImageTag };
+    const size = JSON.stringify(snapshot).length;
+    if (size > MAX_SNAPSHOT_BYTES) {
+      throw ApplicationFailure.nonRetryable(`the managed files are ${size} bytes, too large to snapshot (limit ${MAX_SNAPSHOT_BYTES})`, 'snapshot-too-large');
+    }
+    return snapshot;
+  }
+
   return {
     /** Engine reachable, compose file valid, room on disk for the pull. */
     async preflightFullUpgrade(target: InstanceTarget, imageTag: string): Promise<void> {
@@ -70,29 +95,28 @@ export function createActivities(deps: ActivityDeps) {
       }
     },
 
-    /** Managed files and .env byte for byte, the images the containers run, and the tag. */
+    /**
+     * Managed files and .env byte for byte, the images the containers run, and
+     * the tag. Only in histories of upgrades started before the files were
+     * sealed (snapshotTenantSealed): kept so those replay and finish.
+     */
     async snapshotTenant(target: InstanceTarget): Promise<TenantSnapshot> {
-      const instance = await instanceOf(target);
-      const driver = deps.driverFor(target);
-      const set = await deps.planner.templates();
-      const paths = [...new Set([...set.manifest.map((m) => m.path), ENV_PATH])];
-      const previousEffectiveImageTag = instance.imageTag ?? deps.planner.defaults.imageTag;
-      const files = await tenantCall(() => driver.snapshotFiles(paths));
-      const services = await tenantCall(() => driver.listServices(composeEnv(previousEffectiveImageTag)));
-      const images = (await tenantCall(() => driver.containerStates(services)))
-        .filter((s) => s.imageId && s.imageRef)
-        .map((s) => ({ service: s.service, imageRef: s.imageRef!, imageId: s.imageId }));
-      const coreTags = new Set(images.filter((i) => target.coreServices.includes(i.service)).map((i) => tagOf(i.imageRef)));
-      const runningImageTag = coreTags.size === 1 ? [...coreTags][0]! : previousEffectiveImageTag;
-      const snapshot: TenantSnapshot = { files, images, previousImageTag: instance.imageTag, runningImageTag };
-      const size = JSON.stringify(snapshot).length;
-      if (size > MAX_SNAPSHOT_BYTES) {
-        throw ApplicationFailure.nonRetryable(`the managed files are ${size} bytes, too large to snapshot into the workflow history (limit ${MAX_SNAPSHOT_BYTES})`, 'snapshot-too-large');
-      }
-      return snapshot;
+      return takeSnapshot(target);
+    },
+
+    /** The same, with the files sealed into PostgreSQL: the history holds a reference, never `.env` bytes. */
+    async snapshotTenantSealed(target: InstanceTarget, upgradeId: string): Promise<SealedTenantSnapshot> {
+      const { files, ...rest } = await takeSnapshot(target);
+      return { ...rest, filesRef: await deps.snapshots.save(upgradeId, files) };
     },
 
     async restoreTenantFiles(target: InstanceTarget, files: TenantSnapshot['files']): Promise<void> {
+      await tenantCall(() => deps.driverFor(target).restoreFiles(files));
+    },
+
+    async restoreSealedTenantFiles(target: InstanceTarget, filesRef: string): Promise<void> {
+      const files = await deps.snapshots.load(filesRef);
+      if (!files) throw ApplicationFailure.nonRetryable(`the snapshot ${filesRef} is gone from the database; restore the files by hand`, 'snapshot-missing');
       await tenantCall(() => deps.driverFor(target).restoreFiles(files));
     },
 

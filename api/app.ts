@@ -11,6 +11,7 @@ import { createOperatorsRouter } from './routes/operators.js';
 import { errorMiddleware } from './errors.js';
 import { createRouter as createAgentsRouter, type AgentsRouterDeps } from './routes/agents.js';
 import { createAuthRouter, createTokensRouter } from './routes/auth.js';
+import { createCodecRouter, type CodecRouterDeps } from './routes/codec.js';
 import { createRouter, type InstancesRouterDeps } from './routes/instances.js';
 import { createOverviewRouter, type OverviewRouterDeps } from './routes/overview.js';
 import { createRouter as createRolloutsRouter, type RolloutRouterDeps } from './routes/rollouts.js';
@@ -29,6 +30,8 @@ export type AppDeps = InstancesRouterDeps & {
   uiDir?: string;
   /** Express's `trust proxy` (a hop count or addresses, never `true`), for Secure cookies and client addresses behind a TLS-terminating proxy. */
   trustProxy?: number | string;
+  /** The Temporal codec server (`/codec/…`) for the web console; its own body limit, so it comes before the API's parser. */
+  codec?: Omit<CodecRouterDeps, 'auth'>;
 };
 
 export const BODY_LIMIT = '256kb';
@@ -52,10 +55,11 @@ export function createApp(deps: AppDeps): Express {
   }
   if (deps.trustProxy !== undefined) app.set('trust proxy', deps.trustProxy);
   app.use(securityHeaders);
+  const { auth, store } = deps.auth;
+  if (deps.codec) app.use(['/codec', '/:namespace/codec'], createCodecRouter({ ...deps.codec, auth }));
   app.use(express.json({ limit: BODY_LIMIT }));
   app.get('/healthz', (_req, res) => void res.json({ ok: true }));
 
-  const { auth, store } = deps.auth;
   const { audit } = deps;
   // Every state-changing request is recorded once answered (refusals too); then who calls, then may they.
   app.use('/api', auditRequests(audit, deps.log));

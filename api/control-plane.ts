@@ -13,7 +13,10 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { openDatabase, type Database } from '../prisma/db.js';
 import { createAgentRepo, createInstanceRepo, createUpgradeRepo } from '../prisma/repositories.js';
+import type { Keyring } from '../core/keyring.js';
 import { openCa } from '../worker/ca.js';
+import { dataConverterFor } from '../worker/data-converter.js';
+import { keyringFromEnv } from '../worker/keys.js';
 import { findTemporalCli, REPO_ROOT, startDevServer, type DevServer } from '../worker/temporal-server.js';
 import { createDriverFactory } from '../worker/drivers.js';
 import { createPlanner, renderDefaultsFromEnv } from '../worker/planner.js';
@@ -60,6 +63,14 @@ export interface ControlPlaneOptions {
   trustProxy?: number | string;
   /** Serve HTTPS with this certificate and key (PEM files); default from DRYDOCK_TLS_CERT / DRYDOCK_TLS_KEY. */
   tls?: TlsFiles;
+  /**
+   * Where browsers reach this control plane's codec server, for the web console
+   * of the dev server drydock starts; default http://127.0.0.1:<port>/codec
+   * (none when the port is chosen at random).
+   */
+  codecEndpoint?: string;
+  /** The control plane's keys (Temporal payloads, snapshots); default DRYDOCK_SECRET_KEY or `<dataDir>/secret.keys`. */
+  keyring?: Keyring;
   /** Runs local instances' compose commands; default agent/run-command.ts (bench/overhead.ts wraps it to time compose). */
   commandRunner?: CommandRunner;
 }
@@ -126,6 +137,7 @@ export interface ControlPlane {
   temporal: Client;
   temporalAddress: string;
   temporalUiUrl?: string;
+  keyring: Keyring;
   close(): Promise<void>;
 }
 
@@ -151,6 +163,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       cleanups.push(() => rm(pidFile, { force: true }));
     }
 
+    const keyring = opts.keyring ?? (await keyringFromEnv(dataDir, log));
     const authStore = createAuthStore(db.prisma);
     const firstOperator =
       opts.firstOperator === undefined ? { email: process.env.DRYDOCK_ADMIN_EMAIL, password: process.env.DRYDOCK_ADMIN_PASSWORD } : opts.firstOperator;
@@ -158,6 +171,8 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     const audit = createAuditLog(db.prisma);
     const auth = createAuth({ store: authStore, audit, secureCookies: secureCookiesFromEnv(), ...opts.auth, log });
 
+    const port = opts.port ?? 3000;
+    const host = opts.host ?? '127.0.0.1';
     let temporalAddress = opts.temporalAddress;
     let temporalUiUrl = opts.temporalUiUrl;
     if (!temporalAddress) {
@@ -166,6 +181,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
         cli,
         dbFile: path.join(dataDir, 'temporal.db'),
         logFile: path.join(dataDir, 'temporal.log'),
+        codecEndpoint: opts.codecEndpoint ?? (port ? `${tls ? 'https' : 'http'}://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${port}/codec` : undefined),
       });
       cleanups.push(() => server.stop());
       temporalAddress = server.address;
@@ -179,7 +195,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       throw new Error(`the Temporal server at ${temporalAddress} is unreachable: ${err.message}`);
     });
     cleanups.push(() => connection.close());
-    const temporal = new Client({ connection });
+    const temporal = new Client({ connection, dataConverter: dataConverterFor(keyring) });
 
     const defaultImageTag = opts.defaultImageTag ?? 'latest';
     const ca = await openCa(opts.caDir ?? path.join(dataDir, 'ca'), log);
@@ -191,7 +207,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     });
     const planner = opts.planner ?? createPlanner({ ...renderDefaultsFromEnv(), imageTag: defaultImageTag });
     if (opts.runWorker ?? true) {
-      const w = await createWorker({ db, temporalAddress, taskQueue: opts.taskQueue, verifyPollMs: opts.verifyPollMs, driverFor, planner, frontDoor: opts.frontDoor });
+      const w = await createWorker({ db, keyring, temporalAddress, taskQueue: opts.taskQueue, verifyPollMs: opts.verifyPollMs, driverFor, planner, frontDoor: opts.frontDoor });
       const running = w.run();
       cleanups.push(async () => {
         // Temporal's runtime also shuts workers down on SIGINT/SIGTERM: a second request would only log an error.
@@ -217,6 +233,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       latestUpgrades: latestUpgradesFrom(db.prisma),
       uiDir,
       trustProxy,
+      codec: { keyring, consoleOrigin: temporalUiUrl ? new URL(temporalUiUrl).origin : undefined, namespace: 'default' },
       rollouts: { instances, temporal, temporalAddress, temporalUiUrl, defaultImageTag, taskQueue: opts.taskQueue, verifyDeadlineMs: opts.verifyDeadlineMs },
       upgradeService: createUpgradeService({
         temporal,
@@ -230,8 +247,6 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     });
     // Not app.listen: Express 5 hands a listen error to the callback, which would pass for success.
     const server = tls ? createHttpsServer({ ...tls, minVersion: 'TLSv1.2' }, app) : createServer(app);
-    const port = opts.port ?? 3000;
-    const host = opts.host ?? '127.0.0.1';
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) =>
         reject(err.code === 'EADDRINUSE' ? new Error(`port ${port} on ${host} is taken: stop what uses it, or set PORT to another port`) : err),
@@ -242,7 +257,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     const addr = server.address();
     const url = `${tls ? 'https' : 'http'}://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : opts.port}`;
     log(existsSync(path.join(uiDir, 'index.html')) ? `web UI: ${url}/` : `web UI: not built; run \`npm run build\` to serve it at ${url}/`);
-    return { url, app, db, temporal, temporalAddress, temporalUiUrl, close };
+    return { url, app, db, temporal, temporalAddress, temporalUiUrl, keyring, close };
   } catch (err) {
     await close();
     throw err;

@@ -24,6 +24,7 @@ try {
     databaseUrl: process.env.DATABASE_URL || undefined,
     temporalAddress: process.env.TEMPORAL_ADDRESS || undefined,
     temporalUiUrl: process.env.TEMPORAL_UI_URL || undefined,
+    codecEndpoint: process.env.DRYDOCK_CODEC_ENDPOINT || undefined,
     dataDir: process.env.DRYDOCK_DATA_DIR || undefined,
     caDir: process.env.DRYDOCK_CA_DIR || undefined,
     port: process.env.PORT ? Number(process.env.PORT) : 3000,
@@ -39,7 +40,12 @@ try {
         '  (shown this once; change it with `npm run operator -- set-password` while drydock is stopped)',
     );
   }
-  if (cp.temporalUiUrl) console.log(`Temporal web console: ${cp.temporalUiUrl}`);
+  if (cp.temporalUiUrl) {
+    console.log(
+      `Temporal web console: ${cp.temporalUiUrl} (payloads are encrypted; signed in to drydock, turn on the console's ` +
+        `codec setting "Include cross-origin credentials" once to read them there: see the README, "Keys")`,
+    );
+  }
   let stopping = false;
   const stop = async () => {
     if (stopping) return;

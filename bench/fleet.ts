@@ -24,6 +24,7 @@
  * the agent's RSS. Settings: BENCH_FLEET_N (1000), BENCH_FLEET_PARALLEL (100),
  * BENCH_FLEET_WAVES (JSON, default [10, "50%", "100%"]).
  */
+import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -37,6 +38,9 @@ import { resolveWaves, type WaveSpec } from '../core/waves.js';
 import { rolloutWorkflowId } from '../core/workflow-ids.js';
 import { createTestDatabase } from '../test/support.js';
 import { loadTemplateSet } from '../templates/load.js';
+import { createKeyring } from '../core/keyring.js';
+import { dataConverterFor, FAILURE_CONVERTER_PATH } from '../worker/data-converter.js';
+import { loadKeyring } from '../worker/keys.js';
 import { WORKER_TUNING } from '../worker/worker.js';
 import type { BenchResult, Measurement } from './harness.js';
 import type { ProcessConfig } from './control-plane-process.js';
@@ -117,10 +121,14 @@ async function runBaseline(work: string, s: FleetSettings, sizes: number[]): Pro
   try {
     const bundle = await bundleWorkflowCode({
       workflowsPath: path.join(import.meta.dirname, 'fleet-baseline-workflows.ts'),
+      failureConverterPath: FAILURE_CONVERTER_PATH,
       logger: { log() {}, trace() {}, debug() {}, info() {}, warn: (m) => log(m), error: (m) => log(m) },
     });
+    // The baseline pays for payload encryption as drydock does.
+    const dataConverter = dataConverterFor(createKeyring([randomBytes(32)]));
     const connection = await NativeConnection.connect({ address: temporal.address });
     const worker = await Worker.create({
+      dataConverter,
       connection,
       taskQueue: 'baseline',
       workflowBundle: bundle,
@@ -130,7 +138,7 @@ async function runBaseline(work: string, s: FleetSettings, sizes: number[]): Pro
     const running = worker.run();
     const clientConnection = await Connection.connect({ address: temporal.address });
     try {
-      const client = new Client({ connection: clientConnection });
+      const client = new Client({ connection: clientConnection, dataConverter });
       let next = 0;
       const input: BaselineFleetInput = {
         waves: sizes.map((size) => Array.from({ length: size }, () => `upgrade-${slugOf(next++)}`)),
@@ -316,7 +324,8 @@ async function runDrydock(work: string, s: FleetSettings): Promise<DrydockRun> {
     const agentRss = sampleRss(agent.pid, 100);
     const connection = await Connection.connect({ address: temporal.address });
     cleanups.unshift(() => connection.close());
-    const client = new Client({ connection });
+    // The control plane's process generated its key file in its data directory by now.
+    const client = new Client({ connection, dataConverter: dataConverterFor(await loadKeyring({ dataDir: config.dataDir })) });
 
     log(`rollout: release ${FROM_TAG} → ${TO_TAG}, waves ${JSON.stringify(s.waves)}, maxParallel ${s.maxParallel}`);
     const cpu0 = { worker: cpuSecondsOf(cpProcess.pid), agent: cpuSecondsOf(agent.pid), temporal: cpuSecondsOf(temporal.process.pid!) };

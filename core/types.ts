@@ -85,6 +85,9 @@ export interface TenantSnapshot {
   runningImageTag: string;
 }
 
+/** A snapshot whose files are sealed in PostgreSQL (prisma/snapshot-store.ts): the history holds only `filesRef`. */
+export type SealedTenantSnapshot = Omit<TenantSnapshot, 'files'> & { filesRef: string };
+
 export interface ReleaseUpgradeInput extends UpgradeRequestOptions {
   upgradeId: string;
   target: InstanceTarget;

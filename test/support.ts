@@ -14,6 +14,8 @@ import { startControlPlane, type ControlPlane, type ControlPlaneOptions } from '
 import { createAuthStore } from '../api/auth-store.js';
 import { hashPassword, newApiToken, sha256, TOKEN_PREFIX } from '../api/auth.js';
 import type { Role } from '../api/roles.js';
+import { testKeyring } from './test-key.js';
+import { plainPayloads, secretHits } from './secret-scan.js';
 
 /** The server the tests use; CI and the machine's own PostgreSQL answer here. */
 export const ADMIN_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/test';
@@ -144,6 +146,7 @@ export async function startControlPlaneOn(
     verifyPollMs: 200,
     log: () => {},
     firstOperator: null,
+    keyring: testKeyring(),
     ...opts,
   });
   const operator = opts.operator ?? (await createTestOperator(cp));
@@ -192,11 +195,12 @@ export function waitForUpgradeEnd(cp: TestControlPlane, upgradeId: string, timeo
 export const HISTORIES_DIR = path.join(import.meta.dirname, '..', 'workflows', 'histories');
 
 /**
- * With RECORD_HISTORIES=1, keeps the history of a real run as a replay
- * fixture (workflows/replay.test.ts replays them all on every test run).
+ * The history of a real run as Temporal stores it (the CLI's JSON, without a
+ * codec), checked for tenant secrets and plain payloads: every test that runs
+ * a workflow to record it fails on a hit. With RECORD_HISTORIES=1 it is also
+ * kept as a replay fixture (workflows/replay.test.ts replays them all).
  */
 export async function recordHistory(cp: ControlPlane, workflowId: string, runId: string, name: string) {
-  if (process.env.RECORD_HISTORIES !== '1') return;
   // The CLI's JSON is the canonical history format that replay reads.
   const cli = await findTemporalCli();
   const { stdout } = await promisify(execFile)(
@@ -204,6 +208,9 @@ export async function recordHistory(cp: ControlPlane, workflowId: string, runId:
     ['workflow', 'show', '--address', cp.temporalAddress, '--workflow-id', workflowId, '--run-id', runId, '--output', 'json'],
     { maxBuffer: 64 * 1024 * 1024 },
   );
+  const problems = [...secretHits(stdout), ...plainPayloads(JSON.parse(stdout)).map((p) => `plain payload at ${p}`)];
+  if (problems.length > 0) throw new Error(`the history of ${name} (${workflowId}) holds secrets or plain payloads:\n${problems.join('\n')}`);
+  if (process.env.RECORD_HISTORIES !== '1') return;
   await mkdir(HISTORIES_DIR, { recursive: true });
   await writeFile(path.join(HISTORIES_DIR, `${name}.json`), stdout);
 }

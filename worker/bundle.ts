@@ -7,6 +7,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { FAILURE_CONVERTER_PATH } from './data-converter.js';
 import { REPO_ROOT } from './temporal-server.js';
 
 export const WORKFLOWS_PATH = path.join(REPO_ROOT, 'workflows', 'index.ts');
@@ -19,7 +20,8 @@ function newestSource(): number {
       if (f.endsWith('.ts') && !f.endsWith('.test.ts')) newest = Math.max(newest, statSync(path.join(REPO_ROOT, dir, f)).mtimeMs);
     }
   }
-  return newest;
+  // The failure converter is bundled into workflow code too.
+  return Math.max(newest, statSync(FAILURE_CONVERTER_PATH).mtimeMs);
 }
 
 export function prebuiltBundleIsFresh(): boolean {
@@ -27,7 +29,7 @@ export function prebuiltBundleIsFresh(): boolean {
 }
 
 export async function buildBundle(): Promise<WorkflowBundleWithSourceMap> {
-  return bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietLogger });
+  return bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, failureConverterPath: FAILURE_CONVERTER_PATH, logger: quietLogger });
 }
 
 export async function writeBundle(): Promise<string> {

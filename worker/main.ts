@@ -2,7 +2,8 @@
  * `npm run worker`: a standalone worker, for running workers apart from the
  * API (needs DATABASE_URL and TEMPORAL_ADDRESS; PGlite serves one process).
  * DRYDOCK_TASK_QUEUE (default drydock-upgrades), DRYDOCK_TEMPLATES_DIR
- * (default the shipped templates/) and DRYDOCK_FRONT_DOOR must match the API's.
+ * (default the shipped templates/), DRYDOCK_FRONT_DOOR and the keys
+ * (DRYDOCK_SECRET_KEY, or the key file in DRYDOCK_DATA_DIR) must match the API's.
  */
 import path from 'node:path';
 import { openDatabase } from '../prisma/db.js';
@@ -11,6 +12,7 @@ import { openCa } from './ca.js';
 import { createDriverFactory } from './drivers.js';
 import { frontDoorFromEnv } from './front-door.js';
 import { createPlanner, renderDefaultsFromEnv } from './planner.js';
+import { keyringFromEnv } from './keys.js';
 import { createWorker } from './worker.js';
 import { TASK_QUEUE } from '../core/workflow-ids.js';
 
@@ -30,6 +32,7 @@ try {
   const db = await openDatabase({ url: databaseUrl, log: console.log });
   const { worker, run } = await createWorker({
     db,
+    keyring: await keyringFromEnv(process.env.DRYDOCK_DATA_DIR || '.data', console.log),
     temporalAddress,
     taskQueue: process.env.DRYDOCK_TASK_QUEUE || undefined,
     driverFor: await createDriverFactory({ log: console.log, remote: await remoteConfig(db) }),

@@ -120,6 +120,8 @@ export interface DevServerOptions {
   port?: number;
   uiPort?: number;
   logFile?: string;
+  /** The codec server the web console sends payloads to for display (drydock's `/codec`). */
+  codecEndpoint?: string;
 }
 
 export function portFree(port: number): Promise<boolean> {
@@ -161,6 +163,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     // saving a poll round trip per step (the SDK asks for it by default; the server must allow it).
     '--dynamic-config-value', 'system.enableActivityEagerExecution=true',
     ...SEARCH_ATTRIBUTE_NAMES.flatMap((a) => ['--search-attribute', `${a}=Keyword`]),
+    ...(opts.codecEndpoint ? ['--ui-codec-endpoint', opts.codecEndpoint] : []),
   ];
   const out = opts.logFile ? openSync(opts.logFile, 'a') : 'ignore';
   const child = spawn(opts.cli, args, { stdio: ['ignore', out, out] });

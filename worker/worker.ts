@@ -6,13 +6,18 @@ import { DefaultLogger, NativeConnection, Runtime, Worker, type LogEntry, type L
 import { createActivities, type FrontDoor } from '../activities/index.js';
 import type { ReleasePlanner } from '../activities/release-plan.js';
 import { TASK_QUEUE } from '../core/workflow-ids.js';
+import type { Keyring } from '../core/keyring.js';
 import type { Database } from '../prisma/db.js';
 import { createInstanceRepo, createUpgradeRepo } from '../prisma/repositories.js';
+import { createSnapshotStore } from '../prisma/snapshot-store.js';
 import type { DriverFor } from './drivers.js';
 import { BUNDLE_FILE, buildBundle, prebuiltBundleIsFresh } from './bundle.js';
+import { dataConverterFor } from './data-converter.js';
 
 export interface WorkerOptions {
   db: Database;
+  /** Seals Temporal payloads and snapshots' files (the control plane's keys). */
+  keyring: Keyring;
   temporalAddress: string;
   namespace?: string;
   taskQueue?: string;
@@ -66,6 +71,7 @@ export async function createWorker(opts: WorkerOptions): Promise<RunnableWorker>
   const activities = createActivities({
     instances: createInstanceRepo(opts.db.prisma),
     upgrades: createUpgradeRepo(opts.db.prisma),
+    snapshots: createSnapshotStore(opts.db.prisma, opts.keyring),
     driverFor: opts.driverFor,
     planner: opts.planner,
     frontDoor: opts.frontDoor,
@@ -82,6 +88,7 @@ export async function createWorker(opts: WorkerOptions): Promise<RunnableWorker>
     namespace: opts.namespace ?? 'default',
     taskQueue: opts.taskQueue ?? TASK_QUEUE,
     activities,
+    dataConverter: dataConverterFor(opts.keyring),
     ...WORKER_TUNING,
     ...workflowSource,
   });

@@ -6,7 +6,7 @@ import type { FullUpgradeInput, UpgradeResult } from '../core/types.js';
 import { db, pullImages, startAllServices, tenant, verifyServices } from './activities.js';
 import { started } from './image-upgrade.js';
 import { VERIFY_DEADLINE_MS } from './policies.js';
-import { rollbackTo } from './rollback.js';
+import { rollbackTo, snapshotTenant } from './rollback.js';
 import { UpgradeRun } from './upgrade-run.js';
 
 export async function fullUpgrade(input: FullUpgradeInput): Promise<UpgradeResult> {
@@ -17,7 +17,7 @@ export async function fullUpgrade(input: FullUpgradeInput): Promise<UpgradeResul
 
   return run.run(async () => {
     await run.step('preflight', () => tenant.preflightFullUpgrade(target, imageTag));
-    const snapshot = await run.step('snapshot', () => tenant.snapshotTenant(target));
+    const snapshot = await run.step('snapshot', () => snapshotTenant(target, input.upgradeId));
     run.enableRollback(rollbackTo(run, target, snapshot, input.verifyDeadlineMs));
     const plan = await run.step('render', () => tenant.planReleaseUpgrade(target, imageTag));
     await run.step('write', () => tenant.writeReleaseFiles(target, imageTag, plan.renderHash));

@@ -8,7 +8,7 @@ import type { ReleaseUpgradeInput, UpgradeResult } from '../core/types.js';
 import { db, pullImages, startAllServices, tenant, verifyServices } from './activities.js';
 import { started } from './image-upgrade.js';
 import { VERIFY_DEADLINE_MS } from './policies.js';
-import { rollbackTo } from './rollback.js';
+import { rollbackTo, snapshotTenant } from './rollback.js';
 import { UpgradeRun } from './upgrade-run.js';
 
 export async function releaseUpgrade(input: ReleaseUpgradeInput): Promise<UpgradeResult> {
@@ -19,7 +19,7 @@ export async function releaseUpgrade(input: ReleaseUpgradeInput): Promise<Upgrad
   return run.run(async () => {
     // Plan first: a stale plan is refused before anything, the tag included, changes.
     const plan = await run.step('plan', () => tenant.planReleaseUpgrade(target, imageTag, input.planHash));
-    const snapshot = await run.step('snapshot', () => tenant.snapshotTenant(target));
+    const snapshot = await run.step('snapshot', () => snapshotTenant(target, input.upgradeId));
     run.enableRollback(rollbackTo(run, target, snapshot, input.verifyDeadlineMs));
     await run.step('persist-image-tag', () => db.persistInstanceImageTag(target.instanceId, imageTag));
     await run.step('write', () => tenant.writeReleaseFiles(target, imageTag, plan.renderHash));

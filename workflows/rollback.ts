@@ -1,12 +1,25 @@
-import type { InstanceTarget, TenantSnapshot } from '../core/types.js';
+import { patched } from '@temporalio/workflow';
+import type { InstanceTarget, SealedTenantSnapshot, TenantSnapshot } from '../core/types.js';
 import { db, startAllServices, tenant, verifyServices } from './activities.js';
 import { VERIFY_DEADLINE_MS } from './policies.js';
 import type { UpgradeRun } from './upgrade-run.js';
 
+/** Since this patch, a snapshot's files (`.env` included) are sealed in PostgreSQL, not carried in the history. */
+export const SEALED_SNAPSHOT_PATCH = 'snapshot-files-sealed';
+
+export type AnySnapshot = TenantSnapshot | SealedTenantSnapshot;
+
+/** What a rollback will need: files, tag and images. Histories from before the patch keep their inline snapshot. */
+export function snapshotTenant(target: InstanceTarget, upgradeId: string): Promise<AnySnapshot> {
+  return patched(SEALED_SNAPSHOT_PATCH) ? tenant.snapshotTenantSealed(target, upgradeId) : tenant.snapshotTenant(target);
+}
+
 /** Undo an upgrade that changed files, the tag or images: restore all three, then up and verify. */
-export function rollbackTo(run: UpgradeRun, target: InstanceTarget, snapshot: TenantSnapshot, verifyDeadlineMs = VERIFY_DEADLINE_MS) {
+export function rollbackTo(run: UpgradeRun, target: InstanceTarget, snapshot: AnySnapshot, verifyDeadlineMs = VERIFY_DEADLINE_MS) {
   return async () => {
-    await run.step('rollback-files', () => tenant.restoreTenantFiles(target, snapshot.files));
+    await run.step('rollback-files', () =>
+      'filesRef' in snapshot ? tenant.restoreSealedTenantFiles(target, snapshot.filesRef) : tenant.restoreTenantFiles(target, snapshot.files),
+    );
     await run.step('rollback-image-tag', () => db.restoreInstanceImageTag(target.instanceId, snapshot.previousImageTag));
     await run.step('rollback-images', () => tenant.restorePreviousImages(target, snapshot.images));
     const services = await run.step('rollback-up', () => startAllServices(target, snapshot.runningImageTag));

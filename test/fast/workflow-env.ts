@@ -17,6 +17,9 @@ import { BUNDLE_FILE, buildBundle, prebuiltBundleIsFresh } from '../../worker/bu
 import { createPlanner, renderDefaultsFromEnv } from '../../worker/planner.js';
 import { findTestServer } from '../../worker/temporal-server.js';
 import { WORKER_TUNING } from '../../worker/worker.js';
+import { dataConverterFor } from '../../worker/data-converter.js';
+import { createSnapshotStore } from '../../prisma/snapshot-store.js';
+import { testKeyring } from '../test-key.js';
 import { createTestDatabase, uniqueName } from '../support.js';
 import { FakeTenant } from './fake-tenant.js';
 
@@ -39,8 +42,14 @@ export interface FastEnv {
 
 
 export async function startFastEnv(opts: { parkTimeoutMs?: number } = {}): Promise<FastEnv> {
+  // Payloads encrypted as in production, so the fast layer runs the same converter.
+  const keyring = testKeyring();
+  const dataConverter = dataConverterFor(keyring);
   const [env, database] = await Promise.all([
-    TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: await findTestServer() } } }),
+    TestWorkflowEnvironment.createTimeSkipping({
+      server: { executable: { type: 'existing-path', path: await findTestServer() } },
+      client: { dataConverter },
+    }),
     createTestDatabase(),
   ]);
   // As the dev server does with --search-attribute: drydock's are Keyword.
@@ -59,6 +68,7 @@ export async function startFastEnv(opts: { parkTimeoutMs?: number } = {}): Promi
   const activities = createActivities({
     instances,
     upgrades: upgradeRepo,
+    snapshots: createSnapshotStore(db.prisma, keyring),
     driverFor: (target: InstanceTarget) => {
       const t = tenants.get(target.slug);
       if (!t) throw new Error(`no fake tenant ${target.slug}`);
@@ -102,7 +112,7 @@ export async function startFastEnv(opts: { parkTimeoutMs?: number } = {}): Promi
     },
     upgradeRow: (id) => upgradeRepo.get(id),
     async withWorker(fn) {
-      const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle, activities, ...WORKER_TUNING });
+      const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle, activities, dataConverter, ...WORKER_TUNING });
       return worker.runUntil(fn);
     },
     async stop() {

@@ -23,6 +23,7 @@ import { createAgentRepo } from '../../prisma/repositories.js';
 import { openCa } from '../../worker/ca.js';
 import { createDriverFactory, type DriverFor } from '../../worker/drivers.js';
 import { createPlanner, renderDefaultsFromEnv } from '../../worker/planner.js';
+import { keyringFromEnv } from '../../worker/keys.js';
 import { createWorker } from '../../worker/worker.js';
 
 const [gate, gateMethod] = (process.env.DRYDOCK_FAULT_GATE ?? '').split(':');
@@ -91,6 +92,7 @@ const driverFor: DriverFor = await createDriverFactory({
 });
 const { worker, run } = await createWorker({
   db,
+  keyring: await keyringFromEnv(process.env.DRYDOCK_DATA_DIR || '.data', console.log),
   temporalAddress,
   taskQueue: process.env.DRYDOCK_TASK_QUEUE || undefined,
   driverFor: (t) => gated(driverFor(t)),

@@ -23,6 +23,7 @@ import { createPlanner } from '../../worker/planner.js';
 import { freePort, REPO_ROOT } from '../../worker/temporal-server.js';
 import { buildAndPushImage, registryAddress } from '../harness/images.js';
 import { waitFor, type TestControlPlane } from '../support.js';
+import { TEST_ONLY_SECRET_KEY } from '../test-key.js';
 export { startControlPlaneOn } from '../support.js';
 export { releaseDefaultsForPrefix as releaseDefaults, treeChecksums } from '../harness/release-tenant.js';
 
@@ -116,6 +117,8 @@ function workerEnv(w: WorkerEnv): NodeJS.ProcessEnv {
     DRYDOCK_TASK_QUEUE: w.taskQueue,
     DRYDOCK_CA_DIR: w.caDir,
     DRYDOCK_TEMPORAL_LOG_LEVEL: 'ERROR',
+    // The same key as the tests' control planes (test/support.ts), so both read each other's payloads.
+    DRYDOCK_SECRET_KEY: TEST_ONLY_SECRET_KEY,
     ...(w.templatesDir ? { DRYDOCK_TEMPLATES_DIR: w.templatesDir } : {}),
     ...(w.defaults
       ? {
