@@ -23,10 +23,11 @@ function registeredRoutes(app: Express): string[] {
     for (const layer of stack) {
       if (layer.route && inRouter) {
         for (const m of Object.keys(layer.route.methods)) if (m !== '_all') out.push(`${m.toUpperCase()} /api${layer.route.path}`);
-      } else if (layer.handle?.stack) walk(layer.handle.stack, true);
+      } else if (layer.handle?.stack && (inRouter || layer.match('/api/instances'))) walk(layer.handle.stack, true);
     }
   };
-  // The app's own routes (GET /healthz) are outside /api.
+  // The app's own routes (GET /healthz) and the codec server (/codec, which any signed-in
+  // operator may use: test/codec.test.ts) are outside /api.
   walk((app as any).router.stack, false);
   return out;
 }
