@@ -20,6 +20,8 @@ import type { FrontDoor } from '../activities/index.js';
 import type { CommandRunner } from '../agent/run-command.js';
 import type { ReleasePlanner } from '../activities/release-plan.js';
 import { createApp } from './app.js';
+import { cachedAuthStore } from './auth-cache.js';
+import { cacheFinishedUpgrades } from './finished-upgrades.js';
 import { createAuthStore } from './auth-store.js';
 import { latestUpgradesFrom } from './routes/overview.js';
 import { createAuth, ensureFirstOperator, PID_FILE, type AuthOptions } from './auth.js';
@@ -99,7 +101,8 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       cleanups.push(() => rm(pidFile, { force: true }));
     }
 
-    const authStore = createAuthStore(db.prisma);
+    // Verified credentials trusted for AUTH_CACHE_TTL_MS (api/auth-cache.ts): a revocation elsewhere is seen within that.
+    const authStore = cachedAuthStore(createAuthStore(db.prisma));
     const firstOperator =
       opts.firstOperator === undefined ? { email: process.env.DRYDOCK_ADMIN_EMAIL, password: process.env.DRYDOCK_ADMIN_PASSWORD } : opts.firstOperator;
     await ensureFirstOperator(authStore, firstOperator ?? undefined, log);
@@ -154,7 +157,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       driverFor,
       planner,
       instances,
-      upgrades,
+      upgrades: cacheFinishedUpgrades(upgrades),
       defaultImageTag,
       temporalUiUrl,
       log,
