@@ -21,7 +21,7 @@ import type { CommandRunner } from '../agent/run-command.js';
 import type { ReleasePlanner } from '../activities/release-plan.js';
 import { createApp } from './app.js';
 import { cachedAuthStore } from './auth-cache.js';
-import { cacheFinishedUpgrades } from './finished-upgrades.js';
+import { fastUpgradeReads } from './upgrade-reads.js';
 import { createAuthStore } from './auth-store.js';
 import { latestUpgradesFrom } from './routes/overview.js';
 import { createAuth, ensureFirstOperator, PID_FILE, type AuthOptions } from './auth.js';
@@ -157,7 +157,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       driverFor,
       planner,
       instances,
-      upgrades: cacheFinishedUpgrades(upgrades),
+      upgrades: fastUpgradeReads(upgrades),
       defaultImageTag,
       temporalUiUrl,
       log,

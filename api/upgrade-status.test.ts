@@ -1,14 +1,16 @@
 /**
  * `GET /api/upgrades/:id`, the endpoint browsers poll, on the real control
  * plane (real PostgreSQL): an upgrade still running shows every change at
- * once; a finished one (which never changes again) is answered from memory,
- * and a poller that sends back its ETag gets a bodiless 304.
+ * once, even when concurrent polls share one query; a finished one (which
+ * never changes again) is answered from memory, and a poller that sends back
+ * its ETag gets a bodiless 304.
  */
 import { randomUUID } from 'node:crypto';
 import { get } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createInstanceRepo, createUpgradeRepo } from '../prisma/repositories.js';
 import type { StepProgress } from '../core/types.js';
+import { fastUpgradeReads } from './upgrade-reads.js';
 import { startTestControlPlane, uniqueName, type TestControlPlane } from '../test/support.js';
 
 /** A GET as a browser revalidating its cached copy sends it; fetch() would add Cache-Control: no-cache, which asks for the body. */
@@ -71,5 +73,38 @@ describe('the upgrade status endpoint', () => {
     expect(revalidated).toEqual({ status: 304, body: '' });
     // The token is still checked: no 304 (nor anything else) without it.
     expect((await rawGet(`${cp.url}/api/upgrades/${id}`, { 'if-none-match': etag! })).status).toBe(401);
+  });
+
+  it('shares the reads of concurrent pollers, yet each sees every change committed before it asked', async () => {
+    const id = await newUpgrade();
+    const upgrades = createUpgradeRepo(cp.db.prisma);
+    let queries = 0;
+    const reads = fastUpgradeReads({ ...upgrades, get: (x) => (queries++, upgrades.get(x)) });
+    for (let round = 1; round <= 5; round++) {
+      const steps = Array.from({ length: round }, (_, i) => step(`step-${i}`, 'succeeded'));
+      await upgrades.saveProgress(id, { status: 'running', currentStep: `step-${round - 1}`, steps });
+      // Fifty pollers at once, all asking after the write: every one sees it.
+      const seen = await Promise.all(Array.from({ length: 50 }, () => reads.get(id)));
+      expect(seen.map((u) => u!.steps.length)).toEqual(Array(50).fill(round));
+    }
+    expect(queries).toBeLessThanOrEqual(10);
+
+    // A poll that arrives while a query is under way, which may have read before the latest write, waits for a newer one.
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let calls = 0;
+    const get = async (x: string) => {
+      const u = await upgrades.get(x);
+      if (calls++ === 0) await gate;
+      return u;
+    };
+    const held = fastUpgradeReads({ ...upgrades, get });
+    const early = held.get(id);
+    await new Promise((r) => setTimeout(r, 200)); // the first query has read by now, and is held
+    await upgrades.saveProgress(id, { status: 'running', currentStep: 'late', steps: [step('late', 'running')] });
+    const late = held.get(id);
+    release();
+    expect((await early)!.currentStep).toBe('step-4');
+    expect((await late)!.currentStep).toBe('late');
   });
 });
