@@ -6,8 +6,9 @@
  *       database on the real PostgreSQL, its own Temporal dev server), with an
  *       API token (Authorization: Bearer), for an upgrade row shaped like a
  *       finished Release Upgrade;
- *   (a2) the same for an upgrade still running (read from PostgreSQL on
- *       every request: what a browser polls during an upgrade);
+ *   (a2) the same for an upgrade still running (read from PostgreSQL, by a
+ *       query that starts after the request arrived: what a browser polls
+ *       during an upgrade);
  *   (b) the same process's `/healthz` (Express, no auth, no database);
  *   (c) the baseline: bare node:http answering the same JSON bytes.
  * wrk runs on the same two cores as the server, so every figure is lower
@@ -176,7 +177,7 @@ export async function benchStatus(): Promise<BenchResult> {
       details: { api, running, healthz, raw: bare, controlPlaneRssMiB: { before: MiB(rssBefore), after: MiB(rssAfter) } },
       notes: [
         'In the measurement table, "median ms" is wrk\'s p50 latency, "p95 ms" column holds wrk\'s p99, and "reps" the number of requests.',
-        'Each API request checks the token: sha256, then the verified-token cache (api/auth-cache.ts, trusted 2 s after its last read from PostgreSQL, so a revocation by another process is refused within 2 s). A finished upgrade is read from PostgreSQL once and then answered from memory (it never changes again); a running one costs one query per request.',
+        'Each API request checks the token: sha256, then the verified-token cache (api/auth-cache.ts, trusted 2 s after its last read from PostgreSQL, so a revocation by another process is refused within 2 s). A finished upgrade is read from PostgreSQL once and then answered from memory (it never changes again); concurrent requests for a running one share the next query that starts after they arrive (api/upgrade-reads.ts), so each still sees every change committed before it asked.',
         'wrk, the server and PostgreSQL share the same two cores.',
       ],
     };
