@@ -61,7 +61,8 @@ describe('the upgrade status endpoint', () => {
     const first = await cp.api('GET', `/api/upgrades/${id}`);
     expect(first.status).toBe(200);
     const etag = first.headers.get('etag');
-    expect(etag).toBeTruthy();
+    expect(etag).toMatch(/^W\/"/);
+    expect(first.headers.get('content-type')).toBe('application/json; charset=utf-8');
 
     // Gone from the database (which no drydock path does to a finished upgrade): still answered, the same, from memory.
     await cp.db.prisma.instanceUpgrade.delete({ where: { id } });
