@@ -50,38 +50,34 @@ export function minimalLineDiff(a: Int32Array, b: Int32Array, idCount: number, d
   for (let i = lo; i < aEnd; i++) inA[a[i]!] = 1;
   for (let j = lo; j < bEnd; j++) inB[b[j]!] = 1;
 
-  // The lines that can match, and where each came from.
-  const xs = new Int32Array(aEnd - lo);
-  const xAt = new Int32Array(aEnd - lo);
-  let xn = 0;
-  for (let i = lo; i < aEnd; i++) {
-    if (inB[a[i]!]) {
-      xs[xn] = a[i]!;
-      xAt[xn++] = i;
-    } else changedA[i] = 1;
-  }
-  const ys = new Int32Array(bEnd - lo);
-  const yAt = new Int32Array(bEnd - lo);
-  let yn = 0;
-  for (let j = lo; j < bEnd; j++) {
-    if (inA[b[j]!]) {
-      ys[yn] = b[j]!;
-      yAt[yn++] = j;
-    } else changedB[j] = 1;
-  }
-
-  const cx = new Uint8Array(xn);
-  const cy = new Uint8Array(yn);
+  const x = matchable(a, lo, aEnd, inB, changedA);
+  const y = matchable(b, lo, bEnd, inA, changedB);
+  const cx = new Uint8Array(x.values.length);
+  const cy = new Uint8Array(y.values.length);
   try {
-    const size = xn + yn + 3;
-    compareSeq(xs.subarray(0, xn), ys.subarray(0, yn), cx, cy, new Int32Array(size), new Int32Array(size), 0, xn, 0, yn, deadline);
+    const size = x.values.length + y.values.length + 3;
+    compareSeq(x.values, y.values, cx, cy, new Int32Array(size), new Int32Array(size), 0, x.values.length, 0, y.values.length, deadline);
   } catch (err) {
     if (err instanceof OutOfTime) return undefined;
     throw err;
   }
-  for (let x = 0; x < xn; x++) if (cx[x]) changedA[xAt[x]!] = 1;
-  for (let y = 0; y < yn; y++) if (cy[y]) changedB[yAt[y]!] = 1;
+  cx.forEach((c, i) => c && (changedA[x.at[i]!] = 1));
+  cy.forEach((c, i) => c && (changedB[y.at[i]!] = 1));
   return { a: changedA, b: changedB };
+}
+
+/** The lines of seq[lo, end) whose id occurs on the other side, and where each came from; the others are marked changed. */
+function matchable(seq: Int32Array, lo: number, end: number, inOther: Uint8Array, changed: Uint8Array): { values: Int32Array; at: Int32Array } {
+  const values = new Int32Array(end - lo);
+  const at = new Int32Array(end - lo);
+  let n = 0;
+  for (let i = lo; i < end; i++) {
+    if (inOther[seq[i]!]) {
+      values[n] = seq[i]!;
+      at[n++] = i;
+    } else changed[i] = 1;
+  }
+  return { values: values.subarray(0, n), at };
 }
 
 /** performance.now() is read every this many steps of the search. */
