@@ -9,7 +9,7 @@
  */
 import { FILE_HEADERS_ONLY, formatPatch } from 'diff';
 import { scanEnvFile, type EnvEntry } from './env-file.js';
-import { minimalLineDiff, type LineChanges } from './line-diff.js';
+import { cpuTimeMs, minimalLineDiff, type LineChanges } from './line-diff.js';
 
 export type FileDiffStatus = 'unchanged' | 'modified' | 'created';
 
@@ -32,7 +32,7 @@ export interface DiffOptions {
   maxDiffBytes: number;
   /** Mask values before diffing. */
   isEnv: boolean;
-  /** Give up on a minimal diff after this long (default 200 ms) and show the changed region whole. */
+  /** Give up on a minimal diff after this much CPU time (default 200 ms) and show the changed region whole. */
   timeoutMs?: number;
 }
 
@@ -124,7 +124,7 @@ export function diffFile(path: string, current: string | undefined, next: string
   const shown = opts.isEnv ? maskEnvPair(current, next) : { current, next };
   const a = markedLines(shown.current ?? '');
   const b = markedLines(shown.next);
-  const changes = diffLines(a, b, performance.now() + (opts.timeoutMs ?? DEFAULT_DIFF_TIMEOUT_MS));
+  const changes = diffLines(a, b, cpuTimeMs() + (opts.timeoutMs ?? DEFAULT_DIFF_TIMEOUT_MS));
   const blocks = changes ? changeBlocks(changes) : regionBlock(a, b);
   const { text, truncated } = unified(current === undefined ? '/dev/null' : `a/${path}`, `b/${path}`, a, b, blocks, opts.maxDiffBytes);
   return {
@@ -147,7 +147,7 @@ function markedLines(text: string): string[] {
   return lines;
 }
 
-/** A minimal line diff of a and b, or undefined when the deadline (performance.now() time) passed first. */
+/** A minimal line diff of a and b, or undefined when the deadline (a cpuTimeMs() time) passed first. */
 function diffLines(a: string[], b: string[], deadline: number): LineChanges | undefined {
   const ids = new Map<string, number>();
   const intern = (lines: string[]) => {
