@@ -151,8 +151,9 @@ export async function benchStatus(): Promise<BenchResult> {
     log(`wrk -t${WRK.threads} -c${WRK.connections} -d${seconds}s GET /api/upgrades/:id`);
     const api = await wrk(bin, url, seconds, [auth]);
     const rssAfter = memoryOf(cp.pid)?.rss ?? 0;
-    const running = await wrk(bin, runningUrl, seconds, [auth]);
+    // /healthz right after, so the ratio compares runs under the same load as nearly as a shared machine allows.
     const healthz = await wrk(bin, `${ready.url}/healthz`, seconds);
+    const running = await wrk(bin, runningUrl, seconds, [auth]);
     const bare = await wrk(bin, `http://127.0.0.1:${rawPort}/`, seconds);
     for (const [what, r] of [['api', api], ['api (running upgrade)', running], ['healthz', healthz], ['raw', bare]] as const) {
       if (r.errors.length > 0) throw new Error(`wrk against ${what} reported errors: ${r.errors.join('; ')}`);
