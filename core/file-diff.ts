@@ -150,19 +150,21 @@ function markedLines(text: string): string[] {
 /** A minimal line diff of a and b, or undefined when the deadline (a cpuTimeMs() time) passed first. */
 function diffLines(a: string[], b: string[], deadline: number): LineChanges | undefined {
   const ids = new Map<string, number>();
-  const intern = (lines: string[]) => {
-    const out = new Int32Array(lines.length);
-    for (let i = 0; i < lines.length; i++) {
-      const line = lines[i]!;
-      let id = ids.get(line);
-      if (id === undefined) ids.set(line, (id = ids.size));
-      out[i] = id;
-    }
-    return out;
-  };
-  const ia = intern(a);
-  const ib = intern(b);
+  const ia = intern(a, ids);
+  const ib = intern(b, ids);
   return minimalLineDiff(ia, ib, ids.size, deadline);
+}
+
+/** Each line as an integer, equal for equal lines; new lines get the next free one. */
+function intern(lines: string[], ids: Map<string, number>): Int32Array {
+  const out = new Int32Array(lines.length);
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    let id = ids.get(line);
+    if (id === undefined) ids.set(line, (id = ids.size));
+    out[i] = id;
+  }
+  return out;
 }
 
 /**
