@@ -305,7 +305,7 @@ async function runPreview(): Promise<BenchResult> {
         `GNU diff on the worst file: ${gnuWorstWithSpawnMs.toFixed(1)} ms with its spawn, ${gnuWorstOwnMs.toFixed(1)} ms without: each (w-gnu) repetition ran it and then an empty \`diff -u /dev/null /dev/null\` (median ${spawnMs.toFixed(1)} ms), and the spawn's median is taken off.`,
         `The before (jsdiff, 200 ms budget) gave up, and diffFile showed the approximate region diff, on: ${[...jsdiffGaveUp].join(', ') || 'none'}.`,
         `Approximate (out of time) diffs over all repetitions of (b): ${approximate.length}; truncated at 256 KiB: ${diffs.filter((d) => d.truncated).length} (${diffs.filter((d) => d.truncated).map((d) => d.path).join(', ') || 'none'}).`,
-        '(a) includes rendering the real templates (5 small files), which are not part of the 50 diffed pairs; reading current files from the tenant host is not included.',
+        '(a) includes rendering the real templates (5 small files), which are not part of the 50 diffed pairs, and is in memory; (a-io) adds reading the current files from disk through the tenant driver\'s reader (agent/files.ts, the local driver and the agent both use it; a remote agent adds its mTLS round trip) and the answer as JSON.',
         '(c) includes process spawn, which (c0) measures alone, and reading the files from the page cache; GNU diff output is not truncated, diffFile cuts at 256 KiB after computing the whole diff.',
         'Per-file times are medians over the repetitions of (b) and (c); "by kind" sums them.',
         'heap/RSS Δ: the largest growth over one repetition of this Node process, a full GC run before each; garbage counts, the diff child processes do not.',
