@@ -41,6 +41,8 @@ export function cachedAuthStore(store: AuthStore, opts: AuthCacheOptions = {}): 
   const now = opts.now ?? Date.now;
   const tokens = new Map<string, { readAt: number; found: Found<'findToken'> }>();
   const sessions = new Map<string, { readAt: number; found: Found<'findSession'> }>();
+  /** Counts changes made through the store (twice each: when it starts and when it ends). */
+  let generations = 0;
   const clear = () => {
     tokens.clear();
     sessions.clear();
@@ -62,7 +64,6 @@ export function cachedAuthStore(store: AuthStore, opts: AuthCacheOptions = {}): 
       return found;
     };
   }
-  let generations = 0;
 
   const wrapped: Record<string, unknown> = {};
   for (const [name, fn] of Object.entries(store) as [string, (...args: unknown[]) => unknown][]) {
