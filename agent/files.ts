@@ -358,14 +358,20 @@ async function atomicWrite(dir: string, name: string, rel: string, data: Buffer,
 export async function readManagedFiles(root: string, paths: string[]): Promise<Record<string, string | null>> {
   const realRoot = await realpath(root);
   const rels = checkBatchShape(paths, paths);
-  const resolved = [];
-  for (const rel of rels) resolved.push(await resolveChecked(realRoot, rel));
+  // Every path is checked before any is read; each phase runs its files at once (a release preview reads dozens).
+  const resolved = await allInOrder(rels.map((rel) => resolveChecked(realRoot, rel)));
+  const read = await allInOrder(resolved.map((r) => (r.missing.length ? null : readExisting(path.join(r.dir, r.name), r.rel))));
   const out: Record<string, string | null> = {};
-  for (const r of resolved) {
-    const existing = r.missing.length ? null : await readExisting(path.join(r.dir, r.name), r.rel);
-    out[r.rel] = existing ? existing.data.toString('utf8') : null;
-  }
+  resolved.forEach((r, i) => (out[r.rel] = read[i] ? read[i].data.toString('utf8') : null));
   return out;
+}
+
+/** Promise.all, except that when several fail, the error is the first in list order (as one-by-one would report), not the first in time. */
+async function allInOrder<T>(items: (T | Promise<T>)[]): Promise<T[]> {
+  const settled = await Promise.allSettled(items);
+  const failed = settled.find((x): x is PromiseRejectedResult => x.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((x) => (x as PromiseFulfilledResult<T>).value);
 }
 
 /**

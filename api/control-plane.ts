@@ -25,6 +25,8 @@ import type { FrontDoor } from '../activities/index.js';
 import type { CommandRunner } from '../agent/run-command.js';
 import type { ReleasePlanner } from '../activities/release-plan.js';
 import { createApp } from './app.js';
+import { cachedAuthStore } from './auth-cache.js';
+import { fastUpgradeReads } from './upgrade-reads.js';
 import { createAuthStore } from './auth-store.js';
 import { createAuditLog } from './audit.js';
 import { latestUpgradesFrom } from './routes/overview.js';
@@ -164,7 +166,8 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     }
 
     const keyring = opts.keyring ?? (await keyringFromEnv(dataDir, log));
-    const authStore = createAuthStore(db.prisma);
+    // Verified credentials trusted for AUTH_CACHE_TTL_MS (api/auth-cache.ts): a revocation elsewhere is seen within that.
+    const authStore = cachedAuthStore(createAuthStore(db.prisma));
     const firstOperator =
       opts.firstOperator === undefined ? { email: process.env.DRYDOCK_ADMIN_EMAIL, password: process.env.DRYDOCK_ADMIN_PASSWORD } : opts.firstOperator;
     await ensureFirstOperator(authStore, firstOperator ?? undefined, log);
@@ -223,7 +226,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       driverFor,
       planner,
       instances,
-      upgrades,
+      upgrades: fastUpgradeReads(upgrades),
       defaultImageTag,
       temporalUiUrl,
       log,

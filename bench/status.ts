@@ -6,6 +6,9 @@
  *       database on the real PostgreSQL, its own Temporal dev server), with an
  *       API token (Authorization: Bearer), for an upgrade row shaped like a
  *       finished Release Upgrade;
+ *   (a2) the same for an upgrade still running (read from PostgreSQL, by a
+ *       query that starts after the request arrived: what a browser polls
+ *       during an upgrade);
  *   (b) the same process's `/healthz` (Express, no auth, no database);
  *   (c) the baseline: bare node:http answering the same JSON bytes.
  * wrk runs on the same two cores as the server, so every figure is lower
@@ -125,9 +128,13 @@ export async function benchStatus(): Promise<BenchResult> {
       return { name, status: 'succeeded' as const, startedAt, finishedAt: new Date(at).toISOString() };
     });
     await upgrades.saveProgress(upgradeId, { status: 'succeeded', currentStep: 'verify', steps, error: null, finished: true });
+    const runningId = randomUUID();
+    await upgrades.ensure({ id: runningId, instanceId: instance!.id, mode: 'release', imageTag: '1.2.0', workflowId: 'upgrade-status-bench-running', runId: randomUUID(), requestedBy: 'bench@drydock.test', status: 'running' });
+    await upgrades.saveProgress(runningId, { status: 'running', currentStep: 'verify', steps: steps.map((st, i) => (i === steps.length - 1 ? { name: st.name, status: 'running' as const, startedAt: st.startedAt } : st)), error: null });
     await db.close();
 
     const url = `${ready.url}/api/upgrades/${upgradeId}`;
+    const runningUrl = `${ready.url}/api/upgrades/${runningId}`;
     const auth = `Authorization: Bearer ${ready.token}`;
     const check = await fetch(url, { headers: { authorization: `Bearer ${ready.token}` } });
     const body = await check.text();
@@ -139,14 +146,16 @@ export async function benchStatus(): Promise<BenchResult> {
     const rawPort = (await raw.waitForLine(/^READY (\d+)$/))[1]!;
 
     // A short warm-up of each (JIT, connection pools), then the measured runs.
-    for (const u of [url, `${ready.url}/healthz`, `http://127.0.0.1:${rawPort}/`]) await wrk(bin, u, 2, [auth]);
+    for (const u of [url, runningUrl, `${ready.url}/healthz`, `http://127.0.0.1:${rawPort}/`]) await wrk(bin, u, 2, [auth]);
     const rssBefore = memoryOf(cp.pid)?.rss ?? 0;
     log(`wrk -t${WRK.threads} -c${WRK.connections} -d${seconds}s GET /api/upgrades/:id`);
     const api = await wrk(bin, url, seconds, [auth]);
     const rssAfter = memoryOf(cp.pid)?.rss ?? 0;
+    // /healthz right after, so the ratio compares runs under the same load as nearly as a shared machine allows.
     const healthz = await wrk(bin, `${ready.url}/healthz`, seconds);
+    const running = await wrk(bin, runningUrl, seconds, [auth]);
     const bare = await wrk(bin, `http://127.0.0.1:${rawPort}/`, seconds);
-    for (const [what, r] of [['api', api], ['healthz', healthz], ['raw', bare]] as const) {
+    for (const [what, r] of [['api', api], ['api (running upgrade)', running], ['healthz', healthz], ['raw', bare]] as const) {
       if (r.errors.length > 0) throw new Error(`wrk against ${what} reported errors: ${r.errors.join('; ')}`);
       log(`${what}: ${r.requestsPerSecond.toFixed(0)} req/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms`);
     }
@@ -155,18 +164,21 @@ export async function benchStatus(): Promise<BenchResult> {
       title: `GET /api/upgrades/:id under wrk (${WRK.connections} connections, ${seconds} s, loopback)`,
       params: { ...WRK, seconds, responseBytes: Buffer.byteLength(body), auth: 'API token (Authorization: Bearer)' },
       measurements: [
-        asMeasurement('GET /api/upgrades/:id (token auth + PostgreSQL)', api),
+        asMeasurement('GET /api/upgrades/:id, finished upgrade (token auth)', api),
+        asMeasurement('GET /api/upgrades/:id, running upgrade (token auth + PostgreSQL)', running),
         asMeasurement('GET /healthz, same process (Express, no auth, no database)', healthz),
         asMeasurement('baseline: bare node:http, same JSON bytes', bare),
       ],
       ratios: [
+        { label: 'requests/s: /api/upgrades/:id (finished) / /healthz (target ≥ 0.6)', value: api.requestsPerSecond / healthz.requestsPerSecond },
+        { label: 'requests/s: /api/upgrades/:id (running) / /healthz', value: running.requestsPerSecond / healthz.requestsPerSecond },
         { label: 'requests/s: /api/upgrades/:id / bare node:http', value: api.requestsPerSecond / bare.requestsPerSecond },
         { label: 'p99: /api/upgrades/:id / bare node:http', value: api.p99Ms / bare.p99Ms },
       ],
-      details: { api, healthz, raw: bare, controlPlaneRssMiB: { before: MiB(rssBefore), after: MiB(rssAfter) } },
+      details: { api, running, healthz, raw: bare, controlPlaneRssMiB: { before: MiB(rssBefore), after: MiB(rssAfter) } },
       notes: [
         'In the measurement table, "median ms" is wrk\'s p50 latency, "p95 ms" column holds wrk\'s p99, and "reps" the number of requests.',
-        'Each API request looks the token up (sha256, one query with its operator) and the upgrade (one query): two PostgreSQL round trips over Prisma\'s pg pool.',
+        'Each API request checks the token: sha256, then the verified-token cache (api/auth-cache.ts, trusted 2 s after its last read from PostgreSQL, so a revocation by another process is refused within 2 s). A finished upgrade is read from PostgreSQL once and then answered from memory (it never changes again); concurrent requests for a running one share the next query that starts after they arrive (api/upgrade-reads.ts), so each still sees every change committed before it asked.',
         'wrk, the server and PostgreSQL share the same two cores.',
       ],
     };
@@ -176,12 +188,13 @@ export async function benchStatus(): Promise<BenchResult> {
 }
 
 export function formatStatus(r: BenchResult): string {
-  const d = r.details as { api: WrkResult; healthz: WrkResult; raw: WrkResult };
+  const d = r.details as { api: WrkResult; running?: WrkResult; healthz: WrkResult; raw: WrkResult };
   const row = (label: string, x: WrkResult) => `| ${label} | ${x.requestsPerSecond.toFixed(0)} | ${x.p50Ms.toFixed(2)} | ${x.p90Ms.toFixed(2)} | ${x.p99Ms.toFixed(2)} | ${x.requests} |`;
   return [
     `| wrk -t${r.params.threads} -c${r.params.connections} -d${r.params.seconds}s | req/s | p50 ms | p90 ms | p99 ms | requests |`,
     '|---|---:|---:|---:|---:|---:|',
-    row('GET /api/upgrades/:id (token + PostgreSQL)', d.api),
+    row('GET /api/upgrades/:id, finished upgrade (token)', d.api),
+    ...(d.running ? [row('GET /api/upgrades/:id, running upgrade (token + PostgreSQL)', d.running)] : []),
     row('GET /healthz (Express only)', d.healthz),
     row('baseline: bare node:http, same bytes', d.raw),
     '',

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { applyPatch } from 'diff';
+import { applyPatch, createTwoFilesPatch, FILE_HEADERS_ONLY } from 'diff';
+import { parse } from 'diff2html';
+import fc from 'fast-check';
 import { CHANGED_MARK, diffFile, maskEnvPair, MASK, regionPatch } from './file-diff.js';
 
 const big = { maxDiffBytes: 1_000_000, isEnv: false };
@@ -156,15 +158,27 @@ describe('masking .env diffs', () => {
 
 describe('the fallback diff for heavily rewritten files', () => {
   const lines = (n: number, tag: string) => Array.from({ length: n }, (_, i) => (i % 3 === 0 ? `${tag} line ${i}` : `same ${i}`)).join('\n') + '\n';
+  /** The same n lines in a scrambled order: every line matches somewhere, so none is left out of the search, and D is about 2n. */
+  const shuffled = (n: number, step: number) => Array.from({ length: n }, (_, i) => `line ${(i * step) % n}`).join('\n') + '\n';
 
   it('answers quickly with an approximate diff that still applies', () => {
-    const before = lines(8000, 'old');
-    const after = lines(8000, 'new');
+    const before = shuffled(8000, 1);
+    const after = shuffled(8000, 7919);
     const t0 = Date.now();
     const d = diffFile('big.conf', before, after, { maxDiffBytes: 10_000_000, isEnv: false, timeoutMs: 50 });
     expect(d.approximate).toBe(true);
     expect(Date.now() - t0).toBeLessThan(5_000);
     expect(applyPatch(before, d.diff!)).toBe(after);
+  });
+
+  it('gives a rewrite of every third line an exact diff, since rewritten lines are left out of the search', () => {
+    const before = lines(8000, 'old');
+    const after = lines(8000, 'new');
+    const d = diffFile('big.conf', before, after, { maxDiffBytes: 10_000_000, isEnv: false, timeoutMs: 10_000 });
+    expect(d.approximate).toBeUndefined();
+    expect(applyPatch(before, d.diff!)).toBe(after);
+    const body = d.diff!.split('\n').slice(2);
+    expect([body.filter((l) => l.startsWith('-')).length, body.filter((l) => l.startsWith('+')).length]).toEqual([2667, 2667]);
   });
 
   it.each([
@@ -177,5 +191,54 @@ describe('the fallback diff for heavily rewritten files', () => {
   ])('gives a patch that turns %j into %j', (before, after) => {
     const patch = regionPatch('a/f', 'b/f', before, after);
     expect(applyPatch(before, patch)).toBe(after);
+  });
+});
+
+describe('the unified diff format', () => {
+  const text = fc
+    .array(fc.constantFrom('a', 'b', 'c', 'd', 'e', '', 'é', 'a\r'), { maxLength: 40 })
+    .chain((lines) => fc.boolean().map((eol) => lines.join('\n') + (eol && lines.length > 0 ? '\n' : '')));
+
+  it('patches the current file into the new one, whatever the two are (property)', () => {
+    fc.assert(
+      fc.property(fc.option(text, { nil: undefined }), text, (current, next) => {
+        const d = diffFile('f', current, next, big);
+        if (current === next) return void expect(d.status).toBe('unchanged');
+        expect(applyPatch(current ?? '', d.diff!)).toBe(next);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('is the same text as jsdiff writes wherever the minimal diff is the same', () => {
+    // jsdiff's createTwoFilesPatch was diffFile's engine: same headers, hunk ranges, context and end-of-file marks.
+    const cases: [string | undefined, string][] = [
+      ['one\ntwo\nthree\n', 'one\n2\nthree\n'],
+      [undefined, '2.4.1\n'],
+      ['a\nb\nc', 'a\nb\nc\n'],
+      ['a\nb\nc\n', 'a\nb\nc'],
+      ['one\n', ''],
+      [Array.from({ length: 40 }, (_, i) => `l${i}\n`).join(''), Array.from({ length: 40 }, (_, i) => (i % 9 === 4 ? `x${i}\n` : `l${i}\n`)).join('')],
+    ];
+    for (const [current, next] of cases) {
+      const jsdiff = createTwoFilesPatch(current === undefined ? '/dev/null' : 'a/p q', 'b/p q', current ?? '', next, undefined, undefined, {
+        context: 3,
+        headerOptions: FILE_HEADERS_ONLY,
+      });
+      expect(diffFile('p q', current, next, big).diff).toBe(jsdiff);
+    }
+  });
+
+  it('is read by diff2html, which the web UI renders it with, line for line', () => {
+    const current = Array.from({ length: 60 }, (_, i) => `line ${i}\n`).join('');
+    const next = current.replace('line 5\n', 'five\n').replace('line 40\n', '').concat('tail');
+    const d = diffFile('nginx/a.conf', current, next, big);
+    const [file] = parse(d.diff!);
+    expect(file).toMatchObject({ oldName: 'nginx/a.conf', newName: 'nginx/a.conf', addedLines: 2, deletedLines: 2 });
+    expect(file!.blocks.map((b) => [b.header, b.lines.length])).toEqual([
+      ['@@ -3,7 +3,7 @@', 8],
+      ['@@ -38,7 +38,6 @@', 7],
+      ['@@ -58,3 +57,4 @@', 4],
+    ]);
   });
 });

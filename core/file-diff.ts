@@ -7,8 +7,9 @@
  * assignments and unparsable lines are masked too; prose comments are shown
  * as written, so a secret typed into one would show.
  */
-import { createTwoFilesPatch, FILE_HEADERS_ONLY } from 'diff';
+import { FILE_HEADERS_ONLY, formatPatch } from 'diff';
 import { scanEnvFile, type EnvEntry } from './env-file.js';
+import { cpuTimeMs, minimalLineDiff, type LineChanges } from './line-diff.js';
 
 export type FileDiffStatus = 'unchanged' | 'modified' | 'created';
 
@@ -31,7 +32,7 @@ export interface DiffOptions {
   maxDiffBytes: number;
   /** Mask values before diffing. */
   isEnv: boolean;
-  /** Give up on a minimal diff after this long (default 200 ms) and show the changed region whole. */
+  /** Give up on a minimal diff after this much CPU time (default 200 ms) and show the changed region whole. */
   timeoutMs?: number;
 }
 
@@ -99,19 +100,19 @@ export function maskEnvPair(current: string | undefined, next: string): { curren
   return before === undefined ? { next: join(after) } : { current: join(before), next: join(after) };
 }
 
-const utf8 = new TextEncoder();
-
-/** The longest run of whole lines of `text` that fits in maxBytes. */
-function cutAtLine(text: string, maxBytes: number): { text: string; truncated: boolean } {
-  if (utf8.encode(text).length <= maxBytes) return { text, truncated: false };
-  let kept = 0;
-  let bytes = 0;
-  for (const line of text.split(/(?<=\n)/)) {
-    bytes += utf8.encode(line).length;
-    if (bytes > maxBytes) break;
-    kept += line.length;
+/** UTF-8 bytes of a string, without encoding it. */
+function utf8Length(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) n += 1;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n += 2; // a surrogate pair: 2 UTF-16 units, 4 bytes
+      i++;
+    } else n += 2;
   }
-  return { text: text.slice(0, kept), truncated: true };
+  return n;
 }
 
 /** How writing `next` over `current` (undefined: the file does not exist) changes a file. */
@@ -121,22 +122,17 @@ export function diffFile(path: string, current: string | undefined, next: string
   }
   if (current === next) return { path, status: 'unchanged', truncated: false };
   const shown = opts.isEnv ? maskEnvPair(current, next) : { current, next };
-  const oldName = current === undefined ? '/dev/null' : `a/${path}`;
-  const newName = `b/${path}`;
-  // Myers' diff is O(N·D): on a heavily rewritten file of thousands of lines it takes seconds.
-  const minimal: string | undefined = createTwoFilesPatch(oldName, newName, shown.current ?? '', shown.next, undefined, undefined, {
-    context: 3,
-    headerOptions: FILE_HEADERS_ONLY,
-    timeout: opts.timeoutMs ?? DEFAULT_DIFF_TIMEOUT_MS,
-  });
-  const patch = minimal ?? regionPatch(oldName, newName, shown.current ?? '', shown.next);
-  const { text, truncated } = cutAtLine(patch, opts.maxDiffBytes);
+  const a = markedLines(shown.current ?? '');
+  const b = markedLines(shown.next);
+  const changes = diffLines(a, b, cpuTimeMs() + (opts.timeoutMs ?? DEFAULT_DIFF_TIMEOUT_MS));
+  const blocks = changes ? changeBlocks(changes) : regionBlock(a, b);
+  const { text, truncated } = unified(current === undefined ? '/dev/null' : `a/${path}`, `b/${path}`, a, b, blocks, opts.maxDiffBytes);
   return {
     path,
     status: current === undefined ? 'created' : 'modified',
     diff: text,
     truncated,
-    ...(minimal === undefined ? { approximate: true } : {}),
+    ...(changes ? {} : { approximate: true }),
   };
 }
 
@@ -151,31 +147,121 @@ function markedLines(text: string): string[] {
   return lines;
 }
 
+/** A minimal line diff of a and b, or undefined when the deadline (a cpuTimeMs() time) passed first. */
+function diffLines(a: string[], b: string[], deadline: number): LineChanges | undefined {
+  const ids = new Map<string, number>();
+  const ia = intern(a, ids);
+  const ib = intern(b, ids);
+  return minimalLineDiff(ia, ib, ids.size, deadline);
+}
+
+/** Each line as an integer, equal for equal lines; new lines get the next free one. */
+function intern(lines: string[], ids: Map<string, number>): Int32Array {
+  const out = new Int32Array(lines.length);
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    let id = ids.get(line);
+    if (id === undefined) ids.set(line, (id = ids.size));
+    out[i] = id;
+  }
+  return out;
+}
+
 /**
- * One hunk from the first changed line to the last, with three lines of
- * context: a valid unified diff found in linear time.
+ * Change blocks as flat [aStart, aEnd, bStart, bEnd, ...]: each a maximal run
+ * of removed lines of a and added lines of b between two unchanged lines.
  */
-export function regionPatch(oldName: string, newName: string, oldText: string, newText: string): string {
-  const a = markedLines(oldText);
-  const b = markedLines(newText);
+type Blocks = number[];
+
+function changeBlocks(changes: LineChanges): Blocks {
+  const n = changes.a.length;
+  const m = changes.b.length;
+  const blocks: Blocks = [];
+  let i = 0;
+  let j = 0;
+  while (i < n || j < m) {
+    if ((i < n && changes.a[i]) || (j < m && changes.b[j])) {
+      const i0 = i;
+      const j0 = j;
+      while (i < n && changes.a[i]) i++;
+      while (j < m && changes.b[j]) j++;
+      blocks.push(i0, i, j0, j);
+    } else {
+      i++;
+      j++;
+    }
+  }
+  return blocks;
+}
+
+/** The whole changed region, from the first differing line to the last, as one block: found in linear time. */
+function regionBlock(a: string[], b: string[]): Blocks {
   let head = 0;
   while (head < a.length && head < b.length && a[head] === b[head]) head++;
   let tail = 0;
   while (tail < a.length - head && tail < b.length - head && a[a.length - 1 - tail] === b[b.length - 1 - tail]) tail++;
-  const before = Math.min(3, head);
-  const after = Math.min(3, tail);
-  const start = head - before;
-  const aEnd = a.length - tail + after;
-  const bEnd = b.length - tail + after;
-  const range = (len: number) => `${len === 0 ? start : start + 1},${len}`;
-  const out = [`--- ${oldName}`, `+++ ${newName}`, `@@ -${range(aEnd - start)} +${range(bEnd - start)} @@`];
-  const emit = (prefix: string, line: string) => {
-    if (line.endsWith(NO_EOL)) out.push(prefix + line.slice(0, -NO_EOL.length), '\\ No newline at end of file');
-    else out.push(prefix + line);
+  return [head, a.length - tail, head, b.length - tail];
+}
+
+const CONTEXT = 3;
+
+/**
+ * The unified diff of the blocks, in jsdiff's format (createTwoFilesPatch with
+ * FILE_HEADERS_ONLY and 3 lines of context, which the UI's diff2html reads):
+ * hunks closer than 2 × 3 context lines merged, `@@ -start,count +start,count @@`,
+ * removed lines before added ones in each block. Cut after the last whole line
+ * that fits in maxBytes.
+ */
+function unified(oldName: string, newName: string, a: string[], b: string[], blocks: Blocks, maxBytes: number): { text: string; truncated: boolean } {
+  const out: string[] = [];
+  let bytes = 0;
+  let truncated = false;
+  const push = (line: string) => {
+    if (truncated) return false;
+    const size = utf8Length(line) + 1;
+    if (bytes + size > maxBytes) return !(truncated = true);
+    bytes += size;
+    out.push(line);
+    return true;
   };
-  for (let i = start; i < head; i++) emit(' ', a[i]!);
-  for (let i = head; i < a.length - tail; i++) emit('-', a[i]!);
-  for (let j = head; j < b.length - tail; j++) emit('+', b[j]!);
-  for (let i = a.length - tail; i < aEnd; i++) emit(' ', a[i]!);
-  return `${out.join('\n')}\n`;
+  const emit = (prefix: string, line: string) => {
+    if (!line.endsWith(NO_EOL)) return push(prefix + line);
+    return push(prefix + line.slice(0, -NO_EOL.length)) && push('\\ No newline at end of file');
+  };
+  // jsdiff's own header lines, so names are quoted the way it quotes them.
+  for (const h of formatPatch({ oldFileName: oldName, newFileName: newName, oldHeader: undefined, newHeader: undefined, hunks: [] }, FILE_HEADERS_ONLY).split('\n')) {
+    if (h !== '') push(h);
+  }
+  const range = (start: number, len: number) => `${len === 0 ? start : start + 1},${len}`;
+  for (let k = 0; k < blocks.length && !truncated; ) {
+    let last = k;
+    while (last + 4 < blocks.length && blocks[last + 4]! - blocks[last + 1]! <= 2 * CONTEXT) last += 4;
+    const before = Math.min(CONTEXT, blocks[k]! - (k === 0 ? 0 : blocks[k - 3]!));
+    const after = Math.min(CONTEXT, (last + 4 < blocks.length ? blocks[last + 4]! : a.length) - blocks[last + 1]!);
+    const aStart = blocks[k]! - before;
+    const bStart = blocks[k + 2]! - before;
+    const aEnd = blocks[last + 1]! + after;
+    const bEnd = blocks[last + 3]! + after;
+    push(`@@ -${range(aStart, aEnd - aStart)} +${range(bStart, bEnd - bStart)} @@`);
+    let i = aStart;
+    for (let q = k; q <= last && !truncated; q += 4) {
+      for (; i < blocks[q]!; i++) emit(' ', a[i]!);
+      for (; i < blocks[q + 1]!; i++) emit('-', a[i]!);
+      for (let j = blocks[q + 2]!; j < blocks[q + 3]!; j++) emit('+', b[j]!);
+    }
+    for (; i < aEnd; i++) emit(' ', a[i]!);
+    k = last + 4;
+  }
+  return { text: out.length === 0 ? '' : `${out.join('\n')}\n`, truncated };
+}
+
+/**
+ * One hunk from the first changed line to the last, with three lines of
+ * context: a valid unified diff found in linear time (what diffFile shows,
+ * flagged approximate, when a minimal diff takes too long).
+ */
+export function regionPatch(oldName: string, newName: string, oldText: string, newText: string): string {
+  const a = markedLines(oldText);
+  const b = markedLines(newText);
+  return unified(oldName, newName, a, b, regionBlock(a, b), Infinity).text;
 }

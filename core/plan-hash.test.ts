@@ -42,4 +42,13 @@ describe('plan hash', () => {
   it('refuses a plan that writes one path twice', () => {
     expect(() => planHash([...rendered, { path: '.env', content: '' }], current)).toThrow(/\.env appears twice/);
   });
+
+  it('keeps its encoding: a known plan with non-ASCII text hashes to the value it always had', () => {
+    // A plan previewed before an upgrade of drydock must still match when applied after it.
+    const plan = [
+      { path: 'docker-compose.yml', content: 'services:\n  app: {}\n' },
+      { path: 'configs/é.conf', content: 'naïve ✓ 🚢\n' },
+    ];
+    expect(planHash(plan, { 'docker-compose.yml': 'old\n', 'configs/é.conf': undefined })).toBe('f6fdbe8aa4dd3a597082ef444e702d2a989e31ec0b46e05faf5dc878a19b8a87');
+  });
 });

@@ -29,10 +29,10 @@ const VERSION = 'drydock-plan-v1';
 export function planHash(rendered: PlannedFile[], current: Record<string, string | undefined>): string {
   const files = [...rendered].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const h = createHash('sha256');
+  // The string is hashed as UTF-8 without being copied into a Buffer first: the same bytes, half the work.
   const field = (s: string) => {
-    const bytes = Buffer.from(s, 'utf8');
-    h.update(`${bytes.length}:`);
-    h.update(bytes);
+    h.update(`${Buffer.byteLength(s, 'utf8')}:`);
+    h.update(s, 'utf8');
   };
   field(VERSION);
   h.update(`${files.length}\n`);
