@@ -49,19 +49,34 @@ export function cachedAuthStore(store: AuthStore, opts: AuthCacheOptions = {}): 
   };
 
   function cached<T>(cache: Map<string, { readAt: number; found: T }>, lookup: (hash: string) => Promise<T | undefined>) {
-    return async (hash: string): Promise<T | undefined> => {
+    // Requests that miss together share one query (when an entry expires under load, fifty pollers would
+    // otherwise query at once), unless something changed through the store since that query started.
+    const pending = new Map<string, { generation: number; answer: Promise<T | undefined> }>();
+    return (hash: string): Promise<T | undefined> => {
       const hit = cache.get(hash);
-      if (hit && now() - hit.readAt < ttlMs) return hit.found;
+      if (hit && now() - hit.readAt < ttlMs) return Promise.resolve(hit.found);
+      const shared = pending.get(hash);
+      if (shared && shared.generation === generations) return shared.answer;
       const generation = generations;
       const readAt = now();
-      const found = await lookup(hash);
-      cache.delete(hash);
-      // A change made through this store while the query ran may not be in its answer: not kept then.
-      if (found && generation === generations) {
-        if (cache.size >= maxEntries) cache.delete(cache.keys().next().value!);
-        cache.set(hash, { readAt, found });
-      }
-      return found;
+      const answer = lookup(hash).then(
+        (found) => {
+          if (pending.get(hash)?.answer === answer) pending.delete(hash);
+          cache.delete(hash);
+          // A change made through this store while the query ran may not be in its answer: not kept then.
+          if (found && generation === generations) {
+            if (cache.size >= maxEntries) cache.delete(cache.keys().next().value!);
+            cache.set(hash, { readAt, found });
+          }
+          return found;
+        },
+        (err: unknown) => {
+          if (pending.get(hash)?.answer === answer) pending.delete(hash);
+          throw err;
+        },
+      );
+      pending.set(hash, { generation, answer });
+      return answer;
     };
   }
 

@@ -95,6 +95,44 @@ describe('the verified-credential cache across control planes on one database', 
     expect(reads).toBe(4);
   });
 
+  it('shares one query among lookups that miss together, but not with one that started before a change', async () => {
+    let reads = 0;
+    const store = createAuthStore(a.db.prisma);
+    const cached = cachedAuthStore({
+      ...store,
+      findToken: (hash) => {
+        reads++;
+        return store.findToken(hash);
+      },
+    });
+    const hash = sha256(a.operator.token);
+    const together = await Promise.all(Array.from({ length: 50 }, () => cached.findToken(hash)));
+    expect(reads).toBe(1);
+    expect(together.every((f) => f?.operator.email === a.operator.email)).toBe(true);
+
+    // A revocation through the store while a lookup is under way (it has read, and is held before answering):
+    // a lookup made after the revocation queries again, and sees it.
+    const created = await store.createToken({ name: 'shared', tokenHash: sha256('ddk_shared-lookup'), prefix: 'ddk_sh', operatorId: a.operator.id, expiresAt: null });
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let calls = 0;
+    const held = cachedAuthStore({
+      ...store,
+      findToken: async (h) => {
+        const found = await store.findToken(h);
+        if (calls++ === 0) await gate;
+        return found;
+      },
+    });
+    const before = held.findToken(sha256('ddk_shared-lookup'));
+    await new Promise((r) => setTimeout(r, 200));
+    await held.revokeToken(created.id, 'test');
+    const after = held.findToken(sha256('ddk_shared-lookup'));
+    release();
+    expect((await before)?.token.revokedAt).toBeNull();
+    expect((await after)?.token.revokedAt).toBeInstanceOf(Date);
+  });
+
   it('records token use on the cached entry instead of touching the database on every request', async () => {
     // api/auth.ts touches a token whose lastUsedAt is over a minute old: a cached entry that kept the old time would be touched on every request.
     const t = Date.now();
