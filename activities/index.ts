@@ -9,7 +9,8 @@ import { PERMANENT_TENANT_ERRORS, TenantError, type ExecutionDriver } from '../c
 import { DrydockError } from '../core/errors.js';
 import type { ContainerState, ContentManifest, InstanceTarget, ReleasePlanSummary, TenantSnapshot, UpgradeMode } from '../core/types.js';
 import type { InstanceRepo, UpgradeProgress, UpgradeRepo } from '../prisma/repositories.js';
-import { ENV_PATH, hashOfRender, planRelease, renderRelease, type ReleasePlanner } from './release-plan.js';
+import { PIN_PATH, renderImagePin } from '../core/image-pin.js';
+import { ENV_PATH, hashOfRender, planRelease, renderRelease, resolveRelease, templatesOf, type ReleasePlanner } from './release-plan.js';
 
 export interface ActivityDeps {
   instances: InstanceRepo;
@@ -71,11 +72,15 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     /** Managed files and .env byte for byte, the images the containers run, and the tag. */
-    async snapshotTenant(target: InstanceTarget): Promise<TenantSnapshot> {
+    async snapshotTenant(target: InstanceTarget, releaseVersion?: string): Promise<TenantSnapshot> {
       const instance = await instanceOf(target);
       const driver = deps.driverFor(target);
-      const set = await deps.planner.templates();
-      const paths = [...new Set([...set.manifest.map((m) => m.path), ENV_PATH])];
+      // What the running release manages and what the new one will write, the image pin too.
+      const manifests = await rendering(async () => [
+        ...templatesOf(await resolveRelease(deps.planner, instance)).manifest,
+        ...(releaseVersion ? templatesOf(await resolveRelease(deps.planner, instance, releaseVersion)).manifest : []),
+      ]);
+      const paths = [...new Set([...manifests.map((m) => m.path), ENV_PATH, PIN_PATH])];
       const previousEffectiveImageTag = instance.imageTag ?? deps.planner.defaults.imageTag;
       const files = await tenantCall(() => driver.snapshotFiles(paths));
       const services = await tenantCall(() => driver.listServices(composeEnv(previousEffectiveImageTag)));
@@ -84,7 +89,7 @@ export function createActivities(deps: ActivityDeps) {
         .map((s) => ({ service: s.service, imageRef: s.imageRef!, imageId: s.imageId }));
       const coreTags = new Set(images.filter((i) => target.coreServices.includes(i.service)).map((i) => tagOf(i.imageRef)));
       const runningImageTag = coreTags.size === 1 ? [...coreTags][0]! : previousEffectiveImageTag;
-      const snapshot: TenantSnapshot = { files, images, previousImageTag: instance.imageTag, runningImageTag };
+      const snapshot: TenantSnapshot = { files, images, previousImageTag: instance.imageTag, runningImageTag, previousReleaseVersion: instance.releaseVersion };
       const size = JSON.stringify(snapshot).length;
       if (size > MAX_SNAPSHOT_BYTES) {
         throw ApplicationFailure.nonRetryable(`the managed files are ${size} bytes, too large to snapshot into the workflow history (limit ${MAX_SNAPSHOT_BYTES})`, 'snapshot-too-large');
@@ -101,12 +106,17 @@ export function createActivities(deps: ActivityDeps) {
       for (const i of images) await tenantCall(() => driver.tagImage(i.imageId, i.imageRef));
     },
 
-    async restoreInstanceImageTag(instanceId: string, imageTag: string | null): Promise<void> {
+    /** releaseVersion undefined: a snapshot from before releases, which leaves the release alone. */
+    async restoreInstanceImageTag(instanceId: string, imageTag: string | null, releaseVersion?: string | null): Promise<void> {
       await deps.instances.setImageTag(instanceId, imageTag);
+      if (releaseVersion !== undefined) await deps.instances.setRelease(instanceId, releaseVersion);
     },
 
-    async probeFrontDoor(target: InstanceTarget): Promise<number> {
-      const door = deps.frontDoor ?? DEFAULT_FRONT_DOOR;
+    /** The front door the release names, else the control plane's (DRYDOCK_FRONT_DOOR). */
+    async probeFrontDoor(target: InstanceTarget, releaseVersion?: string): Promise<number> {
+      const instance = await instanceOf(target);
+      const release = await rendering(() => resolveRelease(deps.planner, instance, releaseVersion));
+      const door = (release.kind === 'bundle' && release.bundle.release.frontDoor) || deps.frontDoor || DEFAULT_FRONT_DOOR;
       const status = await tenantCall(() => deps.driverFor(target).httpProbe(door.service, door.port, door.path));
       if (status >= 400) {
         throw ApplicationFailure.retryable(`the front door (${door.service}:${door.port}${door.path}) answered HTTP ${status}`, 'front-door-failed');
@@ -131,8 +141,14 @@ export function createActivities(deps: ActivityDeps) {
       await deps.upgrades.saveProgress(upgradeId, progress);
     },
 
-    async persistInstanceImageTag(instanceId: string, imageTag: string): Promise<void> {
+    /** The tag, and the release when the upgrade named one. */
+    async persistInstanceImageTag(instanceId: string, imageTag: string, releaseVersion?: string): Promise<void> {
       await deps.instances.setImageTag(instanceId, imageTag);
+      if (releaseVersion !== undefined) await deps.instances.setRelease(instanceId, releaseVersion);
+    },
+
+    async persistInstanceRelease(instanceId: string, releaseVersion: string): Promise<void> {
+      await deps.instances.setRelease(instanceId, releaseVersion);
     },
 
     /** The engine answers and every service to touch exists in the compose file. */
@@ -153,12 +169,27 @@ export function createActivities(deps: ActivityDeps) {
       return tenantCall(() => deps.driverFor(target).contentManifest(dirs));
     },
 
+    /**
+     * Drops the image pin first, so the pull (and the up after it) resolve
+     * images from the compose file and IMAGE_TAG; the pin comes back once the
+     * new images run. A failed pull puts the old pin back: nothing changed.
+     */
     async pullImages(target: InstanceTarget, services: string[], imageTag: string): Promise<void> {
-      await withHeartbeat((opts) => deps.driverFor(target).pull(services, composeEnv(imageTag), opts));
+      const driver = deps.driverFor(target);
+      const pin = (await tenantCall(() => driver.snapshotFiles([PIN_PATH])))[PIN_PATH] ?? null;
+      if (pin) await tenantCall(() => driver.restoreFiles({ [PIN_PATH]: null }));
+      try {
+        await withHeartbeat((opts) => driver.pull(services, composeEnv(imageTag), opts));
+      } catch (err) {
+        if (pin) await tenantCall(() => driver.restoreFiles({ [PIN_PATH]: pin })).catch(() => undefined);
+        throw err;
+      }
     },
 
     async recreateServices(target: InstanceTarget, services: string[], imageTag: string): Promise<void> {
-      await withHeartbeat((opts) => deps.driverFor(target).recreate(services, composeEnv(imageTag), opts));
+      const driver = deps.driverFor(target);
+      await withHeartbeat((opts) => driver.recreate(services, composeEnv(imageTag), opts));
+      await pinImages(driver, services, true);
     },
 
     /**
@@ -166,9 +197,9 @@ export function createActivities(deps: ActivityDeps) {
      * lands in the workflow history, so the console shows what was about to
      * change; diff bodies stay out of it (env values must never be shown).
      */
-    async planReleaseUpgrade(target: InstanceTarget, imageTag: string, expectedPlanHash?: string): Promise<ReleasePlanSummary> {
+    async planReleaseUpgrade(target: InstanceTarget, imageTag: string, expectedPlanHash?: string, releaseVersion?: string): Promise<ReleasePlanSummary> {
       const instance = await instanceOf(target);
-      const plan = await rendering(() => tenantCall(() => planRelease(deps.planner, deps.driverFor(target), instance, imageTag, null)));
+      const plan = await rendering(() => tenantCall(() => planRelease(deps.planner, deps.driverFor(target), instance, imageTag, null, releaseVersion)));
       if (expectedPlanHash && expectedPlanHash !== plan.planHash) {
         throw ApplicationFailure.nonRetryable(
           `the plan is stale: the rendered files or the tenant's files changed since the preview (previewed ${expectedPlanHash.slice(0, 12)}, now ${plan.planHash.slice(0, 12)}); preview again`,
@@ -184,10 +215,10 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     /** Re-renders (cheap, deterministic) rather than carrying file contents through the history. */
-    async writeReleaseFiles(target: InstanceTarget, imageTag: string, renderHash: string): Promise<{ written: string[]; unchanged: string[] }> {
+    async writeReleaseFiles(target: InstanceTarget, imageTag: string, renderHash: string, releaseVersion?: string): Promise<{ written: string[]; unchanged: string[] }> {
       const instance = await instanceOf(target);
       const driver = deps.driverFor(target);
-      const { rendered } = await rendering(() => tenantCall(() => renderRelease(deps.planner, driver, instance, imageTag)));
+      const { rendered } = await rendering(() => tenantCall(() => renderRelease(deps.planner, driver, instance, imageTag, releaseVersion)));
       if (hashOfRender(rendered) !== renderHash) {
         throw ApplicationFailure.nonRetryable('the templates changed between plan and write; start the upgrade again', 'stale-plan');
       }
@@ -195,10 +226,16 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     /** `up -d` of the whole project; returns the services it declares, for verify. */
-    async startAllServices(target: InstanceTarget, imageTag: string): Promise<string[]> {
+    async startAllServices(target: InstanceTarget, imageTag: string, releaseVersion?: string): Promise<string[]> {
       const driver = deps.driverFor(target);
-      await withHeartbeat((opts) => driver.upAll(composeEnv(imageTag), opts));
-      return tenantCall(() => driver.listServices(composeEnv(imageTag)));
+      const instance = await instanceOf(target);
+      // Template sets from before bundles always removed orphans; a bundle says whether it may.
+      const release = await rendering(() => resolveRelease(deps.planner, instance, releaseVersion));
+      const removeOrphans = release.kind === 'legacy' || release.bundle.release.allowRemoveOrphans;
+      await withHeartbeat((opts) => driver.upAll(composeEnv(imageTag), removeOrphans, opts));
+      const services = await tenantCall(() => driver.listServices(composeEnv(imageTag)));
+      await pinImages(driver, services, false);
+      return services;
     },
 
     /** Each service's container runs, and is healthy where it has a healthcheck, within the deadline. */
@@ -233,6 +270,25 @@ export function createActivities(deps: ActivityDeps) {
 }
 
 export type Activities = ReturnType<typeof createActivities>;
+
+/**
+ * Writes the image pin (core/image-pin.ts) with the images the services now
+ * run. A Quick Upgrade adds its core services to the pin; a full `up` pins
+ * every service.
+ */
+async function pinImages(driver: ExecutionDriver, services: string[], merge: boolean): Promise<void> {
+  const states = await tenantCall(() => driver.containerStates(services));
+  const images = states.filter((s) => s.imageRef).map((s) => ({ service: s.service, imageRef: s.imageRef! }));
+  const current = await tenantCall(() => driver.readFiles(['docker-compose.yml', PIN_PATH]));
+  if (merge && current[PIN_PATH]) {
+    for (const m of current[PIN_PATH]!.matchAll(/^  ([A-Za-z0-9][A-Za-z0-9_.-]*):\n    image: (\S+)$/gm)) {
+      if (!images.some((i) => i.service === m[1])) images.push({ service: m[1]!, imageRef: m[2]! });
+    }
+  }
+  if (images.length === 0) return;
+  const content = renderImagePin(current['docker-compose.yml'] ?? null, images);
+  await tenantCall(() => driver.writeFiles([PIN_PATH], [{ path: PIN_PATH, content }]));
+}
 
 function tagOf(imageRef: string): string {
   const at = imageRef.lastIndexOf(':');

@@ -10,6 +10,7 @@ import { createAuthRouter, createTokensRouter } from './routes/auth.js';
 import { createRouter, type InstancesRouterDeps } from './routes/instances.js';
 import { createOverviewRouter, type OverviewRouterDeps } from './routes/overview.js';
 import { createRouter as createRolloutsRouter, type RolloutRouterDeps } from './routes/rollouts.js';
+import { createRouter as createReleasesRouter } from './routes/releases.js';
 
 export type AppDeps = InstancesRouterDeps & {
   log?: (m: string) => void;
@@ -55,6 +56,7 @@ export function createApp(deps: AppDeps): Express {
   app.use('/api', createAuthRouter({ auth, store, log: deps.log }));
   app.use('/api', createTokensRouter({ auth, store, log: deps.log }));
   app.use('/api', createRouter(deps));
+  if (deps.catalog) app.use('/api', createReleasesRouter({ catalog: deps.catalog, platform: () => deps.planner.defaults, log: deps.log }));
   if (deps.latestUpgrades) app.use('/api', createOverviewRouter({ latestUpgrades: deps.latestUpgrades, temporalUiUrl: deps.temporalUiUrl }));
   if (deps.agents) app.use('/api', createAgentsRouter(deps.agents));
   if (deps.rollouts) app.use('/api', createRolloutsRouter(deps.rollouts));

@@ -18,6 +18,13 @@ import {
 } from '../core/validation.js';
 
 export const imageTag = z.string().regex(IMAGE_TAG_RE, `must be ${IMAGE_TAG_RULE}`);
+/** A release version of the catalog (GET /api/releases). */
+export const releaseVersion = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$/, 'must be a release version (letters, digits, ".", "_", "+", "-")');
+/** Per-instance values, checked against the release's values.schema.json by the API (ajv), not here. */
+export const instanceValues = z.record(z.string(), z.unknown());
+/** Secret values by name; null unsets one. Never returned: the API shows which are set. */
+export const instanceSecrets = z.record(z.string(), z.string().max(4096).nullable());
+export const valuesBody = z.object({ values: instanceValues.optional(), secrets: instanceSecrets.optional() }).strict();
 const serviceName = z.string().regex(SERVICE_NAME_RE, `must be ${SERVICE_NAME_RULE}`);
 
 export const createInstanceBody = z
@@ -39,6 +46,10 @@ export const createInstanceBody = z
       .default([...DEFAULT_CORE_SERVICES]),
     imageTag: imageTag.nullable().optional(),
     labels: z.array(z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'must be a label: lowercase letters, digits, ".", "_" and "-"')).max(50).default([]),
+    /** Absent: the default release. */
+    release: releaseVersion.optional(),
+    values: instanceValues.optional(),
+    secrets: z.record(z.string(), z.string().max(4096)).optional(),
   })
   .strict();
 
@@ -51,11 +62,12 @@ const upgradeOptions = {
 export const startImageUpgradeBody = z
   .object({
     imageTag: imageTag.optional(),
+    release: releaseVersion.optional(),
     reason: upgradeOptions.reason,
   })
   .strict();
 
-export const startFullUpgradeBody = z.object(upgradeOptions).strict();
+export const startFullUpgradeBody = z.object({ ...upgradeOptions, release: releaseVersion.optional() }).strict();
 
 export const operatorActionParam = z.object({
   id: z.string().min(1).max(100),
@@ -67,15 +79,21 @@ export const idParam = z.object({ id: z.string().min(1).max(100) });
 export type CreateInstanceBody = z.infer<typeof createInstanceBody>;
 export type StartImageUpgradeBody = z.infer<typeof startImageUpgradeBody>;
 
-export const releasePreviewBody = z.object({ imageTag }).strict();
+/** imageTag alone: the instance's release with that tag; release: that release with its own tag (or imageTag). */
+export const releasePreviewBody = z
+  .object({ imageTag: imageTag.optional(), release: releaseVersion.optional() })
+  .strict()
+  .refine((b) => b.imageTag !== undefined || b.release !== undefined, { message: 'give imageTag, release, or both', path: ['imageTag'] });
 
 export const startReleaseUpgradeBody = z
   .object({
-    imageTag,
+    imageTag: imageTag.optional(),
+    release: releaseVersion.optional(),
     planHash: z.string().regex(/^[0-9a-f]{64}$/, 'must be the planHash of a preview (64 hex digits)').optional(),
     ...upgradeOptions,
   })
-  .strict();
+  .strict()
+  .refine((b) => b.imageTag !== undefined || b.release !== undefined, { message: 'give imageTag, release, or both', path: ['imageTag'] });
 
 /** null clears the instance's own tag, so it follows the default IMAGE_TAG again. */
 const label = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'must be a label: lowercase letters, digits, ".", "_" and "-"');
@@ -95,6 +113,7 @@ export const rolloutBody = z
   .object({
     mode: z.enum(['full', 'image-only', 'release']),
     imageTag: imageTag.optional(),
+    release: releaseVersion.optional(),
     target: z.union([
       z.object({ instanceIds: z.array(z.string().min(1).max(100)).min(1).max(10_000) }).strict(),
       z.object({ all: z.literal(true) }).strict(),
@@ -111,8 +130,8 @@ export const rolloutBody = z
     reason: z.string().trim().max(500).optional(),
   })
   .strict()
-  .refine((b) => b.mode !== 'release' || b.imageTag !== undefined, { message: 'a release rollout needs imageTag', path: ['imageTag'] })
-  .refine((b) => b.mode !== 'full' || b.imageTag === undefined, {
+  .refine((b) => b.mode !== 'release' || b.imageTag !== undefined || b.release !== undefined, { message: 'a release rollout needs imageTag or release', path: ['imageTag'] })
+  .refine((b) => b.mode !== 'full' || b.imageTag === undefined || b.release !== undefined, {
     message: "Upgrade Now uses each instance's own tag: set it with PATCH /api/instances/:id, or roll out a release",
     path: ['imageTag'],
   });
@@ -180,6 +199,12 @@ export const instanceView = z.object({
   effectiveImageTag: z.string(),
   usesDefaultImageTag: z.boolean(),
   labels: z.array(z.string()).default([]),
+  /** The release the instance runs (null: the default release, named by effectiveRelease). */
+  releaseVersion: z.string().nullable().optional(),
+  effectiveRelease: z.string().nullable().optional(),
+  values: z.record(z.string(), z.unknown()).optional(),
+  /** Names of the secrets that are set; their values are never returned. */
+  secretsSet: z.array(z.string()).optional(),
 });
 
 export const UPGRADE_STATUS_VALUES = [

@@ -290,9 +290,10 @@ export function checkValues(
   bundle: Pick<Bundle, 'schema' | 'secretKeys'>,
   values: Record<string, unknown>,
   secrets: Record<string, string> | null,
+  secretsRequired = secrets !== null,
 ): ValuesCheck {
   let schema = bundle.schema;
-  if (secrets === null && Array.isArray(schema.required)) {
+  if (!secretsRequired && Array.isArray(schema.required)) {
     schema = { ...schema, required: (schema.required as string[]).filter((k) => !bundle.secretKeys.includes(k)) };
   }
   const data: Record<string, unknown> = structuredClone({ ...values, ...(secrets ?? {}) });
@@ -300,5 +301,6 @@ export function checkValues(
   const ok = validate(data);
   const errors = ok ? [] : describeAjvErrors(validate.errors);
   for (const k of bundle.secretKeys) delete data[k];
-  return { values: data, errors };
+  const unknownSecrets = Object.keys(secrets ?? {}).filter((k) => !bundle.secretKeys.includes(k));
+  return { values: data, errors: [...errors, ...unknownSecrets.map((k) => `/${k}: not a secret of this release (x-drydock-secret)`)] };
 }

@@ -22,6 +22,8 @@ export interface BundleRenderOptions {
   imageTag?: string;
   /** Secrets were checked elsewhere (placeholders of the publish check). */
   skipSecretCheck?: boolean;
+  /** Render with these image references instead of the release's (the image-only check of a diff). */
+  images?: Record<string, string>;
 }
 
 export class ValuesError extends Error {
@@ -44,7 +46,7 @@ export function renderBundle(bundle: Bundle, instance: RenderInstance, platform:
     ...(opts.secrets ? { secrets: opts.secrets } : {}),
     imageTag,
   });
-  ctx = withImages(ctx, bundle.release.images);
+  ctx = opts.images ? { ...ctx, images: { ...opts.images } } : withImages(ctx, bundle.release.images);
   const rendered = renderTemplates(bundle.templates, ctx, { excludeEnv: opts.secrets === null });
   return { rendered, images: ctx.images ?? {}, imageTag };
 }
@@ -58,9 +60,9 @@ export function placeholderSecrets(bundle: Pick<Bundle, 'secretKeys'>): Record<s
 }
 
 /** Renders a bundle with its schema's defaults; a failure is a BundleError naming the template. */
-export function renderWithDefaults(bundle: Bundle, platform: PlatformSettings): BundleRender {
+export function renderWithDefaults(bundle: Bundle, platform: PlatformSettings, override: Pick<BundleRenderOptions, 'imageTag' | 'images'> = {}): BundleRender {
   try {
-    return renderBundle(bundle, SAMPLE_INSTANCE, platform, { values: {}, secrets: placeholderSecrets(bundle), skipSecretCheck: true });
+    return renderBundle(bundle, SAMPLE_INSTANCE, platform, { values: {}, secrets: placeholderSecrets(bundle), skipSecretCheck: true, ...override });
   } catch (err) {
     const message = (err as Error).message;
     if (err instanceof ValuesError) throw new BundleError('values.schema.json', `its defaults do not validate: ${err.errors.join('; ')}`);

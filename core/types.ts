@@ -60,6 +60,8 @@ export interface ImageUpgradeInput extends UpgradeRequestOptions {
   upgradeId: string;
   target: InstanceTarget;
   imageTag: string;
+  /** The release asked for (recorded on the instance with the tag); absent: the instance's own. */
+  releaseVersion?: string;
   /** Persist imageTag on the instance once the upgrade succeeds (it was asked for explicitly). */
   persistImageTag: boolean;
 }
@@ -68,6 +70,8 @@ export interface FullUpgradeInput extends UpgradeRequestOptions {
   upgradeId: string;
   target: InstanceTarget;
   imageTag: string;
+  /** The release to render; absent: the instance's own. Only a reference: activities read the bundle and values themselves. */
+  releaseVersion?: string;
 }
 
 /** What a rollback restores: files byte for byte, the tag, and the images the containers ran. */
@@ -80,6 +84,8 @@ export interface TenantSnapshot {
    * the environment only), so the rollback's `up` resolves to those images.
    */
   runningImageTag: string;
+  /** The release the instance ran (absent in snapshots from before releases). */
+  previousReleaseVersion?: string | null;
 }
 
 export interface ReleaseUpgradeInput extends UpgradeRequestOptions {
@@ -88,6 +94,8 @@ export interface ReleaseUpgradeInput extends UpgradeRequestOptions {
   imageTag: string;
   /** From a preview: refuse before writing when the plan no longer matches. */
   planHash?: string;
+  /** The release to render; absent: the instance's own. */
+  releaseVersion?: string;
 }
 
 export interface ReleasePlanSummary {
@@ -127,6 +135,8 @@ export interface RolloutInstance {
   target: InstanceTarget;
   /** The tag this instance is upgraded to (resolved at start for each instance). */
   imageTag: string;
+  /** The release it is upgraded to, when the rollout named one. */
+  releaseVersion?: string;
   wave: number;
   status: RolloutInstanceStatus;
   reason?: string;

@@ -7,7 +7,7 @@ import type { UpgradeRun } from './upgrade-run.js';
 export function rollbackTo(run: UpgradeRun, target: InstanceTarget, snapshot: TenantSnapshot, verifyDeadlineMs = VERIFY_DEADLINE_MS) {
   return async () => {
     await run.step('rollback-files', () => tenant.restoreTenantFiles(target, snapshot.files));
-    await run.step('rollback-image-tag', () => db.restoreInstanceImageTag(target.instanceId, snapshot.previousImageTag));
+    await run.step('rollback-image-tag', () => db.restoreInstanceImageTag(target.instanceId, snapshot.previousImageTag, snapshot.previousReleaseVersion));
     await run.step('rollback-images', () => tenant.restorePreviousImages(target, snapshot.images));
     const services = await run.step('rollback-up', () => startAllServices(target, snapshot.runningImageTag));
     await run.step('rollback-verify', () => verifyServices(target, services, verifyDeadlineMs));

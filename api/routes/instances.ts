@@ -1,12 +1,17 @@
 import { Router } from 'express';
 import { conflict, notFound } from '../../core/errors.js';
 import type { InstanceRecord, InstanceRepo, UpgradeRecord, UpgradeRepo } from '../../prisma/repositories.js';
-import { planRelease, type ReleasePlanner } from '../../activities/release-plan.js';
+import { planRelease, resolveRelease, type ReleasePlanner } from '../../activities/release-plan.js';
 import { TenantError } from '../../core/driver.js';
 import { DrydockError, unavailable } from '../../core/errors.js';
 import type { DriverFor } from '../../worker/drivers.js';
+import type { Keyring } from '../../core/keyring.js';
+import type { ReleaseCatalog } from '../../worker/catalog.js';
+import { createValuesService } from '../values-service.js';
+import { resolveUpgradeTarget } from '../upgrade-service.js';
 import {
   createInstanceBody,
+  valuesBody,
   idParam,
   operatorActionParam,
   patchInstanceBody,
@@ -26,6 +31,10 @@ export interface InstancesRouterDeps {
   temporalUiUrl?: string;
   driverFor: DriverFor;
   planner: ReleasePlanner;
+  /** The release catalog (GET/POST /api/releases); with it, requests may name a release. */
+  catalog?: ReleaseCatalog;
+  /** Seals instance secrets; without it, secrets are refused. */
+  keyring?: Keyring;
 }
 
 export function createRouter(deps: InstancesRouterDeps): Router {
@@ -35,7 +44,12 @@ export function createRouter(deps: InstancesRouterDeps): Router {
     ...i,
     effectiveImageTag: effectiveImageTag(i, deps.defaultImageTag),
     usesDefaultImageTag: i.imageTag === null,
+    effectiveRelease: i.releaseVersion ?? deps.catalog?.defaultVersion() ?? null,
   });
+  const valuesService = () => {
+    if (!deps.keyring) throw new DrydockError('bad-request', 'this control plane has no key store: values and secrets are unavailable');
+    return createValuesService({ instances: deps.instances, planner: deps.planner, keyring: deps.keyring });
+  };
 
   async function load(id: string): Promise<InstanceRecord> {
     const instance = await deps.instances.get(id);
@@ -45,17 +59,42 @@ export function createRouter(deps: InstancesRouterDeps): Router {
 
   router.post('/instances', async (req, res) => {
     const body = createInstanceBody.parse(req.body);
+    const composeProjectName = body.composeProjectName ?? body.slug;
+    // Two instances never manage one tenant: they could be upgraded at once.
+    const other = await deps.instances.managing(body.composeDir, composeProjectName);
+    if (other) {
+      throw conflict(`instance ${other.slug} already manages compose project ${composeProjectName} in ${body.composeDir}${other.isRemote ? ' (through its agent)' : ''}`, {
+        instanceId: other.id,
+        slug: other.slug,
+      });
+    }
+    const draft = { slug: body.slug, name: body.name, composeProjectName, isRegistered: false, releaseVersion: body.release ?? null };
+    if (body.release !== undefined) await resolveRelease(deps.planner, draft, body.release);
+    if (body.values !== undefined || body.secrets !== undefined) await valuesService().checkNew(draft, { values: body.values, secrets: body.secrets });
     const created = await deps.instances.create({
       slug: body.slug,
       name: body.name,
       composeDir: body.composeDir,
-      composeProjectName: body.composeProjectName ?? body.slug,
+      composeProjectName,
       coreServices: body.coreServices,
       imageTag: body.imageTag ?? null,
       labels: body.labels,
+      releaseVersion: body.release ?? null,
     });
     if (!created) throw conflict(`an instance with slug ${body.slug} exists already`);
-    res.status(201).json(view(created));
+    if (body.values !== undefined || body.secrets !== undefined) await valuesService().set(created, { values: body.values, secrets: body.secrets });
+    res.status(201).json(view((await deps.instances.get(created.id))!));
+  });
+
+  router.get('/instances/:id/values', async (req, res) => {
+    res.json(await valuesService().view(await load(idParam.parse(req.params).id)));
+  });
+
+  router.put('/instances/:id/values', async (req, res) => {
+    const instance = await load(idParam.parse(req.params).id);
+    const body = valuesBody.parse(req.body ?? {});
+    await valuesService().set(instance, body);
+    res.json(await valuesService().view(await load(instance.id)));
   });
 
   router.get('/instances', async (_req, res) => {
@@ -91,8 +130,9 @@ export function createRouter(deps: InstancesRouterDeps): Router {
   // Read-only: renders in memory and reads the tenant's files; writes nothing.
   router.post('/instances/:id/upgrade-release/preview', async (req, res) => {
     const instance = await load(idParam.parse(req.params).id);
-    const { imageTag } = releasePreviewBody.parse(req.body ?? {});
-    const plan = await tenantErrors(() => planRelease(deps.planner, deps.driverFor(instance), instance, imageTag));
+    const body = releasePreviewBody.parse(req.body ?? {});
+    const { imageTag, releaseVersion } = await resolveUpgradeTarget(deps.planner, instance, body, deps.defaultImageTag);
+    const plan = await tenantErrors(() => planRelease(deps.planner, deps.driverFor(instance), instance, imageTag, undefined, releaseVersion));
     res.json(plan);
   });
 
