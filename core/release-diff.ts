@@ -3,7 +3,8 @@
  * two bundles, both rendered with their schema's defaults for the same
  * sample instance. `.env` files are masked as in a preview. Image-only: the
  * new release renders byte for byte like the old one once it is given the
- * old one's tag and image references, and its core services are the same,
+ * old one's tag, image references and name/version (a version written into a
+ * comment is no change), and its core services are the same,
  * so a Quick Upgrade fits. Pure.
  */
 import type { Bundle } from './bundle.js';
@@ -45,7 +46,7 @@ export function diffReleases(from: Bundle, to: Bundle, platform: PlatformSetting
   const sameServices = JSON.stringify(Object.keys(a.images).sort()) === JSON.stringify(Object.keys(b.images).sort());
   let imageOnly = false;
   if (sameCore && sameServices && (images.length > 0 || a.imageTag !== b.imageTag)) {
-    const asOld = renderWithDefaults(to, platform, { imageTag: a.imageTag, images: a.images });
+    const asOld = renderWithDefaults(to, platform, { imageTag: a.imageTag, images: a.images, as: { name: from.release.name, version: from.release.version } });
     imageOnly = asOld.rendered.length === a.rendered.length && asOld.rendered.every((f) => before.get(f.path)?.content === f.content);
   }
   return {

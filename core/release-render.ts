@@ -24,6 +24,8 @@ export interface BundleRenderOptions {
   skipSecretCheck?: boolean;
   /** Render with these image references instead of the release's (the image-only check of a diff). */
   images?: Record<string, string>;
+  /** Render as if it were this release (the image-only check: a version in a comment is no file change). */
+  as?: { name: string; version: string };
 }
 
 export class ValuesError extends Error {
@@ -41,7 +43,7 @@ export function renderBundle(bundle: Bundle, instance: RenderInstance, platform:
   if (checked.errors.length > 0) throw new ValuesError(bundle.release.version, checked.errors);
   const imageTag = opts.imageTag ?? instance.imageTag ?? bundle.release.imageTag ?? platform.imageTag;
   let ctx = buildContext(instance, platform, {
-    release: { name: bundle.release.name, version: bundle.release.version },
+    release: opts.as ?? { name: bundle.release.name, version: bundle.release.version },
     values: checked.values,
     ...(opts.secrets ? { secrets: opts.secrets } : {}),
     imageTag,
@@ -60,7 +62,7 @@ export function placeholderSecrets(bundle: Pick<Bundle, 'secretKeys'>): Record<s
 }
 
 /** Renders a bundle with its schema's defaults; a failure is a BundleError naming the template. */
-export function renderWithDefaults(bundle: Bundle, platform: PlatformSettings, override: Pick<BundleRenderOptions, 'imageTag' | 'images'> = {}): BundleRender {
+export function renderWithDefaults(bundle: Bundle, platform: PlatformSettings, override: Pick<BundleRenderOptions, 'imageTag' | 'images' | 'as'> = {}): BundleRender {
   try {
     return renderBundle(bundle, SAMPLE_INSTANCE, platform, { values: {}, secrets: placeholderSecrets(bundle), skipSecretCheck: true, ...override });
   } catch (err) {
