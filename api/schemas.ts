@@ -6,7 +6,6 @@
 import { z } from 'zod';
 import type { RolloutInstanceStatus, RolloutStatus, UpgradeStatus } from '../core/types.js';
 import {
-  DEFAULT_CORE_SERVICES,
   IMAGE_TAG_RE,
   IMAGE_TAG_RULE,
   PROJECT_NAME_RE,
@@ -43,7 +42,8 @@ export const createInstanceBody = z
       .min(1, 'must name at least one service')
       .max(50)
       .refine((s) => new Set(s).size === s.length, 'must not repeat a service')
-      .default([...DEFAULT_CORE_SERVICES]),
+      // Absent: the release's core services (the sample's are api, admin, media-api, nginx).
+      .optional(),
     imageTag: imageTag.nullable().optional(),
     labels: z.array(z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'must be a label: lowercase letters, digits, ".", "_" and "-"')).max(50).default([]),
     /** Absent: the default release. */

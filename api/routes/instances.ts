@@ -6,6 +6,7 @@ import { TenantError } from '../../core/driver.js';
 import { DrydockError, unavailable } from '../../core/errors.js';
 import type { DriverFor } from '../../worker/drivers.js';
 import type { Keyring } from '../../core/keyring.js';
+import { DEFAULT_CORE_SERVICES } from '../../core/validation.js';
 import type { ReleaseCatalog } from '../../worker/catalog.js';
 import { createValuesService } from '../values-service.js';
 import { resolveUpgradeTarget } from '../upgrade-service.js';
@@ -69,14 +70,14 @@ export function createRouter(deps: InstancesRouterDeps): Router {
       });
     }
     const draft = { slug: body.slug, name: body.name, composeProjectName, isRegistered: false, releaseVersion: body.release ?? null };
-    if (body.release !== undefined) await resolveRelease(deps.planner, draft, body.release);
+    const release = await resolveRelease(deps.planner, draft, body.release);
     if (body.values !== undefined || body.secrets !== undefined) await valuesService().checkNew(draft, { values: body.values, secrets: body.secrets });
     const created = await deps.instances.create({
       slug: body.slug,
       name: body.name,
       composeDir: body.composeDir,
       composeProjectName,
-      coreServices: body.coreServices,
+      coreServices: body.coreServices ?? (release.kind === 'bundle' ? release.bundle.release.coreServices : [...DEFAULT_CORE_SERVICES]),
       imageTag: body.imageTag ?? null,
       labels: body.labels,
       releaseVersion: body.release ?? null,
