@@ -82,7 +82,8 @@ export function createActivities(deps: ActivityDeps) {
       ]);
       const paths = [...new Set([...manifests.map((m) => m.path), ENV_PATH, PIN_PATH])];
       const previousEffectiveImageTag = instance.imageTag ?? deps.planner.defaults.imageTag;
-      const files = await tenantCall(() => driver.snapshotFiles(paths));
+      // Without the pin when the agent does not manage it (pinAllowed).
+      const files = (await pinAllowed(() => driver.snapshotFiles(paths))) ?? (await tenantCall(() => driver.snapshotFiles(paths.filter((p) => p !== PIN_PATH))));
       const services = await tenantCall(() => driver.listServices(composeEnv(previousEffectiveImageTag)));
       const images = (await tenantCall(() => driver.containerStates(services)))
         .filter((s) => s.imageId && s.imageRef)
@@ -176,7 +177,7 @@ export function createActivities(deps: ActivityDeps) {
      */
     async pullImages(target: InstanceTarget, services: string[], imageTag: string): Promise<void> {
       const driver = deps.driverFor(target);
-      const pin = (await tenantCall(() => driver.snapshotFiles([PIN_PATH])))[PIN_PATH] ?? null;
+      const pin = (await pinAllowed(() => driver.snapshotFiles([PIN_PATH])))?.[PIN_PATH] ?? null;
       if (pin) await tenantCall(() => driver.restoreFiles({ [PIN_PATH]: null }));
       try {
         await withHeartbeat((opts) => driver.pull(services, composeEnv(imageTag), opts));
@@ -279,7 +280,7 @@ export type Activities = ReturnType<typeof createActivities>;
 async function pinImages(driver: ExecutionDriver, services: string[], merge: boolean): Promise<void> {
   const states = await tenantCall(() => driver.containerStates(services));
   const images = states.filter((s) => s.imageRef).map((s) => ({ service: s.service, imageRef: s.imageRef! }));
-  const current = await tenantCall(() => driver.readFiles(['docker-compose.yml', PIN_PATH]));
+  const current = (await pinAllowed(() => driver.readFiles(['docker-compose.yml', PIN_PATH]))) ?? {};
   if (merge && current[PIN_PATH]) {
     for (const m of current[PIN_PATH]!.matchAll(/^  ([A-Za-z0-9][A-Za-z0-9_.-]*):\n    image: (\S+)$/gm)) {
       if (!images.some((i) => i.service === m[1])) images.push({ service: m[1]!, imageRef: m[2]! });
@@ -287,7 +288,21 @@ async function pinImages(driver: ExecutionDriver, services: string[], merge: boo
   }
   if (images.length === 0) return;
   const content = renderImagePin(current['docker-compose.yml'] ?? null, images);
-  await tenantCall(() => driver.writeFiles([PIN_PATH], [{ path: PIN_PATH, content }]));
+  await pinAllowed(() => driver.writeFiles([PIN_PATH], [{ path: PIN_PATH, content }]));
+}
+
+/**
+ * An agent whose `--managed` list leaves the pin out refuses it: that tenant
+ * chose to manage its compose files itself, so the upgrade goes on without a
+ * pin (undefined) rather than failing after compose succeeded.
+ */
+async function pinAllowed<T>(fn: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof TenantError && (err.code === 'path-rejected' || err.code === 'agent-refused')) return undefined;
+    return tenantCall(() => Promise.reject(err));
+  }
 }
 
 function tagOf(imageRef: string): string {
