@@ -121,6 +121,7 @@ describe('the release catalog and instance values through the API', () => {
     const quick = await cp.api('GET', '/api/releases/notes-1.0.0/diff/notes-1.0.1');
     expect(quick.status).toBe(200);
     expect(quick.body.imageOnly).toBe(true);
+    console.log(`GET /api/releases/notes-1.0.0/diff/notes-1.0.1 answered: ${JSON.stringify(quick.body).slice(0, 2000)}`);
     expect(quick.body.images.map((i: { service: string }) => i.service)).toEqual(['gateway', 'jobs', 'web']);
     const full = await cp.api('GET', '/api/releases/notes-1.0.0/diff/notes-1.1.0');
     expect(full.body.imageOnly).toBe(false);
