@@ -2,6 +2,7 @@
  * Prisma behind small repositories: the API and the activities see these
  * functions, never the client, so the data model can change in one place.
  */
+import { posix } from 'node:path';
 import type { StepProgress, UpgradeMode, UpgradeStatus } from '../core/types.js';
 import type { PrismaClient } from './generated/client.js';
 
@@ -137,7 +138,10 @@ export function createInstanceRepo(prisma: PrismaClient) {
     },
     /** Another instance managing this compose directory and project, if any. */
     async managing(composeDir: string, composeProjectName: string): Promise<InstanceRecord | undefined> {
-      const row = await prisma.instance.findFirst({ where: { composeDir, composeProjectName } });
+      // `/srv/acme/` and `/srv/acme/./` are `/srv/acme`.
+      const norm = (d: string) => posix.normalize(d).replace(/(.)\/+$/, '$1');
+      const rows = await prisma.instance.findMany({ where: { composeProjectName } });
+      const row = rows.find((r) => norm(r.composeDir) === norm(composeDir));
       return row ? toInstance(row) : undefined;
     },
   };
