@@ -70,8 +70,11 @@ describe('the notes bundle through every path on a real Docker Compose tenant', 
   const expectOn = async (d: ExecutionDriver, tag: string) => {
     for (const [svc, imageId] of Object.entries(await imagesRunning(d))) expect(imageId, `${svc} on ${tag}`).toBe(ids[tag]![svc]);
   };
-  async function expectNoSecretIn(upgrade: { workflowId: string; runId: string; upgradeId: string }, secret: string) {
-    expect(await historyText(cp, upgrade.workflowId, upgrade.runId)).not.toContain(secret);
+  async function expectNoSecretIn(upgrade: { workflowId: string; runId: string; upgradeId: string; release?: string }, secret: string) {
+    const text = await historyText(cp, upgrade.workflowId, upgrade.runId);
+    // The payloads are decoded: the release the input names is there, as a reference.
+    expect(text).toContain(`"releaseVersion":"${upgrade.release}"`);
+    expect(text).not.toContain(secret);
     expect(JSON.stringify((await cp.api('GET', `/api/upgrades/${upgrade.upgradeId}`)).body)).not.toContain(secret);
   }
 
@@ -125,6 +128,15 @@ describe('the notes bundle through every path on a real Docker Compose tenant', 
     // The tenant's .env still says IMAGE_TAG=1.0.0: without the pin this would revert.
     expect(await readFile(path.join(dir, '.env'), 'utf8')).toContain('IMAGE_TAG=1.0.0');
     expect(await readFile(path.join(dir, 'docker-compose.override.yml'), 'utf8')).toContain(`image: ${defaults.registry}/${defaults.imagePrefix}/web:1.0.1`);
+    await plainUp(slug, dir);
+    await expectOn(driver, '1.0.1');
+    // The pin is what holds: without it the same plain up goes back to the .env's tag.
+    const pinPath = path.join(dir, 'docker-compose.override.yml');
+    const pin = await readFile(pinPath, 'utf8');
+    await rm(pinPath);
+    await plainUp(slug, dir);
+    await expectOn(driver, '1.0.0');
+    await writeFile(pinPath, pin);
     await plainUp(slug, dir);
     await expectOn(driver, '1.0.1');
     await expectNoSecretIn(started.body, TOKEN);
