@@ -25,10 +25,11 @@ async function tgz(dir: string): Promise<Buffer> {
 describe('the release catalog and instance values through the API', () => {
   let cp: TestControlPlane;
   let work: string;
+  const logs: string[] = [];
 
   beforeAll(async () => {
     work = await mkdtemp(path.join(os.tmpdir(), 'drydock-releases-'));
-    cp = await startTestControlPlane({ runWorker: false, releasesDir: EXAMPLES });
+    cp = await startTestControlPlane({ runWorker: false, releasesDir: EXAMPLES, log: (m) => logs.push(m) });
   });
   afterAll(async () => {
     await cp?.stop();
@@ -206,6 +207,21 @@ describe('the release catalog and instance values through the API', () => {
       const res = await cp.api('POST', '/api/instances', { slug: uniqueName('dup-'), name: 'Dup', composeDir: dir, composeProjectName: first.composeProjectName });
       expect(res.status).toBe(409);
       expect(res.body.error).toContain(`instance ${first.slug} already manages compose project ${first.composeProjectName}`);
+    });
+
+    it('takes a release in a rollout, and names a release the catalog lacks', async () => {
+      const ok = await cp.api('POST', '/api/rollouts/preview', { mode: 'release', release: 'notes-1.1.0', target: { instanceIds: [id] }, waves: [1] });
+      expect(ok.status, JSON.stringify(ok.body)).toBe(200);
+      const bad = await cp.api('POST', '/api/rollouts/preview', { mode: 'release', release: 'notes-9.9.9', target: { instanceIds: [id] }, waves: [1] });
+      expect(bad.status).toBe(400);
+      expect(bad.body.error).toMatch(/release notes-9\.9\.9 is not in the catalog/);
+      const preview = await cp.api('POST', `/api/instances/${id}/upgrade-release/preview`, { release: 'notes-9.9.9' });
+      expect(preview.status).toBe(400);
+    });
+
+    it('logs no secret', () => {
+      expect(logs.length).toBeGreaterThan(0);
+      expect(logs.join('\n')).not.toContain(TOKEN);
     });
 
     it('creates nothing when the values of a new instance are bad', async () => {
