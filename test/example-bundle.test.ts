@@ -6,7 +6,10 @@
  * change of values; after each, a plain `docker-compose up -d` in the tenant
  * directory keeps the upgraded images. Then a registered tenant of the same
  * bundle through a real agent process. The secret is looked for in every
- * answer and in the workflow histories.
+ * answer and, in plain text, in the workflow histories (inputs carry the
+ * release version only). The snapshot step still records the tenant's
+ * `.env` bytes, base64-encoded, for a rollback: taking file bytes out of the
+ * history is issue 13's.
  */
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
