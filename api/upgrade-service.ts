@@ -60,7 +60,8 @@ export interface ReleaseRequest {
 /**
  * The tag and release an upgrade goes to. `imageTag` alone is the shorthand
  * for the instance's release with that tag; a release alone takes the tag
- * the release names (else the instance's effective tag).
+ * the release names (else the instance's effective tag); neither: the
+ * instance's own tag, else its release's, else IMAGE_TAG.
  */
 export async function resolveUpgradeTarget(
   planner: ReleasePlanner | undefined,
@@ -68,10 +69,14 @@ export async function resolveUpgradeTarget(
   req: ReleaseRequest,
   defaultImageTag: string,
 ): Promise<{ imageTag: string; releaseVersion?: string }> {
-  if (req.release === undefined) return { imageTag: req.imageTag ?? effectiveImageTag(instance, defaultImageTag) };
-  if (!planner) throw badRequest('this control plane has no release catalog');
+  if (req.imageTag !== undefined && req.release === undefined) return { imageTag: req.imageTag };
+  if (!planner) {
+    if (req.release !== undefined) throw badRequest('this control plane has no release catalog');
+    return { imageTag: effectiveImageTag(instance, defaultImageTag) };
+  }
   const resolved = await resolveRelease(planner, instance, req.release);
   const releaseTag = resolved.kind === 'bundle' ? resolved.bundle.release.imageTag : undefined;
+  if (req.release === undefined) return { imageTag: instance.imageTag ?? releaseTag ?? defaultImageTag };
   return { imageTag: req.imageTag ?? releaseTag ?? effectiveImageTag(instance, defaultImageTag), releaseVersion: req.release };
 }
 

@@ -146,7 +146,8 @@ describe('the release catalog and instance values through the API', () => {
       });
       expect(created.status, JSON.stringify(created.body)).toBe(201);
       id = created.body.id;
-      expect(created.body).toMatchObject({ releaseVersion: 'notes-1.0.0', coreServices: ['web', 'jobs', 'gateway'], secretsSet: ['signingToken'] });
+      // No tag of its own: the release's.
+      expect(created.body).toMatchObject({ releaseVersion: 'notes-1.0.0', coreServices: ['web', 'jobs', 'gateway'], secretsSet: ['signingToken'], imageTag: null, effectiveImageTag: '1.0.0' });
       expect(JSON.stringify(created.body)).not.toContain(TOKEN);
     });
 

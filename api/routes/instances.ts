@@ -22,7 +22,7 @@ import {
   startReleaseUpgradeBody,
 } from '../schemas.js';
 import { operatorOf } from '../auth.js';
-import { effectiveImageTag, type UpgradeService } from '../upgrade-service.js';
+import type { UpgradeService } from '../upgrade-service.js';
 
 export interface InstancesRouterDeps {
   instances: InstanceRepo;
@@ -41,9 +41,11 @@ export interface InstancesRouterDeps {
 export function createRouter(deps: InstancesRouterDeps): Router {
   const router = Router();
 
-  const view = (i: InstanceRecord) => ({
+  // A release that names its tag is the default of its instances (the catalog caches bundles by version).
+  const releaseTag = async (i: InstanceRecord) => (i.releaseVersion ? (await deps.catalog?.get(i.releaseVersion))?.release.imageTag : undefined);
+  const view = async (i: InstanceRecord) => ({
     ...i,
-    effectiveImageTag: effectiveImageTag(i, deps.defaultImageTag),
+    effectiveImageTag: i.imageTag ?? (await releaseTag(i)) ?? deps.defaultImageTag,
     usesDefaultImageTag: i.imageTag === null,
     effectiveRelease: i.releaseVersion ?? deps.catalog?.defaultVersion() ?? null,
   });
@@ -84,7 +86,7 @@ export function createRouter(deps: InstancesRouterDeps): Router {
     });
     if (!created) throw conflict(`an instance with slug ${body.slug} exists already`);
     if (body.values !== undefined || body.secrets !== undefined) await valuesService().set(created, { values: body.values, secrets: body.secrets });
-    res.status(201).json(view((await deps.instances.get(created.id))!));
+    res.status(201).json(await view((await deps.instances.get(created.id))!));
   });
 
   router.get('/instances/:id/values', async (req, res) => {
@@ -99,18 +101,18 @@ export function createRouter(deps: InstancesRouterDeps): Router {
   });
 
   router.get('/instances', async (_req, res) => {
-    res.json((await deps.instances.list()).map(view));
+    res.json(await Promise.all((await deps.instances.list()).map(view)));
   });
 
   router.get('/instances/:id', async (req, res) => {
-    res.json(view(await load(idParam.parse(req.params).id)));
+    res.json(await view(await load(idParam.parse(req.params).id)));
   });
 
   router.patch('/instances/:id', async (req, res) => {
     const instance = await load(idParam.parse(req.params).id);
     const body = patchInstanceBody.parse(req.body ?? {});
     await deps.instances.update(instance.id, body);
-    res.json(view(await load(instance.id)));
+    res.json(await view(await load(instance.id)));
   });
 
   // Who starts an upgrade is who signed in (the auth guard sets req.operator).
