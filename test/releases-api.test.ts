@@ -122,7 +122,7 @@ describe('the release catalog and instance values through the API', () => {
     const quick = await cp.api('GET', '/api/releases/notes-1.0.0/diff/notes-1.0.1');
     expect(quick.status).toBe(200);
     expect(quick.body.imageOnly).toBe(true);
-    console.log(`GET /api/releases/notes-1.0.0/diff/notes-1.0.1 answered: ${JSON.stringify(quick.body).slice(0, 2000)}`);
+    console.log(`GET /api/releases/notes-1.0.0/diff/notes-1.0.1 answered (diff texts cut): ${JSON.stringify({ ...quick.body, files: quick.body.files.map((f: { diff?: string }) => ({ ...f, diff: f.diff?.slice(0, 160) })) })}`);
     expect(quick.body.images.map((i: { service: string }) => i.service)).toEqual(['gateway', 'jobs', 'web']);
     const full = await cp.api('GET', '/api/releases/notes-1.0.0/diff/notes-1.1.0');
     expect(full.body.imageOnly).toBe(false);
