@@ -9,7 +9,7 @@ import { PERMANENT_TENANT_ERRORS, TenantError, type ExecutionDriver } from '../c
 import { DrydockError } from '../core/errors.js';
 import type { ContainerState, ContentManifest, InstanceTarget, ReleasePlanSummary, TenantSnapshot, UpgradeMode } from '../core/types.js';
 import type { InstanceRepo, UpgradeProgress, UpgradeRepo } from '../prisma/repositories.js';
-import { PIN_PATH, renderImagePin } from '../core/image-pin.js';
+import { pinEntries, PIN_PATH, renderImagePin } from '../core/image-pin.js';
 import { ENV_PATH, hashOfRender, planRelease, renderRelease, resolveRelease, templatesOf, type ReleasePlanner } from './release-plan.js';
 
 export interface ActivityDeps {
@@ -171,14 +171,19 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     /**
-     * Drops the image pin first, so the pull (and the up after it) resolve
-     * images from the compose file and IMAGE_TAG; the pin comes back once the
-     * new images run. A failed pull puts the old pin back: nothing changed.
+     * Unpins the services to pull first (all of them when `services` is
+     * empty), so the pull and the up after it resolve their images from the
+     * compose file and IMAGE_TAG; they are pinned again once the new images
+     * run. A failed pull puts the old pin back: nothing changed.
      */
     async pullImages(target: InstanceTarget, services: string[], imageTag: string): Promise<void> {
       const driver = deps.driverFor(target);
       const pin = (await pinAllowed(() => driver.snapshotFiles([PIN_PATH])))?.[PIN_PATH] ?? null;
-      if (pin) await tenantCall(() => driver.restoreFiles({ [PIN_PATH]: null }));
+      if (pin) {
+        const kept = services.length === 0 ? [] : pinEntries(Buffer.from(pin.content, 'base64').toString('utf8')).filter((e) => !services.includes(e.service));
+        if (kept.length === 0) await tenantCall(() => driver.restoreFiles({ [PIN_PATH]: null }));
+        else await pinWrite(driver, kept);
+      }
       try {
         await withHeartbeat((opts) => driver.pull(services, composeEnv(imageTag), opts));
       } catch (err) {
@@ -274,20 +279,22 @@ export type Activities = ReturnType<typeof createActivities>;
 
 /**
  * Writes the image pin (core/image-pin.ts) with the images the services now
- * run. A Quick Upgrade adds its core services to the pin; a full `up` pins
- * every service.
+ * run. A Quick Upgrade adds its core services to what the pin holds; a full
+ * `up` pins every service.
  */
 async function pinImages(driver: ExecutionDriver, services: string[], merge: boolean): Promise<void> {
   const states = await tenantCall(() => driver.containerStates(services));
   const images = states.filter((s) => s.imageRef).map((s) => ({ service: s.service, imageRef: s.imageRef! }));
-  const current = (await pinAllowed(() => driver.readFiles(['docker-compose.yml', PIN_PATH]))) ?? {};
+  const current = (await pinAllowed(() => driver.readFiles([PIN_PATH]))) ?? {};
   if (merge && current[PIN_PATH]) {
-    for (const m of current[PIN_PATH]!.matchAll(/^  ([A-Za-z0-9][A-Za-z0-9_.-]*):\n    image: (\S+)$/gm)) {
-      if (!images.some((i) => i.service === m[1])) images.push({ service: m[1]!, imageRef: m[2]! });
-    }
+    for (const e of pinEntries(current[PIN_PATH]!)) if (!images.some((i) => i.service === e.service)) images.push(e);
   }
-  if (images.length === 0) return;
-  const content = renderImagePin(current['docker-compose.yml'] ?? null, images);
+  if (images.length > 0) await pinWrite(driver, images);
+}
+
+async function pinWrite(driver: ExecutionDriver, images: { service: string; imageRef: string }[]): Promise<void> {
+  const compose = (await pinAllowed(() => driver.readFiles(['docker-compose.yml'])))?.['docker-compose.yml'] ?? null;
+  const content = renderImagePin(compose, images);
   await pinAllowed(() => driver.writeFiles([PIN_PATH], [{ path: PIN_PATH, content }]));
 }
 

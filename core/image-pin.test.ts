@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { renderImagePin } from './image-pin.js';
+import { pinEntries, renderImagePin } from './image-pin.js';
 
 describe('the image pin', () => {
   it('names each service image literally, sorted, under the compose file’s own version', () => {
@@ -20,6 +20,11 @@ describe('the image pin', () => {
         '',
       ].join('\n'),
     );
+  });
+
+  it('reads its own entries back', () => {
+    const images = [{ service: 'api', imageRef: 'r.example/api:1' }, { service: 'media-api', imageRef: 'r.example/media-api@sha256:ab' }];
+    expect(pinEntries(renderImagePin("version: '2.4'\n", images))).toEqual(images);
   });
 
   it('leaves the version out when the compose file has none (compose v2 style)', () => {

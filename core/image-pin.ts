@@ -35,3 +35,8 @@ export function renderImagePin(composeText: string | null, images: { service: st
   }
   return `${lines.join('\n')}\n`;
 }
+
+/** The service -> image entries of a pin drydock wrote (what renderImagePin writes, read back). */
+export function pinEntries(pin: string): { service: string; imageRef: string }[] {
+  return [...pin.matchAll(/^  ([A-Za-z0-9][A-Za-z0-9_.-]*):\n    image: (\S+)$/gm)].map((m) => ({ service: m[1]!, imageRef: m[2]! }));
+}
