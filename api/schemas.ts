@@ -246,7 +246,7 @@ export const upgradeView = z.object({
   temporalUrl: z.string().optional(),
 });
 
-export const startedUpgrade = z.object({ upgradeId: z.string(), workflowId: z.string(), runId: z.string(), imageTag: z.string() });
+export const startedUpgrade = z.object({ upgradeId: z.string(), workflowId: z.string(), runId: z.string(), imageTag: z.string(), release: z.string().optional() });
 export const operatorActionResponse = z.object({ upgradeId: z.string(), action: z.string() });
 
 export const releasePreview = z.object({
@@ -267,6 +267,74 @@ export const releasePreview = z.object({
     unusedInTenantEnv: z.array(z.string()),
     problems: z.array(z.string()).default([]),
   }),
+  /** The release rendered (absent for a template set without release.json). */
+  release: z.object({ name: z.string(), version: z.string() }).optional(),
+  /** Service -> image reference the release sets. */
+  images: z.record(z.string(), z.string()).default({}),
+});
+
+// ---------------------------------------------------------------- releases (docs/RELEASES.md)
+
+export const releaseSummary = z.object({
+  version: z.string(),
+  name: z.string(),
+  contentHash: z.string(),
+  source: z.string(),
+  createdAt: isoDate,
+  isDefault: z.boolean(),
+});
+
+export const releaseInfo = z.object({
+  name: z.string(),
+  version: z.string(),
+  imageTag: z.string().optional(),
+  images: z.record(z.string(), z.string()),
+  coreServices: z.array(z.string()),
+  frontDoor: z.object({ service: z.string(), port: z.number(), path: z.string() }).optional(),
+  allowRemoveOrphans: z.boolean(),
+  notes: z.string(),
+});
+
+export const releaseDetail = releaseSummary.extend({
+  source: z.string().optional(),
+  createdAt: isoDate.optional(),
+  release: releaseInfo,
+  notes: z.string(),
+  /** values.schema.json as published (JSON Schema; secrets carry "x-drydock-secret" or "writeOnly"). */
+  schema: z.record(z.string(), z.unknown()),
+  secrets: z.array(z.string()),
+  managed: z.array(z.object({ path: z.string(), template: z.string(), kind: z.enum(['compose', 'config', 'env']) })),
+  files: z.record(z.string(), z.string()),
+});
+
+export const publishedRelease = z.object({ version: z.string(), name: z.string(), contentHash: z.string(), outcome: z.enum(['created', 'same']) });
+
+export const releaseDiff = z.object({
+  from: z.string(),
+  to: z.string(),
+  files: z.array(
+    z.object({
+      path: z.string(),
+      status: z.enum(['unchanged', 'modified', 'created', 'removed']),
+      diff: z.string().optional(),
+      truncated: z.boolean(),
+      approximate: z.boolean().optional(),
+    }),
+  ),
+  images: z.array(z.object({ service: z.string(), from: z.string().nullable(), to: z.string().nullable() })),
+  imageTag: z.object({ from: z.string(), to: z.string() }),
+  /** Only image references change: Quick Upgrade fits. */
+  imageOnly: z.boolean(),
+  coreServices: z.object({ from: z.array(z.string()), to: z.array(z.string()) }),
+});
+
+export const instanceValuesView = z.object({
+  release: z.string().nullable(),
+  schema: z.record(z.string(), z.unknown()).nullable(),
+  values: z.record(z.string(), z.unknown()),
+  effectiveValues: z.record(z.string(), z.unknown()),
+  /** Every secret of the schema; values are never answered. */
+  secrets: z.record(z.string(), z.enum(['set', 'unset'])),
 });
 
 export const apiTokenView = z.object({

@@ -11,6 +11,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { create as createTar } from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { instanceValuesView, releaseDetail, releaseDiff, releaseSummary, publishedRelease } from '../api/schemas.js';
 import { startTestControlPlane, uniqueName, type TestControlPlane } from './support.js';
 
 const EXAMPLES = path.join(import.meta.dirname, '..', 'examples', 'notes');
@@ -112,6 +113,13 @@ describe('the release catalog and instance values through the API', () => {
     expect(res.body.error).toMatch(/path is absolute/);
   });
 
+  it('answers in the shapes api/schemas.ts declares, which the web UI reads', async () => {
+    for (const r of (await cp.api('GET', '/api/releases')).body) releaseSummary.parse(r);
+    releaseDetail.parse((await cp.api('GET', '/api/releases/notes-1.1.0')).body);
+    releaseDiff.parse((await cp.api('GET', '/api/releases/notes-1.0.0/diff/notes-1.1.0')).body);
+    publishedRelease.parse((await upload(await bundle('notes-2.0.0'))).body);
+  });
+
   it('refuses a body that is not a .tar.gz', async () => {
     const res = await upload('not an archive');
     expect(res.status).toBe(400);
@@ -161,6 +169,7 @@ describe('the release catalog and instance values through the API', () => {
         secrets: { signingToken: 'set' },
       });
       expect(res.body.schema.properties.signingToken['x-drydock-secret']).toBe(true);
+      instanceValuesView.parse(res.body);
       for (const path of ['/api/instances', `/api/instances/${id}`, `/api/instances/${id}/values`]) {
         expect(JSON.stringify((await cp.api('GET', path)).body), path).not.toContain(TOKEN);
       }
