@@ -144,7 +144,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     const releasesDir = opts.releasesDir ?? releasesDirFromEnv();
     const catalog = createCatalog(createReleaseRepo(db.prisma), renderDefaults);
     const loaded = await catalog.loadDir(releasesDir);
-    log(`releases: ${loaded.map((b) => b.release.version).join(', ')} from ${releasesDir}`);
+    log(loaded.length > 0 ? `releases: ${loaded.map((b) => b.release.version).join(', ')} from ${releasesDir}` : `releases: ${releasesDir} is a template set without release.json; it renders as before`);
     const keyring = await keyringFromEnv(dataDir, log);
     const planner = withCatalog(opts.planner ?? defaultPlanner(renderDefaults, releasesDir, catalog), catalog, createInstanceRepo(db.prisma), keyring);
     if (opts.runWorker ?? true) {

@@ -11,7 +11,10 @@ import { renderWithDefaults } from '../core/release-render.js';
 import type { PlatformSettings } from '../core/render.js';
 import { conflict } from '../core/errors.js';
 import type { ReleaseRecord, ReleaseRepo } from '../prisma/repositories.js';
-import { bundleFromFiles, loadReleasesDir } from '../templates/load.js';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { MANIFEST_FILE } from '../core/bundle.js';
+import { bundleFromFiles, isBundleDir, loadReleasesDir } from '../templates/load.js';
 
 export interface PublishResult {
   outcome: 'created' | 'same';
@@ -25,7 +28,7 @@ export interface ReleaseCatalog {
   list(): Promise<Omit<ReleaseRecord, 'files'>[]>;
   /** Checks the bundle (schema, templates, a render with the defaults), then stores it; 409 for other content under its version. */
   publish(files: Record<string, string>, source: string): Promise<PublishResult>;
-  /** Publishes every bundle of a releases directory; the last one becomes the default. */
+  /** Publishes every bundle of a releases directory; the last one becomes the default. A template set publishes nothing. */
   loadDir(dir: string): Promise<Bundle[]>;
 }
 
@@ -61,6 +64,8 @@ export function createCatalog(repo: ReleaseRepo, platform: PlatformSettings): Re
     list: () => repo.list(),
     publish: (files, source) => store(bundleFromFiles(files), source),
     async loadDir(dir) {
+      // A template set from before bundles (manifest.json, no release.json) renders as before, outside the catalog.
+      if (!isBundleDir(dir) && existsSync(path.join(dir, MANIFEST_FILE))) return [];
       const bundles = await loadReleasesDir(dir);
       for (const b of bundles) {
         try {

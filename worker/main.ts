@@ -36,7 +36,7 @@ try {
   const releasesDir = releasesDirFromEnv();
   const catalog = createCatalog(createReleaseRepo(db.prisma), defaults);
   const loaded = await catalog.loadDir(releasesDir);
-  console.log(`releases: ${loaded.map((b) => b.release.version).join(', ')} from ${releasesDir}`);
+  console.log(loaded.length > 0 ? `releases: ${loaded.map((b) => b.release.version).join(', ')} from ${releasesDir}` : `releases: ${releasesDir} is a template set without release.json; it renders as before`);
   const keyring = await keyringFromEnv(process.env.DRYDOCK_DATA_DIR || '.data', console.log);
   const { worker, run } = await createWorker({
     db,
