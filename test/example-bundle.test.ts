@@ -236,6 +236,12 @@ describe('the notes bundle through every path on a real Docker Compose tenant', 
       await plainUp(rslug, rdir);
       await expectOn(rdriver, '1.0.1');
 
+      // Env coverage tells what the tenant's own .env lacks.
+      await writeFile(path.join(rdir, '.env'), 'IMAGE_TAG=1.0.1\n');
+      const lacking = await cp.api('POST', `/api/instances/${rid}/upgrade-release/preview`, { release: 'notes-1.1.0' });
+      expect(lacking.body.envCoverage.missingInTenantEnv).toEqual(['NOTES_SIGNING_TOKEN']);
+      await writeFile(path.join(rdir, '.env'), envBefore);
+
       const preview = await cp.api('POST', `/api/instances/${rid}/upgrade-release/preview`, { release: 'notes-1.1.0' });
       expect(preview.status, JSON.stringify(preview.body)).toBe(200);
       // A registered tenant keeps its own .env: not rendered, and its coverage is told.
