@@ -10,7 +10,8 @@ import { DrydockError } from '../core/errors.js';
 import type { ContainerState, ContentManifest, InstanceTarget, ReleasePlanSummary, SealedTenantSnapshot, TenantSnapshot, UpgradeMode } from '../core/types.js';
 import type { InstanceRepo, UpgradeProgress, UpgradeRepo } from '../prisma/repositories.js';
 import type { SnapshotStore } from '../prisma/snapshot-store.js';
-import { ENV_PATH, hashOfRender, planRelease, renderRelease, type ReleasePlanner } from './release-plan.js';
+import { pinEntries, PIN_PATH, renderImagePin } from '../core/image-pin.js';
+import { ENV_PATH, hashOfRender, planRelease, renderRelease, resolveRelease, templatesOf, type ReleasePlanner } from './release-plan.js';
 
 export interface ActivityDeps {
   instances: InstanceRepo;
@@ -60,21 +61,26 @@ export function createActivities(deps: ActivityDeps) {
     return instance;
   }
 
-  async function takeSnapshot(target: InstanceTarget): Promise<TenantSnapshot> {
+  async function takeSnapshot(target: InstanceTarget, releaseVersion?: string): Promise<TenantSnapshot> {
     const instance = await instanceOf(target);
     const driver = deps.driverFor(target);
-    const set = await deps.planner.templates();
+    // What the running release manages and what the new one will write, the image pin too.
+    const manifests = await rendering(async () => [
+      ...templatesOf(await resolveRelease(deps.planner, instance)).manifest,
+      ...(releaseVersion ? templatesOf(await resolveRelease(deps.planner, instance, releaseVersion)).manifest : []),
+    ]);
     // A registered tenant keeps its own .env (drydock never writes it), so a rollback has nothing to restore there: not read.
-    const paths = [...new Set([...set.manifest.map((m) => m.path), ENV_PATH])].filter((p) => !(instance.isRegistered && p === ENV_PATH));
+    const paths = [...new Set([...manifests.map((m) => m.path), ENV_PATH, PIN_PATH])].filter((p) => !(instance.isRegistered && p === ENV_PATH));
     const previousEffectiveImageTag = instance.imageTag ?? deps.planner.defaults.imageTag;
-    const files = await tenantCall(() => driver.snapshotFiles(paths));
+    // Without the pin when the agent does not manage it (pinAllowed).
+    const files = (await pinAllowed(() => driver.snapshotFiles(paths))) ?? (await tenantCall(() => driver.snapshotFiles(paths.filter((p) => p !== PIN_PATH))));
     const services = await tenantCall(() => driver.listServices(composeEnv(previousEffectiveImageTag)));
     const images = (await tenantCall(() => driver.containerStates(services)))
       .filter((s) => s.imageId && s.imageRef)
       .map((s) => ({ service: s.service, imageRef: s.imageRef!, imageId: s.imageId }));
     const coreTags = new Set(images.filter((i) => target.coreServices.includes(i.service)).map((i) => tagOf(i.imageRef)));
     const runningImageTag = coreTags.size === 1 ? [...coreTags][0]! : previousEffectiveImageTag;
-    const snapshot: TenantSnapshot = { files, images, previousImageTag: instance.imageTag, runningImageTag };
+    const snapshot: TenantSnapshot = { files, images, previousImageTag: instance.imageTag, runningImageTag, previousReleaseVersion: instance.releaseVersion };
     const size = JSON.stringify(snapshot).length;
     if (size > MAX_SNAPSHOT_BYTES) {
       throw ApplicationFailure.nonRetryable(`the managed files are ${size} bytes, too large to snapshot (limit ${MAX_SNAPSHOT_BYTES})`, 'snapshot-too-large');
@@ -100,13 +106,13 @@ export function createActivities(deps: ActivityDeps) {
      * the tag. Only in histories of upgrades started before the files were
      * sealed (snapshotTenantSealed): kept so those replay and finish.
      */
-    async snapshotTenant(target: InstanceTarget): Promise<TenantSnapshot> {
-      return takeSnapshot(target);
+    async snapshotTenant(target: InstanceTarget, releaseVersion?: string): Promise<TenantSnapshot> {
+      return takeSnapshot(target, releaseVersion);
     },
 
     /** The same, with the files sealed into PostgreSQL: the history holds a reference, never `.env` bytes. */
-    async snapshotTenantSealed(target: InstanceTarget, upgradeId: string): Promise<SealedTenantSnapshot> {
-      const { files, ...rest } = await takeSnapshot(target);
+    async snapshotTenantSealed(target: InstanceTarget, upgradeId: string, releaseVersion?: string): Promise<SealedTenantSnapshot> {
+      const { files, ...rest } = await takeSnapshot(target, releaseVersion);
       return { ...rest, filesRef: await deps.snapshots.save(upgradeId, files) };
     },
 
@@ -125,12 +131,17 @@ export function createActivities(deps: ActivityDeps) {
       for (const i of images) await tenantCall(() => driver.tagImage(i.imageId, i.imageRef));
     },
 
-    async restoreInstanceImageTag(instanceId: string, imageTag: string | null): Promise<void> {
+    /** releaseVersion undefined: a snapshot from before releases, which leaves the release alone. */
+    async restoreInstanceImageTag(instanceId: string, imageTag: string | null, releaseVersion?: string | null): Promise<void> {
       await deps.instances.setImageTag(instanceId, imageTag);
+      if (releaseVersion !== undefined) await deps.instances.setRelease(instanceId, releaseVersion);
     },
 
-    async probeFrontDoor(target: InstanceTarget): Promise<number> {
-      const door = deps.frontDoor ?? DEFAULT_FRONT_DOOR;
+    /** The front door the release names, else the control plane's (DRYDOCK_FRONT_DOOR). */
+    async probeFrontDoor(target: InstanceTarget, releaseVersion?: string): Promise<number> {
+      const instance = await instanceOf(target);
+      const release = await rendering(() => resolveRelease(deps.planner, instance, releaseVersion));
+      const door = (release.kind === 'bundle' && release.bundle.release.frontDoor) || deps.frontDoor || DEFAULT_FRONT_DOOR;
       const status = await tenantCall(() => deps.driverFor(target).httpProbe(door.service, door.port, door.path));
       if (status >= 400) {
         throw ApplicationFailure.retryable(`the front door (${door.service}:${door.port}${door.path}) answered HTTP ${status}`, 'front-door-failed');
@@ -155,8 +166,14 @@ export function createActivities(deps: ActivityDeps) {
       await deps.upgrades.saveProgress(upgradeId, progress);
     },
 
-    async persistInstanceImageTag(instanceId: string, imageTag: string): Promise<void> {
+    /** The tag, and the release when the upgrade named one. */
+    async persistInstanceImageTag(instanceId: string, imageTag: string, releaseVersion?: string): Promise<void> {
       await deps.instances.setImageTag(instanceId, imageTag);
+      if (releaseVersion !== undefined) await deps.instances.setRelease(instanceId, releaseVersion);
+    },
+
+    async persistInstanceRelease(instanceId: string, releaseVersion: string): Promise<void> {
+      await deps.instances.setRelease(instanceId, releaseVersion);
     },
 
     /** The engine answers and every service to touch exists in the compose file. */
@@ -177,12 +194,32 @@ export function createActivities(deps: ActivityDeps) {
       return tenantCall(() => deps.driverFor(target).contentManifest(dirs));
     },
 
+    /**
+     * Unpins the services to pull first (all of them when `services` is
+     * empty), so the pull and the up after it resolve their images from the
+     * compose file and IMAGE_TAG; they are pinned again once the new images
+     * run. A failed pull puts the old pin back: nothing changed.
+     */
     async pullImages(target: InstanceTarget, services: string[], imageTag: string): Promise<void> {
-      await withHeartbeat((opts) => deps.driverFor(target).pull(services, composeEnv(imageTag), opts));
+      const driver = deps.driverFor(target);
+      const pin = (await pinAllowed(() => driver.snapshotFiles([PIN_PATH])))?.[PIN_PATH] ?? null;
+      if (pin) {
+        const kept = services.length === 0 ? [] : pinEntries(Buffer.from(pin.content, 'base64').toString('utf8')).filter((e) => !services.includes(e.service));
+        if (kept.length === 0) await tenantCall(() => driver.restoreFiles({ [PIN_PATH]: null }));
+        else await pinWrite(driver, kept);
+      }
+      try {
+        await withHeartbeat((opts) => driver.pull(services, composeEnv(imageTag), opts));
+      } catch (err) {
+        if (pin) await tenantCall(() => driver.restoreFiles({ [PIN_PATH]: pin })).catch(() => undefined);
+        throw err;
+      }
     },
 
     async recreateServices(target: InstanceTarget, services: string[], imageTag: string): Promise<void> {
-      await withHeartbeat((opts) => deps.driverFor(target).recreate(services, composeEnv(imageTag), opts));
+      const driver = deps.driverFor(target);
+      await withHeartbeat((opts) => driver.recreate(services, composeEnv(imageTag), opts));
+      await pinImages(driver, services, true);
     },
 
     /**
@@ -190,9 +227,9 @@ export function createActivities(deps: ActivityDeps) {
      * lands in the workflow history, so the console shows what was about to
      * change; diff bodies stay out of it (env values must never be shown).
      */
-    async planReleaseUpgrade(target: InstanceTarget, imageTag: string, expectedPlanHash?: string): Promise<ReleasePlanSummary> {
+    async planReleaseUpgrade(target: InstanceTarget, imageTag: string, expectedPlanHash?: string, releaseVersion?: string): Promise<ReleasePlanSummary> {
       const instance = await instanceOf(target);
-      const plan = await rendering(() => tenantCall(() => planRelease(deps.planner, deps.driverFor(target), instance, imageTag, null)));
+      const plan = await rendering(() => tenantCall(() => planRelease(deps.planner, deps.driverFor(target), instance, imageTag, null, releaseVersion)));
       if (expectedPlanHash && expectedPlanHash !== plan.planHash) {
         throw ApplicationFailure.nonRetryable(
           `the plan is stale: the rendered files or the tenant's files changed since the preview (previewed ${expectedPlanHash.slice(0, 12)}, now ${plan.planHash.slice(0, 12)}); preview again`,
@@ -208,10 +245,10 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     /** Re-renders (cheap, deterministic) rather than carrying file contents through the history. */
-    async writeReleaseFiles(target: InstanceTarget, imageTag: string, renderHash: string): Promise<{ written: string[]; unchanged: string[] }> {
+    async writeReleaseFiles(target: InstanceTarget, imageTag: string, renderHash: string, releaseVersion?: string): Promise<{ written: string[]; unchanged: string[] }> {
       const instance = await instanceOf(target);
       const driver = deps.driverFor(target);
-      const { rendered } = await rendering(() => tenantCall(() => renderRelease(deps.planner, driver, instance, imageTag)));
+      const { rendered } = await rendering(() => tenantCall(() => renderRelease(deps.planner, driver, instance, imageTag, releaseVersion)));
       if (hashOfRender(rendered) !== renderHash) {
         throw ApplicationFailure.nonRetryable('the templates changed between plan and write; start the upgrade again', 'stale-plan');
       }
@@ -219,10 +256,16 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     /** `up -d` of the whole project; returns the services it declares, for verify. */
-    async startAllServices(target: InstanceTarget, imageTag: string): Promise<string[]> {
+    async startAllServices(target: InstanceTarget, imageTag: string, releaseVersion?: string): Promise<string[]> {
       const driver = deps.driverFor(target);
-      await withHeartbeat((opts) => driver.upAll(composeEnv(imageTag), opts));
-      return tenantCall(() => driver.listServices(composeEnv(imageTag)));
+      const instance = await instanceOf(target);
+      // Template sets from before bundles always removed orphans; a bundle says whether it may.
+      const release = await rendering(() => resolveRelease(deps.planner, instance, releaseVersion));
+      const removeOrphans = release.kind === 'legacy' || release.bundle.release.allowRemoveOrphans;
+      await withHeartbeat((opts) => driver.upAll(composeEnv(imageTag), removeOrphans, opts));
+      const services = await tenantCall(() => driver.listServices(composeEnv(imageTag)));
+      await pinImages(driver, services, false);
+      return services;
     },
 
     /** Each service's container runs, and is healthy where it has a healthcheck, within the deadline. */
@@ -257,6 +300,41 @@ export function createActivities(deps: ActivityDeps) {
 }
 
 export type Activities = ReturnType<typeof createActivities>;
+
+/**
+ * Writes the image pin (core/image-pin.ts) with the images the services now
+ * run. A Quick Upgrade adds its core services to what the pin holds; a full
+ * `up` pins every service.
+ */
+async function pinImages(driver: ExecutionDriver, services: string[], merge: boolean): Promise<void> {
+  const states = await tenantCall(() => driver.containerStates(services));
+  const images = states.filter((s) => s.imageRef).map((s) => ({ service: s.service, imageRef: s.imageRef! }));
+  const current = (await pinAllowed(() => driver.readFiles([PIN_PATH]))) ?? {};
+  if (merge && current[PIN_PATH]) {
+    for (const e of pinEntries(current[PIN_PATH]!)) if (!images.some((i) => i.service === e.service)) images.push(e);
+  }
+  if (images.length > 0) await pinWrite(driver, images);
+}
+
+async function pinWrite(driver: ExecutionDriver, images: { service: string; imageRef: string }[]): Promise<void> {
+  const compose = (await pinAllowed(() => driver.readFiles(['docker-compose.yml'])))?.['docker-compose.yml'] ?? null;
+  const content = renderImagePin(compose, images);
+  await pinAllowed(() => driver.writeFiles([PIN_PATH], [{ path: PIN_PATH, content }]));
+}
+
+/**
+ * An agent whose `--managed` list leaves the pin out refuses it: that tenant
+ * chose to manage its compose files itself, so the upgrade goes on without a
+ * pin (undefined) rather than failing after compose succeeded.
+ */
+async function pinAllowed<T>(fn: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof TenantError && (err.code === 'path-rejected' || err.code === 'agent-refused')) return undefined;
+    return tenantCall(() => Promise.reject(err));
+  }
+}
 
 function tagOf(imageRef: string): string {
   const at = imageRef.lastIndexOf(':');

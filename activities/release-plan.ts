@@ -9,23 +9,67 @@ import { envCoverage, parseEnvFile, type EnvCoverage } from '../core/env-file.js
 import { badRequest } from '../core/errors.js';
 import { diffFile, type FileDiff } from '../core/file-diff.js';
 import { planHash } from '../core/plan-hash.js';
+import type { Bundle } from '../core/bundle.js';
+import { renderBundle, ValuesError } from '../core/release-render.js';
 import { buildRenderContext, renderTemplates, type RenderDefaults, type RenderedFile, type TemplateSet } from '../core/render.js';
+import type { ReleaseCatalog } from '../worker/catalog.js';
 
 export interface PlanInstance {
+  /** Absent: no stored values or secrets (a tenant laid out by a test or a benchmark). */
+  id?: string;
   slug: string;
   name: string;
   composeProjectName: string;
   isRegistered: boolean;
+  releaseVersion?: string | null;
+  values?: Record<string, unknown>;
 }
 
 export interface ReleasePlanner {
+  /** The default release's templates when its directory is a template set from before bundles. */
   templates(): Promise<TemplateSet>;
   /** imageTag here is the control plane's default IMAGE_TAG. */
   defaults: RenderDefaults;
+  /** The default release when its directory is a bundle (read on each plan, like templates()). */
+  bundle?(): Promise<Bundle | undefined>;
+  /** Published releases by version. */
+  catalog?: ReleaseCatalog;
+  /** Opens an instance's stored secrets (name -> value); only the render path calls it. */
+  secrets?(instanceId: string): Promise<Record<string, string>>;
 }
+
+/** What a render renders: a bundle of the catalog (or the default one), or the default template set. */
+export type ResolvedRelease = { kind: 'bundle'; bundle: Bundle } | { kind: 'legacy'; set: TemplateSet };
+
+/**
+ * The release to render: the requested version, else the one the instance
+ * runs, else the default release. A version not in the catalog is a 400
+ * naming it.
+ */
+export async function resolveRelease(planner: ReleasePlanner, instance: PlanInstance, version?: string | null): Promise<ResolvedRelease> {
+  const wanted = version ?? instance.releaseVersion ?? undefined;
+  if (wanted) {
+    const own = await planner.bundle?.();
+    if (own && own.release.version === wanted) return { kind: 'bundle', bundle: own };
+    const bundle = await planner.catalog?.get(wanted);
+    if (!bundle) throw badRequest(`release ${wanted} is not in the catalog (GET /api/releases lists them)`);
+    return { kind: 'bundle', bundle };
+  }
+  const own = await planner.bundle?.();
+  return own ? { kind: 'bundle', bundle: own } : { kind: 'legacy', set: await planner.templates() };
+}
+
+export const templatesOf = (r: ResolvedRelease): TemplateSet => (r.kind === 'bundle' ? r.bundle.templates : r.set);
+
+/** The version recorded for a resolved release (a template set has none). */
+export const versionOf = (r: ResolvedRelease): string | undefined => (r.kind === 'bundle' ? r.bundle.release.version : undefined);
 
 export interface ReleasePlan {
   imageTag: string;
+  /** The release rendered (absent for a template set from before bundles). */
+  release?: { name: string; version: string };
+  /** Service -> image reference the release sets. */
+  images: Record<string, string>;
   /** Over the rendered files and the tenant's current ones: stale when either changes. */
   planHash: string;
   /** Over the rendered files alone: a retried write checks only this. */
@@ -45,23 +89,49 @@ export async function renderRelease(
   driver: ExecutionDriver,
   instance: PlanInstance,
   imageTag: string,
-): Promise<{ rendered: RenderedFile[]; current: Record<string, string | null>; set: TemplateSet }> {
-  const set = await planner.templates();
+  releaseVersion?: string | null,
+): Promise<{ rendered: RenderedFile[]; current: Record<string, string | null>; set: TemplateSet; release: ResolvedRelease; images: Record<string, string> }> {
+  const release = await resolveRelease(planner, instance, releaseVersion);
+  const set = templatesOf(release);
   const paths = [...new Set([...set.manifest.map((m) => m.path), ENV_PATH])];
   const current = await driver.readFiles(paths);
-  const secrets = instance.isRegistered ? undefined : secretsFrom(current[ENV_PATH] ?? null, instance.slug);
-  let rendered: RenderedFile[];
-  try {
-    const ctx = buildRenderContext(
-      { slug: instance.slug, name: instance.name, imageTag, composeProjectName: instance.composeProjectName },
-      planner.defaults,
-      secrets,
-    );
-    rendered = renderTemplates(set, ctx, { excludeEnv: instance.isRegistered });
-  } catch (err) {
-    throw badRequest(`rendering the release templates for ${instance.slug} failed: ${(err as Error).message}`);
+  const renderInstance = { slug: instance.slug, name: instance.name, imageTag, composeProjectName: instance.composeProjectName };
+  if (release.kind === 'legacy') {
+    const secrets = instance.isRegistered ? undefined : secretsFrom(current[ENV_PATH] ?? null, instance.slug);
+    try {
+      const rendered = renderTemplates(set, buildRenderContext(renderInstance, planner.defaults, secrets), { excludeEnv: instance.isRegistered });
+      return { rendered, current, set, release, images: {} };
+    } catch (err) {
+      throw badRequest(`rendering the release templates for ${instance.slug} failed: ${(err as Error).message}`);
+    }
   }
-  return { rendered, current, set };
+  const { bundle } = release;
+  const secrets = instance.isRegistered ? null : await bundleSecrets(planner, bundle, instance, current[ENV_PATH] ?? null);
+  try {
+    const r = renderBundle(bundle, renderInstance, planner.defaults, { values: instance.values ?? {}, secrets, imageTag });
+    return { rendered: r.rendered, current, set, release, images: r.images };
+  } catch (err) {
+    if (err instanceof ValuesError) throw badRequest(`${instance.slug}: ${err.message}`, { errors: err.errors });
+    throw badRequest(`rendering release ${bundle.release.version} for ${instance.slug} failed: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * A created tenant's secrets: those stored for the instance (opened here, in
+ * the process that renders, never carried through a workflow), and for the
+ * rest the value the tenant's current `.env` holds under the variable the
+ * schema names (`x-drydock-env`), as tenants created before drydock stored
+ * secrets have them.
+ */
+async function bundleSecrets(planner: ReleasePlanner, bundle: Bundle, instance: PlanInstance, envText: string | null): Promise<Record<string, string>> {
+  const stored = instance.id && planner.secrets ? await planner.secrets(instance.id) : {};
+  const out: Record<string, string> = {};
+  const env = envText === null ? undefined : parseEnvFile(envText).vars;
+  for (const key of bundle.secretKeys) {
+    const value = stored[key] ?? (bundle.secretEnvNames[key] ? env?.get(bundle.secretEnvNames[key]!) : undefined);
+    if (value) out[key] = value;
+  }
+  return out;
 }
 
 export async function planRelease(
@@ -71,8 +141,9 @@ export async function planRelease(
   imageTag: string,
   /** null: statuses only, no diff text (the workflow records statuses; only operators read diffs). */
   maxDiffBytes: number | null = DEFAULT_MAX_DIFF_BYTES,
+  releaseVersion?: string | null,
 ): Promise<ReleasePlan> {
-  const { rendered, current } = await renderRelease(planner, driver, instance, imageTag);
+  const { rendered, current, release, images } = await renderRelease(planner, driver, instance, imageTag, releaseVersion);
   const currentOf = (p: string) => current[p] ?? undefined;
   const files = rendered.map((f): FileDiff => {
     const before = currentOf(f.path);
@@ -84,6 +155,8 @@ export async function planRelease(
   const envAfter = rendered.find((f) => f.kind === 'env')?.content ?? currentOf(ENV_PATH);
   return {
     imageTag,
+    ...(release.kind === 'bundle' ? { release: { name: release.bundle.release.name, version: release.bundle.release.version } } : {}),
+    images,
     planHash: planHash(rendered, Object.fromEntries(rendered.map((f) => [f.path, currentOf(f.path)]))),
     renderHash: hashOfRender(rendered),
     files,

@@ -10,7 +10,9 @@ describe("the agent's own limits", () => {
     expect(isAllowedPath('docker-compose.yml', DEFAULT_AGENT_MANAGED)).toBe(true);
     expect(isAllowedPath('nginx/conf.d/default.conf', DEFAULT_AGENT_MANAGED)).toBe(true);
     expect(isAllowedPath('nginx/', DEFAULT_AGENT_MANAGED)).toBe(false);
-    expect(isAllowedPath('docker-compose.override.yml', DEFAULT_AGENT_MANAGED)).toBe(false);
+    // The image pin (core/image-pin.ts) is managed; another compose file is not.
+    expect(isAllowedPath('docker-compose.override.yml', DEFAULT_AGENT_MANAGED)).toBe(true);
+    expect(isAllowedPath('docker-compose.prod.yml', DEFAULT_AGENT_MANAGED)).toBe(false);
     expect(isAllowedPath('nginxx/a', DEFAULT_AGENT_MANAGED)).toBe(false);
   });
 

@@ -13,7 +13,7 @@ import { TENANT_CONTENT_DIRS } from '../core/types.js';
 import { IMAGE_TAG_RE, SERVICE_NAME_RE } from '../core/validation.js';
 
 /** Exact paths, and `dir/` for everything under dir. Tenant content can never be listed. */
-export const DEFAULT_AGENT_MANAGED = ['docker-compose.yml', '.env', 'nginx/', 'drydock/'] as const;
+export const DEFAULT_AGENT_MANAGED = ['docker-compose.yml', 'docker-compose.override.yml', '.env', 'nginx/', 'drydock/'] as const;
 
 export function parseManagedList(spec: string): string[] {
   const entries = spec.split(',').map((s) => s.trim()).filter(Boolean);
@@ -74,7 +74,7 @@ const ARGS: { [K in AgentOperation]: z.ZodType<unknown[]> } = {
   writeFiles: z.tuple([z.array(pathArg).max(500), z.array(fileBody).max(500)]),
   pull: z.tuple([services, env]),
   recreate: z.tuple([services.min(1), env]),
-  upAll: z.tuple([env]),
+  upAll: z.tuple([env, z.boolean().nullable().optional()]),
   containerStates: z.tuple([services]),
   validateCompose: z.tuple([env]),
   diskFree: z.tuple([]),

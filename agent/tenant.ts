@@ -131,8 +131,8 @@ export function createTenantDriver(deps: TenantDeps, where: TenantLocation): Exe
       await compose(composeRecreate(project, services, env), 'compose up', opts);
     },
 
-    async upAll(env, opts) {
-      await compose(composeUpAll(project, env), 'compose up', opts);
+    async upAll(env, removeOrphans, opts) {
+      await compose(composeUpAll(project, env, removeOrphans ?? true), 'compose up', opts);
     },
 
     async validateCompose(env) {

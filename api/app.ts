@@ -15,6 +15,7 @@ import { createCodecRouter, type CodecRouterDeps } from './routes/codec.js';
 import { createRouter, type InstancesRouterDeps } from './routes/instances.js';
 import { createOverviewRouter, type OverviewRouterDeps } from './routes/overview.js';
 import { createRouter as createRolloutsRouter, type RolloutRouterDeps } from './routes/rollouts.js';
+import { createRouter as createReleasesRouter } from './routes/releases.js';
 
 export type AppDeps = InstancesRouterDeps & {
   log?: (m: string) => void;
@@ -75,6 +76,7 @@ export function createApp(deps: AppDeps): Express {
   app.use('/api', createOperatorsRouter({ store, audit, log: deps.log }));
   app.use('/api', createAuditRouter({ audit }));
   app.use('/api', createRouter({ ...deps, audit }));
+  if (deps.catalog) app.use('/api', createReleasesRouter({ catalog: deps.catalog, platform: () => deps.planner.defaults, log: deps.log }));
   if (deps.latestUpgrades) app.use('/api', createOverviewRouter({ latestUpgrades: deps.latestUpgrades, temporalUiUrl: deps.temporalUiUrl }));
   if (deps.agents) app.use('/api', createAgentsRouter(deps.agents));
   if (deps.rollouts) app.use('/api', createRolloutsRouter(deps.rollouts));

@@ -12,14 +12,15 @@ import type { Express } from 'express';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { openDatabase, type Database } from '../prisma/db.js';
-import { createAgentRepo, createInstanceRepo, createUpgradeRepo } from '../prisma/repositories.js';
+import { createAgentRepo, createInstanceRepo, createReleaseRepo, createUpgradeRepo } from '../prisma/repositories.js';
 import type { Keyring } from '../core/keyring.js';
+import { createCatalog } from '../worker/catalog.js';
 import { openCa } from '../worker/ca.js';
 import { dataConverterFor } from '../worker/data-converter.js';
 import { keyringFromEnv } from '../worker/keys.js';
 import { findTemporalCli, REPO_ROOT, startDevServer, type DevServer } from '../worker/temporal-server.js';
 import { createDriverFactory } from '../worker/drivers.js';
-import { createPlanner, renderDefaultsFromEnv } from '../worker/planner.js';
+import { defaultPlanner, releasesDirFromEnv, renderDefaultsFromEnv, withCatalog } from '../worker/planner.js';
 import { createWorker } from '../worker/worker.js';
 import type { FrontDoor } from '../activities/index.js';
 import type { CommandRunner } from '../agent/run-command.js';
@@ -49,8 +50,10 @@ export interface ControlPlaneOptions {
   frontDoor?: FrontDoor;
   parkTimeoutMs?: number;
   verifyDeadlineMs?: number;
-  /** Defaults to the shipped templates/ and render defaults from the environment. */
+  /** Defaults to the releases directory's default release and render defaults from the environment. */
   planner?: ReleasePlanner;
+  /** Bundles published into the catalog at start; default DRYDOCK_RELEASES_DIR, else the shipped templates/. */
+  releasesDir?: string;
   log?: (m: string) => void;
   /** The agent CA's directory; default `<dataDir>/ca`. */
   caDir?: string;
@@ -208,7 +211,12 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       run: opts.commandRunner,
       remote: { credentials: ca.clientCredentials, approvedAgent: agents.approvedAgent },
     });
-    const planner = opts.planner ?? createPlanner({ ...renderDefaultsFromEnv(), imageTag: defaultImageTag });
+    const renderDefaults = opts.planner?.defaults ?? { ...renderDefaultsFromEnv(), imageTag: defaultImageTag };
+    const releasesDir = opts.releasesDir ?? releasesDirFromEnv();
+    const catalog = createCatalog(createReleaseRepo(db.prisma), renderDefaults);
+    const loaded = await catalog.loadDir(releasesDir);
+    log(loaded.length > 0 ? `releases: ${loaded.map((b) => b.release.version).join(', ')} from ${releasesDir}` : `releases: ${releasesDir} is a template set without release.json; it renders as before`);
+    const planner = withCatalog(opts.planner ?? defaultPlanner(renderDefaults, releasesDir, catalog), catalog, createInstanceRepo(db.prisma), keyring);
     if (opts.runWorker ?? true) {
       const w = await createWorker({ db, keyring, temporalAddress, taskQueue: opts.taskQueue, verifyPollMs: opts.verifyPollMs, driverFor, planner, frontDoor: opts.frontDoor });
       const running = w.run();
@@ -230,6 +238,8 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       defaultImageTag,
       temporalUiUrl,
       log,
+      catalog,
+      keyring,
       agents: { agents, ca, rateLimits: opts.agentRateLimits, log },
       auth: { auth, store: authStore },
       audit,
@@ -237,7 +247,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       uiDir,
       trustProxy,
       codec: { keyring, consoleOrigin: temporalUiUrl ? new URL(temporalUiUrl).origin : undefined, namespace: 'default' },
-      rollouts: { instances, temporal, temporalAddress, temporalUiUrl, defaultImageTag, taskQueue: opts.taskQueue, verifyDeadlineMs: opts.verifyDeadlineMs },
+      rollouts: { instances, temporal, temporalAddress, temporalUiUrl, defaultImageTag, taskQueue: opts.taskQueue, verifyDeadlineMs: opts.verifyDeadlineMs, planner },
       upgradeService: createUpgradeService({
         temporal,
         temporalAddress,
@@ -246,6 +256,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
         taskQueue: opts.taskQueue,
         parkTimeoutMs: opts.parkTimeoutMs,
         verifyDeadlineMs: opts.verifyDeadlineMs,
+        planner,
       }),
     });
     // Not app.listen: Express 5 hands a listen error to the callback, which would pass for success.

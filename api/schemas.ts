@@ -21,6 +21,13 @@ import {
 } from '../core/validation.js';
 
 export const imageTag = z.string().regex(IMAGE_TAG_RE, `must be ${IMAGE_TAG_RULE}`);
+/** A release version of the catalog (GET /api/releases). */
+export const releaseVersion = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$/, 'must be a release version (letters, digits, ".", "_", "+", "-")');
+/** Per-instance values, checked against the release's values.schema.json by the API (ajv), not here. */
+export const instanceValues = z.record(z.string(), z.unknown());
+/** Secret values by name; null unsets one. Never returned: the API shows which are set. */
+export const instanceSecrets = z.record(z.string(), z.string().max(4096).nullable());
+export const valuesBody = z.object({ values: instanceValues.optional(), secrets: instanceSecrets.optional() }).strict();
 const serviceName = z.string().regex(SERVICE_NAME_RE, `must be ${SERVICE_NAME_RULE}`);
 /** An instance's or agent's display name. */
 export const displayName = z
@@ -46,9 +53,14 @@ export const createInstanceBody = z
       .min(1, 'must name at least one service')
       .max(50)
       .refine((s) => new Set(s).size === s.length, 'must not repeat a service')
-      .default([...DEFAULT_CORE_SERVICES]),
+      // Absent: the release's core services (the sample's are api, admin, media-api, nginx).
+      .optional(),
     imageTag: imageTag.nullable().optional(),
     labels: z.array(z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'must be a label: lowercase letters, digits, ".", "_" and "-"')).max(50).default([]),
+    /** Absent: the default release. */
+    release: releaseVersion.optional(),
+    values: instanceValues.optional(),
+    secrets: z.record(z.string(), z.string().max(4096)).optional(),
   })
   .strict();
 
@@ -61,11 +73,12 @@ const upgradeOptions = {
 export const startImageUpgradeBody = z
   .object({
     imageTag: imageTag.optional(),
+    release: releaseVersion.optional(),
     reason: upgradeOptions.reason,
   })
   .strict();
 
-export const startFullUpgradeBody = z.object(upgradeOptions).strict();
+export const startFullUpgradeBody = z.object({ ...upgradeOptions, release: releaseVersion.optional() }).strict();
 
 export const operatorActionParam = z.object({
   id: z.string().min(1).max(100),
@@ -77,15 +90,21 @@ export const idParam = z.object({ id: z.string().min(1).max(100) });
 export type CreateInstanceBody = z.infer<typeof createInstanceBody>;
 export type StartImageUpgradeBody = z.infer<typeof startImageUpgradeBody>;
 
-export const releasePreviewBody = z.object({ imageTag }).strict();
+/** imageTag alone: the instance's release with that tag; release: that release with its own tag (or imageTag). */
+export const releasePreviewBody = z
+  .object({ imageTag: imageTag.optional(), release: releaseVersion.optional() })
+  .strict()
+  .refine((b) => b.imageTag !== undefined || b.release !== undefined, { message: 'give imageTag, release, or both', path: ['imageTag'] });
 
 export const startReleaseUpgradeBody = z
   .object({
-    imageTag,
+    imageTag: imageTag.optional(),
+    release: releaseVersion.optional(),
     planHash: z.string().regex(/^[0-9a-f]{64}$/, 'must be the planHash of a preview (64 hex digits)').optional(),
     ...upgradeOptions,
   })
-  .strict();
+  .strict()
+  .refine((b) => b.imageTag !== undefined || b.release !== undefined, { message: 'give imageTag, release, or both', path: ['imageTag'] });
 
 /** null clears the instance's own tag, so it follows the default IMAGE_TAG again. */
 const label = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'must be a label: lowercase letters, digits, ".", "_" and "-"');
@@ -118,6 +137,7 @@ export const rolloutBody = z
   .object({
     mode: z.enum(['full', 'image-only', 'release']),
     imageTag: imageTag.optional(),
+    release: releaseVersion.optional(),
     target: z.union([
       z.object({ instanceIds: z.array(z.string().min(1).max(100)).min(1).max(10_000) }).strict(),
       z.object({ all: z.literal(true) }).strict(),
@@ -134,8 +154,8 @@ export const rolloutBody = z
     reason: z.string().trim().max(500).optional(),
   })
   .strict()
-  .refine((b) => b.mode !== 'release' || b.imageTag !== undefined, { message: 'a release rollout needs imageTag', path: ['imageTag'] })
-  .refine((b) => b.mode !== 'full' || b.imageTag === undefined, {
+  .refine((b) => b.mode !== 'release' || b.imageTag !== undefined || b.release !== undefined, { message: 'a release rollout needs imageTag or release', path: ['imageTag'] })
+  .refine((b) => b.mode !== 'full' || b.imageTag === undefined || b.release !== undefined, {
     message: "Upgrade Now uses each instance's own tag: set it with PATCH /api/instances/:id, or roll out a release",
     path: ['imageTag'],
   });
@@ -244,6 +264,12 @@ export const instanceView = z.object({
   effectiveImageTag: z.string(),
   usesDefaultImageTag: z.boolean(),
   labels: z.array(z.string()).default([]),
+  /** The release the instance runs (null: the default release, named by effectiveRelease). */
+  releaseVersion: z.string().nullable().optional(),
+  effectiveRelease: z.string().nullable().optional(),
+  values: z.record(z.string(), z.unknown()).optional(),
+  /** Names of the secrets that are set; their values are never returned. */
+  secretsSet: z.array(z.string()).optional(),
 });
 
 export const UPGRADE_STATUS_VALUES = [
@@ -289,7 +315,7 @@ export const upgradeView = z.object({
   actions: z.array(z.object({ action: z.string(), by: z.string().nullable(), via: z.string().optional(), at: isoDate })).optional(),
 });
 
-export const startedUpgrade = z.object({ upgradeId: z.string(), workflowId: z.string(), runId: z.string(), imageTag: z.string() });
+export const startedUpgrade = z.object({ upgradeId: z.string(), workflowId: z.string(), runId: z.string(), imageTag: z.string(), release: z.string().optional() });
 export const operatorActionResponse = z.object({ upgradeId: z.string(), action: z.string() });
 
 export const releasePreview = z.object({
@@ -310,6 +336,74 @@ export const releasePreview = z.object({
     unusedInTenantEnv: z.array(z.string()),
     problems: z.array(z.string()).default([]),
   }),
+  /** The release rendered (absent for a template set without release.json). */
+  release: z.object({ name: z.string(), version: z.string() }).optional(),
+  /** Service -> image reference the release sets. */
+  images: z.record(z.string(), z.string()).default({}),
+});
+
+// ---------------------------------------------------------------- releases (docs/RELEASES.md)
+
+export const releaseSummary = z.object({
+  version: z.string(),
+  name: z.string(),
+  contentHash: z.string(),
+  source: z.string(),
+  createdAt: isoDate,
+  isDefault: z.boolean(),
+});
+
+export const releaseInfo = z.object({
+  name: z.string(),
+  version: z.string(),
+  imageTag: z.string().optional(),
+  images: z.record(z.string(), z.string()),
+  coreServices: z.array(z.string()),
+  frontDoor: z.object({ service: z.string(), port: z.number(), path: z.string() }).optional(),
+  allowRemoveOrphans: z.boolean(),
+  notes: z.string(),
+});
+
+export const releaseDetail = releaseSummary.extend({
+  source: z.string().optional(),
+  createdAt: isoDate.optional(),
+  release: releaseInfo,
+  notes: z.string(),
+  /** values.schema.json as published (JSON Schema; secrets carry "x-drydock-secret" or "writeOnly"). */
+  schema: z.record(z.string(), z.unknown()),
+  secrets: z.array(z.string()),
+  managed: z.array(z.object({ path: z.string(), template: z.string(), kind: z.enum(['compose', 'config', 'env']) })),
+  files: z.record(z.string(), z.string()),
+});
+
+export const publishedRelease = z.object({ version: z.string(), name: z.string(), contentHash: z.string(), outcome: z.enum(['created', 'same']) });
+
+export const releaseDiff = z.object({
+  from: z.string(),
+  to: z.string(),
+  files: z.array(
+    z.object({
+      path: z.string(),
+      status: z.enum(['unchanged', 'modified', 'created', 'removed']),
+      diff: z.string().optional(),
+      truncated: z.boolean(),
+      approximate: z.boolean().optional(),
+    }),
+  ),
+  images: z.array(z.object({ service: z.string(), from: z.string().nullable(), to: z.string().nullable() })),
+  imageTag: z.object({ from: z.string(), to: z.string() }),
+  /** Only image references change: Quick Upgrade fits. */
+  imageOnly: z.boolean(),
+  coreServices: z.object({ from: z.array(z.string()), to: z.array(z.string()) }),
+});
+
+export const instanceValuesView = z.object({
+  release: z.string().nullable(),
+  schema: z.record(z.string(), z.unknown()).nullable(),
+  values: z.record(z.string(), z.unknown()),
+  effectiveValues: z.record(z.string(), z.unknown()),
+  /** Every secret of the schema; values are never answered. */
+  secrets: z.record(z.string(), z.enum(['set', 'unset'])),
 });
 
 export const apiTokenView = z.object({

@@ -12,7 +12,7 @@ import {
   type Client,
 } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
-import { conflict, notFound, unavailable } from '../core/errors.js';
+import { badRequest, conflict, notFound, unavailable } from '../core/errors.js';
 import {
   TERMINAL_STATUSES,
   type FullUpgradeInput,
@@ -26,12 +26,15 @@ import {
 import { TASK_QUEUE, upgradeWorkflowId, WORKFLOW_TYPE } from '../core/workflow-ids.js';
 import { SEARCH } from '../workflows/search-attributes.js';
 import type { InstanceRecord, UpgradeRecord, UpgradeRepo } from '../prisma/repositories.js';
+import { resolveRelease, type ReleasePlanner } from '../activities/release-plan.js';
 
 export interface StartedUpgradeView {
   upgradeId: string;
   workflowId: string;
   runId: string;
   imageTag: string;
+  /** The release the upgrade renders, when it named one. */
+  release?: string;
 }
 
 export interface UpgradeServiceDeps {
@@ -44,6 +47,37 @@ export interface UpgradeServiceDeps {
   parkTimeoutMs?: number;
   /** How long services get to become healthy (at most 10 minutes). */
   verifyDeadlineMs?: number;
+  /** Resolves a requested release and its image tag; without it, requests name tags only. */
+  planner?: ReleasePlanner;
+}
+
+/** What a request asks for: a release, a tag, both, or neither (the instance's own). */
+export interface ReleaseRequest {
+  imageTag?: string;
+  release?: string;
+}
+
+/**
+ * The tag and release an upgrade goes to. `imageTag` alone is the shorthand
+ * for the instance's release with that tag; a release alone takes the tag
+ * the release names (else the instance's effective tag); neither: the
+ * instance's own tag, else its release's, else IMAGE_TAG.
+ */
+export async function resolveUpgradeTarget(
+  planner: ReleasePlanner | undefined,
+  instance: InstanceRecord,
+  req: ReleaseRequest,
+  defaultImageTag: string,
+): Promise<{ imageTag: string; releaseVersion?: string }> {
+  if (req.imageTag !== undefined && req.release === undefined) return { imageTag: req.imageTag };
+  if (!planner) {
+    if (req.release !== undefined) throw badRequest('this control plane has no release catalog');
+    return { imageTag: effectiveImageTag(instance, defaultImageTag) };
+  }
+  const resolved = await resolveRelease(planner, instance, req.release);
+  const releaseTag = resolved.kind === 'bundle' ? resolved.bundle.release.imageTag : undefined;
+  if (req.release === undefined) return { imageTag: instance.imageTag ?? releaseTag ?? defaultImageTag };
+  return { imageTag: req.imageTag ?? releaseTag ?? effectiveImageTag(instance, defaultImageTag), releaseVersion: req.release };
 }
 
 const CALL_DEADLINE_MS = 5_000;
@@ -128,7 +162,13 @@ export function createUpgradeService(deps: UpgradeServiceDeps) {
       requestedBy: input.requestedBy,
       status: 'queued',
     });
-    return { upgradeId: input.upgradeId, workflowId, runId: handle.firstExecutionRunId, imageTag: input.imageTag };
+    return {
+      upgradeId: input.upgradeId,
+      workflowId,
+      runId: handle.firstExecutionRunId,
+      imageTag: input.imageTag,
+      ...(input.releaseVersion ? { release: input.releaseVersion } : {}),
+    };
   }
 
   const common = (opts: RequestOptions, requestedBy?: string) => ({
@@ -149,30 +189,36 @@ export function createUpgradeService(deps: UpgradeServiceDeps) {
   }
 
   return {
-    startImageUpgrade(instance: InstanceRecord, body: { imageTag?: string } & RequestOptions, requestedBy?: string) {
-      const imageTag = body.imageTag ?? effectiveImageTag(instance, deps.defaultImageTag);
+    async startImageUpgrade(instance: InstanceRecord, body: ReleaseRequest & RequestOptions, requestedBy?: string) {
+      const { imageTag, releaseVersion } = await resolveUpgradeTarget(deps.planner, instance, body, deps.defaultImageTag);
+      const newRelease = releaseVersion !== undefined && releaseVersion !== instance.releaseVersion;
       return start(instance, 'image-only', {
         ...common(body, requestedBy),
         target: targetOf(instance),
         imageTag,
-        persistImageTag: body.imageTag !== undefined && body.imageTag !== instance.imageTag,
+        ...(releaseVersion ? { releaseVersion } : {}),
+        persistImageTag: (body.imageTag !== undefined && body.imageTag !== instance.imageTag) || newRelease,
       });
     },
 
-    startReleaseUpgrade(instance: InstanceRecord, body: { imageTag: string; planHash?: string } & RequestOptions, requestedBy?: string) {
+    async startReleaseUpgrade(instance: InstanceRecord, body: ReleaseRequest & { planHash?: string } & RequestOptions, requestedBy?: string) {
+      const { imageTag, releaseVersion } = await resolveUpgradeTarget(deps.planner, instance, body, deps.defaultImageTag);
       return start(instance, 'release', {
         ...common(body, requestedBy),
         target: targetOf(instance),
-        imageTag: body.imageTag,
+        imageTag,
+        ...(releaseVersion ? { releaseVersion } : {}),
         planHash: body.planHash,
       });
     },
 
-    startFullUpgrade(instance: InstanceRecord, body: RequestOptions, requestedBy?: string) {
+    async startFullUpgrade(instance: InstanceRecord, body: { release?: string } & RequestOptions, requestedBy?: string) {
+      const { imageTag, releaseVersion } = await resolveUpgradeTarget(deps.planner, instance, { release: body.release }, deps.defaultImageTag);
       return start(instance, 'full', {
         ...common(body, requestedBy),
         target: targetOf(instance),
-        imageTag: effectiveImageTag(instance, deps.defaultImageTag),
+        imageTag,
+        ...(releaseVersion ? { releaseVersion } : {}),
       });
     },
 

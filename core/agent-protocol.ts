@@ -41,7 +41,7 @@ export const AGENT_OPERATIONS: { [K in keyof ExecutionDriver]-?: OperationSpec }
   writeFiles: { args: 2, mutates: true, maxBodyBytes: FILES },
   pull: { args: 2, long: true, mutates: true, maxBodyBytes: SMALL },
   recreate: { args: 2, long: true, mutates: true, maxBodyBytes: SMALL },
-  upAll: { args: 1, long: true, mutates: true, maxBodyBytes: SMALL },
+  upAll: { args: 2, long: true, mutates: true, maxBodyBytes: SMALL },
   containerStates: { args: 1, maxBodyBytes: SMALL },
   validateCompose: { args: 1, maxBodyBytes: SMALL },
   diskFree: { args: 0, maxBodyBytes: SMALL },

@@ -49,6 +49,8 @@ describe('compose command builders', () => {
     expect(composeListServices(v1).args).toEqual(['--ansi', 'never', '--project-name', 'acme', 'config', '--services']);
     expect(composeValidate(v2).args.slice(-2)).toEqual(['config', '--quiet']);
     expect(composeUpAll(v2).args.slice(-3)).toEqual(['up', '-d', '--remove-orphans']);
+    // A release that does not allow removing orphans leaves them.
+    expect(composeUpAll(v2, undefined, false).args.slice(-2)).toEqual(['up', '-d']);
   });
 
   it('asks each variant for its version in its own way', () => {

@@ -59,7 +59,7 @@ export function composeRecreate(p: ComposeProject, services: string[], env?: Rec
   return compose(p, ['up', '-d', '--no-deps', '--force-recreate', ...services], env);
 }
 
-/** Bring every service up, recreating what changed (the full upgrade path). */
-export function composeUpAll(p: ComposeProject, env?: Record<string, string>): CommandLine {
-  return compose(p, ['up', '-d', '--remove-orphans'], env);
+/** Bring every service up, recreating what changed (the full upgrade path); orphans go only when the release allows it. */
+export function composeUpAll(p: ComposeProject, env?: Record<string, string>, removeOrphans = true): CommandLine {
+  return compose(p, ['up', '-d', ...(removeOrphans ? ['--remove-orphans'] : [])], env);
 }

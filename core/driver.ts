@@ -13,6 +13,7 @@ export interface OperationOptions {
   onProgress?: (line: string) => void;
 }
 
+
 export interface ExecutionDriver {
   /** Fails with `engine-unreachable` when the Docker engine does not answer. */
   ping(): Promise<void>;
@@ -31,7 +32,8 @@ export interface ExecutionDriver {
   pull(services: string[], env: Record<string, string>, opts?: OperationOptions): Promise<void>;
   recreate(services: string[], env: Record<string, string>, opts?: OperationOptions): Promise<void>;
   /** `up -d` of the whole project: what changed is recreated, what is new is created. */
-  upAll(env: Record<string, string>, opts?: OperationOptions): Promise<void>;
+  /** `--remove-orphans` only when removeOrphans (the release allows it; null or absent: yes, as before releases). */
+  upAll(env: Record<string, string>, removeOrphans?: boolean | null, opts?: OperationOptions): Promise<void>;
   containerStates(services: string[]): Promise<ContainerState[]>;
   /** `config --quiet`: fails with compose's message when the compose file is invalid. */
   validateCompose(env: Record<string, string>): Promise<void>;

@@ -82,8 +82,9 @@ export interface RenderInstance {
   composeProjectName: string;
 }
 
-/** Control-plane-wide settings. */
-export interface RenderDefaults {
+/** Control-plane-wide settings every stack shares: where images live and under which domain tenants are served. */
+export interface PlatformSettings {
+  /** The tag of instances (and releases) that name none. */
   imageTag: string;
   /** e.g. `registry.example.com` or `127.0.0.1:5000` */
   registry: string;
@@ -91,24 +92,16 @@ export interface RenderDefaults {
   imagePrefix: string;
   /** Tenants are served at `<slug>.<baseDomain>`. */
   baseDomain: string;
-  postgresImage: string;
-  redisImage: string;
-  smtpHost: string;
-  smtpPort: number;
 }
 
-/** Secrets written into `.env`, which only tenants drydock created get. */
-export interface TenantSecrets {
-  postgresPassword: string;
-  apiSecret: string;
-}
+export { buildRenderContext, type RenderDefaults, type TenantSecrets } from './legacy-context.js';
 
-/** The data templates see as `it`. Plain data: no functions, no dates. */
-export interface RenderContext {
+/** The fields every stack's templates see: the instance and the platform. */
+export interface InstanceContext {
   slug: string;
   name: string;
   projectName: string;
-  /** The effective tag: the instance's own, else the default. */
+  /** The effective tag: the request's, the instance's own, the release's, else the default. */
   imageTag: string;
   usesDefaultImageTag: boolean;
   registry: string;
@@ -117,11 +110,32 @@ export interface RenderContext {
   imageRepo: string;
   /** The tenant's public host name, `<slug>.<baseDomain>`. */
   domain: string;
-  postgresImage: string;
-  redisImage: string;
-  smtp: { host: string; port: number; from: string };
+}
+
+/**
+ * The data templates see as `it`. Plain data: no functions, no dates. What a
+ * stack needs beyond the instance and platform fields is its release's values
+ * (`it.values`, validated against the bundle's values.schema.json), its
+ * secrets (`it.secrets`, only for tenants drydock created) and its image
+ * references (`it.images`). Template sets from before bundles read other
+ * top-level fields (core/legacy-context.ts).
+ */
+export interface RenderContext extends InstanceContext {
+  release?: { name: string; version: string };
+  values?: Record<string, unknown>;
+  /** Service -> image reference, from release.json's `images`. */
+  images?: Record<string, string>;
   /** Absent for registered tenants, whose `.env` is theirs and never rendered. */
-  secrets?: TenantSecrets;
+  secrets?: Record<string, string>;
+  [field: string]: unknown;
+}
+
+export interface RenderData {
+  release: { name: string; version: string };
+  values: Record<string, unknown>;
+  secrets?: Record<string, string>;
+  /** Explicit tag (the request's or the release's) when the instance's own does not apply. */
+  imageTag?: string;
 }
 
 const HOST_RE = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
@@ -129,23 +143,23 @@ const REGISTRY_RE = /^[A-Za-z0-9.-]+(?::[0-9]{1,5})?$/;
 // Docker's repository path grammar: lowercase components separated by "/".
 const IMAGE_PATH_RE = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
 // A full image reference, loosely: it goes into YAML unquoted, so no spaces, quotes or "#".
-const IMAGE_REF_RE = /^[A-Za-z0-9][A-Za-z0-9._/:@-]*$/;
+export const IMAGE_REF_RE = /^[A-Za-z0-9][A-Za-z0-9._/:@-]*$/;
 // Values written unquoted into `.env`: readable alike by compose v1 and v2 (no "$", quotes, "#" or spaces).
 const SECRET_RE = /^[A-Za-z0-9._~+/=-]+$/;
 // A newline in the display name would end the comment it is written in.
 const CONTROL_RE = /[\u0000-\u001f\u007f]/;
+export { HOST_RE };
 
-function must(ok: boolean, message: string): void {
+export function must(ok: boolean, message: string): void {
   if (!ok) throw new Error(`render context: ${message}`);
 }
 
 /**
- * The context for one tenant. Every value is checked against the grammar of
- * the place it is written into, because templates write them unescaped into
- * YAML, nginx configuration and `.env`.
+ * The instance and platform fields. Every value is checked against the
+ * grammar of the place it is written into, because templates write them
+ * unescaped into YAML, nginx configuration and `.env`.
  */
-export function buildRenderContext(instance: RenderInstance, defaults: RenderDefaults, secrets?: TenantSecrets): RenderContext {
-  const imageTag = instance.imageTag ?? defaults.imageTag;
+export function instanceContext(instance: RenderInstance, platform: PlatformSettings, imageTag = instance.imageTag ?? platform.imageTag): InstanceContext {
   must(SLUG_RE.test(instance.slug), `slug ${JSON.stringify(instance.slug)} must be ${SLUG_RULE}`);
   must(instance.name.trim() !== '' && !CONTROL_RE.test(instance.name), 'the instance name must be non-empty, without control characters');
   must(
@@ -153,37 +167,59 @@ export function buildRenderContext(instance: RenderInstance, defaults: RenderDef
     `compose project name ${JSON.stringify(instance.composeProjectName)} must be ${PROJECT_NAME_RULE}`,
   );
   must(IMAGE_TAG_RE.test(imageTag), `image tag ${JSON.stringify(imageTag)} must be ${IMAGE_TAG_RULE}`);
-  must(REGISTRY_RE.test(defaults.registry), `registry ${JSON.stringify(defaults.registry)} must be a host name with an optional :port`);
-  must(IMAGE_PATH_RE.test(defaults.imagePrefix), `image prefix ${JSON.stringify(defaults.imagePrefix)} must be a lowercase repository path`);
-  const domain = `${instance.slug}.${defaults.baseDomain}`;
-  must(HOST_RE.test(domain), `base domain ${JSON.stringify(defaults.baseDomain)} must be a DNS name`);
-  for (const [what, ref] of [['postgres image', defaults.postgresImage], ['redis image', defaults.redisImage]] as const) {
-    must(IMAGE_REF_RE.test(ref), `${what} ${JSON.stringify(ref)} must be an image reference`);
-  }
-  must(HOST_RE.test(defaults.smtpHost), `SMTP host ${JSON.stringify(defaults.smtpHost)} must be a DNS name`);
-  must(Number.isInteger(defaults.smtpPort) && defaults.smtpPort > 0 && defaults.smtpPort < 65536, 'SMTP port must be 1-65535');
-  if (secrets) {
-    // Never echo a secret in the message.
-    for (const [key, value] of Object.entries(secrets)) {
-      must(SECRET_RE.test(value), `secret ${key} must be non-empty letters, digits and ._~+/=-`);
-    }
-  }
-  const ctx: RenderContext = {
+  must(REGISTRY_RE.test(platform.registry), `registry ${JSON.stringify(platform.registry)} must be a host name with an optional :port`);
+  must(IMAGE_PATH_RE.test(platform.imagePrefix), `image prefix ${JSON.stringify(platform.imagePrefix)} must be a lowercase repository path`);
+  const domain = `${instance.slug}.${platform.baseDomain}`;
+  must(HOST_RE.test(domain), `base domain ${JSON.stringify(platform.baseDomain)} must be a DNS name`);
+  return {
     slug: instance.slug,
     name: instance.name,
     projectName: instance.composeProjectName,
     imageTag,
     usesDefaultImageTag: instance.imageTag === null,
-    registry: defaults.registry,
-    imagePrefix: defaults.imagePrefix,
-    imageRepo: `${defaults.registry}/${defaults.imagePrefix}`,
+    registry: platform.registry,
+    imagePrefix: platform.imagePrefix,
+    imageRepo: `${platform.registry}/${platform.imagePrefix}`,
     domain,
-    postgresImage: defaults.postgresImage,
-    redisImage: defaults.redisImage,
-    smtp: { host: defaults.smtpHost, port: defaults.smtpPort, from: `noreply@${domain}` },
   };
-  if (secrets) ctx.secrets = { postgresPassword: secrets.postgresPassword, apiSecret: secrets.apiSecret };
+}
+
+/** Secrets are written unquoted into `.env`; the message never echoes one. */
+export function checkSecrets(secrets: Record<string, string>): void {
+  for (const [key, value] of Object.entries(secrets)) {
+    must(typeof value === 'string' && SECRET_RE.test(value), `secret ${key} must be non-empty letters, digits and ._~+/=-`);
+  }
+}
+
+/** The context of a bundle's render: instance and platform, release, values, secrets. */
+export function buildContext(instance: RenderInstance, platform: PlatformSettings, data: RenderData): RenderContext {
+  const ctx: RenderContext = {
+    ...instanceContext(instance, platform, data.imageTag),
+    release: data.release,
+    values: data.values,
+    images: {},
+  };
+  if (data.secrets) {
+    checkSecrets(data.secrets);
+    ctx.secrets = { ...data.secrets };
+  }
   return ctx;
+}
+
+/** Renders release.json's image references with the context and adds them as `it.images`. */
+export function withImages(ctx: RenderContext, images: Record<string, string>): RenderContext {
+  const out: Record<string, string> = {};
+  for (const [svc, template] of Object.entries(images)) {
+    let ref: string;
+    try {
+      ref = eta.renderString(template, strict(ctx, 'it')).trim();
+    } catch (err) {
+      throw new Error(`rendering the image of ${svc} failed: ${(err as Error).message}`);
+    }
+    must(IMAGE_REF_RE.test(ref), `the image of ${svc}, ${JSON.stringify(ref)}, must be an image reference`);
+    out[svc] = ref;
+  }
+  return { ...ctx, images: out };
 }
 
 // Not HTML: escaping would turn `&` in a URL into `&amp;`. autoTrim is off

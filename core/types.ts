@@ -63,6 +63,8 @@ export interface ImageUpgradeInput extends UpgradeRequestOptions {
   upgradeId: string;
   target: InstanceTarget;
   imageTag: string;
+  /** The release asked for (recorded on the instance with the tag); absent: the instance's own. */
+  releaseVersion?: string;
   /** Persist imageTag on the instance once the upgrade succeeds (it was asked for explicitly). */
   persistImageTag: boolean;
 }
@@ -71,6 +73,8 @@ export interface FullUpgradeInput extends UpgradeRequestOptions {
   upgradeId: string;
   target: InstanceTarget;
   imageTag: string;
+  /** The release to render; absent: the instance's own. Only a reference: activities read the bundle and values themselves. */
+  releaseVersion?: string;
 }
 
 /** What a rollback restores: files byte for byte, the tag, and the images the containers ran. */
@@ -83,6 +87,8 @@ export interface TenantSnapshot {
    * the environment only), so the rollback's `up` resolves to those images.
    */
   runningImageTag: string;
+  /** The release the instance ran (absent in snapshots from before releases). */
+  previousReleaseVersion?: string | null;
 }
 
 /** A snapshot whose files are sealed in PostgreSQL (prisma/snapshot-store.ts): the history holds only `filesRef`. */
@@ -94,6 +100,8 @@ export interface ReleaseUpgradeInput extends UpgradeRequestOptions {
   imageTag: string;
   /** From a preview: refuse before writing when the plan no longer matches. */
   planHash?: string;
+  /** The release to render; absent: the instance's own. */
+  releaseVersion?: string;
 }
 
 export interface ReleasePlanSummary {
@@ -133,6 +141,8 @@ export interface RolloutInstance {
   target: InstanceTarget;
   /** The tag this instance is upgraded to (resolved at start for each instance). */
   imageTag: string;
+  /** The release it is upgraded to, when the rollout named one. */
+  releaseVersion?: string;
   wave: number;
   status: RolloutInstanceStatus;
   reason?: string;

@@ -2,6 +2,7 @@
  * Prisma behind small repositories: the API and the activities see these
  * functions, never the client, so the data model can change in one place.
  */
+import { posix } from 'node:path';
 import type { StepProgress, UpgradeMode, UpgradeStatus } from '../core/types.js';
 import type { PrismaClient } from './generated/client.js';
 
@@ -17,6 +18,12 @@ export interface InstanceRecord {
   coreServices: string[];
   agentUrl: string | null;
   labels: string[];
+  /** NULL: the default release. */
+  releaseVersion: string | null;
+  /** Non-secret values; secrets are read apart (sealedSecrets) and never part of this record. */
+  values: Record<string, unknown>;
+  /** Names of the secrets that are set. */
+  secretsSet: string[];
   createdAt: Date;
   updatedAt: Date;
 }
@@ -30,6 +37,10 @@ export interface NewInstance {
   imageTag?: string | null;
   isRemote?: boolean;
   labels?: string[];
+  releaseVersion?: string | null;
+  values?: Record<string, unknown>;
+  /** Name -> sealed string. */
+  secrets?: Record<string, string>;
 }
 
 export interface UpgradeRecord {
@@ -69,31 +80,108 @@ export interface UpgradeProgress {
 
 const UNIQUE_VIOLATION = 'P2002';
 
+/** The sealed secrets never leave the repository inside an instance record: only their names do. */
+export function toInstance(row: Record<string, unknown>): InstanceRecord {
+  const { secrets, values, ...rest } = row;
+  return {
+    ...(rest as unknown as Omit<InstanceRecord, 'values' | 'secretsSet'>),
+    values: (values as Record<string, unknown> | null) ?? {},
+    secretsSet: Object.keys((secrets as Record<string, string> | null) ?? {}).sort(),
+  };
+}
+
 export function createInstanceRepo(prisma: PrismaClient) {
   return {
     /** Returns undefined when the slug is taken. */
     async create(data: NewInstance): Promise<InstanceRecord | undefined> {
       try {
-        return await prisma.instance.create({ data });
+        return toInstance(await prisma.instance.create({ data: data as never }));
       } catch (err) {
         if ((err as { code?: string }).code === UNIQUE_VIOLATION) return undefined;
         throw err;
       }
     },
-    list: (): Promise<InstanceRecord[]> => prisma.instance.findMany({ orderBy: { slug: 'asc' } }),
-    get: async (id: string): Promise<InstanceRecord | undefined> =>
-      (await prisma.instance.findUnique({ where: { id } })) ?? undefined,
+    list: async (): Promise<InstanceRecord[]> => (await prisma.instance.findMany({ orderBy: { slug: 'asc' } })).map(toInstance),
+    get: async (id: string): Promise<InstanceRecord | undefined> => {
+      const row = await prisma.instance.findUnique({ where: { id } });
+      return row ? toInstance(row) : undefined;
+    },
     async setImageTag(id: string, imageTag: string | null): Promise<void> {
       await prisma.instance.update({ where: { id }, data: { imageTag } });
     },
-    async update(id: string, data: { imageTag?: string | null; labels?: string[] }): Promise<void> {
+    /** After an upgrade that named a release (undefined: leave it). */
+    async setRelease(id: string, releaseVersion: string | null): Promise<void> {
+      await prisma.instance.update({ where: { id }, data: { releaseVersion } });
+    },
+    async update(id: string, data: { imageTag?: string | null; labels?: string[]; releaseVersion?: string | null }): Promise<void> {
       await prisma.instance.update({ where: { id }, data });
     },
-    withLabel: (label: string): Promise<InstanceRecord[]> =>
-      prisma.instance.findMany({ where: { labels: { has: label } }, orderBy: { slug: 'asc' } }),
-    byIds: (ids: string[]): Promise<InstanceRecord[]> => prisma.instance.findMany({ where: { id: { in: ids } } }),
+    withLabel: async (label: string): Promise<InstanceRecord[]> =>
+      (await prisma.instance.findMany({ where: { labels: { has: label } }, orderBy: { slug: 'asc' } })).map(toInstance),
+    byIds: async (ids: string[]): Promise<InstanceRecord[]> => (await prisma.instance.findMany({ where: { id: { in: ids } } })).map(toInstance),
+    /** Name -> sealed string; opened only by whoever renders. */
+    async sealedSecrets(id: string): Promise<Record<string, string>> {
+      const row = await prisma.instance.findUnique({ where: { id }, select: { secrets: true } });
+      return (row?.secrets as Record<string, string> | null) ?? {};
+    },
+    /** Replaces values and merges secrets (null deletes one). */
+    async setValues(id: string, values: Record<string, unknown>, secrets: Record<string, string | null>): Promise<void> {
+      await prisma.$transaction(async (tx) => {
+        const row = await tx.instance.findUnique({ where: { id }, select: { secrets: true } });
+        const merged = { ...((row?.secrets as Record<string, string> | null) ?? {}) };
+        for (const [k, v] of Object.entries(secrets)) {
+          if (v === null) delete merged[k];
+          else merged[k] = v;
+        }
+        await tx.instance.update({ where: { id }, data: { values: values as object, secrets: merged } });
+      });
+    },
+    /** Another instance managing this compose directory and project, if any. */
+    async managing(composeDir: string, composeProjectName: string): Promise<InstanceRecord | undefined> {
+      // `/srv/acme/` and `/srv/acme/./` are `/srv/acme`.
+      const norm = (d: string) => posix.normalize(d).replace(/(.)\/+$/, '$1');
+      const rows = await prisma.instance.findMany({ where: { composeProjectName } });
+      const row = rows.find((r) => norm(r.composeDir) === norm(composeDir));
+      return row ? toInstance(row) : undefined;
+    },
   };
 }
+
+export interface ReleaseRecord {
+  version: string;
+  name: string;
+  contentHash: string;
+  files: Record<string, string>;
+  source: string;
+  createdAt: Date;
+}
+
+export function createReleaseRepo(prisma: PrismaClient) {
+  const toRelease = (row: Record<string, unknown>) => ({ ...(row as unknown as ReleaseRecord), files: row.files as Record<string, string> });
+  return {
+    /**
+     * Publishes a version once: `created` the first time, `same` when the
+     * version exists with this content, `conflict` when with other content.
+     * The primary key decides between two processes publishing at once.
+     */
+    async publish(r: Omit<ReleaseRecord, 'createdAt'>): Promise<{ outcome: 'created' | 'same' | 'conflict'; release: ReleaseRecord }> {
+      try {
+        return { outcome: 'created', release: toRelease(await prisma.release.create({ data: r })) };
+      } catch (err) {
+        if ((err as { code?: string }).code !== UNIQUE_VIOLATION) throw err;
+        const existing = toRelease((await prisma.release.findUnique({ where: { version: r.version } }))!);
+        return { outcome: existing.contentHash === r.contentHash ? 'same' : 'conflict', release: existing };
+      }
+    },
+    get: async (version: string): Promise<ReleaseRecord | undefined> => {
+      const row = await prisma.release.findUnique({ where: { version } });
+      return row ? toRelease(row) : undefined;
+    },
+    list: async (): Promise<Omit<ReleaseRecord, 'files'>[]> =>
+      prisma.release.findMany({ orderBy: { createdAt: 'asc' }, select: { version: true, name: true, contentHash: true, source: true, createdAt: true } }),
+  };
+}
+export type ReleaseRepo = ReturnType<typeof createReleaseRepo>;
 
 function toUpgrade(row: Record<string, unknown>): UpgradeRecord {
   return { ...(row as unknown as UpgradeRecord), steps: (row.steps as StepProgress[] | null) ?? [] };
@@ -303,7 +391,7 @@ export function createAgentRepo(prisma: PrismaClient) {
             instanceId: linkedInstance.id,
           },
         });
-        return { registration: asRegistration(updated), instance: linkedInstance as InstanceRecord };
+        return { registration: asRegistration(updated), instance: toInstance(linkedInstance) };
       });
     },
 

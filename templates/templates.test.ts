@@ -10,29 +10,21 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { envCoverage } from '../core/env-file.js';
-import {
-  buildRenderContext,
-  renderTemplates,
-  type RenderDefaults,
-  type RenderedFile,
-  type RenderInstance,
-  type TenantSecrets,
-} from '../core/render.js';
-import { loadTemplateSet, TEMPLATES_DIR } from './load.js';
+import { renderBundle } from '../core/release-render.js';
+import type { PlatformSettings, RenderedFile, RenderInstance, TenantSecrets } from '../core/render.js';
+import { loadBundleDir, loadTemplateSet, TEMPLATES_DIR } from './load.js';
 
 const GOLDEN_DIR = path.join(TEMPLATES_DIR, '__golden__');
 const UPDATE = process.env.UPDATE_GOLDEN === '1';
 
-const defaults: RenderDefaults = {
+const platform: PlatformSettings = {
   imageTag: '2.5.0',
   registry: 'registry.example.com',
   imagePrefix: 'drydock/app',
   baseDomain: 'tenants.example.com',
-  postgresImage: 'postgres:16-alpine',
-  redisImage: 'redis:7-alpine',
-  smtpHost: 'smtp.example.com',
-  smtpPort: 587,
 };
+// The golden files were made when these were control-plane settings; they are the bundle's values now.
+const values = { postgresImage: 'postgres:16-alpine', redisImage: 'redis:7-alpine', smtp: { host: 'smtp.example.com', port: 587 } };
 // Fake, recognizable values: goldens are committed.
 const secrets: TenantSecrets = { postgresPassword: 'golden-postgres-password', apiSecret: 'golden-api-secret' };
 
@@ -63,9 +55,10 @@ const CASES: GoldenCase[] = [
   },
 ];
 
-const set = await loadTemplateSet();
+const bundle = await loadBundleDir(TEMPLATES_DIR);
+const set = bundle.templates;
 const render = (c: GoldenCase) =>
-  renderTemplates(set, buildRenderContext(c.instance, defaults, c.secrets), { excludeEnv: c.excludeEnv });
+  renderBundle(bundle, c.instance, platform, { values, secrets: c.excludeEnv ? null : { ...c.secrets! } }).rendered;
 
 async function filesUnder(dir: string, prefix = ''): Promise<string[]> {
   const out: string[] = [];

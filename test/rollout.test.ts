@@ -51,7 +51,8 @@ describe('fleet rollouts on real tenants', () => {
     }
     // An instance whose core services name one its compose file lacks: its upgrade parks at preflight.
     const ghost = await cp.api('POST', '/api/instances', {
-      slug: uniqueName('ghost-'), name: 'Ghost', composeDir: tenants[0]!.dir, composeProjectName: tenants[0]!.project,
+      // Its own project name: a second instance of the same directory and project is refused (409) since issue 12.
+      slug: uniqueName('ghost-'), name: 'Ghost', composeDir: tenants[0]!.dir, composeProjectName: `${tenants[0]!.project}-ghost`,
       coreServices: ['api', 'ghost'], imageTag: tag,
     });
     ghostId = ghost.body.id;
@@ -156,7 +157,8 @@ describe('fleet rollouts on real tenants', () => {
     const ghosts = [];
     for (let n = 0; n < 3; n++) {
       const res = await cp.api('POST', '/api/instances', {
-        slug: uniqueName(`can${n}-`), name: 'Ghost', composeDir: tenants[0]!.dir, composeProjectName: tenants[0]!.project,
+        // One project each: two instances of one directory and project are refused since issue 12.
+        slug: uniqueName(`can${n}-`), name: 'Ghost', composeDir: tenants[0]!.dir, composeProjectName: `${tenants[0]!.project}-can${n}`,
         coreServices: ['ghost'], imageTag: tag,
       });
       ghosts.push(res.body);

@@ -9,6 +9,33 @@ import type { ComposeVariant } from '../core/compose.js';
 import type { CommandRunner } from '../agent/run-command.js';
 import { TenantError, type ExecutionDriver } from '../core/driver.js';
 import { createRemoteDriver, type ApprovedAgent, type RemoteCredentials } from './remote-driver.js';
+import { AGENT_OPERATIONS, type AgentOperation } from '../core/agent-protocol.js';
+import { withTenantLock } from '../agent/files.js';
+
+/** As the agent's default (--lock-stale-ms): a holder that died is taken over after this long. */
+export const LOCAL_LOCK_STALE_MS = 5 * 60 * 1000;
+
+/**
+ * The local driver takes the tenant lock the agent takes (`.drydock.lock` in
+ * the compose directory) around every operation that changes the tenant, so
+ * an agent serving the same directory and the control plane never change it
+ * at once.
+ */
+export function lockedDriver(dir: string, driver: ExecutionDriver, staleMs = LOCAL_LOCK_STALE_MS): ExecutionDriver {
+  const out = { ...driver } as Record<AgentOperation, (...args: unknown[]) => Promise<unknown>>;
+  for (const op of Object.keys(AGENT_OPERATIONS) as AgentOperation[]) {
+    if (!AGENT_OPERATIONS[op].mutates) continue;
+    const inner = (driver[op] as (...args: unknown[]) => Promise<unknown>).bind(driver);
+    out[op] = (...args: unknown[]) => {
+      const opts = AGENT_OPERATIONS[op].long ? (args[AGENT_OPERATIONS[op].args] as { signal?: AbortSignal } | undefined) : undefined;
+      return withTenantLock(dir, staleMs, () => inner(...args), { signal: opts?.signal }).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT' && !(err instanceof TenantError)) throw new TenantError('compose-missing', `the compose directory ${dir} does not exist`);
+        throw err;
+      });
+    };
+  }
+  return out as unknown as ExecutionDriver;
+}
 
 export interface DriverTarget {
   slug: string;
@@ -45,7 +72,7 @@ export async function createDriverFactory(
   return (target) => {
     if (target.isRemote) return remoteDriver(target, opts.remote);
     if (!compose) throw new TenantError('compose-missing', 'Docker Compose is not installed on the control-plane host');
-    return createTenantDriver({ engine, compose, run: opts.run }, { projectName: target.composeProjectName, dir: target.composeDir });
+    return lockedDriver(target.composeDir, createTenantDriver({ engine, compose, run: opts.run }, { projectName: target.composeProjectName, dir: target.composeDir }));
   };
 }
 

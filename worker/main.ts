@@ -1,18 +1,20 @@
 /**
  * `npm run worker`: a standalone worker, for running workers apart from the
  * API (needs DATABASE_URL and TEMPORAL_ADDRESS; PGlite serves one process).
- * DRYDOCK_TASK_QUEUE (default drydock-upgrades), DRYDOCK_TEMPLATES_DIR
- * (default the shipped templates/), DRYDOCK_FRONT_DOOR and the keys
- * (DRYDOCK_SECRET_KEY, or the key file in DRYDOCK_DATA_DIR) must match the API's.
+ * DRYDOCK_TASK_QUEUE (default drydock-upgrades), DRYDOCK_RELEASES_DIR
+ * (default the shipped templates/; DRYDOCK_TEMPLATES_DIR is its former name),
+ * DRYDOCK_FRONT_DOOR and the keys (DRYDOCK_SECRET_KEY, or the key file in
+ * DRYDOCK_DATA_DIR) must match the API's.
  */
 import path from 'node:path';
 import { openDatabase } from '../prisma/db.js';
-import { createAgentRepo } from '../prisma/repositories.js';
+import { createAgentRepo, createInstanceRepo, createReleaseRepo } from '../prisma/repositories.js';
+import { createCatalog } from './catalog.js';
+import { keyringFromEnv } from './keys.js';
 import { openCa } from './ca.js';
 import { createDriverFactory } from './drivers.js';
 import { frontDoorFromEnv } from './front-door.js';
-import { createPlanner, renderDefaultsFromEnv } from './planner.js';
-import { keyringFromEnv } from './keys.js';
+import { defaultPlanner, releasesDirFromEnv, renderDefaultsFromEnv, withCatalog } from './planner.js';
 import { createWorker } from './worker.js';
 import { TASK_QUEUE } from '../core/workflow-ids.js';
 
@@ -30,13 +32,19 @@ if (!databaseUrl || !temporalAddress) {
 }
 try {
   const db = await openDatabase({ url: databaseUrl, log: console.log });
+  const defaults = renderDefaultsFromEnv();
+  const releasesDir = releasesDirFromEnv();
+  const catalog = createCatalog(createReleaseRepo(db.prisma), defaults);
+  const loaded = await catalog.loadDir(releasesDir);
+  console.log(loaded.length > 0 ? `releases: ${loaded.map((b) => b.release.version).join(', ')} from ${releasesDir}` : `releases: ${releasesDir} is a template set without release.json; it renders as before`);
+  const keyring = await keyringFromEnv(process.env.DRYDOCK_DATA_DIR || '.data', console.log);
   const { worker, run } = await createWorker({
     db,
-    keyring: await keyringFromEnv(process.env.DRYDOCK_DATA_DIR || '.data', console.log),
+    keyring,
     temporalAddress,
     taskQueue: process.env.DRYDOCK_TASK_QUEUE || undefined,
     driverFor: await createDriverFactory({ log: console.log, remote: await remoteConfig(db) }),
-    planner: createPlanner(renderDefaultsFromEnv(), process.env.DRYDOCK_TEMPLATES_DIR || undefined),
+    planner: withCatalog(defaultPlanner(defaults, releasesDir, catalog), catalog, createInstanceRepo(db.prisma), keyring),
     frontDoor: frontDoorFromEnv(process.env.DRYDOCK_FRONT_DOOR),
   });
   const stop = () => worker.shutdown();

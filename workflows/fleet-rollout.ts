@@ -149,6 +149,7 @@ export async function fleetRollout(input: FleetRolloutInput): Promise<RolloutVie
       upgradeId: inst.upgradeId,
       target: inst.target,
       imageTag: inst.imageTag,
+      ...(inst.releaseVersion ? { releaseVersion: inst.releaseVersion } : {}),
       requestedBy: `rollout ${input.rolloutId}${input.requestedBy ? ` by ${input.requestedBy}` : ''}`,
       verifyDeadlineMs: input.verifyDeadlineMs,
     };

@@ -2,6 +2,7 @@
  * Upgrade Now: pre-flight, snapshot, render and write the whole managed set,
  * pull and bring up everything, verify every service and the front door.
  */
+import { patched } from '@temporalio/workflow';
 import type { FullUpgradeInput, UpgradeResult } from '../core/types.js';
 import { db, pullImages, startAllServices, tenant, verifyServices } from './activities.js';
 import { started } from './image-upgrade.js';
@@ -16,14 +17,19 @@ export async function fullUpgrade(input: FullUpgradeInput): Promise<UpgradeResul
   const verifyOpts = { onExhausted: input.autoRollback ? ('rollback' as const) : ('park' as const) };
 
   return run.run(async () => {
+    const release = input.releaseVersion;
     await run.step('preflight', () => tenant.preflightFullUpgrade(target, imageTag));
-    const snapshot = await run.step('snapshot', () => snapshotTenant(target, input.upgradeId));
+    const snapshot = await run.step('snapshot', () => snapshotTenant(target, input.upgradeId, release));
     run.enableRollback(rollbackTo(run, target, snapshot, input.verifyDeadlineMs));
-    const plan = await run.step('render', () => tenant.planReleaseUpgrade(target, imageTag));
-    await run.step('write', () => tenant.writeReleaseFiles(target, imageTag, plan.renderHash));
+    const plan = await run.step('render', () => tenant.planReleaseUpgrade(target, imageTag, undefined, release));
+    await run.step('write', () => tenant.writeReleaseFiles(target, imageTag, plan.renderHash, release));
     await run.step('pull', () => pullImages(target, [], imageTag));
-    const services = await run.step('up', () => startAllServices(target, imageTag));
+    const services = await run.step('up', () => startAllServices(target, imageTag, release));
     await run.step('verify', () => verifyServices(target, services, input.verifyDeadlineMs ?? VERIFY_DEADLINE_MS), verifyOpts);
-    await run.step('probe-front-door', () => tenant.probeFrontDoor(target), verifyOpts);
+    await run.step('probe-front-door', () => tenant.probeFrontDoor(target, release), verifyOpts);
+    // Upgrade Now to a named release records it; the persist step is new, hence the patch.
+    if (release !== undefined && patched('full-upgrade-persists-release')) {
+      await run.step('persist-release', () => db.persistInstanceRelease(target.instanceId, release));
+    }
   });
 }

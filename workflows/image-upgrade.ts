@@ -22,7 +22,7 @@ export async function imageUpgrade(input: ImageUpgradeInput): Promise<UpgradeRes
     await run.step('verify', () => verifyServices(target, services, input.verifyDeadlineMs ?? VERIFY_DEADLINE_MS));
     await run.step('check-content', () => tenant.assertTenantContentUnchanged(target, TENANT_CONTENT_DIRS, content));
     if (input.persistImageTag) {
-      await run.step('persist-image-tag', () => db.persistInstanceImageTag(target.instanceId, imageTag));
+      await run.step('persist-image-tag', () => db.persistInstanceImageTag(target.instanceId, imageTag, input.releaseVersion));
     }
   });
 }

@@ -18,13 +18,15 @@ export async function releaseUpgrade(input: ReleaseUpgradeInput): Promise<Upgrad
 
   return run.run(async () => {
     // Plan first: a stale plan is refused before anything, the tag included, changes.
-    const plan = await run.step('plan', () => tenant.planReleaseUpgrade(target, imageTag, input.planHash));
-    const snapshot = await run.step('snapshot', () => snapshotTenant(target, input.upgradeId));
+    // The release travels as a version only: activities read the bundle, values and secrets themselves.
+    const release = input.releaseVersion;
+    const plan = await run.step('plan', () => tenant.planReleaseUpgrade(target, imageTag, input.planHash, release));
+    const snapshot = await run.step('snapshot', () => snapshotTenant(target, input.upgradeId, release));
     run.enableRollback(rollbackTo(run, target, snapshot, input.verifyDeadlineMs));
-    await run.step('persist-image-tag', () => db.persistInstanceImageTag(target.instanceId, imageTag));
-    await run.step('write', () => tenant.writeReleaseFiles(target, imageTag, plan.renderHash));
+    await run.step('persist-image-tag', () => db.persistInstanceImageTag(target.instanceId, imageTag, release));
+    await run.step('write', () => tenant.writeReleaseFiles(target, imageTag, plan.renderHash, release));
     await run.step('pull', () => pullImages(target, [], imageTag));
-    const services = await run.step('up', () => startAllServices(target, imageTag));
+    const services = await run.step('up', () => startAllServices(target, imageTag, release));
     await run.step('verify', () => verifyServices(target, services, input.verifyDeadlineMs ?? VERIFY_DEADLINE_MS), {
       onExhausted: input.autoRollback ? 'rollback' : 'park',
     });

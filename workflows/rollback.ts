@@ -10,8 +10,8 @@ export const SEALED_SNAPSHOT_PATCH = 'snapshot-files-sealed';
 export type AnySnapshot = TenantSnapshot | SealedTenantSnapshot;
 
 /** What a rollback will need: files, tag and images. Histories from before the patch keep their inline snapshot. */
-export function snapshotTenant(target: InstanceTarget, upgradeId: string): Promise<AnySnapshot> {
-  return patched(SEALED_SNAPSHOT_PATCH) ? tenant.snapshotTenantSealed(target, upgradeId) : tenant.snapshotTenant(target);
+export function snapshotTenant(target: InstanceTarget, upgradeId: string, releaseVersion?: string): Promise<AnySnapshot> {
+  return patched(SEALED_SNAPSHOT_PATCH) ? tenant.snapshotTenantSealed(target, upgradeId, releaseVersion) : tenant.snapshotTenant(target, releaseVersion);
 }
 
 /** Undo an upgrade that changed files, the tag or images: restore all three, then up and verify. */
@@ -20,7 +20,7 @@ export function rollbackTo(run: UpgradeRun, target: InstanceTarget, snapshot: An
     await run.step('rollback-files', () =>
       'filesRef' in snapshot ? tenant.restoreSealedTenantFiles(target, snapshot.filesRef) : tenant.restoreTenantFiles(target, snapshot.files),
     );
-    await run.step('rollback-image-tag', () => db.restoreInstanceImageTag(target.instanceId, snapshot.previousImageTag));
+    await run.step('rollback-image-tag', () => db.restoreInstanceImageTag(target.instanceId, snapshot.previousImageTag, snapshot.previousReleaseVersion));
     await run.step('rollback-images', () => tenant.restorePreviousImages(target, snapshot.images));
     const services = await run.step('rollback-up', () => startAllServices(target, snapshot.runningImageTag));
     await run.step('rollback-verify', () => verifyServices(target, services, verifyDeadlineMs));

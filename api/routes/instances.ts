@@ -2,12 +2,18 @@ import { Router } from 'express';
 import { conflict, notFound } from '../../core/errors.js';
 import { createInstanceRepo, type InstanceRecord, type InstanceRepo, type UpgradeRecord, type UpgradeRepo } from '../../prisma/repositories.js';
 import { auditLocals, entryFor, type AuditLog } from '../audit.js';
-import { planRelease, type ReleasePlanner } from '../../activities/release-plan.js';
+import { planRelease, resolveRelease, type ReleasePlanner } from '../../activities/release-plan.js';
 import { TenantError } from '../../core/driver.js';
 import { DrydockError, unavailable } from '../../core/errors.js';
 import type { DriverFor } from '../../worker/drivers.js';
+import type { Keyring } from '../../core/keyring.js';
+import { DEFAULT_CORE_SERVICES } from '../../core/validation.js';
+import type { ReleaseCatalog } from '../../worker/catalog.js';
+import { createValuesService } from '../values-service.js';
+import { resolveUpgradeTarget } from '../upgrade-service.js';
 import {
   createInstanceBody,
+  valuesBody,
   idParam,
   operatorActionParam,
   patchInstanceBody,
@@ -17,7 +23,7 @@ import {
   startReleaseUpgradeBody,
 } from '../schemas.js';
 import { operatorOf } from '../auth.js';
-import { effectiveImageTag, type UpgradeService } from '../upgrade-service.js';
+import type { UpgradeService } from '../upgrade-service.js';
 
 export interface InstancesRouterDeps {
   instances: InstanceRepo;
@@ -29,6 +35,10 @@ export interface InstancesRouterDeps {
   planner: ReleasePlanner;
   /** Set by createApp: instance changes are written with their audit entry. */
   audit?: AuditLog;
+  /** The release catalog (GET/POST /api/releases); with it, requests may name a release. */
+  catalog?: ReleaseCatalog;
+  /** Seals instance secrets; without it, secrets are refused. */
+  keyring?: Keyring;
 }
 
 /** An instance's settings as the audit log records them before and after a change. */
@@ -37,11 +47,18 @@ const settingsOf = (i: InstanceRecord) => ({ imageTag: i.imageTag, labels: i.lab
 export function createRouter(deps: InstancesRouterDeps): Router {
   const router = Router();
 
-  const view = (i: InstanceRecord) => ({
+  // A release that names its tag is the default of its instances (the catalog caches bundles by version).
+  const releaseTag = async (i: InstanceRecord) => (i.releaseVersion ? (await deps.catalog?.get(i.releaseVersion))?.release.imageTag : undefined);
+  const view = async (i: InstanceRecord) => ({
     ...i,
-    effectiveImageTag: effectiveImageTag(i, deps.defaultImageTag),
+    effectiveImageTag: i.imageTag ?? (await releaseTag(i)) ?? deps.defaultImageTag,
     usesDefaultImageTag: i.imageTag === null,
+    effectiveRelease: i.releaseVersion ?? deps.catalog?.defaultVersion() ?? null,
   });
+  const valuesService = () => {
+    if (!deps.keyring) throw new DrydockError('bad-request', 'this control plane has no key store: values and secrets are unavailable');
+    return createValuesService({ instances: deps.instances, planner: deps.planner, keyring: deps.keyring });
+  };
 
   async function load(id: string): Promise<InstanceRecord> {
     const instance = await deps.instances.get(id);
@@ -62,33 +79,58 @@ export function createRouter(deps: InstancesRouterDeps): Router {
 
   router.post('/instances', async (req, res) => {
     const body = createInstanceBody.parse(req.body);
+    const composeProjectName = body.composeProjectName ?? body.slug;
+    // Two instances never manage one tenant: they could be upgraded at once.
+    const other = await deps.instances.managing(body.composeDir, composeProjectName);
+    if (other) {
+      throw conflict(`instance ${other.slug} already manages compose project ${composeProjectName} in ${body.composeDir}${other.isRemote ? ' (through its agent)' : ''}`, {
+        instanceId: other.id,
+        slug: other.slug,
+      });
+    }
+    const draft = { slug: body.slug, name: body.name, composeProjectName, isRegistered: false, releaseVersion: body.release ?? null };
+    const release = await resolveRelease(deps.planner, draft, body.release);
+    if (body.values !== undefined || body.secrets !== undefined) await valuesService().checkNew(draft, { values: body.values, secrets: body.secrets });
     const created = await audited(req, res, async (repo) => {
       const c = await repo.create({
         slug: body.slug,
         name: body.name,
         composeDir: body.composeDir,
-        composeProjectName: body.composeProjectName ?? body.slug,
-        coreServices: body.coreServices,
+        composeProjectName,
+        coreServices: body.coreServices ?? (release.kind === 'bundle' ? release.bundle.release.coreServices : [...DEFAULT_CORE_SERVICES]),
         imageTag: body.imageTag ?? null,
         labels: body.labels,
+        releaseVersion: body.release ?? null,
       });
       return {
         result: c,
         entry: c
-          ? { outcome: 'accepted', targetId: c.id, after: { slug: c.slug, name: c.name, composeDir: c.composeDir, ...settingsOf(c) } }
+          ? { outcome: 'accepted', targetId: c.id, after: { slug: c.slug, name: c.name, composeDir: c.composeDir, release: c.releaseVersion, ...settingsOf(c) } }
           : { outcome: 'refused', reason: `an instance with slug ${body.slug} exists already`, after: { slug: body.slug } },
       };
     });
     if (!created) throw conflict(`an instance with slug ${body.slug} exists already`);
-    res.status(201).json(view(created));
+    if (body.values !== undefined || body.secrets !== undefined) await valuesService().set(created, { values: body.values, secrets: body.secrets });
+    res.status(201).json(await view((await deps.instances.get(created.id))!));
+  });
+
+  router.get('/instances/:id/values', async (req, res) => {
+    res.json(await valuesService().view(await load(idParam.parse(req.params).id)));
+  });
+
+  router.put('/instances/:id/values', async (req, res) => {
+    const instance = await load(idParam.parse(req.params).id);
+    const body = valuesBody.parse(req.body ?? {});
+    await valuesService().set(instance, body);
+    res.json(await valuesService().view(await load(instance.id)));
   });
 
   router.get('/instances', async (_req, res) => {
-    res.json((await deps.instances.list()).map(view));
+    res.json(await Promise.all((await deps.instances.list()).map(view)));
   });
 
   router.get('/instances/:id', async (req, res) => {
-    res.json(view(await load(idParam.parse(req.params).id)));
+    res.json(await view(await load(idParam.parse(req.params).id)));
   });
 
   router.patch('/instances/:id', async (req, res) => {
@@ -99,7 +141,7 @@ export function createRouter(deps: InstancesRouterDeps): Router {
       const a = (await repo.get(instance.id))!;
       return { result: a, entry: { outcome: 'accepted', before: settingsOf(instance), after: settingsOf(a) } };
     });
-    res.json(view(after));
+    res.json(await view(after));
   });
 
   // Who starts an upgrade is who signed in (the auth guard sets req.operator).
@@ -126,8 +168,9 @@ export function createRouter(deps: InstancesRouterDeps): Router {
   // Read-only: renders in memory and reads the tenant's files; writes nothing.
   router.post('/instances/:id/upgrade-release/preview', async (req, res) => {
     const instance = await load(idParam.parse(req.params).id);
-    const { imageTag } = releasePreviewBody.parse(req.body ?? {});
-    const plan = await tenantErrors(() => planRelease(deps.planner, deps.driverFor(instance), instance, imageTag));
+    const body = releasePreviewBody.parse(req.body ?? {});
+    const { imageTag, releaseVersion } = await resolveUpgradeTarget(deps.planner, instance, body, deps.defaultImageTag);
+    const plan = await tenantErrors(() => planRelease(deps.planner, deps.driverFor(instance), instance, imageTag, undefined, releaseVersion));
     res.json(plan);
   });
 

@@ -13,7 +13,8 @@ import type { InstanceRecord, InstanceRepo } from '../../prisma/repositories.js'
 import { operatorOf } from '../auth.js';
 import { auditLocals } from '../audit.js';
 import { rolloutActionParam, rolloutBody, type RolloutBody } from '../schemas.js';
-import { effectiveImageTag, targetOf, temporalCall } from '../upgrade-service.js';
+import { resolveUpgradeTarget, targetOf, temporalCall } from '../upgrade-service.js';
+import type { ReleasePlanner } from '../../activities/release-plan.js';
 
 export interface RolloutRouterDeps {
   instances: InstanceRepo;
@@ -24,6 +25,8 @@ export interface RolloutRouterDeps {
   defaultImageTag: string;
   taskQueue?: string;
   verifyDeadlineMs?: number;
+  /** Resolves a rollout's `release` (its tag) for each instance. */
+  planner?: ReleasePlanner;
 }
 
 const SIGNAL = { pause: 'pause', resume: 'resume', approve: 'approveNextWave', abort: 'abort' } as const;
@@ -49,7 +52,7 @@ export function createRouter(deps: RolloutRouterDeps): Router {
     return found;
   }
 
-  function plan(body: RolloutBody, found: InstanceRecord[]) {
+  async function plan(body: RolloutBody, found: InstanceRecord[]) {
     let sizes: number[];
     try {
       sizes = resolveWaves(found.length, body.waves);
@@ -58,12 +61,13 @@ export function createRouter(deps: RolloutRouterDeps): Router {
     }
     let next = 0;
     const instances: RolloutInstance[] = [];
-    sizes.forEach((size, wave) => {
+    for (const [wave, size] of sizes.entries()) {
       for (const i of found.slice(next, next + size)) {
-        instances.push({ target: targetOf(i), imageTag: body.imageTag ?? effectiveImageTag(i, deps.defaultImageTag), wave, status: 'pending' });
+        const { imageTag, releaseVersion } = await resolveUpgradeTarget(deps.planner, i, body, deps.defaultImageTag);
+        instances.push({ target: targetOf(i), imageTag, ...(releaseVersion ? { releaseVersion } : {}), wave, status: 'pending' });
       }
       next += size;
-    });
+    }
     return { sizes, instances };
   }
 
@@ -72,13 +76,13 @@ export function createRouter(deps: RolloutRouterDeps): Router {
 
   router.post('/rollouts/preview', async (req, res) => {
     const body = rolloutBody.parse(req.body ?? {});
-    const { sizes, instances } = plan(body, await targets(body));
+    const { sizes, instances } = await plan(body, await targets(body));
     res.json({ waves: wavesView(sizes, instances) });
   });
 
   router.post('/rollouts', async (req, res) => {
     const body = rolloutBody.parse(req.body ?? {});
-    const { sizes, instances } = plan(body, await targets(body));
+    const { sizes, instances } = await plan(body, await targets(body));
     const rolloutId = randomUUID();
     const input: FleetRolloutInput = {
       rolloutId,
