@@ -73,6 +73,12 @@ export function createAuthStore(prisma: PrismaClient) {
   } as const;
 
   return {
+    /**
+     * Called after a change made through another store (one bound to a
+     * transaction): a caching wrapper (api/auth-cache.ts) drops what it
+     * remembers. This store itself remembers nothing.
+     */
+    forget() {},
     countOperators: () => prisma.operator.count(),
 
     listOperators: (): Promise<OperatorRecord[]> => prisma.operator.findMany({ select: operatorFields, orderBy: { createdAt: 'asc' } }),

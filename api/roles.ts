@@ -59,6 +59,8 @@ export const ROUTE_RULES: readonly RouteRule[] = [
   r('POST', '/instances/:id/upgrade-release/preview', 'operator'),
   r('POST', '/instances/:id/upgrade-release', 'operator', { action: 'upgrade.start', target: 'instance' }),
   r('GET', '/instances/:id/upgrades', 'viewer'),
+  r('GET', '/instances/:id/values', 'viewer'),
+  r('PUT', '/instances/:id/values', 'operator', { action: 'instance.values', target: 'instance' }),
   r('GET', '/upgrades', 'viewer'),
   r('GET', '/upgrades/:id', 'viewer'),
   r('POST', '/upgrades/:id/:action', 'operator', { action: 'upgrade.:action', target: 'upgrade' }),
@@ -90,6 +92,12 @@ export const ROUTE_RULES: readonly RouteRule[] = [
   r('GET', '/operators', 'admin'),
   r('POST', '/operators', 'admin', { action: 'operator.create', target: 'operator' }),
   r('PATCH', '/operators/:id', 'admin', { action: 'operator.update', target: 'operator' }),
+
+  // the release catalog: publishing is an admin's
+  r('GET', '/releases', 'viewer'),
+  r('GET', '/releases/:version', 'viewer'),
+  r('GET', '/releases/:from/diff/:to', 'viewer'),
+  r('POST', '/releases', 'admin', { action: 'release.publish', target: 'release' }),
 
   // the audit log itself
   r('GET', '/audit', 'viewer'),

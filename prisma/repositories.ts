@@ -359,7 +359,7 @@ export function createAgentRepo(prisma: PrismaClient) {
         const instance = await tx.instance.findUnique({ where: { slug: reg.slug } });
         const current = asRegistration(await tx.agentRegistration.findFirst({ where: { slug: reg.slug, status: 'approved' } })) ?? undefined;
         if ((instance || current) && !a.confirmReplace) {
-          return { registration: reg, replaces: { instance: instance ? (instance as InstanceRecord) : undefined, agent: current } };
+          return { registration: reg, replaces: { instance: instance ? toInstance(instance) : undefined, agent: current } };
         }
         const now = new Date();
         await tx.agentRegistration.updateMany({

@@ -112,7 +112,7 @@ describe('the verified-credential cache across control planes on one database', 
 
     // A revocation through the store while a lookup is under way (it has read, and is held before answering):
     // a lookup made after the revocation queries again, and sees it.
-    const created = await store.createToken({ name: 'shared', tokenHash: sha256('ddk_shared-lookup'), prefix: 'ddk_sh', operatorId: a.operator.id, expiresAt: null });
+    const created = await store.createToken({ name: 'shared', tokenHash: sha256('ddk_shared-lookup'), prefix: 'ddk_sh', operatorId: a.operator.id, role: 'admin', expiresAt: null });
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     let calls = 0;

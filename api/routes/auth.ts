@@ -100,6 +100,8 @@ export function createTokensRouter(deps: AuthRouterDeps): Router {
         }),
       };
     });
+    // Refused by this process at once, not after the credential cache's bound.
+    deps.store.forget();
     auditLocals(res).audited = true;
     if (!revoked) return void res.json((await deps.store.getToken(id)) ?? existing);
     deps.log?.(`API token "${revoked.name}" (${revoked.prefix}…) revoked by ${op.email}`);

@@ -121,8 +121,14 @@ export function createRouter(deps: InstancesRouterDeps): Router {
   router.put('/instances/:id/values', async (req, res) => {
     const instance = await load(idParam.parse(req.params).id);
     const body = valuesBody.parse(req.body ?? {});
+    // Secrets as set/unset only: the view never holds a secret's value.
+    const valuesOf = (v: { values: unknown; secrets: Record<string, string> }) => ({ values: v.values, secrets: v.secrets });
+    const before = valuesOf(await valuesService().view(instance));
+    Object.assign(auditLocals(res), { auditTarget: { kind: 'instance', id: instance.id }, auditBefore: before });
     await valuesService().set(instance, body);
-    res.json(await valuesService().view(await load(instance.id)));
+    const after = await valuesService().view(await load(instance.id));
+    auditLocals(res).auditAfter = valuesOf(after);
+    res.json(after);
   });
 
   router.get('/instances', async (_req, res) => {

@@ -64,6 +64,8 @@ export function createOperatorsRouter(deps: OperatorsRouterDeps): Router {
       return { result: r, entry: entryFor(req, { outcome: 'accepted', before: settings(r.before), after: settings(r.after) }) };
     });
     auditLocals(res).audited = true;
+    // A role change or disabling must reach this process's credential cache at once.
+    deps.store.forget();
     if (changed === 'missing') throw notFound(`no operator with id ${id}`);
     if ('refused' in changed) throw conflict(changed.refused);
     deps.log?.(`operator ${changed.after.email} changed by ${me.email}: role ${changed.after.role}${changed.after.disabledAt ? ', disabled' : ''}`);

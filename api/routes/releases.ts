@@ -13,6 +13,7 @@ import { diffReleases } from '../../core/release-diff.js';
 import type { ReleaseCatalog } from '../../worker/catalog.js';
 import { MAX_BUNDLE_BYTES, readBundleArchive } from '../bundle-upload.js';
 import { releaseVersion } from '../schemas.js';
+import { auditLocals } from '../audit.js';
 
 export interface ReleasesRouterDeps {
   catalog: ReleaseCatalog;
@@ -90,6 +91,7 @@ export function createRouter(deps: ReleasesRouterDeps): Router {
         throw err;
       }
       const { bundle, outcome } = result;
+      Object.assign(auditLocals(res), { auditTarget: { kind: 'release', id: bundle.release.version }, auditAfter: { contentHash: bundle.contentHash, outcome } });
       deps.log?.(`release ${bundle.release.version} ${outcome === 'created' ? 'published' : 'published again with the same content (no-op)'}`);
       res.status(outcome === 'created' ? 201 : 200).json({
         version: bundle.release.version,

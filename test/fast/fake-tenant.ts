@@ -112,7 +112,7 @@ export class FakeTenant implements ExecutionDriver {
     await this.enter('recreate', env.IMAGE_TAG, opts);
     for (const s of services) this.running.set(s, image(s, env.IMAGE_TAG ?? 'latest'));
   }
-  async upAll(env: Record<string, string>, opts?: OperationOptions) {
+  async upAll(env: Record<string, string>, _removeOrphans?: boolean | null, opts?: OperationOptions) {
     await this.enter('upAll', env.IMAGE_TAG, opts);
     for (const s of this.services) this.running.set(s, image(s, env.IMAGE_TAG ?? 'latest'));
   }

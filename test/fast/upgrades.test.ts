@@ -4,6 +4,7 @@
  * (the tenant is faked; Temporal, the activities and PostgreSQL are real).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PIN_PATH } from '../../core/image-pin.js';
 import type { ProgressView } from '../../workflows/upgrade-run.js';
 import { startFastEnv, TAG_BEFORE, type FastEnv } from './workflow-env.js';
 
@@ -99,7 +100,11 @@ describe('upgrade workflows with a fake tenant (fast layer, tenant faked in memo
         ['rollback-files', 'rollback-image-tag', 'rollback-images', 'rollback-up', 'rollback-verify'].map((s) => `${s}:succeeded`),
       );
     });
+    // Every file as it was; the image pin (which a plain `up -d` reads) now names the images rolled back to.
+    const pin = tenant.files.get(PIN_PATH);
+    tenant.files.delete(PIN_PATH);
     expect(tenant.files).toEqual(before);
+    expect(pin?.content).toContain(`registry.test/app/api:${TAG_BEFORE}`);
     expect(tenant.tagOf('api')).toBe(TAG_BEFORE);
     expect(tenant.calls.filter((c) => c.startsWith('tagImage'))).toContain(`tagImage:registry.test/app/api:${TAG_BEFORE}`);
   });
