@@ -3,6 +3,7 @@ import type { InstanceView, UpgradeView } from '../../../api/schemas.js';
 import { api, messageOf } from '../api.js';
 import { Badge, ErrorNote, Field, fieldError, generalError } from '../components/bits.js';
 import { Modal } from '../components/Modal.js';
+import { changedSecrets, textFromValues, ValuesFields, valuesFromText, type JsonSchema, type SecretsDraft, type ValuesText } from '../components/ValuesForm.js';
 import { Tooltip } from '../components/Tooltip.js';
 import { between, MODE_LABEL, when } from '../format.js';
 import { useLoad, useTick } from '../hooks.js';
@@ -486,6 +487,7 @@ function SettingsTab(props: { instance: InstanceView; onChanged: () => Promise<v
           </button>
         </div>
       </form>
+      <ValuesCard instance={i} />
       <div className="card">
         <h2>Instance</h2>
         <dl className="facts-list">
@@ -493,6 +495,8 @@ function SettingsTab(props: { instance: InstanceView; onChanged: () => Promise<v
           <dd className="mono">{i.composeProjectName}</dd>
           <dt>Compose directory</dt>
           <dd className="mono">{i.composeDir}</dd>
+          <dt>Release</dt>
+          <dd className="mono">{i.effectiveRelease ?? '–'}</dd>
           <dt>Core services</dt>
           <dd className="mono">{i.coreServices.join(', ')}</dd>
           <dt>Reached</dt>
@@ -507,5 +511,78 @@ function SettingsTab(props: { instance: InstanceView; onChanged: () => Promise<v
         </p>
       </div>
     </div>
+  );
+}
+
+/** The instance's values, as a form generated from its release's values.schema.json. */
+function ValuesCard(props: { instance: InstanceView }) {
+  const i = props.instance;
+  const loaded = useLoad(() => api.values(i.id), [i.id]);
+  const [text, setText] = useState<ValuesText>();
+  const [secrets, setSecrets] = useState<SecretsDraft>({});
+  const [error, setError] = useState<unknown>();
+  const [saved, setSaved] = useState<string>();
+  const [busy, setBusy] = useState(false);
+  const v = loaded.data;
+  const schema = v?.schema as JsonSchema | null | undefined;
+  const shownText = text ?? (v ? textFromValues(schema, v.values) : {});
+
+  const save = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(undefined);
+    setSaved(undefined);
+    try {
+      const changed = changedSecrets(secrets);
+      const answer = await api.putValues(i.id, { values: valuesFromText(schema, shownText), ...(Object.keys(changed).length > 0 ? { secrets: changed } : {}) });
+      setText(textFromValues(schema, answer.values));
+      setSecrets({});
+      setSaved(`Saved. The next upgrade renders release ${answer.release ?? ''} with these values.`);
+      await loaded.reload();
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const fields = (schema?.properties ? Object.keys(schema.properties) : []).map((k) => `/${k}`);
+  const shown = (f: string) => f.startsWith('/') && fields.some((p) => f === p || f.startsWith(`${p}/`));
+  const general = error && (error as { fields?: { field: string }[] }).fields?.every((f) => shown(f.field)) ? undefined : error;
+
+  return (
+    <form className="card" noValidate onSubmit={save} data-testid="values-card">
+      <h2>Values</h2>
+      {loaded.error && <ErrorNote error={loaded.error} />}
+      {!v ? (
+        !loaded.error && <p className="muted">Loading…</p>
+      ) : !schema ? (
+        <p className="muted">The release of this instance has no values.schema.json: it takes no values.</p>
+      ) : (
+        <>
+          <p className="muted">
+            Checked against the values schema of release <span className="mono">{v.release}</span>. Secrets are stored encrypted and never shown again.
+          </p>
+          <ValuesFields
+            schema={schema}
+            text={shownText}
+            onText={setText}
+            secrets={secrets}
+            onSecrets={setSecrets}
+            secretState={v.secrets}
+            secretsElsewhere={i.isRegistered}
+            error={error}
+            idPrefix="values"
+          />
+          <ErrorNote error={general ? generalError(general, []) : undefined} />
+          {saved && <p className="ok-note">{saved}</p>}
+          <div className="form-actions">
+            <button type="submit" className="primary" disabled={busy}>
+              {busy ? 'Saving…' : 'Save values'}
+            </button>
+          </div>
+        </>
+      )}
+    </form>
   );
 }
