@@ -578,7 +578,7 @@ function ValuesCard(props: { instance: InstanceView }) {
           {saved && <p className="ok-note">{saved}</p>}
           <div className="form-actions">
             <button type="submit" className="primary" disabled={busy}>
-              {busy ? 'Saving…' : 'Save values'}
+              {busy ? 'Storing…' : 'Store values'}
             </button>
           </div>
         </>
