@@ -245,7 +245,8 @@ Ready. Open ${cfg.url}/instances/${id} and click through:
   1. Quick Upgrade, tag ${DEMO_TAGS.quick}: new images only (web, jobs, gateway recreated, no file written).
   2. Releases: compare ${DEMO_RELEASES.first} with ${DEMO_RELEASES.second} (a new file app/conf.d/motd.txt, NOTES_QUEUE for jobs).
   3. Upgrade to Release, release ${DEMO_RELEASES.second}: Preview shows the diff; Apply writes exactly that.
-  4. Quick Upgrade, tag ${DEMO_TAGS.broken}: its services never become healthy, so the upgrade parks at verify; click Roll back.
+  4. Upgrade to Release again, release ${DEMO_RELEASES.second} with tag ${DEMO_TAGS.broken}: those images never become healthy,
+     so the upgrade parks at verify (after about three minutes); click Roll back.
 Values and the secret are on the instance's Settings tab. Remove the demo: docker-compose -p ${cfg.slug} down (in ${cfg.dir}).`);
 }
 
