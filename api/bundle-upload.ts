@@ -22,7 +22,7 @@ export async function readBundleArchive(archive: Buffer): Promise<Record<string,
   await new Promise<void>((resolve, reject) => {
     const parser = new Parser({
       strict: true,
-      onentry: (entry: ReadEntry) => {
+      onReadEntry: (entry: ReadEntry) => {
         const name = entry.path.replace(/^\.\//, '').replace(/\/$/, '');
         if (entry.type === 'Directory' || name === '') return void entry.resume();
         if (entry.type !== 'File' && entry.type !== 'OldFile') {
