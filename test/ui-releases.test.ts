@@ -176,6 +176,22 @@ describe('releases, instances and values in the web UI', () => {
     await shot('values-02-stored');
   });
 
+  it('edits the instance: a bad core service is refused beside its field, a new name is stored', async () => {
+    await page.goto(`${cp.url}/instances/${instanceId}?tab=settings`);
+    const card = page.getByTestId('edit-instance');
+    await page.locator('#edit-core').fill('web, Bad_Service');
+    await card.getByRole('button', { name: 'Update instance' }).click();
+    await expectText(page.locator('#edit-core-error'), 'must be');
+    await page.locator('#edit-core').fill('web, gateway');
+    await page.locator('#edit-name').fill('Notes, renamed');
+    await card.getByRole('button', { name: 'Update instance' }).click();
+    await expectText(card, 'Saved: Notes, renamed');
+    expect((await cp.api('GET', `/api/instances/${instanceId}`)).body).toMatchObject({ name: 'Notes, renamed', coreServices: ['web', 'gateway'] });
+    const refused = await cp.api('PATCH', `/api/instances/${instanceId}`, { name: '  ' });
+    expect(refused.status).toBe(400);
+    expect(refused.body.error).toContain('name: must not be empty');
+  });
+
   it('picks a release of the catalog in Upgrade to Release and previews it', async () => {
     await page.goto(`${cp.url}/instances/${instanceId}`);
     await page.getByRole('button', { name: 'Upgrade to Release' }).click();

@@ -487,6 +487,7 @@ function SettingsTab(props: { instance: InstanceView; onChanged: () => Promise<v
           </button>
         </div>
       </form>
+      <EditInstanceCard instance={i} onChanged={props.onChanged} />
       <ValuesCard instance={i} />
       <div className="card">
         <h2>Instance</h2>
@@ -583,6 +584,63 @@ function ValuesCard(props: { instance: InstanceView }) {
           </div>
         </>
       )}
+    </form>
+  );
+}
+
+/** Name, core services and labels; the slug, directory and agent name the tenant and stay as created. */
+function EditInstanceCard(props: { instance: InstanceView; onChanged: () => Promise<void> }) {
+  const i = props.instance;
+  const [name, setName] = useState(i.name);
+  const [core, setCore] = useState(i.coreServices.join(', '));
+  const [labels, setLabels] = useState(i.labels.join(', '));
+  const [error, setError] = useState<unknown>();
+  const [saved, setSaved] = useState<string>();
+  const [busy, setBusy] = useState(false);
+  const list = (t: string) => t.split(/[\s,]+/).filter(Boolean);
+  const sub = (field: string) =>
+    fieldError(error, field) ??
+    ((error as { fields?: { field: string; message: string }[] } | undefined)?.fields ?? [])
+      .filter((f) => f.field.startsWith(`${field}.`))
+      .map((f) => f.message)
+      .join('; ') ??
+    undefined;
+
+  const save = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(undefined);
+    setSaved(undefined);
+    try {
+      const updated = await api.patchInstance(i.id, { name: name.trim(), coreServices: list(core), labels: list(labels) });
+      setSaved(`Saved: ${updated.name}, core services ${updated.coreServices.join(', ')}.`);
+      await props.onChanged();
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <form className="card" noValidate onSubmit={save} data-testid="edit-instance">
+      <h2>Name and services</h2>
+      <Field label="Name" htmlFor="edit-name" error={sub('name') || undefined}>
+        <input id="edit-name" value={name} onChange={(e) => setName(e.target.value)} />
+      </Field>
+      <Field label="Core services" htmlFor="edit-core" error={sub('coreServices') || undefined} hint="What a Quick Upgrade recreates.">
+        <input id="edit-core" className="mono" value={core} onChange={(e) => setCore(e.target.value)} />
+      </Field>
+      <Field label="Labels" htmlFor="edit-labels" error={sub('labels') || undefined} hint="Rollouts can target a label.">
+        <input id="edit-labels" className="mono" value={labels} onChange={(e) => setLabels(e.target.value)} />
+      </Field>
+      <ErrorNote error={generalError(error, ['name', 'coreServices', 'labels', ...((error as { fields?: { field: string }[] } | undefined)?.fields ?? []).map((f) => f.field).filter((f) => /^(coreServices|labels)\./.test(f))])} />
+      {saved && <p className="ok-note">{saved}</p>}
+      <div className="form-actions">
+        <button type="submit" className="primary" disabled={busy}>
+          {busy ? 'Updating…' : 'Update instance'}
+        </button>
+      </div>
     </form>
   );
 }
