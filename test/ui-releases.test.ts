@@ -127,6 +127,7 @@ describe('releases, instances and values in the web UI', () => {
     await page.locator('#add-dir').fill('relative/dir');
     await page.locator('#add-release').selectOption('notes-1.0.0');
     await expect.poll(() => page.locator('#add-core').inputValue()).toBe('web, jobs, gateway');
+    expect(await page.locator('#add-tag').inputValue()).toBe('1.0.0');
     await page.locator('#add-values-title').fill('Browser notes');
     await page.locator('#add-values-signingToken').fill(SECRET);
     await dialog.getByRole('button', { name: 'Add instance' }).click();
@@ -138,7 +139,7 @@ describe('releases, instances and values in the web UI', () => {
     await page.getByRole('button', { name: 'Upgrade to Release' }).waitFor();
     instanceId = new URL(page.url()).pathname.split('/').pop()!;
     const created = (await cp.api('GET', `/api/instances/${instanceId}`)).body;
-    expect(created).toMatchObject({ slug, composeDir: dir, releaseVersion: 'notes-1.0.0', coreServices: ['web', 'jobs', 'gateway'], secretsSet: ['signingToken'] });
+    expect(created).toMatchObject({ slug, composeDir: dir, releaseVersion: 'notes-1.0.0', imageTag: '1.0.0', coreServices: ['web', 'jobs', 'gateway'], secretsSet: ['signingToken'] });
     expect(created.values).toEqual({ title: 'Browser notes' });
     expect(await page.content()).not.toContain(SECRET);
   });

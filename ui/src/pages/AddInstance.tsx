@@ -22,7 +22,7 @@ export function AddInstanceModal(props: { onClose: () => void; onCreated: (id: s
   const [name, setName] = useState('');
   const [composeDir, setComposeDir] = useState('');
   const [project, setProject] = useState('');
-  const [imageTag, setImageTag] = useState('');
+  const [tag, setImageTag] = useState<string>();
   const [release, setRelease] = useState<string>();
   const [core, setCore] = useState<string>();
   const [text, setText] = useState<ValuesText>({});
@@ -35,6 +35,8 @@ export function AddInstanceModal(props: { onClose: () => void; onCreated: (id: s
   const schema = detail.data?.schema as JsonSchema | undefined;
   // The release's core services, until the operator types others.
   const coreText = core ?? detail.data?.release.coreServices.join(', ') ?? '';
+  // The release's tag too: an instance without a tag of its own follows the control plane's IMAGE_TAG.
+  const imageTag = tag ?? detail.data?.release.imageTag ?? '';
   useEffect(() => {
     setText({});
     setSecrets({});
@@ -117,7 +119,11 @@ export function AddInstanceModal(props: { onClose: () => void; onCreated: (id: s
                 {input('add-project', 'composeProjectName', project, setProject, { className: 'mono', placeholder: slug || undefined })}
               </Field>
               <Field label="Release" htmlFor="add-release" error={err('release') ?? releases.error}>
-                <select id="add-release" value={version ?? ''} onChange={(e) => { setRelease(e.target.value); setCore(undefined); }}>
+                <select id="add-release" value={version ?? ''} onChange={(e) => {
+                    setRelease(e.target.value);
+                    setCore(undefined);
+                    setImageTag(undefined);
+                  }}>
                   {(releases.data ?? []).map((r) => (
                     <option key={r.version} value={r.version}>
                       {r.version}
@@ -126,8 +132,8 @@ export function AddInstanceModal(props: { onClose: () => void; onCreated: (id: s
                   ))}
                 </select>
               </Field>
-              <Field label="Image tag (optional)" htmlFor="add-tag" error={err('imageTag')} hint="Blank: the release's tag, else the control plane's default.">
-                {input('add-tag', 'imageTag', imageTag, setImageTag, { className: 'mono', placeholder: detail.data?.release.imageTag })}
+              <Field label="Image tag" htmlFor="add-tag" error={err('imageTag')} hint="The release's tag unless changed. Blank: follow the control plane's default (IMAGE_TAG).">
+                {input('add-tag', 'imageTag', imageTag, setImageTag, { className: 'mono' })}
               </Field>
               <Field label="Core services" htmlFor="add-core" error={err('coreServices')} hint="What a Quick Upgrade recreates; from the release unless changed.">
                 {input('add-core', 'coreServices', coreText, setCore, { className: 'mono' })}
