@@ -180,9 +180,9 @@ describe('releases, instances and values in the web UI', () => {
   it('edits the instance: a bad core service is refused beside its field, a new name is stored', async () => {
     await page.goto(`${cp.url}/instances/${instanceId}?tab=settings`);
     const card = page.getByTestId('edit-instance');
-    await page.locator('#edit-core').fill('web, Bad_Service');
+    await page.locator('#edit-core').fill('web, -bad');
     await card.getByRole('button', { name: 'Update instance' }).click();
-    await expectText(page.locator('#edit-core-error'), 'must be');
+    await expectText(page.locator('#edit-core-error'), 'must be a compose service name');
     await page.locator('#edit-core').fill('web, gateway');
     await page.locator('#edit-name').fill('Notes, renamed');
     await card.getByRole('button', { name: 'Update instance' }).click();
