@@ -212,6 +212,22 @@ describe('releases, instances and values in the web UI', () => {
     await page.keyboard.press('Escape');
   });
 
+  it('picks a release of the catalog in Start a rollout and sends it with the rollout', async () => {
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Rollouts' }).click();
+    await page.getByRole('button', { name: 'Start a rollout' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Start a rollout' });
+    await page.locator('#rollout-mode').selectOption('release');
+    await page.locator('#rollout-release option[value="notes-1.1.0"]').waitFor({ state: 'attached' });
+    await page.locator('#rollout-release').selectOption('notes-1.1.0');
+    await dialog.locator(`.picker-item[data-slug="${slug}"] input`).check();
+    const sent = page.waitForRequest((r) => r.url().endsWith('/api/rollouts/preview') && r.method() === 'POST');
+    await dialog.getByRole('button', { name: 'Preview waves' }).click();
+    expect((await sent).postDataJSON()).toMatchObject({ mode: 'release', release: 'notes-1.1.0', target: { instanceIds: [instanceId] } });
+    await expectText(page.getByTestId('wave-preview'), slug);
+    await shot('rollout-01-release-picked', page, false);
+    await page.keyboard.press('Escape');
+  });
+
   it('keeps the new pages usable at phone width', async () => {
     const phone = await browser.context.newPage();
     await phone.setViewportSize({ width: 390, height: 844 });
