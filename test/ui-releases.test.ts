@@ -202,6 +202,7 @@ describe('releases, instances and values in the web UI', () => {
     await dialog.getByRole('button', { name: 'Preview' }).click();
     const preview = page.getByTestId('release-preview');
     await preview.locator('li[data-path="app/conf.d/motd.txt"][data-status="created"]').waitFor();
+    expect(await page.getByTestId('release-image-only').count()).toBe(0);
     await expectText(dialog, 'Applies the previewed plan for release notes-1.1.0, 1.1.0');
     expect(await dialog.getByRole('button', { name: 'Apply' }).isEnabled()).toBe(true);
     await shot('release-01-picked', page, false);
@@ -209,6 +210,7 @@ describe('releases, instances and values in the web UI', () => {
     // Another pick makes the preview stale: Apply waits for a new one.
     await page.locator('#release-version').selectOption('notes-1.0.1');
     expect(await dialog.getByRole('button', { name: 'Apply' }).isEnabled()).toBe(false);
+    await expectText(page.getByTestId('release-image-only'), 'Quick Upgrade fits');
     await page.keyboard.press('Escape');
   });
 

@@ -21,6 +21,12 @@ const sameTarget = (a: Target, b: Target) => a.release === b.release && a.imageT
 export function ReleaseModal(props: { instance: InstanceView; onClose: () => void; onStarted: (upgradeId: string) => void }) {
   const releases = useLoad(() => api.releases(), []);
   const [release, setRelease] = useState('');
+  const current = props.instance.effectiveRelease;
+  // From the release the instance runs to the one picked: an image-only step is a Quick Upgrade's job.
+  const step = useLoad(
+    () => (release && current && release !== current ? api.releaseDiff(current, release).catch(() => undefined) : Promise.resolve(undefined)),
+    [release, current],
+  );
   const [imageTag, setImageTag] = useState(props.instance.effectiveImageTag);
   const [preview, setPreview] = useState<{ target: Target; plan: ReleasePreview }>();
   const [previewError, setPreviewError] = useState<unknown>();
@@ -145,6 +151,11 @@ export function ReleaseModal(props: { instance: InstanceView; onClose: () => voi
             </button>
           </div>
         </Field>
+        {step.data?.imageOnly && (
+          <p className="alert alert-info" data-testid="release-image-only">
+            From {step.data.from} to {step.data.to} only image references change (tag {step.data.imageTag.to}): Quick Upgrade fits, and writes no file.
+          </p>
+        )}
         <ErrorNote error={generalError(previewError, ['imageTag', 'release'])} />
       </form>
 
