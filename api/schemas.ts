@@ -111,9 +111,22 @@ const label = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'must be a label: 
 const labels = z.array(label).max(50).refine((l) => new Set(l).size === l.length, 'must not repeat a label');
 
 export const patchInstanceBody = z
-  .object({ imageTag: imageTag.nullable().optional(), labels: labels.optional() })
+  .object({
+    imageTag: imageTag.nullable().optional(),
+    labels: labels.optional(),
+    name: z.string().trim().min(1, 'must not be empty').max(200).optional(),
+    coreServices: z
+      .array(serviceName)
+      .min(1, 'must name at least one service')
+      .max(50)
+      .refine((s) => new Set(s).size === s.length, 'must not repeat a service')
+      .optional(),
+  })
   .strict()
-  .refine((b) => b.imageTag !== undefined || b.labels !== undefined, 'give imageTag (a tag, or null for the default) or labels');
+  .refine(
+    (b) => b.imageTag !== undefined || b.labels !== undefined || b.name !== undefined || b.coreServices !== undefined,
+    'give imageTag (a tag, or null for the default), labels, name or coreServices',
+  );
 
 const waveSpec = z.union([
   z.number().int().positive(),

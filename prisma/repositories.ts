@@ -113,7 +113,7 @@ export function createInstanceRepo(prisma: PrismaClient) {
     async setRelease(id: string, releaseVersion: string | null): Promise<void> {
       await prisma.instance.update({ where: { id }, data: { releaseVersion } });
     },
-    async update(id: string, data: { imageTag?: string | null; labels?: string[]; releaseVersion?: string | null }): Promise<void> {
+    async update(id: string, data: { imageTag?: string | null; labels?: string[]; releaseVersion?: string | null; name?: string; coreServices?: string[] }): Promise<void> {
       await prisma.instance.update({ where: { id }, data });
     },
     withLabel: async (label: string): Promise<InstanceRecord[]> =>

@@ -24,10 +24,11 @@ export function registryAddress(): string {
   return `127.0.0.1:${process.env.DRYDOCK_TEST_REGISTRY_PORT ?? 5055}`;
 }
 
-export async function buildAndPushImage(ref: string, marker: string): Promise<BuiltImage> {
+/** `serves: false` leaves out the page httpd serves: the container runs, but its healthcheck and front door fail. */
+export async function buildAndPushImage(ref: string, marker: string, opts: { serves?: boolean } = {}): Promise<BuiltImage> {
   const rootfs = await mkdtemp(join(tmpdir(), 'drydock-rootfs-'));
   try {
-    await writeRootfs(rootfs, marker);
+    await writeRootfs(rootfs, marker, opts.serves ?? true);
     const id = await importRootfs(rootfs, ref);
     const digest = await push(ref);
     return { ref, id, digest };
@@ -36,13 +37,13 @@ export async function buildAndPushImage(ref: string, marker: string): Promise<Bu
   }
 }
 
-async function writeRootfs(dir: string, marker: string): Promise<void> {
+async function writeRootfs(dir: string, marker: string, serves: boolean): Promise<void> {
   await mkdir(join(dir, 'bin'));
   await mkdir(join(dir, 'www'));
   await mkdir(join(dir, 'tmp'));
   await copyFile('/bin/busybox', join(dir, 'bin/busybox'));
   for (const applet of APPLETS) await symlink('busybox', join(dir, 'bin', applet));
-  await writeFile(join(dir, 'www/index.html'), `<h1>${marker}</h1>\n`);
+  if (serves) await writeFile(join(dir, 'www/index.html'), `<h1>${marker}</h1>\n`);
   await writeFile(join(dir, 'VERSION'), `${marker}\n`);
 }
 

@@ -5,6 +5,7 @@ import { linkProps, useLocation } from './router.js';
 import { AgentsPage } from './pages/Agents.js';
 import { InstanceDetailPage } from './pages/InstanceDetail.js';
 import { InstancesPage } from './pages/Instances.js';
+import { ReleasesPage } from './pages/Releases.js';
 import { RolloutDetailPage, RolloutsPage } from './pages/Rollouts.js';
 import { SignInPage } from './pages/SignIn.js';
 import { TokensPage } from './pages/Tokens.js';
@@ -63,6 +64,9 @@ function Shell(props: { operator: OperatorView; onSignedOut: () => void }) {
   } else if (path === '/rollouts') {
     page = <RolloutsPage />;
     section = 'rollouts';
+  } else if (path === '/releases') {
+    page = <ReleasesPage />;
+    section = 'releases';
   } else if (path === '/agents') {
     page = <AgentsPage />;
     section = 'agents';
@@ -93,6 +97,7 @@ function Shell(props: { operator: OperatorView; onSignedOut: () => void }) {
         <nav aria-label="Main">
           {nav('/', 'instances', 'Instances')}
           {nav('/rollouts', 'rollouts', 'Rollouts')}
+          {nav('/releases', 'releases', 'Releases')}
           {nav('/agents', 'agents', 'Agents')}
           {nav('/tokens', 'tokens', 'API tokens')}
           {nav('/operators', 'operators', 'Operators')}

@@ -18,6 +18,7 @@ import {
   createdAgentInvite,
   createdApiToken,
   createInviteBody,
+  createInstanceBody,
   createTokenBody,
   errorResponse,
   instanceView,
@@ -39,7 +40,9 @@ import {
   startReleaseUpgradeBody,
   upgradeView,
   type AgentReplacementView,
+  valuesBody,
 } from '../../api/schemas.js';
+import { publishedRelease, releaseDetail, releaseDiff, releaseListItem, valuesView } from '../../api/release-schemas.js';
 
 export interface FieldError {
   field: string;
@@ -67,6 +70,24 @@ export function setSignedOutHandler(fn: () => void) {
   onSignedOut = fn;
 }
 
+/**
+ * The values API names JSON paths ("/queue/name: must match pattern … (pattern)");
+ * each becomes a field keyed by its path, so the form shows it beside that input.
+ */
+export function valuesFieldErrors(errors: unknown): FieldError[] {
+  if (!Array.isArray(errors)) return [];
+  return errors
+    .filter((e): e is string => typeof e === 'string')
+    .map((e) => {
+      const at = /^(\/[^:]*|\/): (.*)$/.exec(e);
+      if (!at) return { field: '(values)', message: e };
+      const [, path, message] = at as unknown as [string, string, string];
+      const missing = /^missing required key "([^"]+)"/.exec(message);
+      if (missing) return { field: `${path === '/' ? '' : path}/${missing[1]}`, message: 'is required' };
+      return { field: path, message };
+    });
+}
+
 function validate<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
   const r = schema.safeParse(body);
   if (r.success) return r.data;
@@ -76,6 +97,8 @@ function validate<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
 
 async function call<S extends z.ZodType>(method: string, path: string, schema: S, body?: unknown): Promise<z.output<S>> {
   let res: Response;
+  // A file (a bundle's .tar.gz) goes as it is; anything else as JSON.
+  const raw = body instanceof Blob;
   try {
     res = await fetch(path, {
       method,
@@ -84,9 +107,9 @@ async function call<S extends z.ZodType>(method: string, path: string, schema: S
         accept: 'application/json',
         // The API refuses cookie-authenticated changes without it (no cross-site form can send it).
         'x-drydock-request': 'ui',
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...(body === undefined ? {} : { 'content-type': raw ? 'application/gzip' : 'application/json' }),
       },
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined ? undefined : raw ? body : JSON.stringify(body),
     });
   } catch (err) {
     throw new ApiError(0, `the control plane did not answer (${(err as Error).message}); is it running?`);
@@ -102,7 +125,8 @@ async function call<S extends z.ZodType>(method: string, path: string, schema: S
     const e = errorResponse.safeParse(json);
     const message = e.success ? e.data.error : `${res.status} ${res.statusText || 'error'} from ${method} ${path}`;
     if (res.status === 401 && !path.startsWith('/api/auth/')) onSignedOut?.();
-    throw new ApiError(res.status, message, e.success ? (e.data.fields ?? []) : [], {
+    const fields = [...(e.success ? (e.data.fields ?? []) : []), ...valuesFieldErrors((json as { errors?: unknown } | undefined)?.errors)];
+    throw new ApiError(res.status, message, fields, {
       retryAfterSeconds: e.success ? e.data.retryAfterSeconds : undefined,
       setupNeeded: e.success ? e.data.setupNeeded : undefined,
       replaces: e.success ? e.data.replaces : undefined,
@@ -127,6 +151,9 @@ export const api = {
 
   instances: () => call('GET', '/api/instances', z.array(instanceView)),
   instance: (id: string) => call('GET', `/api/instances/${enc(id)}`, instanceView),
+  createInstance: (body: Input<typeof createInstanceBody>) => call('POST', '/api/instances', instanceView, validate(createInstanceBody, body)),
+  values: (id: string) => call('GET', `/api/instances/${enc(id)}/values`, valuesView),
+  putValues: (id: string, body: Input<typeof valuesBody>) => call('PUT', `/api/instances/${enc(id)}/values`, valuesView, validate(valuesBody, body)),
   patchInstance: (id: string, body: Input<typeof patchInstanceBody>) =>
     call('PATCH', `/api/instances/${enc(id)}`, instanceView, validate(patchInstanceBody, body)),
   latestUpgrades: () => call('GET', '/api/upgrades', z.array(upgradeView)),
@@ -161,6 +188,11 @@ export const api = {
   startRollout: (body: Input<typeof rolloutBody>) => call('POST', '/api/rollouts', startedRollout, validate(rolloutBody, body)),
   rolloutAction: (id: string, action: 'pause' | 'resume' | 'approve' | 'abort') =>
     call('POST', `/api/rollouts/${enc(id)}/${action}`, rolloutActionResponse),
+
+  releases: () => call('GET', '/api/releases', z.array(releaseListItem)),
+  release: (version: string) => call('GET', `/api/releases/${enc(version)}`, releaseDetail),
+  releaseDiff: (from: string, to: string) => call('GET', `/api/releases/${enc(from)}/diff/${enc(to)}`, releaseDiff),
+  publishRelease: (bundle: Blob) => call('POST', '/api/releases', publishedRelease, bundle),
 
   tokens: () => call('GET', '/api/tokens', z.array(apiTokenView)),
   createToken: (body: Input<typeof createTokenBody>) => call('POST', '/api/tokens', createdApiToken, validate(createTokenBody, body)),

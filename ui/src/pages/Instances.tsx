@@ -1,9 +1,11 @@
+import { useState } from 'react';
 import type { AgentRegistrationView, InstanceView, UpgradeView } from '../../../api/schemas.js';
 import { api } from '../api.js';
 import { Badge, Empty, ErrorNote } from '../components/bits.js';
 import { ago, MODE_LABEL } from '../format.js';
 import { useLoad } from '../hooks.js';
-import { linkProps } from '../router.js';
+import { linkProps, navigate } from '../router.js';
+import { AddInstanceModal } from './AddInstance.js';
 
 /** How an instance is reached, and its agent's state when it is remote. */
 export function agentStatus(i: InstanceView, registrations: AgentRegistrationView[] | undefined): { status: string; label: string } {
@@ -20,19 +22,25 @@ export function InstancesPage() {
   const latest = useLoad(() => api.latestUpgrades(), [], 3000);
   // Agent states are a nicety here: a failure to read them leaves that column plain.
   const registrations = useLoad(() => api.registrations().catch(() => [] as AgentRegistrationView[]), [], 10000);
+  const [adding, setAdding] = useState(false);
   const latestBy = new Map<string, UpgradeView>((latest.data ?? []).map((u) => [u.instanceId, u]));
 
   return (
     <section>
       <div className="page-head">
         <h1>Instances</h1>
+        <button type="button" className="primary" onClick={() => setAdding(true)}>
+          Add instance
+        </button>
       </div>
+      {adding && <AddInstanceModal onClose={() => setAdding(false)} onCreated={(id) => navigate(`/instances/${id}`)} />}
       <ErrorNote error={instances.error ?? latest.error} />
       {instances.loading && !instances.data ? (
         <p className="muted">Loading…</p>
       ) : instances.data && instances.data.length === 0 ? (
         <Empty>
-          No instance yet. Add one with <code>POST /api/instances</code>, or approve an agent on the <a {...linkProps('/agents')}>Agents</a> page.
+          No instance yet. Add one with <strong>Add instance</strong> (or <code>POST /api/instances</code>), approve an agent on the{' '}
+          <a {...linkProps('/agents')}>Agents</a> page, or lay out a demo tenant with <code>npm run demo</code>.
         </Empty>
       ) : (
         <div className="table-scroll">

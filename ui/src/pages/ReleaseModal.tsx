@@ -9,15 +9,39 @@ import { api } from '../api.js';
 import { Badge, ErrorNote, Field, fieldError, generalError } from '../components/bits.js';
 import { DiffView } from '../components/DiffView.js';
 import { Modal } from '../components/Modal.js';
+import { useLoad } from '../hooks.js';
+
+/** What a preview asked for: a release of the catalog (blank: the instance's own) and a tag (blank: the release's own). */
+interface Target {
+  release: string;
+  imageTag: string;
+}
+const sameTarget = (a: Target, b: Target) => a.release === b.release && a.imageTag === b.imageTag;
 
 export function ReleaseModal(props: { instance: InstanceView; onClose: () => void; onStarted: (upgradeId: string) => void }) {
+  const releases = useLoad(() => api.releases(), []);
+  const [release, setRelease] = useState('');
+  const current = props.instance.effectiveRelease;
+  // From the release the instance runs to the one picked: an image-only step is a Quick Upgrade's job.
+  const step = useLoad(
+    () => (release && current && release !== current ? api.releaseDiff(current, release).catch(() => undefined) : Promise.resolve(undefined)),
+    [release, current],
+  );
   const [imageTag, setImageTag] = useState(props.instance.effectiveImageTag);
-  const [preview, setPreview] = useState<ReleasePreview>();
+  const [preview, setPreview] = useState<{ target: Target; plan: ReleasePreview }>();
   const [previewError, setPreviewError] = useState<unknown>();
   const [applyError, setApplyError] = useState<unknown>();
   const [busy, setBusy] = useState<'preview' | 'apply'>();
 
-  const stale = preview !== undefined && preview.imageTag !== imageTag.trim();
+  const target: Target = { release, imageTag: imageTag.trim() };
+  const stale = preview !== undefined && !sameTarget(preview.target, target);
+  const body = (t: Target) => ({ ...(t.release ? { release: t.release } : {}), ...(t.imageTag ? { imageTag: t.imageTag } : {}) });
+
+  const pickRelease = (version: string) => {
+    setRelease(version);
+    // A release brings its own tag; the instance's own release keeps the instance's tag.
+    setImageTag(version ? '' : props.instance.effectiveImageTag);
+  };
 
   const runPreview = async (e?: FormEvent) => {
     e?.preventDefault();
@@ -25,7 +49,7 @@ export function ReleaseModal(props: { instance: InstanceView; onClose: () => voi
     setPreviewError(undefined);
     setApplyError(undefined);
     try {
-      setPreview(await api.previewRelease(props.instance.id, { imageTag: imageTag.trim() }));
+      setPreview({ target, plan: await api.previewRelease(props.instance.id, body(target)) });
     } catch (err) {
       setPreview(undefined);
       setPreviewError(err);
@@ -39,7 +63,11 @@ export function ReleaseModal(props: { instance: InstanceView; onClose: () => voi
     setBusy('apply');
     setApplyError(undefined);
     try {
-      const started = await api.applyRelease(props.instance.id, { imageTag: preview.imageTag, planHash: preview.planHash });
+      const started = await api.applyRelease(props.instance.id, {
+        ...body(preview.target),
+        imageTag: preview.plan.imageTag,
+        planHash: preview.plan.planHash,
+      });
       props.onStarted(started.upgradeId);
     } catch (err) {
       setApplyError(err);
@@ -48,8 +76,9 @@ export function ReleaseModal(props: { instance: InstanceView; onClose: () => voi
     }
   };
 
-  const missing = preview?.envCoverage.missingInTenantEnv ?? [];
-  const changed = preview?.files.filter((f) => f.status !== 'unchanged').length ?? 0;
+  const plan = preview?.plan;
+  const missing = plan?.envCoverage.missingInTenantEnv ?? [];
+  const changed = plan?.files.filter((f) => f.status !== 'unchanged').length ?? 0;
 
   return (
     <Modal
@@ -66,8 +95,8 @@ export function ReleaseModal(props: { instance: InstanceView; onClose: () => voi
                 {!preview
                   ? 'Preview first: Apply applies exactly the previewed plan.'
                   : stale
-                    ? 'The tag changed since the preview: preview again to apply.'
-                    : `Applies the previewed plan for ${preview.imageTag} (plan ${preview.planHash.slice(0, 12)}…).`}
+                    ? 'The release or tag changed since the preview: preview again to apply.'
+                    : `Applies the previewed plan for ${preview.target.release ? `release ${preview.target.release}, ` : ''}${preview.plan.imageTag} (plan ${preview.plan.planHash.slice(0, 12)}…).`}
               </p>
             )}
           </div>
@@ -84,10 +113,27 @@ export function ReleaseModal(props: { instance: InstanceView; onClose: () => voi
     >
       <form className="release-form" onSubmit={runPreview} noValidate>
         <Field
+          label="Release"
+          htmlFor="release-version"
+          error={fieldError(previewError, 'release') ?? releases.error}
+          hint={release ? 'A release of the catalog (see Releases): its templates, values schema and image tag.' : `The release this instance runs (${props.instance.effectiveRelease ?? 'the default'}), at the tag below.`}
+        >
+          <select id="release-version" value={release} onChange={(e) => pickRelease(e.target.value)}>
+            <option value="">this instance's release ({props.instance.effectiveRelease ?? 'default'})</option>
+            {(releases.data ?? []).map((r) => (
+              <option key={r.version} value={r.version}>
+                {r.version}
+                {r.version === props.instance.effectiveRelease ? ' (runs now)' : ''}
+                {r.isDefault ? ' (default)' : ''}
+              </option>
+            ))}
+          </select>
+        </Field>
+        <Field
           label="Release image tag"
           htmlFor="release-tag"
           error={fieldError(previewError, 'imageTag')}
-          hint="Renders the release's managed files with this tag and compares them with the tenant's. Nothing is written."
+          hint="Renders the release's managed files with this tag (blank: the release's own) and compares them with the tenant's. Nothing is written."
         >
           <div className="inline-input">
             <input
@@ -95,6 +141,7 @@ export function ReleaseModal(props: { instance: InstanceView; onClose: () => voi
               className="mono"
               value={imageTag}
               onChange={(e) => setImageTag(e.target.value)}
+              placeholder={release ? "the release's own tag" : undefined}
               data-autofocus
               aria-invalid={!!fieldError(previewError, 'imageTag')}
               aria-describedby={fieldError(previewError, 'imageTag') ? 'release-tag-error' : undefined}
@@ -104,10 +151,15 @@ export function ReleaseModal(props: { instance: InstanceView; onClose: () => voi
             </button>
           </div>
         </Field>
-        <ErrorNote error={generalError(previewError, ['imageTag'])} />
+        {step.data?.imageOnly && (
+          <p className="alert alert-info" data-testid="release-image-only">
+            From {step.data.from} to {step.data.to} only image references change (tag {step.data.imageTag.to}): Quick Upgrade fits, and writes no file.
+          </p>
+        )}
+        <ErrorNote error={generalError(previewError, ['imageTag', 'release'])} />
       </form>
 
-      {preview && (
+      {plan && (
         <div className={`preview${stale ? ' preview-stale' : ''}`} data-testid="release-preview">
           {missing.length > 0 && (
             <div className="alert alert-bad" role="alert" data-testid="env-alert">
@@ -121,21 +173,21 @@ export function ReleaseModal(props: { instance: InstanceView; onClose: () => voi
               . Compose will substitute an empty value (or refuse to start) until {missing.length === 1 ? 'it is' : 'they are'} defined on the tenant.
             </div>
           )}
-          {preview.envCoverage.problems.length > 0 && (
+          {plan.envCoverage.problems.length > 0 && (
             <div className="alert alert-warn">
-              Reading the tenant's .env: {preview.envCoverage.problems.join('; ')}
+              Reading the tenant's .env: {plan.envCoverage.problems.join('; ')}
             </div>
           )}
-          {preview.envCoverage.unusedInTenantEnv.length > 0 && (
+          {plan.envCoverage.unusedInTenantEnv.length > 0 && (
             <p className="muted">
-              Defined in the tenant's .env but not used by the release: {preview.envCoverage.unusedInTenantEnv.map((v) => v).join(', ')}.
+              Defined in the tenant's .env but not used by the release: {plan.envCoverage.unusedInTenantEnv.map((v) => v).join(', ')}.
             </p>
           )}
           <p className="preview-summary">
-            {changed === 0 ? 'Every managed file is already as this release would write it.' : `${changed} of ${preview.files.length} managed files would change.`}
+            {changed === 0 ? 'Every managed file is already as this release would write it.' : `${changed} of ${plan.files.length} managed files would change.`}
           </p>
           <ul className="files">
-            {preview.files.map((f) => (
+            {plan.files.map((f) => (
               <li key={f.path} className="file" data-path={f.path} data-status={f.status}>
                 <div className="file-head">
                   <Badge status={f.status} />

@@ -22,7 +22,7 @@ const MODE_HINT: Record<Mode, string> = {
 };
 
 /** The fields the form shows errors beside. */
-const FIELDS = ['mode', 'imageTag', 'target', 'waves', 'maxParallel', 'failureBudget', 'bake', 'perInstanceTimeout', 'reason'] as const;
+const FIELDS = ['mode', 'imageTag', 'release', 'target', 'waves', 'maxParallel', 'failureBudget', 'bake', 'perInstanceTimeout', 'reason'] as const;
 type FieldKey = (typeof FIELDS)[number];
 
 function invalid(field: FieldKey, message: string): ApiError {
@@ -75,6 +75,8 @@ export function StartRolloutModal(props: { onClose: () => void; onStarted: (roll
   const instances = useLoad(() => api.instances(), []);
   const [mode, setMode] = useState<Mode>('image-only');
   const [imageTag, setImageTag] = useState('');
+  const releases = useLoad(() => api.releases(), []);
+  const [release, setRelease] = useState('');
   const [targetKind, setTargetKind] = useState<TargetKind>('pick');
   const [picked, setPicked] = useState<string[]>([]);
   const [label, setLabel] = useState('');
@@ -106,6 +108,7 @@ export function StartRolloutModal(props: { onClose: () => void; onStarted: (roll
     return {
       mode,
       ...(mode !== 'full' && imageTag.trim() !== '' ? { imageTag: imageTag.trim() } : {}),
+      ...(release !== '' ? { release } : {}),
       target: targetKind === 'pick' ? { instanceIds: ids } : targetKind === 'all' ? { all: true } : { label: label.trim() },
       waves: parseWaves(waves),
       ...(maxParallel.trim() !== '' ? { maxParallel: wholeNumber('maxParallel', maxParallel, 'max parallel') } : {}),
@@ -234,6 +237,25 @@ export function StartRolloutModal(props: { onClose: () => void; onStarted: (roll
                   <p className="field-hint">{mode === 'image-only' ? 'Blank: each instance is pulled at its own tag.' : 'Every instance is upgraded to this release.'}</p>
                 )}
               </>
+            )}
+          </div>
+          <div className={`field${err('release') ? ' field-invalid' : ''}`}>
+            <label htmlFor="rollout-release">Release</label>
+            <select id="rollout-release" value={release} onChange={(e) => setRelease(e.target.value)}>
+              <option value="">each instance’s own release</option>
+              {(releases.data ?? []).map((r) => (
+                <option key={r.version} value={r.version}>
+                  {r.version}
+                  {r.isDefault ? ' (default)' : ''}
+                </option>
+              ))}
+            </select>
+            {err('release') ? (
+              <p className="error-note" role="alert" id="rollout-release-error">
+                {err('release')}
+              </p>
+            ) : (
+              <p className="field-hint">{release ? 'Every instance moves to this release of the catalog (its tag unless a tag is given).' : 'Instances keep the release they run.'}</p>
             )}
           </div>
         </div>
