@@ -557,6 +557,7 @@ function SettingsTab(props: { instance: InstanceView; onChanged: () => Promise<v
 /** The instance's values, as a form generated from its release's values.schema.json. */
 function ValuesCard(props: { instance: InstanceView }) {
   const i = props.instance;
+  const canOperate = useCan('operator');
   const loaded = useLoad(() => api.values(i.id), [i.id]);
   const [text, setText] = useState<ValuesText>();
   const [secrets, setSecrets] = useState<SecretsDraft>({});
@@ -616,11 +617,13 @@ function ValuesCard(props: { instance: InstanceView }) {
           />
           <ErrorNote error={general ? generalError(general, []) : undefined} />
           {saved && <p className="ok-note">{saved}</p>}
-          <div className="form-actions">
-            <button type="submit" className="primary" disabled={busy}>
-              {busy ? 'Storing…' : 'Store values'}
-            </button>
-          </div>
+          {canOperate && (
+            <div className="form-actions">
+              <button type="submit" className="primary" disabled={busy}>
+                {busy ? 'Storing…' : 'Store values'}
+              </button>
+            </div>
+          )}
         </>
       )}
     </form>
@@ -630,6 +633,7 @@ function ValuesCard(props: { instance: InstanceView }) {
 /** Name, core services and labels; the slug, directory and agent name the tenant and stay as created. */
 function EditInstanceCard(props: { instance: InstanceView; onChanged: () => Promise<void> }) {
   const i = props.instance;
+  const canOperate = useCan('operator');
   const [name, setName] = useState(i.name);
   const [core, setCore] = useState(i.coreServices.join(', '));
   const [labels, setLabels] = useState(i.labels.join(', '));
@@ -675,11 +679,13 @@ function EditInstanceCard(props: { instance: InstanceView; onChanged: () => Prom
       </Field>
       <ErrorNote error={generalError(error, ['name', 'coreServices', 'labels', ...((error as { fields?: { field: string }[] } | undefined)?.fields ?? []).map((f) => f.field).filter((f) => /^(coreServices|labels)\./.test(f))])} />
       {saved && <p className="ok-note">{saved}</p>}
-      <div className="form-actions">
-        <button type="submit" className="primary" disabled={busy}>
-          {busy ? 'Updating…' : 'Update instance'}
-        </button>
-      </div>
+      {canOperate && (
+        <div className="form-actions">
+          <button type="submit" className="primary" disabled={busy}>
+            {busy ? 'Updating…' : 'Update instance'}
+          </button>
+        </div>
+      )}
     </form>
   );
 }

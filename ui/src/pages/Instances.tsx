@@ -6,6 +6,7 @@ import { ago, MODE_LABEL } from '../format.js';
 import { useLoad } from '../hooks.js';
 import { linkProps, navigate } from '../router.js';
 import { AddInstanceModal } from './AddInstance.js';
+import { useCan } from '../role.js';
 
 /** How an instance is reached, and its agent's state when it is remote. */
 export function agentStatus(i: InstanceView, registrations: AgentRegistrationView[] | undefined): { status: string; label: string } {
@@ -23,15 +24,18 @@ export function InstancesPage() {
   // Agent states are a nicety here: a failure to read them leaves that column plain.
   const registrations = useLoad(() => api.registrations().catch(() => [] as AgentRegistrationView[]), [], 10000);
   const [adding, setAdding] = useState(false);
+  const canOperate = useCan('operator');
   const latestBy = new Map<string, UpgradeView>((latest.data ?? []).map((u) => [u.instanceId, u]));
 
   return (
     <section>
       <div className="page-head">
         <h1>Instances</h1>
-        <button type="button" className="primary" onClick={() => setAdding(true)}>
-          Add instance
-        </button>
+        {canOperate && (
+          <button type="button" className="primary" onClick={() => setAdding(true)}>
+            Add instance
+          </button>
+        )}
       </div>
       {adding && <AddInstanceModal onClose={() => setAdding(false)} onCreated={(id) => navigate(`/instances/${id}`)} />}
       <ErrorNote error={instances.error ?? latest.error} />

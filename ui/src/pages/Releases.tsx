@@ -11,9 +11,12 @@ import { Badge, Empty, ErrorNote } from '../components/bits.js';
 import { DiffView } from '../components/DiffView.js';
 import { when } from '../format.js';
 import { useLoad } from '../hooks.js';
+import { useCan } from '../role.js';
 import { linkProps, navigate, useLocation } from '../router.js';
 
 export function ReleasesPage() {
+  // Publishing is an admin's (api/roles.ts); others see the catalog only.
+  const canPublish = useCan('admin');
   const { search } = useLocation();
   const releases = useLoad(() => api.releases(), []);
   const list = releases.data ?? [];
@@ -72,10 +75,12 @@ export function ReleasesPage() {
       )}
       {selected && <ReleaseCard key={selected} version={selected} />}
       {list.length > 1 && <CompareCard versions={list.map((r) => r.version)} initialFrom={search.get('from')} initialTo={search.get('to')} />}
-      <UploadCard onPublished={(version) => {
-        void releases.reload();
-        navigate(`/releases?version=${encodeURIComponent(version)}`);
-      }} />
+      {canPublish && (
+        <UploadCard onPublished={(version) => {
+          void releases.reload();
+          navigate(`/releases?version=${encodeURIComponent(version)}`);
+        }} />
+      )}
     </section>
   );
 }
