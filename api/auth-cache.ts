@@ -54,7 +54,17 @@ export function cachedAuthStore(store: AuthStore, opts: AuthCacheOptions = {}): 
     const pending = new Map<string, { generation: number; answer: Promise<T | undefined> }>();
     return (hash: string): Promise<T | undefined> => {
       const hit = cache.get(hash);
-      if (hit && now() - hit.readAt < ttlMs) return Promise.resolve(hit.found);
+      const age = hit ? now() - hit.readAt : Infinity;
+      if (age < ttlMs) {
+        // Read again ahead of expiry, in the background: a credential in use never expires under the requests
+        // (they would all wait for PostgreSQL at once), and what is served is still never older than ttlMs.
+        if (age >= ttlMs / 2 && !pending.has(hash)) load(hash).catch(() => {});
+        return Promise.resolve(hit!.found);
+      }
+      return load(hash);
+    };
+
+    function load(hash: string): Promise<T | undefined> {
       const shared = pending.get(hash);
       if (shared && shared.generation === generations) return shared.answer;
       const generation = generations;
@@ -77,7 +87,7 @@ export function cachedAuthStore(store: AuthStore, opts: AuthCacheOptions = {}): 
       );
       pending.set(hash, { generation, answer });
       return answer;
-    };
+    }
   }
 
   const wrapped: Record<string, unknown> = {};

@@ -66,7 +66,7 @@ describe('the verified-credential cache across control planes on one database', 
     expect(waited).toBeLessThan(AUTH_CACHE_TTL_MS + 1_000);
   });
 
-  it('serves a verified token from memory for the TTL, then reads it again, and never keeps an unknown one', async () => {
+  it('serves a verified token from memory, reads it again ahead of the TTL while in use, and never keeps an unknown one', async () => {
     let reads = 0;
     const store = createAuthStore(a.db.prisma);
     let t = 0;
@@ -82,17 +82,27 @@ describe('the verified-credential cache across control planes on one database', 
     );
     const hash = sha256(a.operator.token);
     expect((await cached.findToken(hash))?.operator.email).toBe(a.operator.email);
-    t = 999;
+    t = 499;
     await cached.findToken(hash);
     expect(reads).toBe(1);
-    t = 1_000;
-    await cached.findToken(hash);
+    // Past half the TTL: answered from memory, and read again in the background, so an entry in use does not expire.
+    t = 500;
+    expect((await cached.findToken(hash))?.operator.email).toBe(a.operator.email);
     expect(reads).toBe(2);
+    await new Promise((r) => setTimeout(r, 200)); // the background read lands, read at t = 500
+    t = 1_499;
+    await cached.findToken(hash);
+    expect(reads).toBe(3); // past half the TTL again: another background read
+    await new Promise((r) => setTimeout(r, 200));
+    // Not used for a whole TTL: read before answering.
+    t = 3_000;
+    await cached.findToken(hash);
+    expect(reads).toBe(4);
 
     const unknown = sha256('ddk_unknown');
     expect(await cached.findToken(unknown)).toBeUndefined();
     expect(await cached.findToken(unknown)).toBeUndefined();
-    expect(reads).toBe(4);
+    expect(reads).toBe(6);
   });
 
   it('shares one query among lookups that miss together, but not with one that started before a change', async () => {
