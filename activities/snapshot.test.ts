@@ -3,6 +3,7 @@
  * tenant, Temporal or database needed for what is checked here: which files
  * are read, and that only a reference comes back).
  */
+import { PIN_PATH } from '../core/image-pin.js';
 import { describe, expect, it } from 'vitest';
 import type { ExecutionDriver } from '../core/driver.js';
 import type { InstanceTarget, TenantSnapshot } from '../core/types.js';
@@ -51,8 +52,9 @@ describe('the sealed snapshot', () => {
   it("never reads a registered tenant's .env: drydock does not write it, so a rollback has nothing there to restore", async () => {
     const { activities, read, saved } = setup(true);
     await activities.snapshotTenantSealed(target, 'u1');
-    expect(read).toEqual([['docker-compose.yml']]);
-    expect(Object.keys(saved[0]!)).toEqual(['docker-compose.yml']);
+    // The managed compose file and the image pin; never the tenant's .env.
+    expect(read).toEqual([['docker-compose.yml', PIN_PATH]]);
+    expect(Object.keys(saved[0]!)).toEqual(['docker-compose.yml', PIN_PATH]);
   });
 
   it('says so when the sealed snapshot is gone before a rollback', async () => {

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AUTH_CACHE_TTL_MS, cachedAuthStore } from '../api/auth-cache.js';
 import { createAuthStore } from '../api/auth-store.js';
 import { sha256 } from '../api/auth.js';
-import { createTestDatabase, startControlPlaneOn, type TestControlPlane } from './support.js';
+import { createTestDatabase, sessionOf, startControlPlaneOn, type TestControlPlane } from './support.js';
 
 /** Polls until `path` answers 401 to `token`; returns how long that took after `since`. */
 async function msUntilRefused(cp: TestControlPlane, token: string, since: number, path = '/api/instances'): Promise<number> {
@@ -40,7 +40,9 @@ describe('the verified-credential cache across control planes on one database', 
   });
 
   it('refuses a token revoked on one control plane at once there, and within the cache TTL on the other', async () => {
-    const created = await a.api('POST', '/api/tokens', { name: 'revoked elsewhere' });
+    // Tokens are made from a signed-in session (api/roles.ts), not from another token.
+    const session = await sessionOf(a, a.operator);
+    const created = await a.request('POST', '/api/tokens', { body: { name: 'revoked elsewhere' }, headers: session });
     expect(created.status).toBe(201);
     const token = created.body.token as string;
     // Both have verified (and cached) it.

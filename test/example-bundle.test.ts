@@ -216,7 +216,7 @@ describe('the notes bundle through every path on a real Docker Compose tenant', 
       await rdriver.upAll({});
       const invite = await cp.api('POST', '/api/agents/invites', { expiresInMinutes: 30, slug: rslug });
       agent = spawnAgentProcess([
-        '--ccp-url', cp.url, '--invite-code', invite.body.code, '--slug', rslug, '--dir', rdir, '--name', 'Remote notes',
+        '--ccp-url', cp.url, '--insecure-http', '--invite-code', invite.body.code, '--slug', rslug, '--dir', rdir, '--name', 'Remote notes',
         '--listen', '127.0.0.1:0', '--state-dir', path.join(work, 'agent-state'), '--ca-fingerprint', invite.body.caFingerprint256,
         '--poll-ms', '100', '--backoff-ms', '100,200,400,1000',
         '--managed', 'docker-compose.yml,docker-compose.override.yml,.env,app/',
