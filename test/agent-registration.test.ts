@@ -408,6 +408,8 @@ describe('agent registration and approval', () => {
           END $$;
           CREATE TRIGGER audit_fail BEFORE INSERT ON "AuditEntry" FOR EACH ROW EXECUTE FUNCTION audit_fail();`);
         const slug = uniqueName('atom');
+        // Entries of this test only: other tests' refused invites come before.
+        const since = (await cp.db.prisma.auditEntry.aggregate({ _max: { id: true } }))._max.id ?? 0n;
         const status = async (id: string) => (await cp.db.prisma.agentRegistration.findUniqueOrThrow({ where: { id } })).status;
 
         await failing('invite.create');
@@ -444,7 +446,7 @@ describe('agent registration and approval', () => {
         expect((await cp.db.prisma.instance.findUniqueOrThrow({ where: { slug } })).agentUrl).toBe('https://10.3.3.1:7443');
 
         // None of the failed changes has an accepted entry; each failure is recorded as refused (by the request middleware).
-        const entries = await cp.db.prisma.auditEntry.findMany({ where: { OR: [{ targetId: { in: [firstId, secondId] } }, { action: 'invite.create', outcome: 'refused' }] }, orderBy: { id: 'asc' } });
+        const entries = await cp.db.prisma.auditEntry.findMany({ where: { id: { gt: since }, OR: [{ targetId: { in: [firstId, secondId] } }, { action: 'invite.create', outcome: 'refused' }] }, orderBy: { id: 'asc' } });
         expect(entries.map((e) => [e.action, e.outcome, e.targetId === firstId ? 'first' : e.targetId === secondId ? 'second' : e.targetId])).toEqual([
           ['invite.create', 'refused', null],
           ['agent.register', 'accepted', 'first'],
