@@ -19,7 +19,7 @@ import { createRouter as createReleasesRouter } from './routes/releases.js';
 
 export type AppDeps = InstancesRouterDeps & {
   log?: (m: string) => void;
-  agents?: AgentsRouterDeps;
+  agents?: Omit<AgentsRouterDeps, 'audit'>;
   rollouts?: RolloutRouterDeps;
   /** The newest upgrade of each instance (GET /api/upgrades), for the fleet view. */
   latestUpgrades?: OverviewRouterDeps['latestUpgrades'];
@@ -78,7 +78,7 @@ export function createApp(deps: AppDeps): Express {
   app.use('/api', createRouter({ ...deps, audit }));
   if (deps.catalog) app.use('/api', createReleasesRouter({ catalog: deps.catalog, platform: () => deps.planner.defaults, log: deps.log }));
   if (deps.latestUpgrades) app.use('/api', createOverviewRouter({ latestUpgrades: deps.latestUpgrades, temporalUiUrl: deps.temporalUiUrl }));
-  if (deps.agents) app.use('/api', createAgentsRouter(deps.agents));
+  if (deps.agents) app.use('/api', createAgentsRouter({ ...deps.agents, audit }));
   if (deps.rollouts) app.use('/api', createRolloutsRouter(deps.rollouts));
   app.use('/api', (req, _res, next) => next(notFound(`no route ${req.method} ${req.originalUrl}`)));
   if (deps.uiDir) app.use(serveUi(deps.uiDir));

@@ -301,8 +301,16 @@ export interface Replacement {
 
 const INVITE_SELECT = { id: true, slug: true, note: true, createdBy: true, createdAt: true, expiresAt: true, usedAt: true } as const;
 
+/**
+ * Built on a transaction's client (the audit log's, api/audit.ts), the agent
+ * repo's multi-step changes join that transaction rather than open their own:
+ * the change and its audit entry commit together or not at all.
+ */
 export function createAgentRepo(prisma: PrismaClient) {
   const asRegistration = (row: unknown) => row as RegistrationRecord;
+  // A transaction's client has no $transaction of its own.
+  const atomically = <T>(fn: (tx: PrismaClient) => Promise<T>): Promise<T> =>
+    typeof prisma.$transaction === 'function' ? prisma.$transaction((tx) => fn(tx as unknown as PrismaClient)) : fn(prisma);
   return {
     createInvite: (data: { codeHash: string; expiresAt: Date; slug?: string | null; note?: string | null; createdBy?: string | null }): Promise<InviteRecord> =>
       prisma.agentInvite.create({ data, select: INVITE_SELECT }),
@@ -315,7 +323,7 @@ export function createAgentRepo(prisma: PrismaClient) {
      * registrations racing on one code, exactly one gets it.
      */
     async register(codeHash: string, data: NewRegistration, now = new Date()): Promise<{ registration: RegistrationRecord } | { refused: InviteRefusal }> {
-      return prisma.$transaction(async (tx) => {
+      return atomically(async (tx) => {
         const invite = await tx.agentInvite.findUnique({ where: { codeHash } });
         if (!invite) return { refused: 'unknown' as const };
         if (invite.usedAt) return { refused: 'used' as const };
@@ -349,8 +357,8 @@ export function createAgentRepo(prisma: PrismaClient) {
     async approve(
       id: string,
       a: Approval,
-    ): Promise<{ registration: RegistrationRecord; instance: InstanceRecord } | { replaces: Replacement; registration: RegistrationRecord } | undefined> {
-      return prisma.$transaction(async (tx) => {
+    ): Promise<{ registration: RegistrationRecord; instance: InstanceRecord; replaced: Replacement } | { replaces: Replacement; registration: RegistrationRecord } | undefined> {
+      return atomically(async (tx) => {
         const pending = await tx.agentRegistration.findUnique({ where: { id }, select: { slug: true } });
         if (!pending) return undefined;
         await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`drydock-agent-approval:${pending.slug}`}))`;
@@ -358,9 +366,8 @@ export function createAgentRepo(prisma: PrismaClient) {
         if (reg.status !== 'pending') return undefined;
         const instance = await tx.instance.findUnique({ where: { slug: reg.slug } });
         const current = asRegistration(await tx.agentRegistration.findFirst({ where: { slug: reg.slug, status: 'approved' } })) ?? undefined;
-        if ((instance || current) && !a.confirmReplace) {
-          return { registration: reg, replaces: { instance: instance ? toInstance(instance) : undefined, agent: current } };
-        }
+        const replaced: Replacement = { instance: instance ? toInstance(instance) : undefined, agent: current };
+        if ((instance || current) && !a.confirmReplace) return { registration: reg, replaces: replaced };
         const now = new Date();
         await tx.agentRegistration.updateMany({
           where: { slug: reg.slug, status: 'approved' },
@@ -391,7 +398,7 @@ export function createAgentRepo(prisma: PrismaClient) {
             instanceId: linkedInstance.id,
           },
         });
-        return { registration: asRegistration(updated), instance: toInstance(linkedInstance) };
+        return { registration: asRegistration(updated), instance: toInstance(linkedInstance), replaced };
       });
     },
 
@@ -406,7 +413,7 @@ export function createAgentRepo(prisma: PrismaClient) {
 
     /** approved → revoked, and the instance loses its agent URL; undefined when it is not approved. */
     async revoke(id: string, revokedBy: string, reason: string | null): Promise<RegistrationRecord | undefined> {
-      return prisma.$transaction(async (tx) => {
+      return atomically(async (tx) => {
         const r = await tx.agentRegistration.updateMany({
           where: { id, status: 'approved' },
           data: { status: 'revoked', revokedBy, revokedAt: new Date(), reason },

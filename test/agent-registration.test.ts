@@ -2,7 +2,8 @@
  * Registration and approval through the real API on a real database, with
  * real CSRs: invite codes (single use, expiry, hashed), the two rate limits,
  * reject, link an existing instance, and the remote driver's view of an
- * approved agent that does not answer.
+ * approved agent that does not answer; and the audit entry of each decision,
+ * written in the decision's own transaction (issue 14).
  */
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { CONTROL_PLANE_CN, createCsr, generateKeyPair, keyFingerprint256, sha256Hex } from '../core/pki.js';
 import { caFingerprintOfInvite } from '../core/invite-code.js';
+import pg from 'pg';
 import { startTestControlPlane, uniqueName, type TestControlPlane } from './support.js';
 
 async function csrFor(slug: string) {
@@ -284,6 +286,182 @@ describe('agent registration and approval', () => {
       expect(over.status).toBe(429);
       expect(over.body.error).toMatch(/polls from this address/);
       expect((await postFrom('127.0.0.78', url, { registrationId: randomUUID(), slug: 'made-up' })).status).toBe(404);
+    });
+  });
+
+  describe('audit of agent decisions (issue 14)', () => {
+    const entriesOf = (targetId: string) => cp.db.prisma.auditEntry.findMany({ where: { targetId }, orderBy: { id: 'asc' } });
+
+    it('records invite, registration, approval (new, refused unconfirmed, confirmed replacement), rejection and revocation once each, with before and after', async () => {
+      const slug = uniqueName('aud');
+      // The harness's calls: its operator's API token.
+      const harness = { actorKind: 'token', actorId: cp.operator.id, actorName: cp.operator.email, tokenName: 'tests', targetKind: 'agent' };
+
+      const inv = await cp.api('POST', '/api/agents/invites', { slug, expiresInMinutes: 60 });
+      expect(inv.status).toBe(201);
+      const [invEntry, ...moreInv] = await entriesOf(inv.body.id);
+      expect(moreInv).toEqual([]);
+      expect(invEntry).toMatchObject({
+        ...harness,
+        action: 'invite.create',
+        targetKind: 'invite',
+        outcome: 'accepted',
+        after: { slug, anySlug: false, expiresAt: new Date(inv.body.expiresAt).toISOString(), note: null, code: 'set' },
+      });
+      // The code itself is in no entry.
+      const all = await cp.db.prisma.auditEntry.findMany();
+      expect(JSON.stringify(all, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))).not.toContain(inv.body.code);
+
+      const firstCsr = await csrFor(slug);
+      const first = await register(inv.body.code, slug, { csr: firstCsr, agentUrl: 'https://10.2.2.1:7443' });
+      expect(first.status).toBe(201);
+      const firstId = first.body.registrationId as string;
+      expect(await entriesOf(firstId)).toEqual([
+        expect.objectContaining({
+          actorKind: 'anonymous',
+          action: 'agent.register',
+          targetKind: 'agent',
+          outcome: 'accepted',
+          clientAddress: expect.stringMatching(/127\.0\.0\.\d+/),
+          after: { slug, agentUrl: 'https://10.2.2.1:7443', composeDir: `/srv/${slug}`, composeProjectName: slug, status: 'pending', keyFingerprint256: keyFingerprint256(firstCsr) },
+        }),
+      ]);
+      // A used code: refused with the reason, nothing registered.
+      const reused = await register(inv.body.code, slug);
+      expect(reused.status).toBe(403);
+      const refusedRegs = (await cp.db.prisma.auditEntry.findMany({ where: { action: 'agent.register', outcome: 'refused' } })).filter((e) => (e.after as { slug?: string } | null)?.slug === slug);
+      expect(refusedRegs).toEqual([expect.objectContaining({ actorKind: 'anonymous', reason: 'the invite code has been used already', targetId: null })]);
+
+      // A new slug: nothing replaced.
+      expect((await cp.api('POST', `/api/agents/registrations/${firstId}/approve`, {})).status).toBe(200);
+      const firstCert = (await cp.db.prisma.agentRegistration.findUniqueOrThrow({ where: { id: firstId } })).certFingerprint!;
+      const instance = await cp.db.prisma.instance.findUniqueOrThrow({ where: { slug } });
+      const [approvedEntry, ...moreApproved] = (await entriesOf(firstId)).slice(1);
+      expect(moreApproved).toEqual([]);
+      expect(approvedEntry).toMatchObject({
+        ...harness,
+        action: 'agent.approve',
+        outcome: 'accepted',
+        before: { instance: null, agent: null, status: 'pending' },
+        after: { registrationId: firstId, agentUrl: 'https://10.2.2.1:7443', keyFingerprint256: keyFingerprint256(firstCsr), certFingerprint256: firstCert, status: 'approved', instanceId: instance.id },
+      });
+
+      // A second agent for the slug: refused until confirmed, then the replaced URL and fingerprints before, the new ones after.
+      const secondCsr = await csrFor(slug);
+      const secondId = (await register((await invite({ slug })).code, slug, { csr: secondCsr, agentUrl: 'https://10.2.2.2:7443' })).body.registrationId as string;
+      expect((await cp.api('POST', `/api/agents/registrations/${secondId}/approve`, {})).status).toBe(409);
+      expect((await cp.api('POST', `/api/agents/registrations/${secondId}/approve`, { confirmReplace: true })).status).toBe(200);
+      const secondCert = (await cp.db.prisma.agentRegistration.findUniqueOrThrow({ where: { id: secondId } })).certFingerprint!;
+      const current = {
+        instance: { id: instance.id, name: instance.name, isRemote: true, agentUrl: 'https://10.2.2.1:7443' },
+        agent: { registrationId: firstId, agentUrl: 'https://10.2.2.1:7443', keyFingerprint256: keyFingerprint256(firstCsr), certFingerprint256: firstCert },
+      };
+      const replacement = { registrationId: secondId, agentUrl: 'https://10.2.2.2:7443', keyFingerprint256: keyFingerprint256(secondCsr) };
+      const [, unconfirmed, confirmed, ...moreSecond] = await entriesOf(secondId);
+      expect(moreSecond).toEqual([]);
+      expect(unconfirmed).toMatchObject({ ...harness, action: 'agent.approve', outcome: 'refused', reason: expect.stringMatching(/confirm with confirmReplace: true/), before: current, after: replacement });
+      expect(confirmed).toMatchObject({
+        ...harness,
+        action: 'agent.approve',
+        outcome: 'accepted',
+        reason: null,
+        before: { ...current, status: 'pending' },
+        after: { ...replacement, certFingerprint256: secondCert, status: 'approved', instanceId: instance.id },
+      });
+      expect(secondCert).not.toBe(firstCert);
+
+      const thirdId = (await register((await invite({ slug })).code, slug)).body.registrationId as string;
+      expect((await cp.api('POST', `/api/agents/registrations/${thirdId}/reject`, { reason: 'not ours' })).status).toBe(200);
+      expect((await cp.api('POST', `/api/agents/registrations/${thirdId}/reject`, {})).status).toBe(409);
+      const [, rejected, again, ...moreThird] = await entriesOf(thirdId);
+      expect(moreThird).toEqual([]);
+      expect(rejected).toMatchObject({ ...harness, action: 'agent.reject', outcome: 'accepted', before: { slug, status: 'pending' }, after: { slug, status: 'rejected', reason: 'not ours' } });
+      expect(again).toMatchObject({ ...harness, action: 'agent.reject', outcome: 'refused', reason: `registration ${thirdId} is rejected, not pending`, before: { slug, status: 'rejected' } });
+
+      expect((await cp.api('POST', `/api/agents/registrations/${secondId}/revoke`, { reason: 'host retired' })).status).toBe(200);
+      const [revoked, ...moreRevoked] = (await entriesOf(secondId)).slice(3);
+      expect(moreRevoked).toEqual([]);
+      const agent = { slug, agentUrl: 'https://10.2.2.2:7443', certFingerprint256: secondCert };
+      expect(revoked).toMatchObject({ ...harness, action: 'agent.revoke', outcome: 'accepted', before: { ...agent, status: 'approved' }, after: { ...agent, status: 'revoked', reason: 'host retired' } });
+
+      const missing = randomUUID();
+      expect((await cp.api('POST', `/api/agents/registrations/${missing}/revoke`, {})).status).toBe(404);
+      expect(await entriesOf(missing)).toEqual([expect.objectContaining({ ...harness, action: 'agent.revoke', outcome: 'refused', reason: `no registration with id ${missing}` })]);
+    });
+
+    it('changes nothing when its audit entry cannot be written (a trigger added by the test refuses it inside the transaction)', async () => {
+      const sql = new pg.Client({ connectionString: cp.db.url });
+      await sql.connect();
+      const failing = async (action: string | null) => {
+        await sql.query('DELETE FROM audit_fail');
+        if (action) await sql.query('INSERT INTO audit_fail VALUES ($1)', [action]);
+      };
+      try {
+        await sql.query(`
+          CREATE TABLE audit_fail (action text PRIMARY KEY);
+          CREATE FUNCTION audit_fail() RETURNS trigger LANGUAGE plpgsql AS $$
+          BEGIN
+            IF NEW.outcome = 'accepted' AND EXISTS (SELECT 1 FROM audit_fail WHERE action = NEW.action) THEN
+              RAISE EXCEPTION 'test: the audit entry of % cannot be written', NEW.action;
+            END IF;
+            RETURN NEW;
+          END $$;
+          CREATE TRIGGER audit_fail BEFORE INSERT ON "AuditEntry" FOR EACH ROW EXECUTE FUNCTION audit_fail();`);
+        const slug = uniqueName('atom');
+        // Entries of this test only: other tests' refused invites come before.
+        const since = (await cp.db.prisma.auditEntry.aggregate({ _max: { id: true } }))._max.id ?? 0n;
+        const status = async (id: string) => (await cp.db.prisma.agentRegistration.findUniqueOrThrow({ where: { id } })).status;
+
+        await failing('invite.create');
+        expect((await cp.api('POST', '/api/agents/invites', { slug })).status).toBe(500);
+        expect(await cp.db.prisma.agentInvite.count({ where: { slug } })).toBe(0);
+
+        await failing('agent.register');
+        const { id: inviteId, code } = await invite({ slug });
+        expect((await register(code, slug)).status).toBe(500);
+        expect(await cp.db.prisma.agentRegistration.count({ where: { slug } })).toBe(0);
+        expect((await cp.db.prisma.agentInvite.findUniqueOrThrow({ where: { id: inviteId } })).usedAt).toBeNull();
+
+        await failing('agent.approve');
+        const firstId = (await register(code, slug, { agentUrl: 'https://10.3.3.1:7443' })).body.registrationId as string;
+        expect((await cp.api('POST', `/api/agents/registrations/${firstId}/approve`, {})).status).toBe(500);
+        expect(await status(firstId)).toBe('pending');
+        expect(await cp.db.prisma.instance.count({ where: { slug } })).toBe(0);
+
+        await failing(null);
+        expect((await cp.api('POST', `/api/agents/registrations/${firstId}/approve`, {})).status).toBe(200);
+        const secondId = (await register((await invite({ slug })).code, slug, { agentUrl: 'https://10.3.3.2:7443' })).body.registrationId as string;
+        await failing('agent.approve');
+        expect((await cp.api('POST', `/api/agents/registrations/${secondId}/approve`, { confirmReplace: true })).status).toBe(500);
+        expect([await status(firstId), await status(secondId)]).toEqual(['approved', 'pending']);
+        expect((await cp.db.prisma.instance.findUniqueOrThrow({ where: { slug } })).agentUrl).toBe('https://10.3.3.1:7443');
+
+        await failing('agent.reject');
+        expect((await cp.api('POST', `/api/agents/registrations/${secondId}/reject`, {})).status).toBe(500);
+        expect(await status(secondId)).toBe('pending');
+
+        await failing('agent.revoke');
+        expect((await cp.api('POST', `/api/agents/registrations/${firstId}/revoke`, {})).status).toBe(500);
+        expect(await status(firstId)).toBe('approved');
+        expect((await cp.db.prisma.instance.findUniqueOrThrow({ where: { slug } })).agentUrl).toBe('https://10.3.3.1:7443');
+
+        // None of the failed changes has an accepted entry; each failure is recorded as refused (by the request middleware).
+        const entries = await cp.db.prisma.auditEntry.findMany({ where: { id: { gt: since }, OR: [{ targetId: { in: [firstId, secondId] } }, { action: 'invite.create', outcome: 'refused' }] }, orderBy: { id: 'asc' } });
+        expect(entries.map((e) => [e.action, e.outcome, e.targetId === firstId ? 'first' : e.targetId === secondId ? 'second' : e.targetId])).toEqual([
+          ['invite.create', 'refused', null],
+          ['agent.register', 'accepted', 'first'],
+          ['agent.approve', 'refused', 'first'],
+          ['agent.approve', 'accepted', 'first'],
+          ['agent.register', 'accepted', 'second'],
+          ['agent.approve', 'refused', 'second'],
+          ['agent.reject', 'refused', 'second'],
+          ['agent.revoke', 'refused', 'first'],
+        ]);
+        expect(entries.filter((e) => e.outcome === 'refused').map((e) => e.reason)).toEqual(Array(5).fill('internal error; see the control-plane log'));
+      } finally {
+        await sql.query('DROP TRIGGER IF EXISTS audit_fail ON "AuditEntry"; DROP FUNCTION IF EXISTS audit_fail(); DROP TABLE IF EXISTS audit_fail');
+        await sql.end();
+      }
     });
   });
 });

@@ -13,17 +13,21 @@
  * carries the CA's fingerprint (core/invite-code.ts). Approving a
  * registration for a slug that already has an instance or an approved agent
  * answers 409 with what would be replaced until `confirmReplace` is given.
+ *
+ * Each of these changes (invite, registration, approve, reject, revoke) is
+ * written with its audit entry in one transaction, before and after included;
+ * a refusal is recorded with its reason and changes nothing.
  */
 import { randomBytes } from 'node:crypto';
-import { Router, type Request } from 'express';
+import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
-import { badRequest, conflict, forbidden, notFound } from '../../core/errors.js';
+import { badRequest, conflict, forbidden, notFound, type DrydockError } from '../../core/errors.js';
 import { inviteCode } from '../../core/invite-code.js';
 import { keyFingerprint256, sha256Hex, type IssuedCertificate } from '../../core/pki.js';
 import { DEFAULT_CORE_SERVICES, PROJECT_NAME_RE, PROJECT_NAME_RULE, SERVICE_NAME_RE, SLUG_RE, SLUG_RULE } from '../../core/validation.js';
-import type { AgentRepo, InviteRefusal, RegistrationRecord, RegistrationStatus, Replacement } from '../../prisma/repositories.js';
+import { createAgentRepo, type AgentRepo, type InstanceRecord, type InviteRefusal, type RegistrationRecord, type RegistrationStatus, type Replacement } from '../../prisma/repositories.js';
 import { operatorOf } from '../auth.js';
-import { auditLocals } from '../audit.js';
+import { auditLocals, entryFor, type AuditLog, type NewAuditEntry } from '../audit.js';
 import { displayName } from '../schemas.js';
 import { createRateLimiter, rateLimit, tooManyRequests, type RateLimit } from '../rate-limit.js';
 
@@ -35,6 +39,8 @@ export interface AgentCa {
 
 export interface AgentsRouterDeps {
   agents: AgentRepo;
+  /** Set by createApp: each decision is written with its audit entry. */
+  audit: AuditLog;
   ca: AgentCa;
   rateLimits?: { register?: RateLimit; poll?: RateLimit; pollAddress?: RateLimit };
   log?: (m: string) => void;
@@ -142,6 +148,23 @@ function replacementView(reg: RegistrationRecord, r: Replacement) {
   };
 }
 
+/** The 409 of an approval that would replace something the operator has not confirmed. */
+function replacementConflict(reg: RegistrationRecord, view: ReturnType<typeof replacementView>): DrydockError {
+  const what = [
+    view.current.instance && `the instance ${reg.slug}${view.current.instance.agentUrl ? ` (agent ${view.current.instance.agentUrl})` : ' (run on this host)'}`,
+    view.current.agent && `the approved agent at ${view.current.agent.agentUrl}`,
+  ].filter(Boolean);
+  return conflict(`approving this registration re-points ${what.join(' and ')} to ${reg.agentUrl}; confirm with confirmReplace: true`, { replaces: view });
+}
+
+type Entry = Partial<NewAuditEntry> & Pick<NewAuditEntry, 'outcome'>;
+
+/** The refusal of a decision on a registration that is missing or not `wanted`, and its audit entry. */
+function undecidable(id: string, reg: RegistrationRecord | undefined, wanted: RegistrationStatus): { result: DrydockError; entry: Entry } {
+  const error = reg ? conflict(`registration ${id} is ${reg.status}, not ${wanted}`, { status: reg.status }) : notFound(`no registration with id ${id}`);
+  return { result: error, entry: { outcome: 'refused', reason: error.message, before: reg ? { slug: reg.slug, status: reg.status } : null } };
+}
+
 export function createRouter(deps: AgentsRouterDeps): Router {
   const router = Router();
   const log = deps.log ?? (() => {});
@@ -150,18 +173,38 @@ export function createRouter(deps: AgentsRouterDeps): Router {
   const pollAddressLimiter = createRateLimiter(deps.rateLimits?.pollAddress ?? POLL_ADDRESS_LIMIT);
   const clientAddress = (req: Request) => req.ip ?? req.socket.remoteAddress ?? 'unknown';
 
+  /** Runs a change on the agent repo with its audit entry in one transaction; a refused entry rolls the change back. */
+  async function audited<T>(req: Request, res: Response, fn: (agents: AgentRepo) => Promise<{ result: T; entry: Entry }>): Promise<T> {
+    const result = await deps.audit.transaction(async (tx) => {
+      const r = await fn(createAgentRepo(tx));
+      return { result: r.result, entry: entryFor(req, r.entry) };
+    });
+    auditLocals(res).audited = true;
+    return result;
+  }
+
+  /** Records a refusal found before any change is attempted, then answers it. */
+  async function refuse(req: Request, res: Response, r: { result: DrydockError; entry: Entry }): Promise<never> {
+    await deps.audit.write(entryFor(req, r.entry));
+    auditLocals(res).audited = true;
+    throw r.result;
+  }
+
   router.post('/agents/invites', async (req, res) => {
     const body = createInviteBody.parse(req.body ?? {});
     const code = inviteCode(randomBytes(18).toString('base64url'), deps.ca.fingerprint256);
-    const invite = await deps.agents.createInvite({
-      codeHash: sha256Hex(code),
-      expiresAt: new Date(Date.now() + body.expiresInMinutes * 60_000),
-      slug: body.slug ?? null,
-      note: body.note ?? null,
-      createdBy: operator(req),
+    const invite = await audited(req, res, async (agents) => {
+      const i = await agents.createInvite({
+        codeHash: sha256Hex(code),
+        expiresAt: new Date(Date.now() + body.expiresInMinutes * 60_000),
+        slug: body.slug ?? null,
+        note: body.note ?? null,
+        createdBy: operator(req),
+      });
+      // The code is shown here once; only its hash is kept, and the audit entry records only that it is set.
+      const after = { slug: i.slug, anySlug: i.slug === null, expiresAt: i.expiresAt.toISOString(), note: i.note, code: 'set' };
+      return { result: i, entry: { outcome: 'accepted', targetId: i.id, after } };
     });
-    // The code is shown here once; only its hash is kept (the audit entry records only that it is set).
-    Object.assign(auditLocals(res), { auditTarget: { kind: 'invite', id: invite.id }, auditAfter: { slug: invite.slug, expiresAt: invite.expiresAt, code: 'set' } });
     res.status(201).json({ ...invite, code, caFingerprint256: deps.ca.fingerprint256 });
   });
 
@@ -188,7 +231,7 @@ export function createRouter(deps: AgentsRouterDeps): Router {
         csrProblem = (err as Error).message;
       }
       if (csrProblem) throw badRequest(`csr: ${csrProblem}`);
-      const result = await deps.agents.register(sha256Hex(body.inviteCode), {
+      const data = {
         slug: body.slug,
         name: body.name ?? body.slug,
         agentUrl: body.agentUrl.replace(/\/$/, ''),
@@ -196,10 +239,16 @@ export function createRouter(deps: AgentsRouterDeps): Router {
         composeProjectName: body.composeProjectName ?? body.slug,
         csrPem: body.csr,
         clientAddress: req.ip ?? null,
+      };
+      const asked = { slug: data.slug, agentUrl: data.agentUrl, composeDir: data.composeDir, composeProjectName: data.composeProjectName };
+      const result = await audited<Awaited<ReturnType<AgentRepo['register']>>>(req, res, async (agents) => {
+        const r = await agents.register(sha256Hex(body.inviteCode), data);
+        return 'refused' in r
+          ? { result: r, entry: { outcome: 'refused', reason: REFUSED[r.refused], after: asked } }
+          : { result: r, entry: { outcome: 'accepted', targetId: r.registration.id, after: { ...asked, status: 'pending', keyFingerprint256: keyOf(r.registration) ?? null } } };
       });
       if ('refused' in result) throw forbidden(REFUSED[result.refused]);
       log(`agent registration ${result.registration.id} for ${body.slug} from ${req.ip} (${body.agentUrl}): pending approval`);
-      Object.assign(auditLocals(res), { auditTarget: { kind: 'agent', id: result.registration.id }, auditAfter: { slug: body.slug, agentUrl: body.agentUrl } });
       res.status(201).json({ registrationId: result.registration.id, status: 'pending' });
     },
   );
@@ -234,40 +283,34 @@ export function createRouter(deps: AgentsRouterDeps): Router {
     res.json(registrationView(reg));
   });
 
-  async function pendingOrConflict(id: string, wanted: RegistrationStatus): Promise<never> {
-    const reg = await deps.agents.getRegistration(id);
-    if (!reg) throw notFound(`no registration with id ${id}`);
-    throw conflict(`registration ${id} is ${reg.status}, not ${wanted}`, { status: reg.status });
-  }
-
   router.post('/agents/registrations/:id/approve', async (req, res) => {
     const { id } = idParam.parse(req.params);
     const body = approveBody.parse(req.body ?? {});
     const reg = await deps.agents.getRegistration(id);
-    if (!reg) throw notFound(`no registration with id ${id}`);
-    if (reg.status !== 'pending') return pendingOrConflict(id, 'pending');
+    if (reg?.status !== 'pending') return refuse(req, res, undecidable(id, reg, 'pending'));
     const cert = await deps.ca.signAgentCsr(reg.csrPem, reg.slug);
-    const approved = await deps.agents.approve(id, {
-      decidedBy: operator(req),
-      certPem: cert.certPem,
-      certSerial: cert.serial,
-      certFingerprint: cert.fingerprint256,
-      certNotAfter: cert.notAfter,
-      name: body.name,
-      coreServices: body.coreServices ?? [...DEFAULT_CORE_SERVICES],
-      confirmReplace: body.confirmReplace,
-    });
-    if (!approved) return pendingOrConflict(id, 'pending');
-    if ('replaces' in approved) {
-      const view = replacementView(approved.registration, approved.replaces);
-      const what = [
-        view.current.instance && `the instance ${reg.slug}${view.current.instance.agentUrl ? ` (agent ${view.current.instance.agentUrl})` : ' (run on this host)'}`,
-        view.current.agent && `the approved agent at ${view.current.agent.agentUrl}`,
-      ].filter(Boolean);
-      throw conflict(`approving this registration re-points ${what.join(' and ')} to ${reg.agentUrl}; confirm with confirmReplace: true`, {
-        replaces: view,
+    const approved = await audited<DrydockError | { registration: RegistrationRecord; instance: InstanceRecord }>(req, res, async (agents) => {
+      const a = await agents.approve(id, {
+        decidedBy: operator(req),
+        certPem: cert.certPem,
+        certSerial: cert.serial,
+        certFingerprint: cert.fingerprint256,
+        certNotAfter: cert.notAfter,
+        name: body.name,
+        coreServices: body.coreServices ?? [...DEFAULT_CORE_SERVICES],
+        confirmReplace: body.confirmReplace,
       });
-    }
+      // Another decision came first.
+      if (!a) return undecidable(id, await agents.getRegistration(id), 'pending');
+      const view = replacementView(a.registration, 'replaces' in a ? a.replaces : a.replaced);
+      if ('replaces' in a) {
+        const refusal = replacementConflict(reg, view);
+        return { result: refusal, entry: { outcome: 'refused', reason: refusal.message, before: view.current, after: view.replacement } };
+      }
+      const after = { ...view.replacement, certFingerprint256: cert.fingerprint256, status: 'approved', instanceId: a.instance.id };
+      return { result: a, entry: { outcome: 'accepted', before: { ...view.current, status: 'pending' }, after } };
+    });
+    if (approved instanceof Error) throw approved;
     log(`agent ${reg.slug} approved by ${operator(req)}: ${reg.agentUrl}`);
     res.json({ registration: registrationView(approved.registration), instance: approved.instance });
   });
@@ -275,18 +318,28 @@ export function createRouter(deps: AgentsRouterDeps): Router {
   router.post('/agents/registrations/:id/reject', async (req, res) => {
     const { id } = idParam.parse(req.params);
     const body = decisionBody.parse(req.body ?? {});
-    const reg = await deps.agents.reject(id, operator(req), body.reason ?? null);
-    if (!reg) return pendingOrConflict(id, 'pending');
-    res.json(registrationView(reg));
+    const rejected = await audited<DrydockError | RegistrationRecord>(req, res, async (agents) => {
+      const reg = await agents.reject(id, operator(req), body.reason ?? null);
+      if (!reg) return undecidable(id, await agents.getRegistration(id), 'pending');
+      const after = { slug: reg.slug, status: reg.status, reason: reg.reason };
+      return { result: reg, entry: { outcome: 'accepted', before: { slug: reg.slug, status: 'pending' }, after } };
+    });
+    if (rejected instanceof Error) throw rejected;
+    res.json(registrationView(rejected));
   });
 
   router.post('/agents/registrations/:id/revoke', async (req, res) => {
     const { id } = idParam.parse(req.params);
     const body = decisionBody.parse(req.body ?? {});
-    const reg = await deps.agents.revoke(id, operator(req), body.reason ?? null);
-    if (!reg) return pendingOrConflict(id, 'approved');
-    log(`agent ${reg.slug} revoked by ${operator(req)}`);
-    res.json(registrationView(reg));
+    const revoked = await audited<DrydockError | RegistrationRecord>(req, res, async (agents) => {
+      const reg = await agents.revoke(id, operator(req), body.reason ?? null);
+      if (!reg) return undecidable(id, await agents.getRegistration(id), 'approved');
+      const agent = { slug: reg.slug, agentUrl: reg.agentUrl, certFingerprint256: reg.certFingerprint };
+      return { result: reg, entry: { outcome: 'accepted', before: { ...agent, status: 'approved' }, after: { ...agent, status: reg.status, reason: reg.reason } } };
+    });
+    if (revoked instanceof Error) throw revoked;
+    log(`agent ${revoked.slug} revoked by ${operator(req)}`);
+    res.json(registrationView(revoked));
   });
 
   return router;
