@@ -35,7 +35,7 @@ import pg from 'pg';
 import { buildRenderContext, renderTemplates, type RenderDefaults } from '../core/render.js';
 import type { RolloutView } from '../core/types.js';
 import { resolveWaves, type WaveSpec } from '../core/waves.js';
-import { rolloutWorkflowId } from '../core/workflow-ids.js';
+import { rolloutWorkflowId } from '../workflows/surface.js';
 import { createTestDatabase } from '../test/support.js';
 import { loadTemplateSet } from '../templates/load.js';
 import { createKeyring } from '../core/keyring.js';

@@ -33,9 +33,6 @@ export interface UpgradeRequestOptions {
 }
 export type StepStatus = 'running' | 'succeeded' | 'failed';
 
-/** Search attributes drydock sets, registered as Keyword on the Temporal server. */
-export const SEARCH_ATTRIBUTE_NAMES = ['InstanceSlug', 'UpgradeMode', 'ImageTag', 'UpgradeStatus'] as const;
-
 export interface StepProgress {
   name: string;
   status: StepStatus;

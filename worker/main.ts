@@ -16,7 +16,7 @@ import { createDriverFactory } from './drivers.js';
 import { frontDoorFromEnv } from './front-door.js';
 import { defaultPlanner, releasesDirFromEnv, renderDefaultsFromEnv, withCatalog } from './planner.js';
 import { createWorker } from './worker.js';
-import { TASK_QUEUE } from '../core/workflow-ids.js';
+import { TASK_QUEUE } from '../workflows/surface.js';
 
 /** Remote instances are reached with the same CA as the API's (DRYDOCK_CA_DIR, default .data/ca). */
 async function remoteConfig(db: Awaited<ReturnType<typeof openDatabase>>) {

@@ -5,7 +5,7 @@
 import { DefaultLogger, NativeConnection, Runtime, Worker, type LogEntry, type LogLevel, type WorkerOptions as TemporalWorkerOptions } from '@temporalio/worker';
 import { createActivities, type FrontDoor } from '../activities/index.js';
 import type { ReleasePlanner } from '../activities/release-plan.js';
-import { TASK_QUEUE } from '../core/workflow-ids.js';
+import { TASK_QUEUE } from '../workflows/surface.js';
 import type { Keyring } from '../core/keyring.js';
 import type { Database } from '../prisma/db.js';
 import { createInstanceRepo, createUpgradeRepo } from '../prisma/repositories.js';

@@ -24,6 +24,7 @@ import {
 } from '../schemas.js';
 import { operatorOf } from '../auth.js';
 import type { UpgradeService } from '../upgrade-service.js';
+import { temporalWorkflowUrl } from '../../workflows/surface.js';
 
 export interface InstancesRouterDeps {
   instances: InstanceRepo;
@@ -240,9 +241,7 @@ export function createRouter(deps: InstancesRouterDeps): Router {
 export function upgradeView(u: UpgradeRecord, temporalUiUrl?: string) {
   return {
     ...u,
-    temporalUrl: temporalUiUrl
-      ? `${temporalUiUrl}/namespaces/default/workflows/${encodeURIComponent(u.workflowId)}${u.runId ? `/${u.runId}` : ''}/history`
-      : undefined,
+    temporalUrl: temporalUiUrl ? temporalWorkflowUrl(temporalUiUrl, u.workflowId, u.runId) : undefined,
   };
 }
 

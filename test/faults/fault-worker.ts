@@ -17,7 +17,7 @@
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import type { ExecutionDriver, OperationOptions } from '../../core/driver.js';
-import { TASK_QUEUE } from '../../core/workflow-ids.js';
+import { TASK_QUEUE } from '../../workflows/surface.js';
 import { openDatabase } from '../../prisma/db.js';
 import { createAgentRepo } from '../../prisma/repositories.js';
 import { openCa } from '../../worker/ca.js';
