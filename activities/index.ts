@@ -11,6 +11,7 @@ import type { ContainerState, ContentManifest, InstanceTarget, ReleasePlanSummar
 import type { InstanceRepo, UpgradeProgress, UpgradeRepo } from '../prisma/repositories.js';
 import type { SnapshotStore } from '../prisma/snapshot-store.js';
 import { pinEntries, PIN_PATH, renderImagePin } from '../core/image-pin.js';
+import { parseImageRef } from '../core/image-ref.js';
 import { ENV_PATH, hashOfRender, planRelease, renderRelease, resolveRelease, templatesOf, type ReleasePlanner } from './release-plan.js';
 
 export interface ActivityDeps {
@@ -78,7 +79,7 @@ export function createActivities(deps: ActivityDeps) {
     const images = (await tenantCall(() => driver.containerStates(services)))
       .filter((s) => s.imageId && s.imageRef)
       .map((s) => ({ service: s.service, imageRef: s.imageRef!, imageId: s.imageId }));
-    const coreTags = new Set(images.filter((i) => target.coreServices.includes(i.service)).map((i) => tagOf(i.imageRef)));
+    const coreTags = new Set(images.filter((i) => target.coreServices.includes(i.service)).map((i) => parseImageRef(i.imageRef).tag));
     const runningImageTag = coreTags.size === 1 ? [...coreTags][0]! : previousEffectiveImageTag;
     const snapshot: TenantSnapshot = { files, images, previousImageTag: instance.imageTag, runningImageTag, previousReleaseVersion: instance.releaseVersion };
     const size = JSON.stringify(snapshot).length;
@@ -334,11 +335,6 @@ async function pinAllowed<T>(fn: () => Promise<T>): Promise<T | undefined> {
     if (err instanceof TenantError && (err.code === 'path-rejected' || err.code === 'agent-refused')) return undefined;
     return tenantCall(() => Promise.reject(err));
   }
-}
-
-function tagOf(imageRef: string): string {
-  const at = imageRef.lastIndexOf(':');
-  return at > imageRef.lastIndexOf('/') ? imageRef.slice(at + 1) : 'latest';
 }
 
 /** Compose reads IMAGE_TAG from the process environment before `.env`, so no file is written. */

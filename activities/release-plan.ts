@@ -7,7 +7,7 @@
 import type { ExecutionDriver } from '../core/driver.js';
 import { envCoverage, parseEnvFile, type EnvCoverage } from '../core/env-file.js';
 import { badRequest } from '../core/errors.js';
-import { diffFile, type FileDiff } from '../core/file-diff.js';
+import { DEFAULT_MAX_DIFF_BYTES, diffFile, type FileDiff } from '../core/file-diff.js';
 import { planHash } from '../core/plan-hash.js';
 import type { Bundle } from '../core/bundle.js';
 import { renderBundle, ValuesError } from '../core/release-render.js';
@@ -81,7 +81,6 @@ export interface ReleasePlan {
 }
 
 export const ENV_PATH = '.env';
-export const DEFAULT_MAX_DIFF_BYTES = 64 * 1024;
 
 /** Renders the managed set; `.env` is left out for registered tenants, who keep their own. */
 export async function renderRelease(

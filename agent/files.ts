@@ -18,7 +18,7 @@ import { link, lstat, mkdir, open, readFile, realpath, rename, rm, unlink, utime
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { checkManagedPath } from '../core/managed-paths.js';
+import { isTenantContentPath, managedPathProblem, type ManagedPathRule, type PathProblem } from '../core/managed-paths.js';
 import { TENANT_CONTENT_DIRS } from '../core/types.js';
 
 export const MAX_PATH_BYTES = 4096;
@@ -98,43 +98,47 @@ export interface RestoreResult {
 // ---------------------------------------------------------------------------
 // Shape checks: pure, no disk access.
 
-/** Throws PathRejected unless `p` is a well-formed managed relative path. */
+/** The agent's wording of each rule core/managed-paths checks. */
+const DETAIL: Record<Exclude<ManagedPathRule, 'reserved-key'>, string> = {
+  empty: 'a path must not be empty',
+  nul: 'a path must not contain a NUL byte',
+  'control-character': 'a path must not contain a control character',
+  backslash: 'a path must not contain a backslash',
+  absolute: 'a path must be relative to the tenant root',
+  'drive-letter': 'a path must not start with a drive letter',
+  traversal: 'a path must not contain a `..` segment',
+  'not-normalized': 'a path must be normalized (no `.` segment, empty segment or trailing slash)',
+  'tenant-content': `${TENANT_CONTENT_DIRS.map((d) => `${d}/`).join(', ')} belong to the tenant`,
+};
+
+/**
+ * Throws PathRejected unless `p` is a well-formed managed relative path: the
+ * control plane's own rules (core/managed-paths), so the agent is never more
+ * lenient than it, plus the host's length limits and drydock's reserved names.
+ */
 export function checkPathShape(p: unknown, managed: readonly string[]): asserts p is string {
   if (typeof p !== 'string') throw new PathRejected(String(p), 'not-a-string', 'a path must be a string');
-  if (p === '') throw new PathRejected(p, 'empty', 'a path must not be empty');
-  if (p.includes('\0')) throw new PathRejected(p, 'nul', 'a path must not contain a NUL byte');
+  const found = managedPathProblem(p);
+  const reject = (f: PathProblem): never => {
+    throw f.rule === 'reserved-key' ? new PathRejected(p, 'invalid', `the path ${f.problem}`) : new PathRejected(p, f.rule, DETAIL[f.rule]);
+  };
+  if (found && (found.rule === 'empty' || found.rule === 'nul')) reject(found);
   if (Buffer.byteLength(p, 'utf8') > MAX_PATH_BYTES) {
     throw new PathRejected(p, 'too-long', `a path must be at most ${MAX_PATH_BYTES} bytes`);
   }
-  if (/[\u0001-\u001f\u007f]/.test(p)) throw new PathRejected(p, 'control-character', 'a path must not contain a control character');
-  if (p.includes('\\')) throw new PathRejected(p, 'backslash', 'a path must not contain a backslash');
-  if (p.startsWith('/') || path.isAbsolute(p)) throw new PathRejected(p, 'absolute', 'a path must be relative to the tenant root');
-  if (/^[A-Za-z]:/.test(p)) throw new PathRejected(p, 'drive-letter', 'a path must not start with a drive letter');
+  if (found && found.rule !== 'tenant-content' && found.rule !== 'reserved-key') reject(found);
   const segments = p.split('/');
-  if (segments.includes('..')) throw new PathRejected(p, 'traversal', 'a path must not contain a `..` segment');
-  if (path.posix.normalize(p) !== p || segments.some((s) => s === '' || s === '.')) {
-    throw new PathRejected(p, 'not-normalized', 'a path must be normalized (no `.` segment, empty segment or trailing slash)');
-  }
   if (segments.some((s) => Buffer.byteLength(s, 'utf8') > MAX_NAME_BYTES)) {
     throw new PathRejected(p, 'too-long', `each path component must be at most ${MAX_NAME_BYTES} bytes`);
   }
-  if (isTenantContent(segments[0] ?? '')) {
-    throw new PathRejected(p, 'tenant-content', `${TENANT_CONTENT_DIRS.map((d) => `${d}/`).join(', ')} belong to the tenant`);
-  }
+  if (found?.rule === 'tenant-content') reject(found);
   const name = segments[segments.length - 1] ?? '';
   // The lock file as a directory (`.drydock.lock/x`) would break the tenant lock for good, like the file itself.
   if (segments[0] === LOCK_FILE || name.startsWith(TMP_PREFIX)) {
     throw new PathRejected(p, 'reserved', 'the name is reserved for drydock\'s lock and temp files');
   }
-  // The control plane's own rules (core/managed-paths): the agent is never more lenient than it.
-  const problem = checkManagedPath(p);
-  if (problem) throw new PathRejected(p, 'invalid', `the path ${problem}`);
+  if (found) reject(found);
   if (!managed.includes(p)) throw new PathRejected(p, 'unmanaged', 'the path is not in the list of managed files');
-}
-
-function isTenantContent(firstSegment: string): boolean {
-  // Case-insensitively, so a case-insensitive filesystem cannot be used to reach them.
-  return TENANT_CONTENT_DIRS.some((d) => d.toLowerCase() === firstSegment.toLowerCase());
 }
 
 /** Shape-checks a whole batch, plus duplicates and file-vs-directory conflicts within it. */
@@ -207,7 +211,7 @@ async function resolveParent(realRoot: string, rel: string): Promise<Resolved> {
         throw new PathRejected(rel, 'symlink-escape', `parent ${show(segments.slice(0, i + 1).join('/'))} resolves outside the tenant root`);
       }
       const relReal = path.relative(realRoot, real);
-      if (relReal !== '' && isTenantContent(relReal.split(path.sep)[0] ?? '')) {
+      if (relReal !== '' && isTenantContentPath(relReal.split(path.sep)[0] ?? '')) {
         throw new PathRejected(rel, 'tenant-content', `parent ${show(segments.slice(0, i + 1).join('/'))} resolves into tenant content`);
       }
       st = await lstat(real);

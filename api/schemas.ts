@@ -508,20 +508,66 @@ export const agentRegistrationView = z.object({
   createdAt: isoDate,
 });
 
-/** Mirrors api/routes/agents.ts's bodies (that router keeps its own copies). */
-export const createInviteBody = z
+/** How long an invite lasts when the request does not say. */
+export const DEFAULT_INVITE_TTL_MINUTES = 24 * 60;
+
+const inviteFields = z
   .object({
-    expiresInMinutes: z.number().int().min(1).max(30 * 24 * 60).optional(),
+    expiresInMinutes: z.number().int().min(1).max(30 * 24 * 60).default(DEFAULT_INVITE_TTL_MINUTES),
     slug: z.string().regex(SLUG_RE, `must be ${SLUG_RULE}`).optional(),
+    /** An invite any slug may use: only when asked for. */
     anySlug: z.boolean().optional(),
     note: z.string().trim().max(500).optional(),
   })
-  .strict()
-  .refine((b) => (b.slug === undefined) === (b.anySlug === true), {
-    message: 'give the slug this invite is for, or choose any slug',
-    path: ['slug'],
-  });
+  .strict();
+/** An invite names its slug or says any slug may use it, not both. */
+const inviteBody = (message: string) =>
+  inviteFields.refine((b) => (b.slug === undefined) === (b.anySlug === true), { message, path: ['slug'] });
+
+/** POST /api/agents/invites. */
+export const createInviteBody = inviteBody('give the slug this invite is for, or anySlug: true for an invite any slug may use (not both)');
+/** The same body as the UI's invite form checks it, in the form's words. */
+export const createInviteForm = inviteBody('give the slug this invite is for, or choose any slug');
+
+/** Reject or revoke a registration. */
 export const agentDecisionBody = z.object({ reason: z.string().trim().max(500).optional() }).strict();
+
+const agentUrl = z
+  .string()
+  .max(2048)
+  .refine((u) => {
+    try {
+      const url = new URL(u);
+      return url.protocol === 'https:' && !url.username && !url.password && !url.search && !url.hash && (url.pathname === '/' || url.pathname === '');
+    } catch {
+      return false;
+    }
+  }, 'must be an https:// URL with no path, query or credentials');
+
+/** An agent asks to be trusted (POST /api/agents/register). */
+export const agentRegisterBody = z
+  .object({
+    inviteCode: z.string().min(1).max(200),
+    slug: z.string().regex(SLUG_RE, `must be ${SLUG_RULE}`),
+    csr: z.string().min(1).max(16 * 1024),
+    agentUrl,
+    name: displayName.optional(),
+    composeDir: z.string().min(1).max(4096).refine((p) => p.startsWith('/') && !p.includes('\0'), 'must be an absolute path'),
+    composeProjectName: z.string().regex(PROJECT_NAME_RE, `must be ${PROJECT_NAME_RULE}`).optional(),
+  })
+  .strict();
+
+/** An agent asks what became of its registration. */
+export const agentPollBody = z.object({ registrationId: z.string().uuid(), slug: z.string().regex(SLUG_RE, `must be ${SLUG_RULE}`) }).strict();
+
+export const agentApproveBody = z
+  .object({
+    name: displayName.optional(),
+    coreServices: z.array(z.string().regex(SERVICE_NAME_RE)).min(1).max(50).optional(),
+    /** The operator saw what approving replaces (the 409's `replaces`) and confirms it. */
+    confirmReplace: z.boolean().optional(),
+  })
+  .strict();
 
 // ---------------------------------------------------------------- rollouts
 

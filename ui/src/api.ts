@@ -17,7 +17,7 @@ import {
   patchOperatorBody,
   createdAgentInvite,
   createdApiToken,
-  createInviteBody,
+  createInviteForm,
   createInstanceBody,
   createTokenBody,
   errorResponse,
@@ -172,7 +172,7 @@ export const api = {
     call('POST', `/api/upgrades/${enc(upgradeId)}/${action}`, operatorActionResponse),
 
   invites: () => call('GET', '/api/agents/invites', z.array(agentInviteView)),
-  createInvite: (body: Input<typeof createInviteBody>) => call('POST', '/api/agents/invites', createdAgentInvite, validate(createInviteBody, body)),
+  createInvite: (body: Input<typeof createInviteForm>) => call('POST', '/api/agents/invites', createdAgentInvite, validate(createInviteForm, body)),
   registrations: () => call('GET', '/api/agents/registrations', z.array(agentRegistrationView)),
   /** Without confirmReplace, approving over an existing instance or agent answers 409 with `replaces` (ApiError.extra). */
   approve: (id: string, confirmReplace = false) =>
