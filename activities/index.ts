@@ -4,15 +4,16 @@
  * built by createActivities(deps); the worker's entry point makes the clients.
  */
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
-import { manifestChanges } from '../agent/tenant.js';
+import { manifestChanges } from '../core/content-manifest.js';
 import { PERMANENT_TENANT_ERRORS, TenantError, type ExecutionDriver } from '../core/driver.js';
 import { DrydockError } from '../core/errors.js';
+import { DEFAULT_FRONT_DOOR, type FrontDoor } from '../core/types.js';
 import type { ContainerState, ContentManifest, InstanceTarget, ReleasePlanSummary, SealedTenantSnapshot, TenantSnapshot, UpgradeMode } from '../core/types.js';
 import type { InstanceRepo, UpgradeProgress, UpgradeRepo } from '../prisma/repositories.js';
 import type { SnapshotStore } from '../prisma/snapshot-store.js';
 import { pinEntries, PIN_PATH, renderImagePin } from '../core/image-pin.js';
 import { parseImageRef } from '../core/image-ref.js';
-import { ENV_PATH, hashOfRender, planRelease, renderRelease, resolveRelease, templatesOf, type ReleasePlanner } from './release-plan.js';
+import { ENV_PATH, hashOfRender, planRelease, renderRelease, resolveRelease, templatesOf, type ReleasePlanner } from '../core/release-plan.js';
 
 export interface ActivityDeps {
   instances: InstanceRepo;
@@ -29,13 +30,6 @@ export interface ActivityDeps {
   verifyPollMs?: number;
 }
 
-export interface FrontDoor {
-  service: string;
-  port: number;
-  path: string;
-}
-
-export const DEFAULT_FRONT_DOOR: FrontDoor = { service: 'nginx', port: 80, path: '/' };
 const DEFAULT_MIN_FREE_DISK = 1024 ** 3;
 /** Workflow history payloads are limited to 2 MB (old, unsealed snapshots); keep a snapshot well under it. */
 const MAX_SNAPSHOT_BYTES = 1_500_000;

@@ -13,13 +13,13 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type { Keyring } from '../core/keyring.js';
 import { dataConverterFor } from '../worker/data-converter.js';
-import { findTemporalCli, REPO_ROOT, startDevServer, type DevServer } from '../worker/temporal-server.js';
+import { findTemporalCli, REPO_ROOT, startDevServer, type DevServer } from '../platform/temporal-server.js';
 import { DEFAULT_IMAGE_TAG, renderDefaultsFromEnv } from '../worker/planner.js';
 import { createRuntime } from '../platform/runtime.js';
 import type { Database } from '../prisma/db.js';
-import type { FrontDoor } from '../activities/index.js';
-import type { CommandRunner } from '../agent/run-command.js';
-import type { ReleasePlanner } from '../activities/release-plan.js';
+import type { FrontDoor } from '../core/types.js';
+import type { CommandRunner } from '../tenant/run-command.js';
+import type { ReleasePlanner } from '../core/release-plan.js';
 import { createApp } from './app.js';
 import { cachedAuthStore } from './auth-cache.js';
 import { fastUpgradeReads } from './upgrade-reads.js';
@@ -71,7 +71,7 @@ export interface ControlPlaneOptions {
   codecEndpoint?: string;
   /** The control plane's keys (Temporal payloads, snapshots); default DRYDOCK_SECRET_KEY or `<dataDir>/secret.keys`. */
   keyring?: Keyring;
-  /** Runs local instances' compose commands; default agent/run-command.ts (bench/overhead.ts wraps it to time compose). */
+  /** Runs local instances' compose commands; default tenant/run-command.ts (bench/overhead.ts wraps it to time compose). */
   commandRunner?: CommandRunner;
 }
 

@@ -25,7 +25,7 @@ import {
 } from '../core/types.js';
 import { operatorActionUpdate, SEARCH, TASK_QUEUE, upgradeWorkflowId, WORKFLOW_TYPE } from '../workflows/surface.js';
 import type { InstanceRecord, UpgradeRecord, UpgradeRepo } from '../prisma/repositories.js';
-import { resolveRelease, type ReleasePlanner } from '../activities/release-plan.js';
+import { resolveRelease, type ReleasePlanner } from '../core/release-plan.js';
 
 export interface StartedUpgradeView {
   upgradeId: string;

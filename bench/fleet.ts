@@ -40,7 +40,7 @@ import { createTestDatabase } from '../test/support.js';
 import { loadTemplateSet } from '../templates/load.js';
 import { createKeyring } from '../core/keyring.js';
 import { dataConverterFor, FAILURE_CONVERTER_PATH } from '../worker/data-converter.js';
-import { loadKeyring } from '../worker/keys.js';
+import { loadKeyring } from '../platform/keys.js';
 import { WORKER_TUNING } from '../worker/worker.js';
 import type { BenchResult, Measurement } from './harness.js';
 import type { ProcessConfig } from './control-plane-process.js';

@@ -39,7 +39,7 @@ export function isTenantContentPath(p: string): boolean {
   return first !== undefined && TENANT_CONTENT_DIRS.some((d) => d.toLowerCase() === first);
 }
 
-/** Which rule a path breaks, named as the agent reports it (agent/files.ts PathRule). */
+/** Which rule a path breaks, named as the agent reports it (tenant/files.ts PathRule). */
 export type ManagedPathRule =
   | 'empty'
   | 'nul'

@@ -185,3 +185,12 @@ export interface RolloutView {
   counts: Record<RolloutInstanceStatus, number>;
   log: string[];
 }
+
+/** What a full upgrade probes last: the tenant's public entry (DRYDOCK_FRONT_DOOR). */
+export interface FrontDoor {
+  service: string;
+  port: number;
+  path: string;
+}
+
+export const DEFAULT_FRONT_DOOR: FrontDoor = { service: 'nginx', port: 80, path: '/' };

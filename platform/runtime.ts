@@ -7,17 +7,17 @@
  * Temporal dev server).
  */
 import path from 'node:path';
-import type { FrontDoor } from '../activities/index.js';
-import type { ReleasePlanner } from '../activities/release-plan.js';
-import type { CommandRunner } from '../agent/run-command.js';
+import type { FrontDoor } from '../core/types.js';
+import type { ReleasePlanner } from '../core/release-plan.js';
+import type { CommandRunner } from '../tenant/run-command.js';
 import type { Keyring } from '../core/keyring.js';
 import type { RenderDefaults } from '../core/render.js';
 import { openDatabase, type Database } from '../prisma/db.js';
 import { createAgentRepo, createInstanceRepo, createReleaseRepo, createUpgradeRepo } from '../prisma/repositories.js';
 import { createCatalog, type ReleaseCatalog } from '../worker/catalog.js';
-import { openCa, type ControlPlaneCa } from '../worker/ca.js';
-import { createDriverFactory, type DriverFor } from '../worker/drivers.js';
-import { keyringFromEnv } from '../worker/keys.js';
+import { openCa, type ControlPlaneCa } from './ca.js';
+import { createDriverFactory, type DriverFor } from '../transports/drivers.js';
+import { keyringFromEnv } from './keys.js';
 import { defaultPlanner, releasesDirFromEnv, renderDefaultsFromEnv, withCatalog } from '../worker/planner.js';
 import { createWorker, type RunnableWorker } from '../worker/worker.js';
 
@@ -37,7 +37,7 @@ export interface RuntimeOptions {
   renderDefaults?: RenderDefaults;
   /** Defaults to the releases directory's default release. */
   planner?: ReleasePlanner;
-  /** Runs local instances' compose commands; default agent/run-command.ts. */
+  /** Runs local instances' compose commands; default tenant/run-command.ts. */
   commandRunner?: CommandRunner;
 }
 

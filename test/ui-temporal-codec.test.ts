@@ -19,7 +19,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findTemporalCli, freePort, startDevServer, type DevServer } from '../worker/temporal-server.js';
+import { findTemporalCli, freePort, startDevServer, type DevServer } from '../platform/temporal-server.js';
 import { launchChromium, screenshotsDir, type Browser } from './browser.js';
 import { createTestDatabase, startControlPlaneOn, uniqueName, waitForUpgradeStatus, type TestControlPlane } from './support.js';
 import { temporalWorkflowUrl } from '../workflows/surface.js';

@@ -4,7 +4,7 @@
  * releases and the opener of instance secrets, read from the environment by
  * the entry points.
  */
-import type { ReleasePlanner } from '../activities/release-plan.js';
+import type { ReleasePlanner } from '../core/release-plan.js';
 import type { Keyring } from '../core/keyring.js';
 import type { RenderDefaults } from '../core/render.js';
 import type { InstanceRepo } from '../prisma/repositories.js';

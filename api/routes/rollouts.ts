@@ -23,7 +23,7 @@ import { operatorOf } from '../auth.js';
 import { auditLocals } from '../audit.js';
 import { rolloutActionParam, rolloutBody, type RolloutBody } from '../schemas.js';
 import { resolveUpgradeTarget, targetOf, temporalCall } from '../upgrade-service.js';
-import type { ReleasePlanner } from '../../activities/release-plan.js';
+import type { ReleasePlanner } from '../../core/release-plan.js';
 
 export interface RolloutRouterDeps {
   instances: InstanceRepo;

@@ -16,7 +16,7 @@ import { openDatabase, type Database } from '../../prisma/db.js';
 import { createInstanceRepo, createUpgradeRepo, type InstanceRecord } from '../../prisma/repositories.js';
 import { BUNDLE_FILE, buildBundle, prebuiltBundleIsFresh } from '../../worker/bundle.js';
 import { createPlanner, renderDefaultsFromEnv } from '../../worker/planner.js';
-import { findTestServer } from '../../worker/temporal-server.js';
+import { findTestServer } from '../../platform/temporal-server.js';
 import { WORKER_TUNING } from '../../worker/worker.js';
 import { dataConverterFor } from '../../worker/data-converter.js';
 import { createSnapshotStore } from '../../prisma/snapshot-store.js';

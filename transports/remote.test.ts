@@ -4,10 +4,10 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TenantError, type ExecutionDriver } from '../core/driver.js';
 import { CONTROL_PLANE_CN, createCertificateAuthority, issueKeyAndCertificate, type CertificateAuthority } from '../core/pki.js';
-import { createRemoteDriver, secureContextOf, type RemoteCredentials } from './remote-driver.js';
+import { createRemoteDriver, secureContextOf, type RemoteCredentials } from './remote.js';
 import { DEFAULT_AGENT_MANAGED } from '../agent/guard.js';
 import { createAgentServer, type AgentServer } from '../agent/server.js';
-import { createTenantDriver } from '../agent/tenant.js';
+import { createTenantDriver } from '../tenant/tenant.js';
 
 /** The tenant driver on a temp dir, with compose stubbed where a test needs to hold it. */
 function tenantWithStubs(dir: string, stubs: Partial<ExecutionDriver>): ExecutionDriver {

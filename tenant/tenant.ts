@@ -245,9 +245,3 @@ function sha256File(file: string): Promise<string> {
     createReadStream(file).on('error', reject).on('data', (c) => h.update(c)).on('end', () => resolve(h.digest('hex')));
   });
 }
-
-/** Paths added, removed or changed between two manifests. */
-export function manifestChanges(before: ContentManifest, after: ContentManifest): string[] {
-  const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
-  return [...keys].filter((k) => before[k] !== after[k]).sort();
-}
