@@ -10,7 +10,7 @@ import type { CommandRunner } from '../tenant/run-command.js';
 import { TenantError, type ExecutionDriver } from '../core/driver.js';
 import { createRemoteDriver, type ApprovedAgent, type RemoteCredentials } from './remote.js';
 import { AGENT_OPERATIONS, type AgentOperation } from '../core/agent-protocol.js';
-import { withTenantLock } from '../tenant/files.js';
+import { withTenantLock } from '../tenant/lock.js';
 
 /** As the agent's default (--lock-stale-ms): a holder that died is taken over after this long. */
 export const LOCAL_LOCK_STALE_MS = 5 * 60 * 1000;

@@ -11,17 +11,7 @@ import { DEFAULT_CORE_SERVICES } from '../../core/validation.js';
 import type { ReleaseCatalog } from '../../worker/catalog.js';
 import { createValuesService } from '../values-service.js';
 import { resolveUpgradeTarget } from '../upgrade-service.js';
-import {
-  createInstanceBody,
-  valuesBody,
-  idParam,
-  operatorActionParam,
-  patchInstanceBody,
-  releasePreviewBody,
-  startFullUpgradeBody,
-  startImageUpgradeBody,
-  startReleaseUpgradeBody,
-} from '../schemas.js';
+import { createInstanceBody, valuesBody, idParam, operatorActionParam, patchInstanceBody, releasePreviewBody, startFullUpgradeBody, startImageUpgradeBody, startReleaseUpgradeBody } from '../schemas.js';
 import { operatorOf } from '../auth.js';
 import type { UpgradeService } from '../upgrade-service.js';
 import { temporalWorkflowUrl } from '../../workflows/surface.js';

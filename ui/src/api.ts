@@ -5,43 +5,8 @@
  * parsed with its schema, so a drift between API and UI shows as a message.
  */
 import { z } from 'zod';
-import {
-  agentDecisionBody,
-  agentInviteView,
-  agentRegistrationView,
-  apiTokenView,
-  auditPage,
-  createdOperator,
-  createOperatorBody,
-  operatorRecordView,
-  patchOperatorBody,
-  createdAgentInvite,
-  createdApiToken,
-  createInviteForm,
-  createInstanceBody,
-  createTokenBody,
-  errorResponse,
-  instanceView,
-  loginBody,
-  meResponse,
-  operatorActionResponse,
-  patchInstanceBody,
-  releasePreview,
-  releasePreviewBody,
-  rolloutActionResponse,
-  rolloutBody,
-  rolloutListItem,
-  rolloutPreview,
-  rolloutView,
-  startedRollout,
-  startedUpgrade,
-  startFullUpgradeBody,
-  startImageUpgradeBody,
-  startReleaseUpgradeBody,
-  upgradeView,
-  type AgentReplacementView,
-  valuesBody,
-} from '../../api/schemas.js';
+import { agentDecisionBody, createOperatorBody, patchOperatorBody, createInviteForm, createInstanceBody, createTokenBody, loginBody, patchInstanceBody, releasePreviewBody, rolloutBody, startFullUpgradeBody, startImageUpgradeBody, startReleaseUpgradeBody, valuesBody } from '../../api/schemas.js';
+import { agentInviteView, agentRegistrationView, apiTokenView, auditPage, createdOperator, operatorRecordView, createdAgentInvite, createdApiToken, errorResponse, instanceView, meResponse, operatorActionResponse, releasePreview, rolloutActionResponse, rolloutListItem, rolloutPreview, rolloutView, startedRollout, startedUpgrade, upgradeView, type AgentReplacementView } from '../../api/responses.js';
 import { publishedRelease, releaseDetail, releaseDiff, releaseListItem, valuesView } from '../../api/release-schemas.js';
 
 export interface FieldError {
