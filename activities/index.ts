@@ -4,14 +4,16 @@
  * built by createActivities(deps); the worker's entry point makes the clients.
  */
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
-import { manifestChanges } from '../agent/tenant.js';
+import { manifestChanges } from '../core/content-manifest.js';
 import { PERMANENT_TENANT_ERRORS, TenantError, type ExecutionDriver } from '../core/driver.js';
 import { DrydockError } from '../core/errors.js';
+import { DEFAULT_FRONT_DOOR, type FrontDoor } from '../core/types.js';
 import type { ContainerState, ContentManifest, InstanceTarget, ReleasePlanSummary, SealedTenantSnapshot, TenantSnapshot, UpgradeMode } from '../core/types.js';
 import type { InstanceRepo, UpgradeProgress, UpgradeRepo } from '../prisma/repositories.js';
 import type { SnapshotStore } from '../prisma/snapshot-store.js';
 import { pinEntries, PIN_PATH, renderImagePin } from '../core/image-pin.js';
-import { ENV_PATH, hashOfRender, planRelease, renderRelease, resolveRelease, templatesOf, type ReleasePlanner } from './release-plan.js';
+import { parseImageRef } from '../core/image-ref.js';
+import { ENV_PATH, hashOfRender, planRelease, renderRelease, resolveRelease, templatesOf, type ReleasePlanner } from '../core/release-plan.js';
 
 export interface ActivityDeps {
   instances: InstanceRepo;
@@ -28,13 +30,6 @@ export interface ActivityDeps {
   verifyPollMs?: number;
 }
 
-export interface FrontDoor {
-  service: string;
-  port: number;
-  path: string;
-}
-
-export const DEFAULT_FRONT_DOOR: FrontDoor = { service: 'nginx', port: 80, path: '/' };
 const DEFAULT_MIN_FREE_DISK = 1024 ** 3;
 /** Workflow history payloads are limited to 2 MB (old, unsealed snapshots); keep a snapshot well under it. */
 const MAX_SNAPSHOT_BYTES = 1_500_000;
@@ -78,7 +73,7 @@ export function createActivities(deps: ActivityDeps) {
     const images = (await tenantCall(() => driver.containerStates(services)))
       .filter((s) => s.imageId && s.imageRef)
       .map((s) => ({ service: s.service, imageRef: s.imageRef!, imageId: s.imageId }));
-    const coreTags = new Set(images.filter((i) => target.coreServices.includes(i.service)).map((i) => tagOf(i.imageRef)));
+    const coreTags = new Set(images.filter((i) => target.coreServices.includes(i.service)).map((i) => parseImageRef(i.imageRef).tag));
     const runningImageTag = coreTags.size === 1 ? [...coreTags][0]! : previousEffectiveImageTag;
     const snapshot: TenantSnapshot = { files, images, previousImageTag: instance.imageTag, runningImageTag, previousReleaseVersion: instance.releaseVersion };
     const size = JSON.stringify(snapshot).length;
@@ -334,11 +329,6 @@ async function pinAllowed<T>(fn: () => Promise<T>): Promise<T | undefined> {
     if (err instanceof TenantError && (err.code === 'path-rejected' || err.code === 'agent-refused')) return undefined;
     return tenantCall(() => Promise.reject(err));
   }
-}
-
-function tagOf(imageRef: string): string {
-  const at = imageRef.lastIndexOf(':');
-  return at > imageRef.lastIndexOf('/') ? imageRef.slice(at + 1) : 'latest';
 }
 
 /** Compose reads IMAGE_TAG from the process environment before `.env`, so no file is written. */

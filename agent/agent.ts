@@ -15,8 +15,8 @@ import type { ExecutionDriver } from '../core/driver.js';
 import { DEFAULT_AGENT_MANAGED } from './guard.js';
 import { classify, pollOnce, pollUntilDone, postJson, type Decision, type PollLoop, type PollSchedule } from './poll.js';
 import { createAgentServer, createMultiTenantAgentServer, type AgentServer, type MultiTenantAgentServer } from './server.js';
-import { createDockerEngine } from './engine.js';
-import { createTenantDriver, detectComposeVariant } from './tenant.js';
+import { createDockerEngine } from '../tenant/engine.js';
+import { createTenantDriver, detectComposeVariant } from '../tenant/tenant.js';
 
 /** What every agent process is configured with, however many tenants it serves. */
 interface AgentProcessConfig {

@@ -70,7 +70,6 @@ const ARGS: { [K in AgentOperation]: z.ZodType<unknown[]> } = {
   listServices: z.tuple([env.optional()]),
   contentManifest: z.tuple([z.array(z.string()).max(TENANT_CONTENT_DIRS.length)]),
   readFiles: z.tuple([z.array(pathArg).max(500)]),
-  diffFiles: z.tuple([z.array(fileBody).max(500), z.number().int().min(0).max(1024 * 1024).optional()]),
   writeFiles: z.tuple([z.array(pathArg).max(500), z.array(fileBody).max(500)]),
   pull: z.tuple([services, env]),
   recreate: z.tuple([services.min(1), env]),
@@ -122,9 +121,6 @@ export async function guardArguments(op: AgentOperation, raw: unknown, ctx: Guar
     case 'readFiles':
     case 'snapshotFiles':
       paths(args[0] as string[]);
-      break;
-    case 'diffFiles':
-      paths((args[0] as { path: string }[]).map((f) => f.path));
       break;
     case 'writeFiles': {
       const [managed, files] = args as [string[], { path: string }[]];

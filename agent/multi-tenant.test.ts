@@ -12,11 +12,11 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TenantError, type ExecutionDriver } from '../core/driver.js';
 import { CONTROL_PLANE_CN, createCertificateAuthority, issueKeyAndCertificate, type CertificateAuthority } from '../core/pki.js';
-import { createRemoteDriver, type RemoteCredentials } from '../worker/remote-driver.js';
+import { createRemoteDriver, type RemoteCredentials } from '../transports/remote.js';
 import { configFrom, multiConfigFrom, parseArgs } from './cli.js';
 import { DEFAULT_AGENT_MANAGED } from './guard.js';
 import { createMultiTenantAgentServer, type MultiTenantAgentServer } from './server.js';
-import { createTenantDriver } from './tenant.js';
+import { createTenantDriver } from '../tenant/tenant.js';
 
 function tenantDriver(dir: string, slug: string, stubs: Partial<ExecutionDriver> = {}): ExecutionDriver {
   const real = createTenantDriver({ compose: 'v1' }, { projectName: slug, dir });

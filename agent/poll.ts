@@ -10,7 +10,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import { readBody } from './http-body.js';
+import { readBody } from '../tenant/http-body.js';
 
 export interface PollSchedule {
   normalMs: number;

@@ -19,8 +19,8 @@ import type { TLSSocket } from 'node:tls';
 import { AGENT_API_PREFIX, AGENT_KEEPALIVE_MS, AGENT_OPERATIONS, isAgentOperation, type AgentErrorBody } from '../core/agent-protocol.js';
 import { TenantError, type ExecutionDriver } from '../core/driver.js';
 import { CONTROL_PLANE_CN } from '../core/agent-keys.js';
-import { withTenantLock } from './files.js';
-import { readBody } from './http-body.js';
+import { withTenantLock } from '../tenant/lock.js';
+import { readBody } from '../tenant/http-body.js';
 import { guardArguments } from './guard.js';
 
 interface ServerBaseOptions {

@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { caFingerprintOfInvite, inviteCode, normalizeFingerprint } from '../core/invite-code.js';
-import { REPO_ROOT } from '../worker/temporal-server.js';
+import { REPO_ROOT } from '../platform/temporal-server.js';
 import { caPinOf, checkControlPlaneUrl } from './agent.js';
 import { OPTION_SPECS } from './cli.js';
 

@@ -23,7 +23,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { openDatabase } from '../prisma/db.js';
-import { REPO_ROOT } from '../worker/temporal-server.js';
+import { REPO_ROOT } from '../platform/temporal-server.js';
 import { createAuthStore, type AuthStore, type OperatorRecord } from './auth-store.js';
 import { EMAIL_RE, hashPassword, newApiToken, normalizeEmail, passwordProblem, PID_FILE, sha256, TOKEN_PREFIX } from './auth.js';
 import { createAuditLog, type AuditLog, type NewAuditEntry } from './audit.js';

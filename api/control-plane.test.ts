@@ -5,7 +5,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { startTestControlPlane } from '../test/support.js';
-import { REPO_ROOT } from '../worker/temporal-server.js';
+import { REPO_ROOT } from '../platform/temporal-server.js';
 import { createApp } from './app.js';
 import { tlsFromEnv, trustProxyFromEnv } from './control-plane.js';
 

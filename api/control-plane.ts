@@ -11,20 +11,15 @@ import { createSecureContext } from 'node:tls';
 import type { Express } from 'express';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { openDatabase, type Database } from '../prisma/db.js';
-import { createAgentRepo, createInstanceRepo, createReleaseRepo, createUpgradeRepo } from '../prisma/repositories.js';
 import type { Keyring } from '../core/keyring.js';
-import { createCatalog } from '../worker/catalog.js';
-import { openCa } from '../worker/ca.js';
 import { dataConverterFor } from '../worker/data-converter.js';
-import { keyringFromEnv } from '../worker/keys.js';
-import { findTemporalCli, REPO_ROOT, startDevServer, type DevServer } from '../worker/temporal-server.js';
-import { createDriverFactory } from '../worker/drivers.js';
-import { defaultPlanner, releasesDirFromEnv, renderDefaultsFromEnv, withCatalog } from '../worker/planner.js';
-import { createWorker } from '../worker/worker.js';
-import type { FrontDoor } from '../activities/index.js';
-import type { CommandRunner } from '../agent/run-command.js';
-import type { ReleasePlanner } from '../activities/release-plan.js';
+import { findTemporalCli, REPO_ROOT, startDevServer, type DevServer } from '../platform/temporal-server.js';
+import { DEFAULT_IMAGE_TAG, renderDefaultsFromEnv } from '../worker/planner.js';
+import { createRuntime } from '../platform/runtime.js';
+import type { Database } from '../prisma/db.js';
+import type { FrontDoor } from '../core/types.js';
+import type { CommandRunner } from '../tenant/run-command.js';
+import type { ReleasePlanner } from '../core/release-plan.js';
 import { createApp } from './app.js';
 import { cachedAuthStore } from './auth-cache.js';
 import { fastUpgradeReads } from './upgrade-reads.js';
@@ -76,7 +71,7 @@ export interface ControlPlaneOptions {
   codecEndpoint?: string;
   /** The control plane's keys (Temporal payloads, snapshots); default DRYDOCK_SECRET_KEY or `<dataDir>/secret.keys`. */
   keyring?: Keyring;
-  /** Runs local instances' compose commands; default agent/run-command.ts (bench/overhead.ts wraps it to time compose). */
+  /** Runs local instances' compose commands; default tenant/run-command.ts (bench/overhead.ts wraps it to time compose). */
   commandRunner?: CommandRunner;
 }
 
@@ -159,8 +154,21 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     const trustProxy = opts.trustProxy ?? trustProxyFromEnv();
     const tlsFiles = opts.tls ?? tlsFromEnv();
     const tls = tlsFiles ? await loadTls(tlsFiles) : undefined;
-    const db = await openDatabase({ url: opts.databaseUrl, dataDir: path.join(dataDir, 'pglite'), log });
-    cleanups.push(() => db.close());
+    const defaultImageTag = opts.defaultImageTag ?? DEFAULT_IMAGE_TAG;
+    const runtime = await createRuntime({
+      databaseUrl: opts.databaseUrl,
+      dataDir,
+      log,
+      keyring: opts.keyring,
+      caDir: opts.caDir,
+      releasesDir: opts.releasesDir,
+      renderDefaults: { ...renderDefaultsFromEnv(), imageTag: defaultImageTag },
+      planner: opts.planner,
+      commandRunner: opts.commandRunner,
+    });
+    cleanups.push(() => runtime.close());
+    const { db, keyring, ca, driverFor, catalog, planner } = runtime;
+    const { instances, upgrades, agents } = runtime.repos;
     if (!db.embedded) log(`database: ${redact(db.url)}`);
     else {
       const pidFile = path.join(dataDir, PID_FILE);
@@ -168,7 +176,6 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       cleanups.push(() => rm(pidFile, { force: true }));
     }
 
-    const keyring = opts.keyring ?? (await keyringFromEnv(dataDir, log));
     // Verified credentials trusted for AUTH_CACHE_TTL_MS (api/auth-cache.ts): a revocation elsewhere is seen within that.
     const authStore = cachedAuthStore(createAuthStore(db.prisma));
     const firstOperator =
@@ -203,22 +210,8 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     cleanups.push(() => connection.close());
     const temporal = new Client({ connection, dataConverter: dataConverterFor(keyring) });
 
-    const defaultImageTag = opts.defaultImageTag ?? 'latest';
-    const ca = await openCa(opts.caDir ?? path.join(dataDir, 'ca'), log);
-    const agents = createAgentRepo(db.prisma);
-    const driverFor = await createDriverFactory({
-      log,
-      run: opts.commandRunner,
-      remote: { credentials: ca.clientCredentials, approvedAgent: agents.approvedAgent },
-    });
-    const renderDefaults = opts.planner?.defaults ?? { ...renderDefaultsFromEnv(), imageTag: defaultImageTag };
-    const releasesDir = opts.releasesDir ?? releasesDirFromEnv();
-    const catalog = createCatalog(createReleaseRepo(db.prisma), renderDefaults);
-    const loaded = await catalog.loadDir(releasesDir);
-    log(loaded.length > 0 ? `releases: ${loaded.map((b) => b.release.version).join(', ')} from ${releasesDir}` : `releases: ${releasesDir} is a template set without release.json; it renders as before`);
-    const planner = withCatalog(opts.planner ?? defaultPlanner(renderDefaults, releasesDir, catalog), catalog, createInstanceRepo(db.prisma), keyring);
     if (opts.runWorker ?? true) {
-      const w = await createWorker({ db, keyring, temporalAddress, taskQueue: opts.taskQueue, verifyPollMs: opts.verifyPollMs, driverFor, planner, frontDoor: opts.frontDoor });
+      const w = await runtime.createWorker({ temporalAddress, taskQueue: opts.taskQueue, verifyPollMs: opts.verifyPollMs, frontDoor: opts.frontDoor });
       const running = w.run();
       cleanups.push(async () => {
         // Temporal's runtime also shuts workers down on SIGINT/SIGTERM: a second request would only log an error.
@@ -228,8 +221,6 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     }
 
     const uiDir = opts.uiDir ?? path.join(REPO_ROOT, 'dist', 'ui');
-    const instances = createInstanceRepo(db.prisma);
-    const upgrades = createUpgradeRepo(db.prisma);
     const app = createApp({
       driverFor,
       planner,

@@ -3,6 +3,7 @@
  * TEMPORAL_ADDRESS, PORT, IMAGE_TAG and DRYDOCK_DATA_DIR override them.
  */
 import { frontDoorFromEnv } from '../worker/front-door.js';
+import { defaultImageTagFromEnv } from '../worker/planner.js';
 import { startControlPlane } from './control-plane.js';
 import { randomBytes } from 'node:crypto';
 
@@ -29,7 +30,7 @@ try {
     caDir: process.env.DRYDOCK_CA_DIR || undefined,
     port: process.env.PORT ? Number(process.env.PORT) : 3000,
     host: process.env.HOST || '127.0.0.1',
-    defaultImageTag: process.env.IMAGE_TAG || 'latest',
+    defaultImageTag: defaultImageTagFromEnv(),
     frontDoor: frontDoorFromEnv(process.env.DRYDOCK_FRONT_DOOR),
     parkTimeoutMs: process.env.DRYDOCK_PARK_TIMEOUT_HOURS ? Number(process.env.DRYDOCK_PARK_TIMEOUT_HOURS) * 3_600_000 : undefined,
   });

@@ -23,10 +23,9 @@ import {
   type UpgradeMode,
   type UpgradeRequestOptions,
 } from '../core/types.js';
-import { TASK_QUEUE, upgradeWorkflowId, WORKFLOW_TYPE } from '../core/workflow-ids.js';
-import { SEARCH } from '../workflows/search-attributes.js';
+import { operatorActionUpdate, SEARCH, TASK_QUEUE, upgradeWorkflowId, WORKFLOW_TYPE } from '../workflows/surface.js';
 import type { InstanceRecord, UpgradeRecord, UpgradeRepo } from '../prisma/repositories.js';
-import { resolveRelease, type ReleasePlanner } from '../activities/release-plan.js';
+import { resolveRelease, type ReleasePlanner } from '../core/release-plan.js';
 
 export interface StartedUpgradeView {
   upgradeId: string;
@@ -227,7 +226,7 @@ export function createUpgradeService(deps: UpgradeServiceDeps) {
       const handle = handleOf(upgrade);
       try {
         // Who decided travels with the decision: the workflow records it on the parked step.
-        return await call(() => handle.executeUpdate<unknown, [OperatorAction, string | undefined]>('operatorAction', { args: [action, by] }));
+        return await call(() => handle.executeUpdate(operatorActionUpdate, { args: [action, by] }));
       } catch (err) {
         if (err instanceof WorkflowUpdateFailedError) throw conflict(err.cause?.message ?? err.message);
         if (err instanceof WorkflowNotFoundError || /already completed/i.test(String((err as Error).message))) {

@@ -4,7 +4,7 @@
  * sealed with the key store (AES-256-GCM, AAD bound to the instance and the
  * name) and never answered: a view says which are set.
  */
-import { resolveRelease, type PlanInstance, type ReleasePlanner } from '../activities/release-plan.js';
+import { resolveRelease, type PlanInstance, type ReleasePlanner } from '../core/release-plan.js';
 import { checkValues, type Bundle } from '../core/bundle.js';
 import { badRequest } from '../core/errors.js';
 import type { Keyring } from '../core/keyring.js';

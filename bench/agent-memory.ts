@@ -20,7 +20,7 @@ import { promisify } from 'node:util';
 import { startControlPlane, type ControlPlane } from '../api/control-plane.js';
 import { createTestDatabase, createTestOperator } from '../test/support.js';
 import { createPlanner } from '../worker/planner.js';
-import { REPO_ROOT } from '../worker/temporal-server.js';
+import { REPO_ROOT } from '../platform/temporal-server.js';
 import type { BenchResult, Measurement } from './harness.js';
 import { timeUpgrade, type TimedUpgrade } from './overhead.js';
 import { apiClient, memoryOf, MiB, sampleRss, spawnNode, startOwnTemporal, type Api } from './processes.js';
@@ -91,7 +91,7 @@ export async function benchAgentMemory(): Promise<BenchResult> {
       notes: [
         "RSS of the agent process alone: compose runs as child processes (docker-compose / docker compose) whose memory is not the agent's.",
         'The target is judged on the shipped form: `npm run build:agent` bundles the agent into one file (dist/agent.mjs) that a tenant host runs with node 20, no node_modules. Under tsx the loader and its transpile cache add to the figure.',
-        'The agent talks to the Docker engine over its socket with node:http (agent/engine.ts) and makes its key and certificate request with node:crypto (core/agent-keys.ts); it loads neither a Docker client library nor an X.509 library.',
+        'The agent talks to the Docker engine over its socket with node:http (tenant/engine.ts) and makes its key and certificate request with node:crypto (core/agent-keys.ts); it loads neither a Docker client library nor an X.509 library.',
         'Wall times include the control plane calling the agent over mTLS (connections kept alive per approved certificate, 4 s idle); compose runs on the agent side, so it is not split out here (bench/overhead.ts does that for the in-process driver).',
       ],
     };

@@ -13,7 +13,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { startMultiTenantAgent } from '../agent/agent.js';
 import { multiConfigFrom, parseArgs } from '../agent/cli.js';
-import { createTenantDriver } from '../agent/tenant.js';
+import { createTenantDriver } from '../tenant/tenant.js';
 import { composeServices, createRecordingRunner, SimEngine, SIMULATED_LABEL } from './sim-compose.js';
 
 const engine = new SimEngine();

@@ -6,7 +6,7 @@
  *
  * The control plane runs in this process (API, worker, its own Temporal dev
  * server, a fresh database on the real PostgreSQL) with the real compose
- * runner (agent/run-command.ts) wrapped to time every call
+ * runner (tenant/run-command.ts) wrapped to time every call
  * (startControlPlane's `commandRunner`). Wall time: from the API request that
  * starts the upgrade to the workflow's result. Each upgrade moves the tenant
  * to a new tag, so every pull and recreate does real work.
@@ -22,7 +22,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { runCommand, type CommandRunner } from '../agent/run-command.js';
+import { runCommand, type CommandRunner } from '../tenant/run-command.js';
 import { startControlPlane, type ControlPlane } from '../api/control-plane.js';
 import { createTestDatabase, createTestOperator } from '../test/support.js';
 import { createPlanner } from '../worker/planner.js';
@@ -165,7 +165,7 @@ export async function benchOverhead(): Promise<BenchResult> {
     return {
       name: 'overhead',
       title: 'Orchestration overhead of one upgrade on a real Docker Compose tenant',
-      params: { reps, warmup: 1, tags, compose: 'real (agent/run-command.ts), every call timed', verifyPollMs: 100 },
+      params: { reps, warmup: 1, tags, compose: 'real (tenant/run-command.ts), every call timed', verifyPollMs: 100 },
       measurements,
       ratios: [
         { label: 'Quick Upgrade: wall / compose', value: med('quick', (u) => u.wallMs) / med('quick', (u) => u.composeMs) },

@@ -26,7 +26,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { readManagedFiles } from '../agent/files.js';
+import { readManagedFiles } from '../tenant/files.js';
 import { envCoverage } from '../core/env-file.js';
 import { createTwoFilesPatch, FILE_HEADERS_ONLY } from 'diff';
 import { diffFile, type DiffOptions, type FileDiff } from '../core/file-diff.js';
@@ -190,7 +190,7 @@ async function runPreview(): Promise<BenchResult> {
     // (a-io): the same, the current files read from disk through the tenant driver's file reader, and the answer as JSON.
     // Under a/ in the temp dir: some generated paths start with configs/, which the reader refuses at a tenant's top level (tenant content).
     const onDisk = pairs.map((p) => `a/${p.path}`);
-    const aio = await measure('(a-io) read 50 current files (agent/files.ts readManagedFiles) + (a) + JSON of the answer', fast, async () => {
+    const aio = await measure('(a-io) read 50 current files (tenant/files.ts readManagedFiles) + (a) + JSON of the answer', fast, async () => {
       const current = await readManagedFiles(dir, onDisk);
       const read = { ...tenant, pairs: pairs.map((p, i) => ({ ...p, current: current[onDisk[i]!] ?? undefined })) };
       return JSON.stringify(computePreview(templates, read)).length;
@@ -305,7 +305,7 @@ async function runPreview(): Promise<BenchResult> {
         `GNU diff on the worst file: ${gnuWorstWithSpawnMs.toFixed(1)} ms with its spawn, ${gnuWorstOwnMs.toFixed(1)} ms without: each (w-gnu) repetition ran it and then an empty \`diff -u /dev/null /dev/null\` (median ${spawnMs.toFixed(1)} ms), and the spawn's median is taken off.`,
         `The before (jsdiff, 200 ms budget) gave up, and diffFile showed the approximate region diff, on: ${[...jsdiffGaveUp].join(', ') || 'none'}.`,
         `Approximate (out of time) diffs over all repetitions of (b): ${approximate.length}; truncated at 256 KiB: ${diffs.filter((d) => d.truncated).length} (${diffs.filter((d) => d.truncated).map((d) => d.path).join(', ') || 'none'}).`,
-        '(a) includes rendering the real templates (5 small files), which are not part of the 50 diffed pairs, and is in memory; (a-io) adds reading the current files from disk through the tenant driver\'s reader (agent/files.ts, the local driver and the agent both use it; a remote agent adds its mTLS round trip) and the answer as JSON.',
+        '(a) includes rendering the real templates (5 small files), which are not part of the 50 diffed pairs, and is in memory; (a-io) adds reading the current files from disk through the tenant driver\'s reader (tenant/files.ts, the local driver and the agent both use it; a remote agent adds its mTLS round trip) and the answer as JSON.',
         '(c) includes process spawn, which (c0) measures alone, and reading the files from the page cache; GNU diff output is not truncated, diffFile cuts at 256 KiB after computing the whole diff.',
         'Per-file times are medians over the repetitions of (b) and (c); "by kind" sums them.',
         'heap/RSS Δ: the largest growth over one repetition of this Node process, a full GC run before each; garbage counts, the diff child processes do not.',

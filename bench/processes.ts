@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { findTemporalCli, freePort, REPO_ROOT, startDevServer, type DevServer } from '../worker/temporal-server.js';
+import { findTemporalCli, freePort, REPO_ROOT, startDevServer, type DevServer } from '../platform/temporal-server.js';
 
 /** Children still running: killed if the benchmark itself dies or is interrupted, so none outlives it. */
 const live = new Set<ChildProcess>();

@@ -9,13 +9,13 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { renderRelease } from '../activities/release-plan.js';
-import { createTenantDriver, detectComposeVariant } from '../agent/tenant.js';
+import { renderRelease } from '../core/release-plan.js';
+import { createTenantDriver, detectComposeVariant } from '../tenant/tenant.js';
 import type { RenderDefaults } from '../core/render.js';
 import { buildAndPushImage, registryAddress } from '../test/harness/images.js';
 import { releaseDefaultsForPrefix } from '../test/harness/release-tenant.js';
 import { createPlanner } from '../worker/planner.js';
-import { REPO_ROOT } from '../worker/temporal-server.js';
+import { REPO_ROOT } from '../platform/temporal-server.js';
 
 const run = promisify(execFile);
 

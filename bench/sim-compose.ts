@@ -2,7 +2,7 @@
  * SIMULATED COMPOSE, for the 1,000-tenant fleet benchmark only: no container
  * is pulled, created or started.
  *
- * - `createRecordingRunner` is a CommandRunner (agent/run-command.ts) that
+ * - `createRecordingRunner` is a CommandRunner (tenant/run-command.ts) that
  *   records every compose command line and returns at once with exit 0.
  *   `config --services` answers with the services the tenant's compose file
  *   declares (read from the file on disk, which the release upgrade really
@@ -19,9 +19,9 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { EngineError, type DockerEngine } from '../agent/engine.js';
+import { EngineError, type DockerEngine } from '../tenant/engine.js';
 import type { CommandLine } from '../core/compose.js';
-import type { CommandResult, CommandRunner } from '../agent/run-command.js';
+import type { CommandResult, CommandRunner } from '../tenant/run-command.js';
 
 export const SIMULATED_LABEL = 'simulated compose (recording CommandRunner + simulated engine state; no container runs)';
 
@@ -65,7 +65,7 @@ export class SimEngine {
     return this.containers.size;
   }
 
-  /** The dockerode subset agent/tenant.ts uses. */
+  /** The dockerode subset tenant/tenant.ts uses. */
   /** The engine API the tenant driver calls, answered from this simulated state. */
   asEngine(): DockerEngine {
     const byId = (id: string) => [...this.containers.values()].find((c) => c.id === id);

@@ -37,7 +37,6 @@ export const AGENT_OPERATIONS: { [K in keyof ExecutionDriver]-?: OperationSpec }
   listServices: { args: 1, maxBodyBytes: SMALL },
   contentManifest: { args: 1, maxBodyBytes: SMALL },
   readFiles: { args: 1, maxBodyBytes: SMALL },
-  diffFiles: { args: 2, maxBodyBytes: FILES },
   writeFiles: { args: 2, mutates: true, maxBodyBytes: FILES },
   pull: { args: 2, long: true, mutates: true, maxBodyBytes: SMALL },
   recreate: { args: 2, long: true, mutates: true, maxBodyBytes: SMALL },

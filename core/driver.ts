@@ -4,7 +4,6 @@
  * host) and remote (the same logic behind the agent, over mTLS).
  */
 import type { ContainerState, ContentManifest } from './types.js';
-import type { FileDiff } from './file-diff.js';
 
 
 export interface OperationOptions {
@@ -25,7 +24,6 @@ export interface ExecutionDriver {
    * Compares proposed content with each managed file: status and a unified
    * diff (`.env` values masked), cut at maxDiffBytes per file.
    */
-  diffFiles(files: { path: string; content: string }[], maxDiffBytes?: number): Promise<FileDiff[]>;
   /** Atomic per file and idempotent: identical content is not rewritten. Only `managed` paths. */
   writeFiles(managed: readonly string[], files: { path: string; content: string }[]): Promise<{ written: string[]; unchanged: string[] }>;
   /** No services: pull every service of the compose file. */

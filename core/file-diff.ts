@@ -11,6 +11,9 @@ import { FILE_HEADERS_ONLY, formatPatch } from 'diff';
 import { scanEnvFile, type EnvEntry } from './env-file.js';
 import { cpuTimeMs, minimalLineDiff, type LineChanges } from './line-diff.js';
 
+/** Per file: the release preview's default cut. */
+export const DEFAULT_MAX_DIFF_BYTES = 64 * 1024;
+
 export type FileDiffStatus = 'unchanged' | 'modified' | 'created';
 
 export interface FileDiff {

@@ -6,7 +6,7 @@
  * so it cannot be mislabelled, and is stored beside every ciphertext.
  *
  * Pure apart from node:crypto; loading the keys from the environment or the
- * data directory is worker/keys.ts.
+ * data directory is platform/keys.ts.
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 

@@ -39,35 +39,65 @@ export function isTenantContentPath(p: string): boolean {
   return first !== undefined && TENANT_CONTENT_DIRS.some((d) => d.toLowerCase() === first);
 }
 
+/** Which rule a path breaks, named as the agent reports it (tenant/files.ts PathRule). */
+export type ManagedPathRule =
+  | 'empty'
+  | 'nul'
+  | 'control-character'
+  | 'backslash'
+  | 'absolute'
+  | 'drive-letter'
+  | 'traversal'
+  | 'not-normalized'
+  | 'reserved-key'
+  | 'tenant-content';
+
+export interface PathProblem {
+  rule: ManagedPathRule;
+  /** Reads after "the path …". */
+  problem: string;
+}
+
 /**
  * The structural rules shared by managed paths and template names: relative,
  * `/`-separated, already normalized. Normalized-only (rather than normalizing
  * silently) so that one file has exactly one spelling, which is what makes
  * duplicate detection and the agent's check exact.
  */
-export function checkRelativePath(p: string): string | undefined {
-  if (p.length === 0) return 'is empty';
-  if (p.includes('\0')) return 'contains a NUL byte';
-  if (/[\u0001-\u001f\u007f]/.test(p)) return 'contains a control character';
-  if (p.includes('\\')) return 'contains a backslash (use "/" as the separator)';
-  if (p.startsWith('/')) return 'is absolute (it must be relative to the compose directory)';
-  if (/^[A-Za-z]:/.test(p)) return 'starts with a drive letter (it must be relative to the compose directory)';
+export function relativePathProblem(p: string): PathProblem | undefined {
+  const at = (rule: ManagedPathRule, problem: string): PathProblem => ({ rule, problem });
+  if (p.length === 0) return at('empty', 'is empty');
+  if (p.includes('\0')) return at('nul', 'contains a NUL byte');
+  if (/[\u0001-\u001f\u007f]/.test(p)) return at('control-character', 'contains a control character');
+  if (p.includes('\\')) return at('backslash', 'contains a backslash (use "/" as the separator)');
+  if (p.startsWith('/')) return at('absolute', 'is absolute (it must be relative to the compose directory)');
+  if (/^[A-Za-z]:/.test(p)) return at('drive-letter', 'starts with a drive letter (it must be relative to the compose directory)');
   const segments = p.split('/');
-  if (segments.includes('..')) return 'contains a ".." segment';
+  if (segments.includes('..')) return at('traversal', 'contains a ".." segment');
   if (segments.some((s) => s === '' || s === '.')) {
-    return `is not normalized (write it as "${lexicalSegments(p)?.join('/') ?? ''}")`;
+    return at('not-normalized', `is not normalized (write it as "${lexicalSegments(p)?.join('/') ?? ''}")`);
   }
   return undefined;
 }
 
-/** The problem with `p` as a path drydock writes, or undefined when it may be written. */
-export function checkManagedPath(p: string): string | undefined {
-  const structural = checkRelativePath(p);
+/** The problem with `p` as a path drydock writes, with the rule it breaks, or undefined when it may be written. */
+export function managedPathProblem(p: string): PathProblem | undefined {
+  const structural = relativePathProblem(p);
   if (structural) return structural;
   // Files travel in objects keyed by path (reads, snapshots, restores): this key would set the prototype instead.
-  if (p === '__proto__') return 'is "__proto__", which cannot be a key of the path-keyed records files travel in';
+  if (p === '__proto__') return { rule: 'reserved-key', problem: 'is "__proto__", which cannot be a key of the path-keyed records files travel in' };
   if (isTenantContentPath(p)) {
-    return `is tenant-owned content (drydock never writes under ${TENANT_CONTENT_DIRS.map((d) => `${d}/`).join(', ')})`;
+    return { rule: 'tenant-content', problem: `is tenant-owned content (drydock never writes under ${TENANT_CONTENT_DIRS.map((d) => `${d}/`).join(', ')})` };
   }
   return undefined;
+}
+
+/** relativePathProblem's text alone. */
+export function checkRelativePath(p: string): string | undefined {
+  return relativePathProblem(p)?.problem;
+}
+
+/** managedPathProblem's text alone. */
+export function checkManagedPath(p: string): string | undefined {
+  return managedPathProblem(p)?.problem;
 }

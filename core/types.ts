@@ -33,9 +33,6 @@ export interface UpgradeRequestOptions {
 }
 export type StepStatus = 'running' | 'succeeded' | 'failed';
 
-/** Search attributes drydock sets, registered as Keyword on the Temporal server. */
-export const SEARCH_ATTRIBUTE_NAMES = ['InstanceSlug', 'UpgradeMode', 'ImageTag', 'UpgradeStatus'] as const;
-
 export interface StepProgress {
   name: string;
   status: StepStatus;
@@ -188,3 +185,12 @@ export interface RolloutView {
   counts: Record<RolloutInstanceStatus, number>;
   log: string[];
 }
+
+/** What a full upgrade probes last: the tenant's public entry (DRYDOCK_FRONT_DOOR). */
+export interface FrontDoor {
+  service: string;
+  port: number;
+  path: string;
+}
+
+export const DEFAULT_FRONT_DOOR: FrontDoor = { service: 'nginx', port: 80, path: '/' };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { IMAGE_TAG_RE, PROJECT_NAME_RE, SERVICE_NAME_RE, SLUG_RE } from './validation.js';
-import { slugFromWorkflowId, upgradeWorkflowId } from './workflow-ids.js';
+import { slugFromWorkflowId, upgradeWorkflowId } from '../workflows/surface.js';
 
 describe('name grammars', () => {
   it.each(['acme', 'a', 'acme-2', '0x'])('accepts the slug %s', (s) => expect(SLUG_RE.test(s)).toBe(true));

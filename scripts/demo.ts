@@ -25,12 +25,12 @@ import { createInterface } from 'node:readline/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { create as createTar } from 'tar';
-import { createTenantDriver, detectComposeVariant } from '../agent/tenant.js';
+import { createTenantDriver, detectComposeVariant } from '../tenant/tenant.js';
 import { renderBundle } from '../core/release-render.js';
 import { bundleFromFiles } from '../templates/load.js';
 import { buildAndPushImage } from '../test/harness/images.js';
 import { renderDefaultsFromEnv } from '../worker/planner.js';
-import { REPO_ROOT } from '../worker/temporal-server.js';
+import { REPO_ROOT } from '../platform/temporal-server.js';
 
 const run = promisify(execFile);
 

@@ -26,7 +26,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { caFingerprintOfInvite } from '../core/invite-code.js';
 import { CONTROL_PLANE_CN, createCertificateAuthority, issueCertificate, issueKeyAndCertificate, parseCsr, type CertificateAuthority } from '../core/pki.js';
-import { REPO_ROOT } from '../worker/temporal-server.js';
+import { REPO_ROOT } from '../platform/temporal-server.js';
 import { callAgent } from './harness/agent-call.js';
 import { treeChecksums } from './harness/release-tenant.js';
 import { startTestControlPlane, uniqueName, waitFor, type TestControlPlane } from './support.js';

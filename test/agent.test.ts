@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExecutionDriver } from '../core/driver.js';
 import { CONTROL_PLANE_CN, createCertificateAuthority, issueKeyAndCertificate } from '../core/pki.js';
 import { createPlanner } from '../worker/planner.js';
-import { REPO_ROOT } from '../worker/temporal-server.js';
+import { REPO_ROOT } from '../platform/temporal-server.js';
 import { callAgent } from './harness/agent-call.js';
 import { createReleaseTenant, pushReleaseImages, releaseDefaults, RELEASE_SERVICES, treeChecksums, type ReleaseTenant } from './harness/release-tenant.js';
 import { startTestControlPlane, uniqueName, waitFor, waitForUpgradeEnd, waitForUpgradeStatus, type TestControlPlane } from './support.js';

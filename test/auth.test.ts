@@ -19,7 +19,7 @@ import { createAuditLog } from '../api/audit.js';
 import { createSignInLimiter, delayAfter } from '../api/sign-in-limiter.js';
 import { createInstanceRepo, createUpgradeRepo } from '../prisma/repositories.js';
 import { openDatabase } from '../prisma/db.js';
-import { createDriverFactory } from '../worker/drivers.js';
+import { createDriverFactory } from '../transports/drivers.js';
 import { createPlanner, renderDefaultsFromEnv } from '../worker/planner.js';
 import { createUpgradeService } from '../api/upgrade-service.js';
 import { createTestDatabase, sessionOf, startTestControlPlane, uniqueName, waitForUpgradeStatus, type TestControlPlane } from './support.js';

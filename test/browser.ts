@@ -9,7 +9,7 @@ import path from 'node:path';
 import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { expect } from 'vitest';
 import { build } from 'vite';
-import { REPO_ROOT } from '../worker/temporal-server.js';
+import { REPO_ROOT } from '../platform/temporal-server.js';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 

@@ -11,8 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { detectComposeVariant } from '../agent/tenant.js';
-import { REPO_ROOT } from '../worker/temporal-server.js';
+import { detectComposeVariant } from '../tenant/tenant.js';
+import { REPO_ROOT } from '../platform/temporal-server.js';
 import { DEMO_RELEASES, DEMO_TAGS } from '../scripts/demo.js';
 import { startTestControlPlane, uniqueName, waitForUpgradeEnd, type TestControlPlane } from './support.js';
 

@@ -19,7 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTenantDriver, detectComposeVariant } from '../agent/tenant.js';
+import { createTenantDriver, detectComposeVariant } from '../tenant/tenant.js';
 import type { ComposeVariant } from '../core/compose.js';
 import type { ExecutionDriver } from '../core/driver.js';
 import { renderBundle } from '../core/release-render.js';

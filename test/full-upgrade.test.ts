@@ -8,11 +8,11 @@ import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ReleasePlanner } from '../activities/release-plan.js';
+import type { ReleasePlanner } from '../core/release-plan.js';
 import type { ExecutionDriver } from '../core/driver.js';
 import type { RenderDefaults } from '../core/render.js';
 import { loadTemplateSet } from '../templates/load.js';
-import { findTemporalCli } from '../worker/temporal-server.js';
+import { findTemporalCli } from '../platform/temporal-server.js';
 import { buildAndPushImage } from './harness/images.js';
 import {
   checksums as treeChecksums,

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { writeBundle } from '../worker/bundle.js';
-import { findTemporalCli, findTestServer, freePort, REPO_ROOT, startDevServer } from '../worker/temporal-server.js';
+import { findTemporalCli, findTestServer, freePort, REPO_ROOT, startDevServer } from '../platform/temporal-server.js';
 
 const run = promisify(execFile);
 

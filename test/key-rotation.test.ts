@@ -12,7 +12,7 @@ import { execFile } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKeyring, generateKey, parseKeys } from '../core/keyring.js';
 import { KEY_ID_METADATA } from '../worker/data-converter.js';
-import { findTemporalCli } from '../worker/temporal-server.js';
+import { findTemporalCli } from '../platform/temporal-server.js';
 import { createTestDatabase, startControlPlaneOn, uniqueName, waitForUpgradeStatus, type TestControlPlane } from './support.js';
 
 const ring = (...keys: string[]) => createKeyring(keys.map((k) => parseKeys(k, 'test')[0]!));

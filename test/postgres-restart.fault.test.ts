@@ -12,6 +12,7 @@ import { buildAndPushImage, registryAddress } from './harness/images.js';
 import { createTenant, type Tenant } from './harness/tenant.js';
 import { sleep, startControlPlaneOn, startThrowawayPostgres, waitForStep, type ThrowawayPostgres } from './faults/support.js';
 import { uniqueName, waitForUpgradeEnd, type TestControlPlane } from './support.js';
+import { progressQuery } from '../workflows/surface.js';
 
 const OUTAGE_MS = Number(process.env.DRYDOCK_PG_OUTAGE_MS ?? 12_000);
 
@@ -57,7 +58,7 @@ describe('PostgreSQL restarted during an upgrade', () => {
     const down = Date.now();
     const answers: Record<string, number> = {};
     const errors = new Set<string>();
-    const progressSeen = new Set<string>();
+    const progressSeen = new Set<string | null>();
     while (Date.now() - down < OUTAGE_MS) {
       for (const p of [`/api/upgrades/${upgradeId}`, `/api/instances/${instanceId}`, '/api/instances']) {
         const res = await cp.api('GET', p);
@@ -65,7 +66,7 @@ describe('PostgreSQL restarted during an upgrade', () => {
         if (res.status !== 200) errors.add(`${res.status} ${res.body?.error} (${res.body?.dependency})`);
       }
       // The workflow itself is fine: it shows where it is, waiting to record it.
-      const view = await cp.temporal.workflow.getHandle(workflowId).query<{ currentStep: string }>('progress');
+      const view = await cp.temporal.workflow.getHandle(workflowId).query(progressQuery);
       progressSeen.add(view.currentStep);
       await sleep(500);
     }

@@ -7,10 +7,10 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { renderRelease } from '../activities/release-plan.js';
+import { renderRelease } from '../core/release-plan.js';
 import type { RenderDefaults } from '../core/render.js';
 import { createPlanner } from '../worker/planner.js';
-import { REPO_ROOT } from '../worker/temporal-server.js';
+import { REPO_ROOT } from '../platform/temporal-server.js';
 import { createAuditLog } from '../api/audit.js';
 import {
   checksums as treeChecksums,

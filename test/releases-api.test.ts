@@ -11,7 +11,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { create as createTar } from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { instanceValuesView, releaseDetail, releaseDiff, releaseSummary, publishedRelease } from '../api/schemas.js';
+import { instanceValuesView, releaseDetail, releaseDiff, releaseSummary, publishedRelease } from '../api/responses.js';
 import { startTestControlPlane, uniqueName, type TestControlPlane } from './support.js';
 
 const EXAMPLES = path.join(import.meta.dirname, '..', 'examples', 'notes');

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FleetRolloutInput, RolloutView } from '../core/types.js';
-import { rolloutWorkflowId } from '../core/workflow-ids.js';
+import { ROLLOUT_WORKFLOW_TYPE, rolloutWorkflowId } from '../workflows/surface.js';
 import { createAuditLog } from '../api/audit.js';
 import { buildAndPushImage, registryAddress, type BuiltImage } from './harness/images.js';
 import { APP_SERVICES, createTenant, type Tenant } from './harness/tenant.js';
@@ -180,7 +180,7 @@ describe('fleet rollouts on real tenants', () => {
       perInstanceTimeoutMs: 60_000,
       continueAsNewAfterEvents: 1,
     };
-    const handle = await cp.temporal.workflow.start('fleetRollout', { taskQueue: cp.taskQueue, workflowId: rolloutWorkflowId(rolloutId), args: [input] });
+    const handle = await cp.temporal.workflow.start(ROLLOUT_WORKFLOW_TYPE, { taskQueue: cp.taskQueue, workflowId: rolloutWorkflowId(rolloutId), args: [input] });
     const end: RolloutView = await handle.result();
     expect(end.counts).toMatchObject({ failed: 3, pending: 0 });
     expect(end.log.filter((l) => l.includes('continuing as new'))).toHaveLength(2);

@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import path from 'node:path';
 import pg from 'pg';
 import { TERMINAL_STATUSES } from '../core/types.js';
-import { findTemporalCli } from '../worker/temporal-server.js';
+import { findTemporalCli } from '../platform/temporal-server.js';
 import { startControlPlane, type ControlPlane, type ControlPlaneOptions } from '../api/control-plane.js';
 import { createAuthStore } from '../api/auth-store.js';
 import { hashPassword, newApiToken, sha256, TOKEN_PREFIX } from '../api/auth.js';

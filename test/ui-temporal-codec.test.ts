@@ -19,9 +19,10 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findTemporalCli, freePort, startDevServer, type DevServer } from '../worker/temporal-server.js';
+import { findTemporalCli, freePort, startDevServer, type DevServer } from '../platform/temporal-server.js';
 import { launchChromium, screenshotsDir, type Browser } from './browser.js';
 import { createTestDatabase, startControlPlaneOn, uniqueName, waitForUpgradeStatus, type TestControlPlane } from './support.js';
+import { temporalWorkflowUrl } from '../workflows/surface.js';
 
 const run = promisify(execFile);
 
@@ -69,7 +70,7 @@ describe('the Temporal web console through the codec server', () => {
     ({ workflowId, runId } = started.body);
     const parked = await waitForUpgradeStatus(cp, started.body.upgradeId, ['needs-attention']);
     expect(parked.error).toMatch(/not-declared not in the compose file/);
-    workflowUrl = `${server.uiUrl}/namespaces/default/workflows/${encodeURIComponent(workflowId)}/${runId}/history`;
+    workflowUrl = temporalWorkflowUrl(server.uiUrl, workflowId, runId);
   });
 
   afterAll(async () => {

@@ -3,7 +3,7 @@
  * `dataConverterFor(keyring)`, so workflow and activity inputs, results,
  * signals, updates, queries, memos and failure messages reach Temporal only
  * as AES-256-GCM ciphertext, sealed with the control plane's keyring (the
- * same keys as instance secrets; worker/keys.ts). Search attributes stay
+ * same keys as instance secrets; platform/keys.ts). Search attributes stay
  * plain: they are indexes, and drydock puts only slugs, modes, tags and
  * statuses in them.
  *

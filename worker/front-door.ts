@@ -1,4 +1,4 @@
-import type { FrontDoor } from '../activities/index.js';
+import type { FrontDoor } from '../core/types.js';
 
 /**
  * DRYDOCK_FRONT_DOOR, `service:port/path` (e.g. `nginx:80/`): what a full

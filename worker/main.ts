@@ -6,23 +6,9 @@
  * DRYDOCK_FRONT_DOOR and the keys (DRYDOCK_SECRET_KEY, or the key file in
  * DRYDOCK_DATA_DIR) must match the API's.
  */
-import path from 'node:path';
-import { openDatabase } from '../prisma/db.js';
-import { createAgentRepo, createInstanceRepo, createReleaseRepo } from '../prisma/repositories.js';
-import { createCatalog } from './catalog.js';
-import { keyringFromEnv } from './keys.js';
-import { openCa } from './ca.js';
-import { createDriverFactory } from './drivers.js';
+import { createRuntime } from '../platform/runtime.js';
 import { frontDoorFromEnv } from './front-door.js';
-import { defaultPlanner, releasesDirFromEnv, renderDefaultsFromEnv, withCatalog } from './planner.js';
-import { createWorker } from './worker.js';
-import { TASK_QUEUE } from '../core/workflow-ids.js';
-
-/** Remote instances are reached with the same CA as the API's (DRYDOCK_CA_DIR, default .data/ca). */
-async function remoteConfig(db: Awaited<ReturnType<typeof openDatabase>>) {
-  const ca = await openCa(process.env.DRYDOCK_CA_DIR || path.join(process.env.DRYDOCK_DATA_DIR || '.data', 'ca'), console.log);
-  return { credentials: ca.clientCredentials, approvedAgent: createAgentRepo(db.prisma).approvedAgent };
-}
+import { TASK_QUEUE } from '../workflows/surface.js';
 
 const databaseUrl = process.env.DATABASE_URL;
 const temporalAddress = process.env.TEMPORAL_ADDRESS;
@@ -31,20 +17,16 @@ if (!databaseUrl || !temporalAddress) {
   process.exit(1);
 }
 try {
-  const db = await openDatabase({ url: databaseUrl, log: console.log });
-  const defaults = renderDefaultsFromEnv();
-  const releasesDir = releasesDirFromEnv();
-  const catalog = createCatalog(createReleaseRepo(db.prisma), defaults);
-  const loaded = await catalog.loadDir(releasesDir);
-  console.log(loaded.length > 0 ? `releases: ${loaded.map((b) => b.release.version).join(', ')} from ${releasesDir}` : `releases: ${releasesDir} is a template set without release.json; it renders as before`);
-  const keyring = await keyringFromEnv(process.env.DRYDOCK_DATA_DIR || '.data', console.log);
-  const { worker, run } = await createWorker({
-    db,
-    keyring,
+  const runtime = await createRuntime({
+    databaseUrl,
+    dataDir: process.env.DRYDOCK_DATA_DIR || '.data',
+    // Remote instances are reached with the same CA as the API's (DRYDOCK_CA_DIR, default .data/ca).
+    caDir: process.env.DRYDOCK_CA_DIR || undefined,
+    log: console.log,
+  });
+  const { worker, run } = await runtime.createWorker({
     temporalAddress,
     taskQueue: process.env.DRYDOCK_TASK_QUEUE || undefined,
-    driverFor: await createDriverFactory({ log: console.log, remote: await remoteConfig(db) }),
-    planner: withCatalog(defaultPlanner(defaults, releasesDir, catalog), catalog, createInstanceRepo(db.prisma), keyring),
     frontDoor: frontDoorFromEnv(process.env.DRYDOCK_FRONT_DOOR),
   });
   const stop = () => worker.shutdown();
@@ -52,7 +34,7 @@ try {
   process.on('SIGTERM', stop);
   console.log(`worker polling ${temporalAddress} (task queue ${process.env.DRYDOCK_TASK_QUEUE || TASK_QUEUE})`);
   await run();
-  await db.close();
+  await runtime.close();
 } catch (err) {
   console.error(`worker could not start: ${(err as Error).message}`);
   process.exit(1);

@@ -4,7 +4,7 @@
  * releases and the opener of instance secrets, read from the environment by
  * the entry points.
  */
-import type { ReleasePlanner } from '../activities/release-plan.js';
+import type { ReleasePlanner } from '../core/release-plan.js';
 import type { Keyring } from '../core/keyring.js';
 import type { RenderDefaults } from '../core/render.js';
 import type { InstanceRepo } from '../prisma/repositories.js';
@@ -13,9 +13,17 @@ import path from 'node:path';
 import { isBundleDir, loadBundleDir, loadTemplateSet, TEMPLATES_DIR } from '../templates/load.js';
 import type { ReleaseCatalog } from './catalog.js';
 
+/** The tag an instance without its own runs, when IMAGE_TAG does not name one. */
+export const DEFAULT_IMAGE_TAG = 'latest';
+
+/** IMAGE_TAG, else DEFAULT_IMAGE_TAG: the one place the default tag is read. */
+export function defaultImageTagFromEnv(env: NodeJS.ProcessEnv = process.env): string {
+  return env.IMAGE_TAG || DEFAULT_IMAGE_TAG;
+}
+
 export function renderDefaultsFromEnv(env: NodeJS.ProcessEnv = process.env): RenderDefaults {
   return {
-    imageTag: env.IMAGE_TAG || 'latest',
+    imageTag: defaultImageTagFromEnv(env),
     registry: env.DRYDOCK_REGISTRY || 'registry.example.com',
     imagePrefix: env.DRYDOCK_IMAGE_PREFIX || 'drydock',
     baseDomain: env.DRYDOCK_BASE_DOMAIN || 'tenants.example.com',

@@ -3,14 +3,15 @@
  * and execution drivers. Used by the standalone worker and by `npm start`.
  */
 import { DefaultLogger, NativeConnection, Runtime, Worker, type LogEntry, type LogLevel, type WorkerOptions as TemporalWorkerOptions } from '@temporalio/worker';
-import { createActivities, type FrontDoor } from '../activities/index.js';
-import type { ReleasePlanner } from '../activities/release-plan.js';
-import { TASK_QUEUE } from '../core/workflow-ids.js';
+import { createActivities } from '../activities/index.js';
+import type { FrontDoor } from '../core/types.js';
+import type { ReleasePlanner } from '../core/release-plan.js';
+import { TASK_QUEUE } from '../workflows/surface.js';
 import type { Keyring } from '../core/keyring.js';
 import type { Database } from '../prisma/db.js';
 import { createInstanceRepo, createUpgradeRepo } from '../prisma/repositories.js';
 import { createSnapshotStore } from '../prisma/snapshot-store.js';
-import type { DriverFor } from './drivers.js';
+import type { DriverFor } from '../transports/drivers.js';
 import { BUNDLE_FILE, buildBundle, prebuiltBundleIsFresh } from './bundle.js';
 import { dataConverterFor } from './data-converter.js';
 

@@ -7,8 +7,6 @@
 import {
   condition,
   continueAsNew,
-  defineQuery,
-  defineSignal,
   ParentClosePolicy,
   setHandler,
   startChild,
@@ -24,23 +22,22 @@ import type {
   RolloutView,
   UpgradeResult,
 } from '../core/types.js';
-import { upgradeWorkflowId, WORKFLOW_TYPE } from '../core/workflow-ids.js';
-import { SEARCH } from './search-attributes.js';
-import { childParkedSignal, describeFailure } from './upgrade-run.js';
-
-/** Who sent a signal (the signed-in operator); signals recorded before carry nothing. */
-export interface OperatorSignal {
-  by?: string;
-}
-export const pauseSignal = defineSignal<[OperatorSignal?]>('pause');
-export const resumeSignal = defineSignal<[OperatorSignal?]>('resume');
-export const approveNextWaveSignal = defineSignal<[OperatorSignal?]>('approveNextWave');
-export const abortSignal = defineSignal<[OperatorSignal?]>('abort');
-export const rolloutQuery = defineQuery<RolloutView>('rollout');
+import {
+  abortSignal,
+  approveNextWaveSignal,
+  childParkedSignal,
+  pauseSignal,
+  resumeSignal,
+  rolloutQuery,
+  SEARCH,
+  upgradeWorkflowId,
+  WORKFLOW_TYPE,
+} from './surface.js';
+import { describeFailure } from './upgrade-run.js';
+import { appendLog, budgetExceeded, countStatus, rolloutView, signalSender } from '../core/rollout.js';
 
 /** Continue-as-new well before the 51,200-event limit, at a wave boundary. */
 const HISTORY_EVENTS_BEFORE_CONTINUE = 20_000;
-const LOG_LINES = 200;
 
 export async function fleetRollout(input: FleetRolloutInput): Promise<RolloutView> {
   const instances: RolloutInstance[] = input.instances.map((i) => ({ ...i }));
@@ -55,61 +52,32 @@ export async function fleetRollout(input: FleetRolloutInput): Promise<RolloutVie
   const parked = new Map<string, string>();
   let settled = 0;
 
-  const note = (line: string) => {
-    log.push(`${new Date().toISOString()} ${line}`);
-    if (log.length > LOG_LINES) log.splice(0, log.length - LOG_LINES);
-  };
-  const count = (s: RolloutInstanceStatus, wave?: number) =>
-    instances.filter((i) => i.status === s && (wave === undefined || i.wave === wave)).length;
-  const view = (): RolloutView => ({
-    rolloutId: input.rolloutId,
-    mode: input.mode,
-    status,
-    currentWave,
-    waves: input.waveSizes.map((size, index) => ({
-      index,
-      size,
-      updated: count('updated', index),
-      failed: count('failed', index),
-      skipped: count('skipped', index),
-      running: count('running', index),
-      pending: count('pending', index),
-    })),
-    instances: instances.map((i) => ({
-      instanceId: i.target.instanceId,
-      slug: i.target.slug,
-      wave: i.wave,
-      status: i.status,
-      ...(i.reason ? { reason: i.reason } : {}),
-      ...(i.upgradeId ? { upgradeId: i.upgradeId } : {}),
-    })),
-    counts: { pending: count('pending'), running: count('running'), updated: count('updated'), failed: count('failed'), skipped: count('skipped') },
-    log,
-  });
+  const note = (line: string) => appendLog(log, `${new Date().toISOString()} ${line}`);
+  const count = (s: RolloutInstanceStatus) => countStatus(instances, s);
+  const view = (): RolloutView => rolloutView(input, { status, currentWave, instances, log });
 
   setHandler(rolloutQuery, view);
-  const byWhom = (s?: OperatorSignal) => (typeof s?.by === 'string' && s.by ? s.by.slice(0, 320) : 'an operator');
   setHandler(pauseSignal, (s) => {
     if (!aborted && !paused) {
       pause();
-      note(`paused by ${byWhom(s)}`);
+      note(`paused by ${signalSender(s)}`);
     }
   });
   setHandler(resumeSignal, (s) => {
     if (!aborted && paused) {
       paused = false;
       status = beforePause;
-      note(`resumed by ${byWhom(s)}`);
+      note(`resumed by ${signalSender(s)}`);
     }
   });
   setHandler(approveNextWaveSignal, (s) => {
     approved = true;
-    if (s?.by) note(`next wave approved by ${byWhom(s)}`);
+    if (s?.by) note(`next wave approved by ${signalSender(s)}`);
   });
   setHandler(abortSignal, (s) => {
     if (!aborted) {
       aborted = true;
-      note(`aborted by ${byWhom(s)}: no new instance starts; running ones finish or park`);
+      note(`aborted by ${signalSender(s)}: no new instance starts; running ones finish or park`);
     }
   });
   setHandler(childParkedSignal, ({ workflowId, step, error }) => void parked.set(workflowId, `parked at ${step}: ${error}`));
@@ -120,22 +88,13 @@ export async function fleetRollout(input: FleetRolloutInput): Promise<RolloutVie
     status = 'paused';
   }
 
-  function budgetExceeded(): boolean {
-    const failed = count('failed');
-    const attempted = failed + count('updated');
-    const { count: maxCount, percent } = input.failureBudget;
-    if (maxCount !== undefined && failed > maxCount) return true;
-    if (percent !== undefined && attempted > 0 && (failed / attempted) * 100 > percent) return true;
-    return false;
-  }
-
   function finish(inst: RolloutInstance, s: RolloutInstanceStatus, reason?: string) {
     inst.status = s;
     if (reason) inst.reason = reason;
     settled++;
     note(`${inst.target.slug}: ${s}${reason ? ` (${reason})` : ''}`);
     // Over budget with nothing left to start, there is nothing to pause: the rollout ends failed.
-    if (s === 'failed' && !paused && !aborted && count('pending') > 0 && budgetExceeded()) {
+    if (s === 'failed' && !paused && !aborted && count('pending') > 0 && budgetExceeded(instances, input.failureBudget)) {
       pause();
       note(`paused: ${count('failed')} failure(s) exceed the failure budget; resume or abort`);
     }

@@ -9,9 +9,6 @@ import {
   ApplicationFailure,
   CancellationScope,
   condition,
-  defineQuery,
-  defineSignal,
-  defineUpdate,
   getExternalWorkflowHandle,
   isCancellation,
   patched,
@@ -24,27 +21,7 @@ import {
 import type { Activities } from '../activities/index.js';
 import type { OperatorAction, StepProgress, UpgradeResult, UpgradeStatus } from '../core/types.js';
 import { BOOKKEEPING, DEFAULT_PARK_TIMEOUT_MS } from './policies.js';
-import { SEARCH } from './search-attributes.js';
-
-export interface ProgressView {
-  status: UpgradeStatus;
-  currentStep: string | null;
-  steps: StepProgress[];
-  error: string | null;
-  /** What the operator may do now (only while parked). */
-  actions: OperatorAction[];
-}
-
-export const progressQuery = defineQuery<ProgressView>('progress');
-/**
- * Validated: an action that does not fit the current state is rejected with
- * the reason. The second argument is who decided (the signed-in operator);
- * updates recorded before it existed carry only the action.
- */
-export const operatorActionUpdate = defineUpdate<ProgressView, [OperatorAction, string?]>('operatorAction');
-
-/** Sent to a parent rollout when a child parks, so a parked instance counts as failed at once. */
-export const childParkedSignal = defineSignal<[{ workflowId: string; step: string; error: string }]>('childParked');
+import { childParkedSignal, operatorActionUpdate, progressQuery, SEARCH, type ProgressView } from './surface.js';
 
 const { recordUpgradeProgress } = proxyLocalActivities<Activities>(BOOKKEEPING);
 

@@ -24,11 +24,11 @@ import { z } from 'zod';
 import { badRequest, conflict, forbidden, notFound, type DrydockError } from '../../core/errors.js';
 import { inviteCode } from '../../core/invite-code.js';
 import { keyFingerprint256, sha256Hex, type IssuedCertificate } from '../../core/pki.js';
-import { DEFAULT_CORE_SERVICES, PROJECT_NAME_RE, PROJECT_NAME_RULE, SERVICE_NAME_RE, SLUG_RE, SLUG_RULE } from '../../core/validation.js';
+import { DEFAULT_CORE_SERVICES } from '../../core/validation.js';
 import { createAgentRepo, type AgentRepo, type InstanceRecord, type InviteRefusal, type RegistrationRecord, type RegistrationStatus, type Replacement } from '../../prisma/repositories.js';
 import { operatorOf } from '../auth.js';
 import { auditLocals, entryFor, type AuditLog, type NewAuditEntry } from '../audit.js';
-import { displayName } from '../schemas.js';
+import { agentApproveBody as approveBody, agentDecisionBody as decisionBody, agentPollBody as pollBody, agentRegisterBody as registerBody, createInviteBody } from '../schemas.js';
 import { createRateLimiter, rateLimit, tooManyRequests, type RateLimit } from '../rate-limit.js';
 
 export interface AgentCa {
@@ -50,61 +50,7 @@ export const REGISTER_LIMIT: RateLimit = { max: 10, windowMs: 15 * 60_000 };
 export const POLL_LIMIT: RateLimit = { max: 180, windowMs: 15 * 60_000 };
 /** Polls from one address, whatever registration they name: a multi-tenant agent of 60 tenants polling every 30 s fits. */
 export const POLL_ADDRESS_LIMIT: RateLimit = { max: 1_800, windowMs: 15 * 60_000 };
-export const DEFAULT_INVITE_TTL_MINUTES = 24 * 60;
 
-const slug = z.string().regex(SLUG_RE, `must be ${SLUG_RULE}`);
-const reason = z.string().trim().max(500).optional();
-
-const createInviteBody = z
-  .object({
-    expiresInMinutes: z.number().int().min(1).max(30 * 24 * 60).default(DEFAULT_INVITE_TTL_MINUTES),
-    slug: slug.optional(),
-    /** An invite any slug may use: only when asked for. */
-    anySlug: z.boolean().optional(),
-    note: z.string().trim().max(500).optional(),
-  })
-  .strict()
-  .refine((b) => (b.slug === undefined) === (b.anySlug === true), {
-    message: 'give the slug this invite is for, or anySlug: true for an invite any slug may use (not both)',
-    path: ['slug'],
-  });
-
-const agentUrl = z
-  .string()
-  .max(2048)
-  .refine((u) => {
-    try {
-      const url = new URL(u);
-      return url.protocol === 'https:' && !url.username && !url.password && !url.search && !url.hash && (url.pathname === '/' || url.pathname === '');
-    } catch {
-      return false;
-    }
-  }, 'must be an https:// URL with no path, query or credentials');
-
-const registerBody = z
-  .object({
-    inviteCode: z.string().min(1).max(200),
-    slug,
-    csr: z.string().min(1).max(16 * 1024),
-    agentUrl,
-    name: displayName.optional(),
-    composeDir: z.string().min(1).max(4096).refine((p) => p.startsWith('/') && !p.includes('\0'), 'must be an absolute path'),
-    composeProjectName: z.string().regex(PROJECT_NAME_RE, `must be ${PROJECT_NAME_RULE}`).optional(),
-  })
-  .strict();
-
-const pollBody = z.object({ registrationId: z.string().uuid(), slug }).strict();
-
-const approveBody = z
-  .object({
-    name: displayName.optional(),
-    coreServices: z.array(z.string().regex(SERVICE_NAME_RE)).min(1).max(50).optional(),
-    /** The operator saw what approving replaces (the 409's `replaces`) and confirms it. */
-    confirmReplace: z.boolean().optional(),
-  })
-  .strict();
-
-const decisionBody = z.object({ reason }).strict();
 const idParam = z.object({ id: z.string().uuid('must be a registration id') });
 const statusQuery = z.object({ status: z.enum(['pending', 'approved', 'rejected', 'revoked']).optional() });
 

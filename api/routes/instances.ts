@@ -2,28 +2,19 @@ import { Router } from 'express';
 import { conflict, notFound } from '../../core/errors.js';
 import { createInstanceRepo, type InstanceRecord, type InstanceRepo, type UpgradeRecord, type UpgradeRepo } from '../../prisma/repositories.js';
 import { auditLocals, entryFor, type AuditLog } from '../audit.js';
-import { planRelease, resolveRelease, type ReleasePlanner } from '../../activities/release-plan.js';
+import { planRelease, resolveRelease, type ReleasePlanner } from '../../core/release-plan.js';
 import { TenantError } from '../../core/driver.js';
 import { DrydockError, unavailable } from '../../core/errors.js';
-import type { DriverFor } from '../../worker/drivers.js';
+import type { DriverFor } from '../../transports/drivers.js';
 import type { Keyring } from '../../core/keyring.js';
 import { DEFAULT_CORE_SERVICES } from '../../core/validation.js';
 import type { ReleaseCatalog } from '../../worker/catalog.js';
 import { createValuesService } from '../values-service.js';
 import { resolveUpgradeTarget } from '../upgrade-service.js';
-import {
-  createInstanceBody,
-  valuesBody,
-  idParam,
-  operatorActionParam,
-  patchInstanceBody,
-  releasePreviewBody,
-  startFullUpgradeBody,
-  startImageUpgradeBody,
-  startReleaseUpgradeBody,
-} from '../schemas.js';
+import { createInstanceBody, valuesBody, idParam, operatorActionParam, patchInstanceBody, releasePreviewBody, startFullUpgradeBody, startImageUpgradeBody, startReleaseUpgradeBody } from '../schemas.js';
 import { operatorOf } from '../auth.js';
 import type { UpgradeService } from '../upgrade-service.js';
+import { temporalWorkflowUrl } from '../../workflows/surface.js';
 
 export interface InstancesRouterDeps {
   instances: InstanceRepo;
@@ -240,9 +231,7 @@ export function createRouter(deps: InstancesRouterDeps): Router {
 export function upgradeView(u: UpgradeRecord, temporalUiUrl?: string) {
   return {
     ...u,
-    temporalUrl: temporalUiUrl
-      ? `${temporalUiUrl}/namespaces/default/workflows/${encodeURIComponent(u.workflowId)}${u.runId ? `/${u.runId}` : ''}/history`
-      : undefined,
+    temporalUrl: temporalUiUrl ? temporalWorkflowUrl(temporalUiUrl, u.workflowId, u.runId) : undefined,
   };
 }
 

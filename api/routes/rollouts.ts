@@ -6,15 +6,24 @@ import { randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { Router } from 'express';
 import { badRequest, conflict, notFound } from '../../core/errors.js';
-import type { FleetRolloutInput, RolloutInstance, RolloutView } from '../../core/types.js';
+import type { FleetRolloutInput, RolloutInstance } from '../../core/types.js';
 import { parseDuration, resolveWaves } from '../../core/waves.js';
-import { rolloutWorkflowId, TASK_QUEUE } from '../../core/workflow-ids.js';
+import { waveSlices, wavesPreview } from '../../core/rollout.js';
+import {
+  ROLLOUT_ACTION_SIGNAL,
+  ROLLOUT_WORKFLOW_TYPE,
+  rolloutIdFromWorkflowId,
+  rolloutQuery,
+  rolloutWorkflowId,
+  TASK_QUEUE,
+  temporalWorkflowUrl,
+} from '../../workflows/surface.js';
 import type { InstanceRecord, InstanceRepo } from '../../prisma/repositories.js';
 import { operatorOf } from '../auth.js';
 import { auditLocals } from '../audit.js';
 import { rolloutActionParam, rolloutBody, type RolloutBody } from '../schemas.js';
 import { resolveUpgradeTarget, targetOf, temporalCall } from '../upgrade-service.js';
-import type { ReleasePlanner } from '../../activities/release-plan.js';
+import type { ReleasePlanner } from '../../core/release-plan.js';
 
 export interface RolloutRouterDeps {
   instances: InstanceRepo;
@@ -28,8 +37,6 @@ export interface RolloutRouterDeps {
   /** Resolves a rollout's `release` (its tag) for each instance. */
   planner?: ReleasePlanner;
 }
-
-const SIGNAL = { pause: 'pause', resume: 'resume', approve: 'approveNextWave', abort: 'abort' } as const;
 
 export function createRouter(deps: RolloutRouterDeps): Router {
   const router = Router();
@@ -59,25 +66,20 @@ export function createRouter(deps: RolloutRouterDeps): Router {
     } catch (err) {
       throw badRequest((err as Error).message);
     }
-    let next = 0;
     const instances: RolloutInstance[] = [];
-    for (const [wave, size] of sizes.entries()) {
-      for (const i of found.slice(next, next + size)) {
+    for (const { wave, start, end } of waveSlices(sizes)) {
+      for (const i of found.slice(start, end)) {
         const { imageTag, releaseVersion } = await resolveUpgradeTarget(deps.planner, i, body, deps.defaultImageTag);
         instances.push({ target: targetOf(i), imageTag, ...(releaseVersion ? { releaseVersion } : {}), wave, status: 'pending' });
       }
-      next += size;
     }
     return { sizes, instances };
   }
 
-  const wavesView = (sizes: number[], instances: RolloutInstance[]) =>
-    sizes.map((size, index) => ({ index, size, instances: instances.filter((i) => i.wave === index).map((i) => ({ id: i.target.instanceId, slug: i.target.slug })) }));
-
   router.post('/rollouts/preview', async (req, res) => {
     const body = rolloutBody.parse(req.body ?? {});
     const { sizes, instances } = await plan(body, await targets(body));
-    res.json({ waves: wavesView(sizes, instances) });
+    res.json({ waves: wavesPreview(sizes, instances) });
   });
 
   router.post('/rollouts', async (req, res) => {
@@ -98,7 +100,7 @@ export function createRouter(deps: RolloutRouterDeps): Router {
     };
     const workflowId = rolloutWorkflowId(rolloutId);
     await call(() =>
-      deps.temporal.workflow.start('fleetRollout', {
+      deps.temporal.workflow.start(ROLLOUT_WORKFLOW_TYPE, {
         taskQueue: deps.taskQueue ?? TASK_QUEUE,
         workflowId,
         args: [input],
@@ -106,7 +108,7 @@ export function createRouter(deps: RolloutRouterDeps): Router {
       }),
     );
     Object.assign(auditLocals(res), { auditTarget: { kind: 'rollout', id: rolloutId }, auditAfter: { mode: body.mode, imageTag: body.imageTag ?? null, instances: instances.length, waves: sizes } });
-    res.status(202).json({ rolloutId, workflowId, waves: wavesView(sizes, instances) });
+    res.status(202).json({ rolloutId, workflowId, waves: wavesPreview(sizes, instances) });
   });
 
   const text = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
@@ -121,9 +123,9 @@ export function createRouter(deps: RolloutRouterDeps): Router {
     const queue = (deps.taskQueue ?? TASK_QUEUE).replace(/['\\]/g, '');
     const rows: Record<string, unknown>[] = [];
     await call(async () => {
-      for await (const w of deps.temporal.workflow.list({ query: `WorkflowType = 'fleetRollout' AND TaskQueue = '${queue}'`, pageSize: 100 })) {
+      for await (const w of deps.temporal.workflow.list({ query: `WorkflowType = '${ROLLOUT_WORKFLOW_TYPE}' AND TaskQueue = '${queue}'`, pageSize: 100 })) {
         rows.push({
-          rolloutId: w.workflowId.replace(/^rollout-/, ''),
+          rolloutId: rolloutIdFromWorkflowId(w.workflowId),
           workflowId: w.workflowId,
           execution: w.status.name,
           startTime: w.startTime,
@@ -141,7 +143,7 @@ export function createRouter(deps: RolloutRouterDeps): Router {
     const { id } = rolloutActionParam.pick({ id: true }).parse(req.params);
     const handle = deps.temporal.workflow.getHandle(rolloutWorkflowId(id));
     try {
-      const [view, described] = await call(() => Promise.all([handle.query<RolloutView>('rollout'), handle.describe()]));
+      const [view, described] = await call(() => Promise.all([handle.query(rolloutQuery), handle.describe()]));
       res.json({
         ...memoOf(described.memo),
         ...view,
@@ -149,7 +151,7 @@ export function createRouter(deps: RolloutRouterDeps): Router {
         startedAt: described.startTime,
         closedAt: described.closeTime ?? null,
         ...(deps.temporalUiUrl
-          ? { temporalUrl: `${deps.temporalUiUrl}/namespaces/default/workflows/${encodeURIComponent(described.workflowId)}/${described.runId}/history` }
+          ? { temporalUrl: temporalWorkflowUrl(deps.temporalUiUrl, described.workflowId, described.runId) }
           : {}),
       });
     } catch (err) {
@@ -163,7 +165,7 @@ export function createRouter(deps: RolloutRouterDeps): Router {
     const handle = deps.temporal.workflow.getHandle(rolloutWorkflowId(id));
     try {
       // Who sent it travels with the signal (the rollout's log names them); the audit entry is written once answered.
-      await call(() => handle.signal<[{ by?: string }]>(SIGNAL[action], { by: operatorOf(req) }));
+      await call(() => handle.signal(ROLLOUT_ACTION_SIGNAL[action], { by: operatorOf(req) }));
     } catch (err) {
       if (/already completed/i.test((err as Error).message)) throw conflict(`the rollout has ended; nothing to ${action}`);
       if (err instanceof WorkflowNotFoundError) throw notFound(`no rollout with id ${id}`);

@@ -7,7 +7,6 @@
  */
 import { createHash } from 'node:crypto';
 import { TenantError, type ExecutionDriver, type OperationOptions, type TenantErrorCode } from '../../core/driver.js';
-import type { FileDiff } from '../../core/file-diff.js';
 import type { ContainerState, ContentManifest } from '../../core/types.js';
 
 export const FAKE_SERVICES = ['api', 'admin', 'media-api', 'nginx', 'postgres', 'redis'];
@@ -87,9 +86,6 @@ export class FakeTenant implements ExecutionDriver {
   async readFiles(paths: string[]) {
     await this.enter('readFiles');
     return Object.fromEntries(paths.map((p) => [p, this.files.get(p)?.content ?? null]));
-  }
-  async diffFiles(): Promise<FileDiff[]> {
-    throw new Error('diffFiles is not used by the workflows');
   }
   async writeFiles(managed: readonly string[], files: { path: string; content: string }[]) {
     await this.enter('writeFiles');

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { targetOf } from '../../api/upgrade-service.js';
-import { rolloutWorkflowId } from '../../core/workflow-ids.js';
+import { approveNextWaveSignal, pauseSignal, resumeSignal, ROLLOUT_WORKFLOW_TYPE, rolloutQuery, rolloutWorkflowId } from '../../workflows/surface.js';
 import type { FleetRolloutInput, RolloutView } from '../../core/types.js';
 import type { InstanceRecord } from '../../prisma/repositories.js';
 import { startFastEnv, type FastEnv } from './workflow-env.js';
@@ -46,12 +46,12 @@ function startRollout(instances: InstanceRecord[], waveSizes: number[], opts: Pa
     verifyDeadlineMs: 500,
     ...opts,
   };
-  return fx.env.client.workflow.start('fleetRollout', { taskQueue: fx.taskQueue, workflowId: rolloutWorkflowId(input.rolloutId), args: [input] });
+  return fx.env.client.workflow.start(ROLLOUT_WORKFLOW_TYPE, { taskQueue: fx.taskQueue, workflowId: rolloutWorkflowId(input.rolloutId), args: [input] });
 }
 
 async function viewWhen(handle: Awaited<ReturnType<typeof startRollout>>, what: string, ok: (v: RolloutView) => boolean): Promise<RolloutView> {
   for (let i = 0; i < 600; i++) {
-    const v = await handle.query<RolloutView>('rollout');
+    const v = await handle.query(rolloutQuery);
     if (ok(v)) return v;
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -77,7 +77,7 @@ describe('fleet rollouts with fake tenants (fast layer, tenants faked in memory)
       expect(paused.counts).toMatchObject({ failed: 1, pending: 2, updated: 0 });
       expect(paused.instances[0]!.reason).toMatch(/parked at pull: no such tag/);
       expect(paused.log.join('\n')).toMatch(/exceed the failure budget/);
-      await handle.signal('resume');
+      await handle.signal(resumeSignal);
       const end = await handle.result();
       expect(end.status).toBe('failed');
       expect(end.instances.map((i: RolloutView['instances'][number]) => i.status)).toEqual(['failed', 'updated', 'updated']);
@@ -96,11 +96,11 @@ describe('fleet rollouts with fake tenants (fast layer, tenants faked in memory)
       const handle = await startRollout(group.map((g) => g.instance), [1, 1], { bake: 'approval' });
       await viewWhen(handle, 'awaiting approval', (v) => v.status === 'awaiting-approval');
       expect(group[1]!.tenant.calls).toEqual([]);
-      await handle.signal('pause');
+      await handle.signal(pauseSignal);
       await viewWhen(handle, 'paused', (v) => v.status === 'paused');
-      await handle.signal('resume');
+      await handle.signal(resumeSignal);
       await viewWhen(handle, 'awaiting approval again', (v) => v.status === 'awaiting-approval');
-      await handle.signal('approveNextWave');
+      await handle.signal(approveNextWaveSignal);
       const end = await handle.result();
       expect(end.status).toBe('succeeded');
       expect(end.counts.updated).toBe(2);

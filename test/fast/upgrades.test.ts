@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PIN_PATH } from '../../core/image-pin.js';
-import type { ProgressView } from '../../workflows/upgrade-run.js';
+import type { ProgressView } from '../../workflows/surface.js';
 import { startFastEnv, TAG_BEFORE, type FastEnv } from './workflow-env.js';
 
 let fx: FastEnv;

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONTAINER_RECREATE } from '../../workflows/policies.js';
 import { createPlanner } from '../../worker/planner.js';
-import { freePort } from '../../worker/temporal-server.js';
+import { freePort } from '../../platform/temporal-server.js';
 import { buildAndPushImage, registryAddress } from '../harness/images.js';
 import { startTestControlPlane, uniqueName, waitForUpgradeEnd, waitForUpgradeStatus, type TestControlPlane } from '../support.js';
 import {

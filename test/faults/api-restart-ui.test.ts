@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { freePort } from '../../worker/temporal-server.js';
+import { freePort } from '../../platform/temporal-server.js';
 import { buildUi, launchChromium, type Browser } from '../browser.js';
 import { createTestDatabase, uniqueName, waitFor, type TestControlPlane } from '../support.js';
 import { sleep, startControlPlaneOn } from './support.js';

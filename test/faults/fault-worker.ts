@@ -17,13 +17,13 @@
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import type { ExecutionDriver, OperationOptions } from '../../core/driver.js';
-import { TASK_QUEUE } from '../../core/workflow-ids.js';
+import { TASK_QUEUE } from '../../workflows/surface.js';
 import { openDatabase } from '../../prisma/db.js';
 import { createAgentRepo } from '../../prisma/repositories.js';
-import { openCa } from '../../worker/ca.js';
-import { createDriverFactory, type DriverFor } from '../../worker/drivers.js';
+import { openCa } from '../../platform/ca.js';
+import { createDriverFactory, type DriverFor } from '../../transports/drivers.js';
 import { createPlanner, renderDefaultsFromEnv } from '../../worker/planner.js';
-import { keyringFromEnv } from '../../worker/keys.js';
+import { keyringFromEnv } from '../../platform/keys.js';
 import { createWorker } from '../../worker/worker.js';
 
 const [gate, gateMethod] = (process.env.DRYDOCK_FAULT_GATE ?? '').split(':');

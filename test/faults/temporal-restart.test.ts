@@ -10,7 +10,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findTemporalCli, freePort, startDevServer, type DevServer } from '../../worker/temporal-server.js';
+import { findTemporalCli, freePort, startDevServer, type DevServer } from '../../platform/temporal-server.js';
 import { buildAndPushImage, registryAddress } from '../harness/images.js';
 import { createTenant, type Tenant } from '../harness/tenant.js';
 import { startTestControlPlane, uniqueName, waitForUpgradeEnd, type TestControlPlane } from '../support.js';

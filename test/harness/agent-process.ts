@@ -1,6 +1,6 @@
 /** A real agent process (`npx tsx agent/main.ts`) in its own process group, with its output collected. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { REPO_ROOT } from '../../worker/temporal-server.js';
+import { REPO_ROOT } from '../../platform/temporal-server.js';
 import { waitFor } from '../support.js';
 
 export interface AgentProcess {

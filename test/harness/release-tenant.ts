@@ -10,8 +10,8 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { renderRelease } from '../../activities/release-plan.js';
-import { createTenantDriver, detectComposeVariant } from '../../agent/tenant.js';
+import { renderRelease } from '../../core/release-plan.js';
+import { createTenantDriver, detectComposeVariant } from '../../tenant/tenant.js';
 import type { ExecutionDriver } from '../../core/driver.js';
 import type { RenderDefaults } from '../../core/render.js';
 import { createPlanner, renderDefaultsFromEnv } from '../../worker/planner.js';

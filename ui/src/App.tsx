@@ -1,5 +1,5 @@
 import { Component, useCallback, useEffect, useState, type ReactNode } from 'react';
-import type { OperatorView } from '../../api/schemas.js';
+import type { OperatorView } from '../../api/responses.js';
 import { api, messageOf, setSignedOutHandler } from './api.js';
 import { linkProps, useLocation } from './router.js';
 import { AgentsPage } from './pages/Agents.js';

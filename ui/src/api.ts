@@ -5,43 +5,8 @@
  * parsed with its schema, so a drift between API and UI shows as a message.
  */
 import { z } from 'zod';
-import {
-  agentDecisionBody,
-  agentInviteView,
-  agentRegistrationView,
-  apiTokenView,
-  auditPage,
-  createdOperator,
-  createOperatorBody,
-  operatorRecordView,
-  patchOperatorBody,
-  createdAgentInvite,
-  createdApiToken,
-  createInviteBody,
-  createInstanceBody,
-  createTokenBody,
-  errorResponse,
-  instanceView,
-  loginBody,
-  meResponse,
-  operatorActionResponse,
-  patchInstanceBody,
-  releasePreview,
-  releasePreviewBody,
-  rolloutActionResponse,
-  rolloutBody,
-  rolloutListItem,
-  rolloutPreview,
-  rolloutView,
-  startedRollout,
-  startedUpgrade,
-  startFullUpgradeBody,
-  startImageUpgradeBody,
-  startReleaseUpgradeBody,
-  upgradeView,
-  type AgentReplacementView,
-  valuesBody,
-} from '../../api/schemas.js';
+import { agentDecisionBody, createOperatorBody, patchOperatorBody, createInviteForm, createInstanceBody, createTokenBody, loginBody, patchInstanceBody, releasePreviewBody, rolloutBody, startFullUpgradeBody, startImageUpgradeBody, startReleaseUpgradeBody, valuesBody } from '../../api/schemas.js';
+import { agentInviteView, agentRegistrationView, apiTokenView, auditPage, createdOperator, operatorRecordView, createdAgentInvite, createdApiToken, errorResponse, instanceView, meResponse, operatorActionResponse, releasePreview, rolloutActionResponse, rolloutListItem, rolloutPreview, rolloutView, startedRollout, startedUpgrade, upgradeView, type AgentReplacementView } from '../../api/responses.js';
 import { publishedRelease, releaseDetail, releaseDiff, releaseListItem, valuesView } from '../../api/release-schemas.js';
 
 export interface FieldError {
@@ -172,7 +137,7 @@ export const api = {
     call('POST', `/api/upgrades/${enc(upgradeId)}/${action}`, operatorActionResponse),
 
   invites: () => call('GET', '/api/agents/invites', z.array(agentInviteView)),
-  createInvite: (body: Input<typeof createInviteBody>) => call('POST', '/api/agents/invites', createdAgentInvite, validate(createInviteBody, body)),
+  createInvite: (body: Input<typeof createInviteForm>) => call('POST', '/api/agents/invites', createdAgentInvite, validate(createInviteForm, body)),
   registrations: () => call('GET', '/api/agents/registrations', z.array(agentRegistrationView)),
   /** Without confirmReplace, approving over an existing instance or agent answers 409 with `replaces` (ApiError.extra). */
   approve: (id: string, confirmReplace = false) =>

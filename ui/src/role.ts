@@ -3,7 +3,7 @@
  * (the API checks every route; this only spares a viewer buttons that 403).
  */
 import { createContext, useContext } from 'react';
-import type { OperatorView } from '../../api/schemas.js';
+import type { OperatorView } from '../../api/responses.js';
 
 export type Role = OperatorView['role'];
 const RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 };

@@ -1,5 +1,5 @@
 import { useState, type FormEvent } from 'react';
-import type { AgentRegistrationView, AgentReplacementView } from '../../../api/schemas.js';
+import type { AgentRegistrationView, AgentReplacementView } from '../../../api/responses.js';
 import { api, ApiError, messageOf } from '../api.js';
 import { Badge, Empty, ErrorNote, Field, fieldError, generalError, SecretBox } from '../components/bits.js';
 import { Modal } from '../components/Modal.js';

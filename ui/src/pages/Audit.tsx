@@ -1,5 +1,5 @@
 import { useEffect, useState, type FormEvent } from 'react';
-import type { AuditEntryViewAnswer } from '../../../api/schemas.js';
+import type { AuditEntryViewAnswer } from '../../../api/responses.js';
 import { api, messageOf, type AuditQuery } from '../api.js';
 import { Badge, Empty, ErrorNote, Field } from '../components/bits.js';
 import { when } from '../format.js';

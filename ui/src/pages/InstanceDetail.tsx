@@ -1,5 +1,5 @@
 import { useRef, useState, type FormEvent } from 'react';
-import type { InstanceView, UpgradeView } from '../../../api/schemas.js';
+import type { InstanceView, UpgradeView } from '../../../api/responses.js';
 import { api, messageOf } from '../api.js';
 import { Badge, ErrorNote, Field, fieldError, generalError } from '../components/bits.js';
 import { Modal } from '../components/Modal.js';

@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import type { AgentRegistrationView, InstanceView, UpgradeView } from '../../../api/schemas.js';
+import type { AgentRegistrationView, InstanceView, UpgradeView } from '../../../api/responses.js';
 import { api } from '../api.js';
 import { Badge, Empty, ErrorNote } from '../components/bits.js';
 import { ago, MODE_LABEL } from '../format.js';

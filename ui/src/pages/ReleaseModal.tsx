@@ -4,7 +4,7 @@
  * writing anything if the render or the tenant's files changed since).
  */
 import { useState, type FormEvent } from 'react';
-import type { InstanceView, ReleasePreview } from '../../../api/schemas.js';
+import type { InstanceView, ReleasePreview } from '../../../api/responses.js';
 import { api } from '../api.js';
 import { Badge, ErrorNote, Field, fieldError, generalError } from '../components/bits.js';
 import { DiffView } from '../components/DiffView.js';

@@ -3,7 +3,7 @@
  * the workflow's own query), its log, and pause / resume / approve / abort.
  */
 import { useEffect, useLayoutEffect, useRef, useState } from 'react';
-import type { RolloutListItem, RolloutViewAnswer } from '../../../api/schemas.js';
+import type { RolloutListItem, RolloutViewAnswer } from '../../../api/responses.js';
 import { api, messageOf } from '../api.js';
 import { Badge, Empty, ErrorNote, type Tone } from '../components/bits.js';
 import { Modal } from '../components/Modal.js';

@@ -1,5 +1,5 @@
 import { useState, type FormEvent } from 'react';
-import type { OperatorView } from '../../../api/schemas.js';
+import type { OperatorView } from '../../../api/responses.js';
 import { api, ApiError } from '../api.js';
 import { ErrorNote, Field, fieldError, generalError } from '../components/bits.js';
 

@@ -4,7 +4,8 @@
  * the previewed request (any change to the form needs a new preview).
  */
 import { useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
-import type { InstanceView, RolloutPreview, rolloutBody } from '../../../api/schemas.js';
+import type { rolloutBody } from '../../../api/schemas.js';
+import type { InstanceView, RolloutPreview } from '../../../api/responses.js';
 import { api, ApiError, messageOf, type FieldError, type Input } from '../api.js';
 import { ErrorNote } from '../components/bits.js';
 import { Modal } from '../components/Modal.js';

@@ -1,5 +1,5 @@
 import { useState, type FormEvent } from 'react';
-import type { OperatorView } from '../../../api/schemas.js';
+import type { OperatorView } from '../../../api/responses.js';
 import { api, messageOf } from '../api.js';
 import { Badge, Empty, ErrorNote, Field, fieldError, generalError, SecretBox } from '../components/bits.js';
 import { when } from '../format.js';

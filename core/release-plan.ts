@@ -4,14 +4,14 @@
  * and the release workflow's plan step both call this, so what an operator
  * previews is exactly what the workflow applies (same plan hash).
  */
-import type { ExecutionDriver } from '../core/driver.js';
-import { envCoverage, parseEnvFile, type EnvCoverage } from '../core/env-file.js';
-import { badRequest } from '../core/errors.js';
-import { diffFile, type FileDiff } from '../core/file-diff.js';
-import { planHash } from '../core/plan-hash.js';
-import type { Bundle } from '../core/bundle.js';
-import { renderBundle, ValuesError } from '../core/release-render.js';
-import { buildRenderContext, renderTemplates, type RenderDefaults, type RenderedFile, type TemplateSet } from '../core/render.js';
+import type { ExecutionDriver } from './driver.js';
+import { envCoverage, parseEnvFile, type EnvCoverage } from './env-file.js';
+import { badRequest } from './errors.js';
+import { DEFAULT_MAX_DIFF_BYTES, diffFile, type FileDiff } from './file-diff.js';
+import { planHash } from './plan-hash.js';
+import type { Bundle } from './bundle.js';
+import { renderBundle, ValuesError } from './release-render.js';
+import { buildRenderContext, renderTemplates, type RenderDefaults, type RenderedFile, type TemplateSet } from './render.js';
 import type { ReleaseCatalog } from '../worker/catalog.js';
 
 export interface PlanInstance {
@@ -81,7 +81,6 @@ export interface ReleasePlan {
 }
 
 export const ENV_PATH = '.env';
-export const DEFAULT_MAX_DIFF_BYTES = 64 * 1024;
 
 /** Renders the managed set; `.env` is left out for registered tenants, who keep their own. */
 export async function renderRelease(

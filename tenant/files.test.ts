@@ -6,15 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  LOCK_FILE,
-  PathRejected,
-  readManagedFiles,
-  restoreFiles,
-  snapshotFiles,
-  withTenantLock,
-  writeManagedFiles,
-} from './files.js';
+import { PathRejected, readManagedFiles, restoreFiles, snapshotFiles, writeManagedFiles } from './files.js';
+import { LOCK_FILE, withTenantLock } from './lock.js';
 
 let base: string;
 let root: string;

@@ -13,18 +13,16 @@
  * directory) and skip identical content, so a retried activity writes nothing twice.
  */
 import { randomBytes } from 'node:crypto';
-import { constants, realpathSync, type Stats } from 'node:fs';
-import { link, lstat, mkdir, open, readFile, realpath, rename, rm, unlink, utimes, type FileHandle } from 'node:fs/promises';
-import os from 'node:os';
+import { constants, type Stats } from 'node:fs';
+import { lstat, mkdir, open, readFile, realpath, rename, rm, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { checkManagedPath } from '../core/managed-paths.js';
+import { errno, LOCK_FILE } from './lock.js';
+import { isTenantContentPath, managedPathProblem, type ManagedPathRule, type PathProblem } from '../core/managed-paths.js';
 import { TENANT_CONTENT_DIRS } from '../core/types.js';
 
 export const MAX_PATH_BYTES = 4096;
 /** Longest single path component most filesystems accept. */
 export const MAX_NAME_BYTES = 255;
-export const LOCK_FILE = '.drydock.lock';
 const TMP_PREFIX = '.drydock-tmp-';
 
 export type PathRule =
@@ -98,43 +96,47 @@ export interface RestoreResult {
 // ---------------------------------------------------------------------------
 // Shape checks: pure, no disk access.
 
-/** Throws PathRejected unless `p` is a well-formed managed relative path. */
+/** The agent's wording of each rule core/managed-paths checks. */
+const DETAIL: Record<Exclude<ManagedPathRule, 'reserved-key'>, string> = {
+  empty: 'a path must not be empty',
+  nul: 'a path must not contain a NUL byte',
+  'control-character': 'a path must not contain a control character',
+  backslash: 'a path must not contain a backslash',
+  absolute: 'a path must be relative to the tenant root',
+  'drive-letter': 'a path must not start with a drive letter',
+  traversal: 'a path must not contain a `..` segment',
+  'not-normalized': 'a path must be normalized (no `.` segment, empty segment or trailing slash)',
+  'tenant-content': `${TENANT_CONTENT_DIRS.map((d) => `${d}/`).join(', ')} belong to the tenant`,
+};
+
+/**
+ * Throws PathRejected unless `p` is a well-formed managed relative path: the
+ * control plane's own rules (core/managed-paths), so the agent is never more
+ * lenient than it, plus the host's length limits and drydock's reserved names.
+ */
 export function checkPathShape(p: unknown, managed: readonly string[]): asserts p is string {
   if (typeof p !== 'string') throw new PathRejected(String(p), 'not-a-string', 'a path must be a string');
-  if (p === '') throw new PathRejected(p, 'empty', 'a path must not be empty');
-  if (p.includes('\0')) throw new PathRejected(p, 'nul', 'a path must not contain a NUL byte');
+  const found = managedPathProblem(p);
+  const reject = (f: PathProblem): never => {
+    throw f.rule === 'reserved-key' ? new PathRejected(p, 'invalid', `the path ${f.problem}`) : new PathRejected(p, f.rule, DETAIL[f.rule]);
+  };
+  if (found && (found.rule === 'empty' || found.rule === 'nul')) reject(found);
   if (Buffer.byteLength(p, 'utf8') > MAX_PATH_BYTES) {
     throw new PathRejected(p, 'too-long', `a path must be at most ${MAX_PATH_BYTES} bytes`);
   }
-  if (/[\u0001-\u001f\u007f]/.test(p)) throw new PathRejected(p, 'control-character', 'a path must not contain a control character');
-  if (p.includes('\\')) throw new PathRejected(p, 'backslash', 'a path must not contain a backslash');
-  if (p.startsWith('/') || path.isAbsolute(p)) throw new PathRejected(p, 'absolute', 'a path must be relative to the tenant root');
-  if (/^[A-Za-z]:/.test(p)) throw new PathRejected(p, 'drive-letter', 'a path must not start with a drive letter');
+  if (found && found.rule !== 'tenant-content' && found.rule !== 'reserved-key') reject(found);
   const segments = p.split('/');
-  if (segments.includes('..')) throw new PathRejected(p, 'traversal', 'a path must not contain a `..` segment');
-  if (path.posix.normalize(p) !== p || segments.some((s) => s === '' || s === '.')) {
-    throw new PathRejected(p, 'not-normalized', 'a path must be normalized (no `.` segment, empty segment or trailing slash)');
-  }
   if (segments.some((s) => Buffer.byteLength(s, 'utf8') > MAX_NAME_BYTES)) {
     throw new PathRejected(p, 'too-long', `each path component must be at most ${MAX_NAME_BYTES} bytes`);
   }
-  if (isTenantContent(segments[0] ?? '')) {
-    throw new PathRejected(p, 'tenant-content', `${TENANT_CONTENT_DIRS.map((d) => `${d}/`).join(', ')} belong to the tenant`);
-  }
+  if (found?.rule === 'tenant-content') reject(found);
   const name = segments[segments.length - 1] ?? '';
   // The lock file as a directory (`.drydock.lock/x`) would break the tenant lock for good, like the file itself.
   if (segments[0] === LOCK_FILE || name.startsWith(TMP_PREFIX)) {
     throw new PathRejected(p, 'reserved', 'the name is reserved for drydock\'s lock and temp files');
   }
-  // The control plane's own rules (core/managed-paths): the agent is never more lenient than it.
-  const problem = checkManagedPath(p);
-  if (problem) throw new PathRejected(p, 'invalid', `the path ${problem}`);
+  if (found) reject(found);
   if (!managed.includes(p)) throw new PathRejected(p, 'unmanaged', 'the path is not in the list of managed files');
-}
-
-function isTenantContent(firstSegment: string): boolean {
-  // Case-insensitively, so a case-insensitive filesystem cannot be used to reach them.
-  return TENANT_CONTENT_DIRS.some((d) => d.toLowerCase() === firstSegment.toLowerCase());
 }
 
 /** Shape-checks a whole batch, plus duplicates and file-vs-directory conflicts within it. */
@@ -174,10 +176,6 @@ function inside(realRoot: string, p: string): boolean {
   return rel === '' || (rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel));
 }
 
-function errno(err: unknown): string | undefined {
-  return (err as NodeJS.ErrnoException | null)?.code;
-}
-
 /**
  * Resolves the parent directory of `rel` one component at a time from
  * realpath(root), following symlinks only when they stay inside the root.
@@ -207,7 +205,7 @@ async function resolveParent(realRoot: string, rel: string): Promise<Resolved> {
         throw new PathRejected(rel, 'symlink-escape', `parent ${show(segments.slice(0, i + 1).join('/'))} resolves outside the tenant root`);
       }
       const relReal = path.relative(realRoot, real);
-      if (relReal !== '' && isTenantContent(relReal.split(path.sep)[0] ?? '')) {
+      if (relReal !== '' && isTenantContentPath(relReal.split(path.sep)[0] ?? '')) {
         throw new PathRejected(rel, 'tenant-content', `parent ${show(segments.slice(0, i + 1).join('/'))} resolves into tenant content`);
       }
       st = await lstat(real);
@@ -454,182 +452,4 @@ export async function restoreFiles(root: string, snapshot: Snapshot): Promise<Re
     (changed ? result.written : result.unchanged).push(p);
   }
   return result;
-}
-
-// ---------------------------------------------------------------------------
-// The per-tenant lock: one operation per tenant at a time.
-
-export interface TenantLockOptions {
-  /** First wait between attempts on a held lock file; doubles up to 1 s. */
-  pollMs?: number;
-  /** Gives up waiting for the lock. */
-  signal?: AbortSignal;
-}
-
-interface LockInfo {
-  pid: number;
-  host?: string;
-  at: number;
-  token?: string;
-}
-
-interface LockSeen {
-  raw: string;
-  info: LockInfo | null;
-  mtimeMs: number;
-}
-
-/** Tail of each root's queue of waiting operations, in this process. */
-const queues = new Map<string, Promise<void>>();
-
-/**
- * Runs `fn` holding the tenant's lock: an in-process async mutex keyed by
- * realpath(root) (first come, first served), plus the lock file `<root>/.drydock.lock` (pid, host,
- * timestamp) for other processes. A lock file older than `staleMs`, or whose
- * pid on this host is dead, is taken over. While held, the lock file's mtime
- * is refreshed every staleMs/3 so a live holder never looks stale.
- */
-export async function withTenantLock<T>(
-  root: string,
-  staleMs: number,
-  fn: () => Promise<T>,
-  opts: TenantLockOptions = {},
-): Promise<T> {
-  // Synchronously, so operations queue in call order (FIFO).
-  const key = realpathSync(root);
-  const prev = queues.get(key) ?? Promise.resolve();
-  let done!: () => void;
-  const mine = new Promise<void>((resolve) => (done = resolve));
-  const tail = prev.then(() => mine);
-  queues.set(key, tail);
-  try {
-    await prev;
-    const release = await acquireLockFile(key, staleMs, opts);
-    try {
-      return await fn();
-    } finally {
-      await release();
-    }
-  } finally {
-    done();
-    if (queues.get(key) === tail) queues.delete(key);
-  }
-}
-
-async function acquireLockFile(realRoot: string, staleMs: number, opts: TenantLockOptions): Promise<() => Promise<void>> {
-  const file = path.join(realRoot, LOCK_FILE);
-  const token = randomBytes(16).toString('hex');
-  const body = `${JSON.stringify({ pid: process.pid, host: os.hostname(), at: Date.now(), token } satisfies LockInfo)}\n`;
-  let wait = opts.pollMs ?? 25;
-  for (;;) {
-    opts.signal?.throwIfAborted();
-    if (await tryCreate(file, body)) break;
-    const seen = await readLock(file);
-    if (!seen) continue; // released in between: try again at once
-    if (isStale(seen, staleMs)) {
-      await takeOver(file, seen);
-      continue;
-    }
-    await sleep(wait, undefined, opts.signal ? { signal: opts.signal } : {});
-    wait = Math.min(wait * 2, 1000);
-  }
-
-  const ours = async () => (await readLock(file))?.info?.token === token;
-  const heartbeat = setInterval(() => {
-    // Best effort: a missed refresh only brings staleness closer.
-    void ours()
-      .then((yes) => (yes ? utimes(file, new Date(), new Date()) : undefined))
-      .catch(() => undefined);
-  }, Math.max(10, Math.floor(staleMs / 3)));
-  heartbeat.unref();
-
-  return async () => {
-    clearInterval(heartbeat);
-    if (!(await ours())) return; // taken over meanwhile: not ours to remove
-    try {
-      await unlink(file);
-    } catch (err) {
-      if (errno(err) !== 'ENOENT') throw err;
-    }
-  };
-}
-
-async function tryCreate(file: string, body: string): Promise<boolean> {
-  let fh: FileHandle;
-  try {
-    fh = await open(file, 'wx', 0o644);
-  } catch (err) {
-    if (errno(err) === 'EEXIST') return false;
-    throw err;
-  }
-  try {
-    await fh.writeFile(body);
-    await fh.sync();
-    await fh.close();
-  } catch (err) {
-    await fh.close().catch(() => undefined);
-    await rm(file, { force: true });
-    throw err;
-  }
-  return true;
-}
-
-async function readLock(file: string): Promise<LockSeen | null> {
-  let raw: string;
-  let mtimeMs: number;
-  try {
-    [raw, { mtimeMs }] = await Promise.all([readFile(file, 'utf8'), lstat(file)]);
-  } catch (err) {
-    if (errno(err) === 'ENOENT') return null;
-    throw err;
-  }
-  let info: LockInfo | null = null;
-  try {
-    const parsed = JSON.parse(raw) as Partial<LockInfo>;
-    if (typeof parsed.pid === 'number' && typeof parsed.at === 'number') info = parsed as LockInfo;
-  } catch {
-    // Unparseable (or being written right now): judged by its mtime alone.
-  }
-  return { raw, info, mtimeMs };
-}
-
-function isStale(seen: LockSeen, staleMs: number): boolean {
-  const freshest = Math.max(seen.info?.at ?? 0, seen.mtimeMs);
-  if (Date.now() - freshest > staleMs) return true;
-  const info = seen.info;
-  const sameHost = info?.host === undefined || info.host === os.hostname();
-  return !!info && sameHost && info.pid !== process.pid && !pidAlive(info.pid);
-}
-
-function pidAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return errno(err) === 'EPERM'; // exists, owned by someone else
-  }
-}
-
-/**
- * Moves the stale lock aside, then checks it was the one judged stale: if
- * another process took the lock over in between, its fresh lock is put back.
- */
-async function takeOver(file: string, seen: LockSeen): Promise<void> {
-  const aside = `${file}.stale-${randomBytes(6).toString('hex')}`;
-  try {
-    await rename(file, aside);
-  } catch (err) {
-    if (errno(err) === 'ENOENT') return;
-    throw err;
-  }
-  const moved = await readFile(aside, 'utf8').catch(() => null);
-  if (moved !== seen.raw) {
-    try {
-      await link(aside, file); // no clobber: if yet another lock appeared, it wins
-    } catch (err) {
-      if (errno(err) !== 'EEXIST') throw err;
-    }
-  }
-  await rm(aside, { force: true });
 }

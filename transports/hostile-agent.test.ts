@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AGENT_API_PREFIX } from '../core/agent-protocol.js';
 import { TenantError } from '../core/driver.js';
 import { CONTROL_PLANE_CN, createCertificateAuthority, issueKeyAndCertificate } from '../core/pki.js';
-import { createRemoteDriver, MAX_ANSWER_LINE_BYTES, type RemoteCredentials } from './remote-driver.js';
+import { createRemoteDriver, MAX_ANSWER_LINE_BYTES, type RemoteCredentials } from './remote.js';
 
 type Answer = (res: import('node:http').ServerResponse) => void;
 

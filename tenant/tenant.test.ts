@@ -5,7 +5,8 @@ import { createDockerEngine } from './engine.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TenantError } from '../core/driver.js';
 import type { CommandRunner } from './run-command.js';
-import { contentManifest, createTenantDriver, detectComposeVariant, manifestChanges } from './tenant.js';
+import { contentManifest, createTenantDriver, detectComposeVariant } from './tenant.js';
+import { manifestChanges } from '../core/content-manifest.js';
 
 describe('tenant content manifest', () => {
   let root: string;

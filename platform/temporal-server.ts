@@ -10,7 +10,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Connection } from '@temporalio/client';
-import { SEARCH_ATTRIBUTE_NAMES } from '../core/types.js';
+import { SEARCH_ATTRIBUTE_NAMES } from '../workflows/surface.js';
 
 const run = promisify(execFile);
 export const REPO_ROOT = path.resolve(import.meta.dirname, '..');

@@ -58,7 +58,6 @@ const RESULTS: { [K in AgentOperation]: z.ZodType } = {
   listServices: z.array(text(256)),
   contentManifest: z.record(z.string(), z.string()),
   readFiles: z.record(z.string(), z.string().nullable()),
-  diffFiles: z.array(z.object({ path: z.string(), status: z.enum(['unchanged', 'modified', 'created']) }).passthrough()),
   writeFiles: z.object({ written: z.array(z.string()), unchanged: z.array(z.string()) }),
   pull: nothing,
   recreate: nothing,

@@ -8,7 +8,7 @@ import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDriverFactory } from '../worker/drivers.js';
+import { createDriverFactory } from '../transports/drivers.js';
 import { childEnvironment, runCommand } from './run-command.js';
 
 const SECRETS = {

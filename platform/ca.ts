@@ -18,7 +18,7 @@ import {
   type IssuedCertificate,
 } from '../core/pki.js';
 import { SLUG_RE, SLUG_RULE } from '../core/validation.js';
-import type { RemoteCredentials } from './remote-driver.js';
+import type { RemoteCredentials } from '../transports/remote.js';
 
 export interface ControlPlaneCa {
   dir: string;

@@ -19,14 +19,11 @@ import {
   type ComposeVariant,
 } from '../core/compose.js';
 import { TenantError, type ExecutionDriver, type OperationOptions } from '../core/driver.js';
-import { diffFile } from '../core/file-diff.js';
+import { parseImageRef } from '../core/image-ref.js';
 import type { ContainerState, ContentManifest } from '../core/types.js';
 import { PathRejected, readManagedFiles, restoreFiles, snapshotFiles, writeManagedFiles } from './files.js';
 import { createDockerEngine, EngineError, type DockerEngine } from './engine.js';
 import { runCommand, tail, type CommandRunner } from './run-command.js';
-
-/** Per file, for diffFiles; the release preview uses the same limit. */
-export const DEFAULT_MAX_DIFF_BYTES = 64 * 1024;
 
 export interface TenantDeps {
   /** The engine's API; this host's DOCKER_HOST (or its default socket) when absent. */
@@ -106,13 +103,6 @@ export function createTenantDriver(deps: TenantDeps, where: TenantLocation): Exe
 
     readFiles: (paths) => pathChecked(() => readManagedFiles(where.dir, paths)),
 
-    async diffFiles(files, maxDiffBytes = DEFAULT_MAX_DIFF_BYTES) {
-      const current = await pathChecked(() => readManagedFiles(where.dir, files.map((f) => f.path)));
-      return files.map((f) =>
-        diffFile(f.path, current[f.path] ?? undefined, f.content, { maxDiffBytes, isEnv: path.posix.basename(f.path) === '.env' }),
-      );
-    },
-
     writeFiles: (managed, files) => pathChecked(() => writeManagedFiles(where.dir, managed, files)),
 
     async pull(services, env, opts) {
@@ -153,10 +143,7 @@ export function createTenantDriver(deps: TenantDeps, where: TenantLocation): Exe
     restoreFiles: (files) => pathChecked(async () => void (await restoreFiles(where.dir, { files }))),
 
     async tagImage(imageId, imageRef) {
-      const at = imageRef.lastIndexOf(':');
-      const hasTag = at > imageRef.lastIndexOf('/');
-      const repo = hasTag ? imageRef.slice(0, at) : imageRef;
-      const tag = hasTag ? imageRef.slice(at + 1) : 'latest';
+      const { repo, tag } = parseImageRef(imageRef);
       await engine
         .tagImage(imageId, repo, tag)
         .catch((err: Error) => {
@@ -257,10 +244,4 @@ function sha256File(file: string): Promise<string> {
     const h = createHash('sha256');
     createReadStream(file).on('error', reject).on('data', (c) => h.update(c)).on('end', () => resolve(h.digest('hex')));
   });
-}
-
-/** Paths added, removed or changed between two manifests. */
-export function manifestChanges(before: ContentManifest, after: ContentManifest): string[] {
-  const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
-  return [...keys].filter((k) => before[k] !== after[k]).sort();
 }

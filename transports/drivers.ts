@@ -1,16 +1,16 @@
 /**
  * Execution drivers for instances. Local instances run the tenant logic
  * in-process against this host's Docker engine; remote instances reach the
- * same logic through their agent, over mutual TLS (worker/remote-driver.ts).
+ * same logic through their agent, over mutual TLS (transports/remote.ts).
  */
-import { createDockerEngine, type DockerEngine } from '../agent/engine.js';
-import { createTenantDriver, detectComposeVariant } from '../agent/tenant.js';
+import { createDockerEngine, type DockerEngine } from '../tenant/engine.js';
+import { createTenantDriver, detectComposeVariant } from '../tenant/tenant.js';
 import type { ComposeVariant } from '../core/compose.js';
-import type { CommandRunner } from '../agent/run-command.js';
+import type { CommandRunner } from '../tenant/run-command.js';
 import { TenantError, type ExecutionDriver } from '../core/driver.js';
-import { createRemoteDriver, type ApprovedAgent, type RemoteCredentials } from './remote-driver.js';
+import { createRemoteDriver, type ApprovedAgent, type RemoteCredentials } from './remote.js';
 import { AGENT_OPERATIONS, type AgentOperation } from '../core/agent-protocol.js';
-import { withTenantLock } from '../agent/files.js';
+import { withTenantLock } from '../tenant/lock.js';
 
 /** As the agent's default (--lock-stale-ms): a holder that died is taken over after this long. */
 export const LOCAL_LOCK_STALE_MS = 5 * 60 * 1000;
@@ -59,7 +59,7 @@ export async function createDriverFactory(
   opts: {
     engine?: DockerEngine;
     compose?: ComposeVariant;
-    /** How local instances' compose commands run; default agent/run-command.ts (the benchmarks wrap it to time compose). */
+    /** How local instances' compose commands run; default tenant/run-command.ts (the benchmarks wrap it to time compose). */
     run?: CommandRunner;
     log?: (m: string) => void;
     remote?: RemoteDriverConfig;

@@ -3,8 +3,8 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LOCK_FILE, withTenantLock } from '../agent/files.js';
-import { createTenantDriver } from '../agent/tenant.js';
+import { LOCK_FILE, withTenantLock } from '../tenant/lock.js';
+import { createTenantDriver } from '../tenant/tenant.js';
 import { lockedDriver } from './drivers.js';
 
 describe('the local driver and the tenant lock', () => {
