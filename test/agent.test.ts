@@ -6,7 +6,6 @@
  * Docker engine. Then what the agent refuses: foreign TLS peers, path
  * escapes sent straight to it; and what revocation stops.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink } from 'node:fs/promises';
 import os from 'node:os';
@@ -15,47 +14,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExecutionDriver } from '../core/driver.js';
 import { CONTROL_PLANE_CN, createCertificateAuthority, issueKeyAndCertificate } from '../core/pki.js';
 import { createPlanner } from '../worker/planner.js';
-import { REPO_ROOT } from '../platform/temporal-server.js';
 import { callAgent } from './harness/agent-call.js';
 import { createReleaseTenant, pushReleaseImages, releaseDefaults, RELEASE_SERVICES, treeChecksums, type ReleaseTenant } from './harness/release-tenant.js';
 import { startTestControlPlane, uniqueName, waitFor, waitForUpgradeEnd, waitForUpgradeStatus, type TestControlPlane } from './support.js';
+import { spawnAgentProcess as spawnAgent, type AgentProcess } from './harness/agent-process.js';
 
 const FIXTURES = path.join(import.meta.dirname, 'fixtures', 'releases');
 const N = '1.0.0';
 const N1 = '1.1.0';
-
-interface AgentProcess {
-  child: ChildProcess;
-  args: string[];
-  lines: string[];
-  waitForLine(re: RegExp, timeoutMs?: number): Promise<RegExpExecArray>;
-  stop(): Promise<void>;
-}
-
-function spawnAgent(args: string[]): AgentProcess {
-  // Its own process group, so stopping it stops npx, tsx and node together.
-  const child = spawn('npx', ['tsx', 'agent/main.ts', ...args], { cwd: REPO_ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines: string[] = [];
-  const collect = (d: Buffer) => lines.push(...d.toString('utf8').split('\n').filter(Boolean));
-  child.stdout!.on('data', collect);
-  child.stderr!.on('data', collect);
-  return {
-    child,
-    args,
-    lines,
-    waitForLine: (re, timeoutMs = 30_000) =>
-      waitFor(`agent output matching ${re}`, async () => lines.map((l) => re.exec(l)).find(Boolean) ?? undefined, timeoutMs, 50).catch((err: Error) => {
-        throw new Error(`${err.message}\nagent output:\n${lines.join('\n')}`);
-      }),
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((r) => child.once('exit', r));
-      process.kill(-child.pid!, 'SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 5_000))]);
-      if (child.exitCode === null && child.signalCode === null) process.kill(-child.pid!, 'SIGKILL');
-    },
-  };
-}
 
 /**
  * The error code of a refused call: refused before it started (4xx), or by the
