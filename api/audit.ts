@@ -204,6 +204,24 @@ export interface AuditLocals {
 export const auditLocals = (res: Response) => res.locals as AuditLocals;
 
 /**
+ * A route's change and its entry for this request in one transaction (both or
+ * neither); the request is then marked recorded, so the middleware adds none.
+ */
+export async function changeAudited<T>(
+  audit: AuditLog,
+  req: Request,
+  res: Response,
+  fn: (tx: PrismaClient) => Promise<{ result: T; entry: Partial<NewAuditEntry> & { outcome: Outcome } }>,
+): Promise<T> {
+  const result = await audit.transaction(async (tx) => {
+    const r = await fn(tx);
+    return { result: r.result, entry: entryFor(req, r.entry) };
+  });
+  auditLocals(res).audited = true;
+  return result;
+}
+
+/**
  * Records every state-changing request the table names an audit action for:
  * accepted for 2xx/3xx, refused (with the error the caller got) otherwise.
  * A JSON answer goes out only once its entry is written, so whoever got an

@@ -364,6 +364,7 @@ export type InstanceView = z.infer<typeof instanceView>;
 export type UpgradeView = z.infer<typeof upgradeView>;
 export type StepView = z.infer<typeof stepView>;
 export type ReleasePreview = z.infer<typeof releasePreview>;
+export type ReleaseDiff = z.infer<typeof releaseDiff>;
 export type ApiTokenView = z.infer<typeof apiTokenView>;
 export type AgentInviteView = z.infer<typeof agentInviteView>;
 export type AgentRegistrationView = z.infer<typeof agentRegistrationView>;

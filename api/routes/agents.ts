@@ -27,7 +27,7 @@ import { keyFingerprint256, sha256Hex, type IssuedCertificate } from '../../core
 import { DEFAULT_CORE_SERVICES } from '../../core/validation.js';
 import { createAgentRepo, type AgentRepo, type InstanceRecord, type InviteRefusal, type RegistrationRecord, type RegistrationStatus, type Replacement } from '../../prisma/repositories.js';
 import { operatorOf } from '../auth.js';
-import { auditLocals, entryFor, type AuditLog, type NewAuditEntry } from '../audit.js';
+import { auditLocals, changeAudited, entryFor, type AuditLog, type NewAuditEntry } from '../audit.js';
 import { agentApproveBody as approveBody, agentDecisionBody as decisionBody, agentPollBody as pollBody, agentRegisterBody as registerBody, createInviteBody } from '../schemas.js';
 import { createRateLimiter, rateLimit, tooManyRequests, type RateLimit } from '../rate-limit.js';
 
@@ -120,14 +120,8 @@ export function createRouter(deps: AgentsRouterDeps): Router {
   const clientAddress = (req: Request) => req.ip ?? req.socket.remoteAddress ?? 'unknown';
 
   /** Runs a change on the agent repo with its audit entry in one transaction; a refused entry rolls the change back. */
-  async function audited<T>(req: Request, res: Response, fn: (agents: AgentRepo) => Promise<{ result: T; entry: Entry }>): Promise<T> {
-    const result = await deps.audit.transaction(async (tx) => {
-      const r = await fn(createAgentRepo(tx));
-      return { result: r.result, entry: entryFor(req, r.entry) };
-    });
-    auditLocals(res).audited = true;
-    return result;
-  }
+  const audited = <T>(req: Request, res: Response, fn: (agents: AgentRepo) => Promise<{ result: T; entry: Entry }>) =>
+    changeAudited(deps.audit, req, res, (tx) => fn(createAgentRepo(tx)));
 
   /** Records a refusal found before any change is attempted, then answers it. */
   async function refuse(req: Request, res: Response, r: { result: DrydockError; entry: Entry }): Promise<never> {

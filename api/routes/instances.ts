@@ -1,7 +1,7 @@
-import { Router } from 'express';
+import { Router, type Request, type Response } from 'express';
 import { conflict, notFound } from '../../core/errors.js';
 import { createInstanceRepo, type InstanceRecord, type InstanceRepo, type UpgradeRecord, type UpgradeRepo } from '../../prisma/repositories.js';
-import { auditLocals, entryFor, type AuditLog } from '../audit.js';
+import { auditLocals, changeAudited, entryFor, type AuditLog } from '../audit.js';
 import { planRelease, resolveRelease, type ReleasePlanner } from '../../core/release-plan.js';
 import { TenantError } from '../../core/driver.js';
 import { DrydockError, unavailable } from '../../core/errors.js';
@@ -58,14 +58,9 @@ export function createRouter(deps: InstancesRouterDeps): Router {
   }
 
   /** Runs a change of instances with its audit entry in one transaction (without an audit log: just the change). */
-  async function audited<T>(req: Parameters<Parameters<Router['post']>[1]>[0], res: Parameters<Parameters<Router['post']>[1]>[1], fn: (repo: InstanceRepo) => Promise<{ result: T; entry: Parameters<typeof entryFor>[1] }>): Promise<T> {
+  async function audited<T>(req: Request, res: Response, fn: (repo: InstanceRepo) => Promise<{ result: T; entry: Parameters<typeof entryFor>[1] }>): Promise<T> {
     if (!deps.audit) return (await fn(deps.instances)).result;
-    const result = await deps.audit.transaction(async (tx) => {
-      const r = await fn(createInstanceRepo(tx));
-      return { result: r.result, entry: entryFor(req, r.entry) };
-    });
-    auditLocals(res).audited = true;
-    return result;
+    return changeAudited(deps.audit, req, res, (tx) => fn(createInstanceRepo(tx)));
   }
 
   router.post('/instances', async (req, res) => {

@@ -6,8 +6,7 @@
  */
 import { z } from 'zod';
 import { agentDecisionBody, createOperatorBody, patchOperatorBody, createInviteForm, createInstanceBody, createTokenBody, loginBody, patchInstanceBody, releasePreviewBody, rolloutBody, startFullUpgradeBody, startImageUpgradeBody, startReleaseUpgradeBody, valuesBody } from '../../api/schemas.js';
-import { agentInviteView, agentRegistrationView, apiTokenView, auditPage, createdOperator, operatorRecordView, createdAgentInvite, createdApiToken, errorResponse, instanceView, meResponse, operatorActionResponse, releasePreview, rolloutActionResponse, rolloutListItem, rolloutPreview, rolloutView, startedRollout, startedUpgrade, upgradeView, type AgentReplacementView } from '../../api/responses.js';
-import { publishedRelease, releaseDetail, releaseDiff, releaseListItem, valuesView } from '../../api/release-schemas.js';
+import { agentInviteView, agentRegistrationView, apiTokenView, auditPage, createdOperator, operatorRecordView, createdAgentInvite, createdApiToken, errorResponse, instanceValuesView, instanceView, publishedRelease, releaseDetail, releaseDiff, releaseSummary, meResponse, operatorActionResponse, releasePreview, rolloutActionResponse, rolloutListItem, rolloutPreview, rolloutView, startedRollout, startedUpgrade, upgradeView, type AgentReplacementView } from '../../api/responses.js';
 
 export interface FieldError {
   field: string;
@@ -117,8 +116,8 @@ export const api = {
   instances: () => call('GET', '/api/instances', z.array(instanceView)),
   instance: (id: string) => call('GET', `/api/instances/${enc(id)}`, instanceView),
   createInstance: (body: Input<typeof createInstanceBody>) => call('POST', '/api/instances', instanceView, validate(createInstanceBody, body)),
-  values: (id: string) => call('GET', `/api/instances/${enc(id)}/values`, valuesView),
-  putValues: (id: string, body: Input<typeof valuesBody>) => call('PUT', `/api/instances/${enc(id)}/values`, valuesView, validate(valuesBody, body)),
+  values: (id: string) => call('GET', `/api/instances/${enc(id)}/values`, instanceValuesView),
+  putValues: (id: string, body: Input<typeof valuesBody>) => call('PUT', `/api/instances/${enc(id)}/values`, instanceValuesView, validate(valuesBody, body)),
   patchInstance: (id: string, body: Input<typeof patchInstanceBody>) =>
     call('PATCH', `/api/instances/${enc(id)}`, instanceView, validate(patchInstanceBody, body)),
   latestUpgrades: () => call('GET', '/api/upgrades', z.array(upgradeView)),
@@ -154,7 +153,7 @@ export const api = {
   rolloutAction: (id: string, action: 'pause' | 'resume' | 'approve' | 'abort') =>
     call('POST', `/api/rollouts/${enc(id)}/${action}`, rolloutActionResponse),
 
-  releases: () => call('GET', '/api/releases', z.array(releaseListItem)),
+  releases: () => call('GET', '/api/releases', z.array(releaseSummary)),
   release: (version: string) => call('GET', `/api/releases/${enc(version)}`, releaseDetail),
   releaseDiff: (from: string, to: string) => call('GET', `/api/releases/${enc(from)}/diff/${enc(to)}`, releaseDiff),
   publishRelease: (bundle: Blob) => call('POST', '/api/releases', publishedRelease, bundle),

@@ -5,7 +5,7 @@
  * and publishing a bundle uploaded as a .tar.gz.
  */
 import { useRef, useState, type FormEvent } from 'react';
-import type { ReleaseDiff } from '../../../api/release-schemas.js';
+import type { ReleaseDiff } from '../../../api/responses.js';
 import { api, messageOf } from '../api.js';
 import { Badge, Empty, ErrorNote } from '../components/bits.js';
 import { DiffView } from '../components/DiffView.js';
