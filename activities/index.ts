@@ -14,6 +14,7 @@ import type { SnapshotStore } from '../prisma/snapshot-store.js';
 import { pinEntries, PIN_PATH, renderImagePin } from '../core/image-pin.js';
 import { parseImageRef } from '../core/image-ref.js';
 import { ENV_PATH, hashOfRender, planRelease, renderRelease, resolveRelease, templatesOf, type ReleasePlanner } from '../core/release-plan.js';
+import { createNotificationActivities, type NotificationDeps } from './notifications.js';
 
 export interface ActivityDeps {
   instances: InstanceRepo;
@@ -28,6 +29,8 @@ export interface ActivityDeps {
   minFreeDiskBytes?: number;
   /** How often verify looks at the containers again. */
   verifyPollMs?: number;
+  /** Where events go (outbox, delivery, agent watch); without it nothing is recorded. */
+  notifications?: NotificationDeps;
 }
 
 const DEFAULT_MIN_FREE_DISK = 1024 ** 3;
@@ -83,7 +86,11 @@ export function createActivities(deps: ActivityDeps) {
     return snapshot;
   }
 
+  const notifications = createNotificationActivities(deps);
+
   return {
+    ...notifications.activities,
+
     /** Engine reachable, compose file valid, room on disk for the pull. */
     async preflightFullUpgrade(target: InstanceTarget, imageTag: string): Promise<void> {
       const driver = deps.driverFor(target);
@@ -157,8 +164,10 @@ export function createActivities(deps: ActivityDeps) {
       });
     },
 
+    /** The row, then the outbox when the upgrade parked or ended (the event's key makes a retry add nothing). */
     async recordUpgradeProgress(upgradeId: string, progress: UpgradeProgress): Promise<void> {
       await deps.upgrades.saveProgress(upgradeId, progress);
+      await notifications.upgradeChanged(upgradeId, progress);
     },
 
     /** The tag, and the release when the upgrade named one. */

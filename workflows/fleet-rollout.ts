@@ -8,6 +8,7 @@ import {
   condition,
   continueAsNew,
   ParentClosePolicy,
+  patched,
   setHandler,
   startChild,
   uuid4,
@@ -35,6 +36,7 @@ import {
 } from './surface.js';
 import { describeFailure } from './upgrade-run.js';
 import { appendLog, budgetExceeded, countStatus, rolloutView, signalSender } from '../core/rollout.js';
+import { db } from './activities.js';
 
 /** Continue-as-new well before the 51,200-event limit, at a wave boundary. */
 const HISTORY_EVENTS_BEFORE_CONTINUE = 20_000;
@@ -55,6 +57,18 @@ export async function fleetRollout(input: FleetRolloutInput): Promise<RolloutVie
   const note = (line: string) => appendLog(log, `${new Date().toISOString()} ${line}`);
   const count = (s: RolloutInstanceStatus) => countStatus(instances, s);
   const view = (): RolloutView => rolloutView(input, { status, currentWave, instances, log });
+  // Notifications (paused, awaiting approval, finished): recorded in the outbox, never in the way of the rollout.
+  const notices: Promise<void>[] = [];
+  const notify = (event: 'paused' | 'awaiting-approval' | 'finished', key: string) => {
+    if (!patched('notify-rollout-events')) return;
+    const counts = { updated: count('updated'), failed: count('failed'), skipped: count('skipped'), pending: count('pending') };
+    notices.push(
+      db
+        .notifyRollout({ rolloutId: input.rolloutId, event, key, status, wave: currentWave + 1, waves: input.waveSizes.length, counts, lastLog: log.at(-1) ?? null })
+        .catch(() => undefined),
+    );
+  };
+  const noticesSent = () => Promise.all(notices.splice(0));
 
   setHandler(rolloutQuery, view);
   setHandler(pauseSignal, (s) => {
@@ -97,6 +111,7 @@ export async function fleetRollout(input: FleetRolloutInput): Promise<RolloutVie
     if (s === 'failed' && !paused && !aborted && count('pending') > 0 && budgetExceeded(instances, input.failureBudget)) {
       pause();
       note(`paused: ${count('failed')} failure(s) exceed the failure budget; resume or abort`);
+      notify('paused', `paused:${count('failed')}`);
     }
   }
 
@@ -174,6 +189,7 @@ export async function fleetRollout(input: FleetRolloutInput): Promise<RolloutVie
     if (input.bake === 'approval') {
       status = 'awaiting-approval';
       note(`wave ${currentWave + 1} done: waiting for approval of the next wave`);
+      notify('awaiting-approval', `awaiting-approval:${currentWave + 1}`);
       approved = false;
       await condition(() => approved || aborted);
     } else if (input.bake > 0) {
@@ -184,6 +200,7 @@ export async function fleetRollout(input: FleetRolloutInput): Promise<RolloutVie
     status = paused ? 'paused' : 'running';
     if (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > (input.continueAsNewAfterEvents ?? HISTORY_EVENTS_BEFORE_CONTINUE)) {
       note('continuing as new to keep the history small');
+      await noticesSent();
       await continueAsNew<typeof fleetRollout>({
         ...input,
         instances,
@@ -194,5 +211,7 @@ export async function fleetRollout(input: FleetRolloutInput): Promise<RolloutVie
 
   status = aborted ? 'aborted' : count('failed') > 0 ? 'failed' : 'succeeded';
   note(`rollout ${status}: ${count('updated')} updated, ${count('failed')} failed, ${count('skipped')} skipped`);
+  notify('finished', 'finished');
+  await noticesSent();
   return view();
 }

@@ -53,3 +53,21 @@ export const VERIFY: ActivityOptions = {
   heartbeatTimeout: '30 seconds',
   retry: { initialInterval: '5 seconds', maximumAttempts: 2 },
 };
+
+/**
+ * Sending one notification: retried without end, backing off to a minute, so
+ * a receiver that is down for hours gets every event once it is back.
+ */
+export const NOTIFICATION_DELIVERY: ActivityOptions = {
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+};
+
+/** An idle delivery workflow looks for new events this often even when no signal woke it. */
+export const NOTIFICATION_IDLE_RECHECK_MS = 5 * 60 * 1000;
+
+/** One round of the agent watch: ping every approved agent. */
+export const AGENT_CHECK: ActivityOptions = {
+  startToCloseTimeout: '5 minutes',
+  retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 3 },
+};

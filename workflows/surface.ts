@@ -100,3 +100,22 @@ export const SEARCH_ATTRIBUTE_NAMES = Object.values(SEARCH).map((k) => k.name);
 export function temporalWorkflowUrl(temporalUiUrl: string, workflowId: string, runId?: string | null): string {
   return `${temporalUiUrl}/namespaces/default/workflows/${encodeURIComponent(workflowId)}${runId ? `/${runId}` : ''}/history`;
 }
+
+// --- notifications ----------------------------------------------------------
+
+/** Workflow type of the per-endpoint delivery loop and of the agent watch. */
+export const NOTIFICATION_DELIVERY_WORKFLOW_TYPE = 'notificationDelivery';
+export const AGENT_WATCH_WORKFLOW_TYPE = 'agentWatch';
+
+/** One delivery workflow per endpoint: events reach it in order, one at a time. */
+export function notificationWorkflowId(endpointId: string): string {
+  return `notify-${endpointId}`;
+}
+
+/** One agent watch per control plane (per task queue). */
+export function agentWatchWorkflowId(taskQueue: string): string {
+  return `agent-watch-${taskQueue}`;
+}
+
+/** New deliveries are waiting: sent with signalWithStart after the outbox write. */
+export const notificationsPendingSignal = defineSignal<[]>('notificationsPending');
