@@ -16,6 +16,8 @@ import { createRouter, type InstancesRouterDeps } from './routes/instances.js';
 import { createOverviewRouter, type OverviewRouterDeps } from './routes/overview.js';
 import { createRouter as createRolloutsRouter, type RolloutRouterDeps } from './routes/rollouts.js';
 import { createRouter as createReleasesRouter } from './routes/releases.js';
+import { createNotificationsRouter } from './routes/notifications.js';
+import type { Notifier } from '../platform/notifier.js';
 
 export type AppDeps = InstancesRouterDeps & {
   log?: (m: string) => void;
@@ -33,6 +35,8 @@ export type AppDeps = InstancesRouterDeps & {
   trustProxy?: number | string;
   /** The Temporal codec server (`/codec/…`) for the web console; its own body limit, so it comes before the API's parser. */
   codec?: Omit<CodecRouterDeps, 'auth'>;
+  /** Notification endpoints and their deliveries (`/api/notifications/…`). */
+  notifier?: Notifier;
 };
 
 export const BODY_LIMIT = '256kb';
@@ -80,6 +84,7 @@ export function createApp(deps: AppDeps): Express {
   if (deps.latestUpgrades) app.use('/api', createOverviewRouter({ latestUpgrades: deps.latestUpgrades, temporalUiUrl: deps.temporalUiUrl }));
   if (deps.agents) app.use('/api', createAgentsRouter({ ...deps.agents, audit }));
   if (deps.rollouts) app.use('/api', createRolloutsRouter(deps.rollouts));
+  if (deps.notifier) app.use('/api', createNotificationsRouter({ notifier: deps.notifier, audit, log: deps.log }));
   app.use('/api', (req, _res, next) => next(notFound(`no route ${req.method} ${req.originalUrl}`)));
   if (deps.uiDir) app.use(serveUi(deps.uiDir));
   app.use(errorMiddleware(deps.log));

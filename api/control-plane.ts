@@ -29,6 +29,7 @@ import { latestUpgradesFrom } from './routes/overview.js';
 import { createAuth, ensureFirstOperator, PID_FILE, type AuthOptions } from './auth.js';
 import type { RateLimit } from './rate-limit.js';
 import { createUpgradeService } from './upgrade-service.js';
+import { createNotifier, notifierSettingsFromEnv, type NotifierSettings } from '../platform/notifier.js';
 
 export interface ControlPlaneOptions {
   databaseUrl?: string;
@@ -73,6 +74,8 @@ export interface ControlPlaneOptions {
   keyring?: Keyring;
   /** Runs local instances' compose commands; default tenant/run-command.ts (bench/overhead.ts wraps it to time compose). */
   commandRunner?: CommandRunner;
+  /** Links in notifications and the agent watch's timing; default from the environment (platform/notifier.ts). */
+  notifications?: Partial<NotifierSettings>;
 }
 
 export interface TlsFiles {
@@ -209,9 +212,17 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     });
     cleanups.push(() => connection.close());
     const temporal = new Client({ connection, dataConverter: dataConverterFor(keyring) });
+    const notifier = createNotifier({
+      prisma: db.prisma,
+      keyring,
+      temporal: async () => temporal,
+      taskQueue: opts.taskQueue,
+      settings: { ...notifierSettingsFromEnv(), temporalUiUrl, ...opts.notifications },
+      log,
+    });
 
     if (opts.runWorker ?? true) {
-      const w = await runtime.createWorker({ temporalAddress, taskQueue: opts.taskQueue, verifyPollMs: opts.verifyPollMs, frontDoor: opts.frontDoor });
+      const w = await runtime.createWorker({ temporalAddress, taskQueue: opts.taskQueue, verifyPollMs: opts.verifyPollMs, frontDoor: opts.frontDoor, notifier });
       const running = w.run();
       cleanups.push(async () => {
         // Temporal's runtime also shuts workers down on SIGINT/SIGTERM: a second request would only log an error.
@@ -231,7 +242,8 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       log,
       catalog,
       keyring,
-      agents: { agents, ca, rateLimits: opts.agentRateLimits, log },
+      agents: { agents, ca, rateLimits: opts.agentRateLimits, log, notifier },
+      notifier,
       auth: { auth, store: authStore },
       audit,
       latestUpgrades: latestUpgradesFrom(db.prisma),
@@ -261,6 +273,9 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     cleanups.push(() => new Promise((r) => server.close(r)));
     const addr = server.address();
     const url = `${tls ? 'https' : 'http'}://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : opts.port}`;
+    notifier.settings.publicUrl ??= url;
+    // Deliveries left pending by the last run go out now (their workflows also look on their own).
+    await notifier.resume().catch((err: Error) => log(`notifications: ${err.message}`));
     log(existsSync(path.join(uiDir, 'index.html')) ? `web UI: ${url}/` : `web UI: not built; run \`npm run build\` to serve it at ${url}/`);
     return { url, app, db, temporal, temporalAddress, temporalUiUrl, keyring, close };
   } catch (err) {

@@ -371,3 +371,34 @@ export type AgentRegistrationView = z.infer<typeof agentRegistrationView>;
 export type OperatorView = z.infer<typeof operatorView>;
 export type OperatorRecordView = z.infer<typeof operatorRecordView>;
 export type AuditEntryViewAnswer = z.infer<typeof auditEntryView>;
+
+// ---------------------------------------------------------------- notifications
+
+/** An endpoint as answered: where it points (origin only) and whether a secret is set, never the URL or the secret. */
+export const notificationEndpointView = z.object({
+  id: z.string(),
+  name: z.string(),
+  kind: z.enum(['webhook', 'slack']),
+  urlOrigin: z.string(),
+  secret: z.enum(['set', 'unset']),
+  events: z.array(z.string()),
+  labels: z.array(z.string()),
+  createdBy: z.string().nullable(),
+  createdAt: isoDate,
+  updatedAt: isoDate,
+});
+
+export const notificationDeliveryView = z.object({
+  id: z.string(),
+  eventId: z.string(),
+  eventType: z.string(),
+  summary: z.string(),
+  instanceSlug: z.string().nullable(),
+  status: z.enum(['pending', 'delivered']),
+  attempts: z.number(),
+  lastError: z.string().nullable(),
+  responseStatus: z.number().nullable(),
+  lastAttemptAt: isoDate.nullable(),
+  deliveredAt: isoDate.nullable(),
+  createdAt: isoDate,
+});

@@ -30,7 +30,7 @@ export const atLeast = (have: Role, need: Role) => roleRank(have) >= roleRank(ne
 export const lowerRole = (a: Role, b: Role): Role => (roleRank(a) <= roleRank(b) ? a : b);
 export const isRole = (v: unknown): v is Role => typeof v === 'string' && (ROLES as readonly string[]).includes(v);
 
-export type TargetKind = 'upgrade' | 'rollout' | 'instance' | 'agent' | 'invite' | 'token' | 'operator' | 'release' | 'session' | 'audit';
+export type TargetKind = 'upgrade' | 'rollout' | 'instance' | 'agent' | 'invite' | 'token' | 'operator' | 'release' | 'session' | 'audit' | 'notification';
 
 export interface RouteRule {
   method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
@@ -98,6 +98,15 @@ export const ROUTE_RULES: readonly RouteRule[] = [
   r('GET', '/releases/:version', 'viewer'),
   r('GET', '/releases/:from/diff/:to', 'viewer'),
   r('POST', '/releases', 'admin', { action: 'release.publish', target: 'release' }),
+
+  // notification endpoints: where events go, signed with their secrets, is an admin's
+  r('GET', '/notifications/endpoints', 'admin'),
+  r('GET', '/notifications/endpoints/:id', 'admin'),
+  r('POST', '/notifications/endpoints', 'admin', { action: 'notification.create', target: 'notification' }),
+  r('PATCH', '/notifications/endpoints/:id', 'admin', { action: 'notification.update', target: 'notification' }),
+  r('DELETE', '/notifications/endpoints/:id', 'admin', { action: 'notification.delete', target: 'notification' }),
+  r('GET', '/notifications/endpoints/:id/deliveries', 'admin'),
+  r('POST', '/notifications/endpoints/:id/test', 'admin', { action: 'notification.test', target: 'notification' }),
 
   // the audit log itself
   r('GET', '/audit', 'viewer'),

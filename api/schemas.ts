@@ -4,6 +4,7 @@
  * schemas first, so it must stay free of Node-only imports.
  */
 import { z } from 'zod';
+import { ENDPOINT_KINDS, NOTIFICATION_EVENTS } from '../core/notification-events.js';
 import { BAKE_BOUNDS, durationProblem, PER_INSTANCE_TIMEOUT_BOUNDS } from '../core/waves.js';
 import {
   DEFAULT_CORE_SERVICES,
@@ -296,4 +297,48 @@ export const agentApproveBody = z
     /** The operator saw what approving replaces (the 409's `replaces`) and confirms it. */
     confirmReplace: z.boolean().optional(),
   })
+  .strict();
+
+// --- notification endpoints (docs/NOTIFICATIONS.md) --------------------------
+
+const endpointUrl = z
+  .string()
+  .trim()
+  .max(2000)
+  .refine((u) => {
+    try {
+      const p = new URL(u).protocol;
+      return p === 'http:' || p === 'https:';
+    } catch {
+      return false;
+    }
+  }, 'must be an http:// or https:// URL');
+/** The webhook signing key: long enough that guessing it is hopeless. */
+const endpointSecret = z.string().min(16, 'must be at least 16 characters').max(256);
+const endpointEvents = z
+  .array(z.enum(NOTIFICATION_EVENTS))
+  .min(1, 'choose at least one event')
+  .refine((e) => new Set(e).size === e.length, 'must not repeat an event');
+const endpointName = z.string().trim().min(1, 'is required').max(100);
+
+export const createEndpointBody = z
+  .object({
+    name: endpointName,
+    kind: z.enum(ENDPOINT_KINDS),
+    url: endpointUrl,
+    /** Webhooks: the HMAC key of X-Drydock-Signature (required). Slack: none (the URL is the credential). */
+    secret: endpointSecret.optional(),
+    events: endpointEvents,
+    /** Only events of instances carrying every one of these labels. */
+    labels: labels.optional(),
+  })
+  .strict()
+  .superRefine((b, ctx) => {
+    if (b.kind === 'webhook' && !b.secret) ctx.addIssue({ code: 'custom', path: ['secret'], message: 'a webhook needs a signing secret' });
+    if (b.kind === 'slack' && b.secret) ctx.addIssue({ code: 'custom', path: ['secret'], message: 'a Slack webhook is not signed: leave it empty' });
+  });
+
+/** Unset fields stay as they are; the secret is replaced only when given. */
+export const patchEndpointBody = z
+  .object({ name: endpointName.optional(), url: endpointUrl.optional(), secret: endpointSecret.optional(), events: endpointEvents.optional(), labels: labels.optional() })
   .strict();

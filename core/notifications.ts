@@ -6,22 +6,9 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
-export const NOTIFICATION_EVENTS = [
-  'upgrade.parked',
-  'upgrade.failed',
-  'upgrade.succeeded',
-  'upgrade.rolled-back',
-  'rollout.paused',
-  'rollout.awaiting-approval',
-  'rollout.finished',
-  'agent.awaiting-approval',
-  'agent.offline',
-  'drift.found',
-] as const;
-export type NotificationEventType = (typeof NOTIFICATION_EVENTS)[number];
+import type { NotificationEventType } from './notification-events.js';
 
-export const ENDPOINT_KINDS = ['webhook', 'slack'] as const;
-export type EndpointKind = (typeof ENDPOINT_KINDS)[number];
+export { ENDPOINT_KINDS, NOTIFICATION_EVENTS, type EndpointKind, type NotificationEventType } from './notification-events.js';
 
 /** What an event says, whatever the endpoint's format. */
 export interface NotificationEvent {

@@ -20,6 +20,9 @@ import { createDriverFactory, type DriverFor } from '../transports/drivers.js';
 import { keyringFromEnv } from './keys.js';
 import { defaultPlanner, releasesDirFromEnv, renderDefaultsFromEnv, withCatalog } from '../worker/planner.js';
 import { createWorker, type RunnableWorker } from '../worker/worker.js';
+import { Client, Connection } from '@temporalio/client';
+import { dataConverterFor } from '../worker/data-converter.js';
+import { createNotifier, type Notifier } from './notifier.js';
 
 export interface RuntimeOptions {
   /** PostgreSQL; without it, embedded PGlite under `<dataDir>/pglite` (one process only). */
@@ -46,6 +49,8 @@ export interface WorkerSettings {
   taskQueue?: string;
   verifyPollMs?: number;
   frontDoor?: FrontDoor;
+  /** Records and sends notifications; default one on its own Temporal connection (the standalone worker). */
+  notifier?: Notifier;
 }
 
 export interface Runtime {
@@ -98,11 +103,33 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
       catalog,
       planner,
       driverFor,
-      createWorker: (s) => createWorker({ db, keyring, driverFor, planner, ...s }),
+      async createWorker({ notifier, ...s }) {
+        const notifications = (notifier ?? standaloneNotifier(db, keyring, s.temporalAddress, s.taskQueue, log)).activityDeps();
+        return createWorker({ db, keyring, driverFor, planner, notifications, ...s });
+      },
       close: () => db.close(),
     };
   } catch (err) {
     await db.close();
     throw err;
   }
+}
+
+/** A notifier for a worker without a control plane beside it: its Temporal client connects on first use. */
+function standaloneNotifier(db: Database, keyring: Keyring, temporalAddress: string, taskQueue: string | undefined, log: (m: string) => void): Notifier {
+  let client: Promise<Client> | undefined;
+  return createNotifier({
+    prisma: db.prisma,
+    keyring,
+    taskQueue,
+    log,
+    temporal: () =>
+      (client ??= Connection.connect({ address: temporalAddress }).then(
+        (connection) => new Client({ connection, dataConverter: dataConverterFor(keyring) }),
+        (err: unknown) => {
+          client = undefined;
+          throw err;
+        },
+      )),
+  });
 }

@@ -4,6 +4,7 @@
  */
 import { DefaultLogger, NativeConnection, Runtime, Worker, type LogEntry, type LogLevel, type WorkerOptions as TemporalWorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
+import type { NotificationDeps } from '../activities/notifications.js';
 import type { FrontDoor } from '../core/types.js';
 import type { ReleasePlanner } from '../core/release-plan.js';
 import { TASK_QUEUE } from '../workflows/surface.js';
@@ -27,6 +28,8 @@ export interface WorkerOptions {
   frontDoor?: FrontDoor;
   minFreeDiskBytes?: number;
   verifyPollMs?: number;
+  /** Notifications' outbox and delivery (platform/notifier.ts). */
+  notifications?: NotificationDeps;
 }
 
 /**
@@ -78,6 +81,7 @@ export async function createWorker(opts: WorkerOptions): Promise<RunnableWorker>
     frontDoor: opts.frontDoor,
     minFreeDiskBytes: opts.minFreeDiskBytes,
     verifyPollMs: opts.verifyPollMs,
+    notifications: opts.notifications,
   });
 
   const connection = await NativeConnection.connect({ address: opts.temporalAddress });

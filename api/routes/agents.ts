@@ -30,6 +30,7 @@ import { operatorOf } from '../auth.js';
 import { auditLocals, changeAudited, entryFor, type AuditLog, type NewAuditEntry } from '../audit.js';
 import { agentApproveBody as approveBody, agentDecisionBody as decisionBody, agentPollBody as pollBody, agentRegisterBody as registerBody, createInviteBody } from '../schemas.js';
 import { createRateLimiter, rateLimit, tooManyRequests, type RateLimit } from '../rate-limit.js';
+import type { Notifier } from '../../platform/notifier.js';
 
 export interface AgentCa {
   certPem: string;
@@ -44,6 +45,8 @@ export interface AgentsRouterDeps {
   ca: AgentCa;
   rateLimits?: { register?: RateLimit; poll?: RateLimit; pollAddress?: RateLimit };
   log?: (m: string) => void;
+  /** Tells operators a registration waits for their approval. */
+  notifier?: Pick<Notifier, 'emit' | 'links'>;
 }
 
 export const REGISTER_LIMIT: RateLimit = { max: 10, windowMs: 15 * 60_000 };
@@ -189,6 +192,15 @@ export function createRouter(deps: AgentsRouterDeps): Router {
       });
       if ('refused' in result) throw forbidden(REFUSED[result.refused]);
       log(`agent registration ${result.registration.id} for ${body.slug} from ${req.ip} (${body.agentUrl}): pending approval`);
+      await deps.notifier
+        ?.emit({
+          key: `agent:registration:${result.registration.id}`,
+          type: 'agent.awaiting-approval',
+          summary: `the agent of ${body.slug} registered and waits for an admin's approval`,
+          details: { registrationId: result.registration.id, slug: body.slug, agentUrl: data.agentUrl, clientAddress: data.clientAddress },
+          links: { ui: deps.notifier.links.agents() },
+        })
+        .catch(() => undefined); // recorded by the notifier's log; the registration itself stands
       res.status(201).json({ registrationId: result.registration.id, status: 'pending' });
     },
   );
