@@ -11,6 +11,7 @@ import { SignInPage } from './pages/SignIn.js';
 import { TokensPage } from './pages/Tokens.js';
 import { AuditPage } from './pages/Audit.js';
 import { OperatorsPage } from './pages/Operators.js';
+import { NotificationsPage } from './pages/Notifications.js';
 import { OperatorContext } from './role.js';
 
 type Session = { state: 'loading' } | { state: 'signed-out'; reason?: string; setupNeeded?: boolean } | { state: 'signed-in'; operator: OperatorView };
@@ -76,6 +77,9 @@ function Shell(props: { operator: OperatorView; onSignedOut: () => void }) {
   } else if (path === '/operators') {
     page = <OperatorsPage operator={props.operator} />;
     section = 'operators';
+  } else if (path === '/notifications') {
+    page = <NotificationsPage operator={props.operator} />;
+    section = 'notifications';
   } else if (path === '/audit') {
     page = <AuditPage />;
     section = 'audit';
@@ -101,6 +105,7 @@ function Shell(props: { operator: OperatorView; onSignedOut: () => void }) {
           {nav('/agents', 'agents', 'Agents')}
           {nav('/tokens', 'tokens', 'API tokens')}
           {nav('/operators', 'operators', 'Operators')}
+          {nav('/notifications', 'notifications', 'Notifications')}
           {nav('/audit', 'audit', 'Audit')}
         </nav>
         <div className="whoami">

@@ -5,8 +5,8 @@
  * parsed with its schema, so a drift between API and UI shows as a message.
  */
 import { z } from 'zod';
-import { agentDecisionBody, createOperatorBody, patchOperatorBody, createInviteForm, createInstanceBody, createTokenBody, loginBody, patchInstanceBody, releasePreviewBody, rolloutBody, startFullUpgradeBody, startImageUpgradeBody, startReleaseUpgradeBody, valuesBody } from '../../api/schemas.js';
-import { agentInviteView, agentRegistrationView, apiTokenView, auditPage, createdOperator, operatorRecordView, createdAgentInvite, createdApiToken, errorResponse, instanceValuesView, instanceView, publishedRelease, releaseDetail, releaseDiff, releaseSummary, meResponse, operatorActionResponse, releasePreview, rolloutActionResponse, rolloutListItem, rolloutPreview, rolloutView, startedRollout, startedUpgrade, upgradeView, type AgentReplacementView } from '../../api/responses.js';
+import { agentDecisionBody, createEndpointBody, patchEndpointBody, createOperatorBody, patchOperatorBody, createInviteForm, createInstanceBody, createTokenBody, loginBody, patchInstanceBody, releasePreviewBody, rolloutBody, startFullUpgradeBody, startImageUpgradeBody, startReleaseUpgradeBody, valuesBody } from '../../api/schemas.js';
+import { notificationDeliveryView, notificationEndpointView, agentInviteView, agentRegistrationView, apiTokenView, auditPage, createdOperator, operatorRecordView, createdAgentInvite, createdApiToken, errorResponse, instanceValuesView, instanceView, publishedRelease, releaseDetail, releaseDiff, releaseSummary, meResponse, operatorActionResponse, releasePreview, rolloutActionResponse, rolloutListItem, rolloutPreview, rolloutView, startedRollout, startedUpgrade, upgradeView, type AgentReplacementView } from '../../api/responses.js';
 
 export interface FieldError {
   field: string;
@@ -166,6 +166,15 @@ export const api = {
   createOperator: (body: Input<typeof createOperatorBody>) => call('POST', '/api/operators', createdOperator, validate(createOperatorBody, body)),
   patchOperator: (id: string, body: Input<typeof patchOperatorBody>) =>
     call('PATCH', `/api/operators/${enc(id)}`, operatorRecordView, validate(patchOperatorBody, body)),
+
+  notificationEndpoints: () => call('GET', '/api/notifications/endpoints', z.array(notificationEndpointView)),
+  createNotificationEndpoint: (body: Input<typeof createEndpointBody>) =>
+    call('POST', '/api/notifications/endpoints', notificationEndpointView, validate(createEndpointBody, body)),
+  patchNotificationEndpoint: (id: string, body: Input<typeof patchEndpointBody>) =>
+    call('PATCH', `/api/notifications/endpoints/${enc(id)}`, notificationEndpointView, validate(patchEndpointBody, body)),
+  deleteNotificationEndpoint: (id: string) => call('DELETE', `/api/notifications/endpoints/${enc(id)}`, nothing),
+  notificationDeliveries: (id: string) => call('GET', `/api/notifications/endpoints/${enc(id)}/deliveries`, z.array(notificationDeliveryView)),
+  testNotificationEndpoint: (id: string) => call('POST', `/api/notifications/endpoints/${enc(id)}/test`, z.object({ eventId: z.string().nullable() })),
 
   audit: (query: AuditQuery) => call('GET', `/api/audit?${auditSearch(query)}`, auditPage),
   auditExportUrl: (query: AuditQuery, format: 'csv' | 'ndjson') => `/api/audit/export?${auditSearch({ ...query, format })}`,
