@@ -4,8 +4,10 @@
  * on loopback that refuses the first requests on each path. Every event must
  * arrive once it accepts, once, in order, signed.
  */
+import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifySignature } from '../core/notifications.js';
 import { buildAndPushImage, registryAddress } from './harness/images.js';
@@ -169,6 +171,12 @@ describe('notifications delivered durably to a real receiver', () => {
       expect(r.body).not.toContain(secret);
     }
     const [park, failed, succeeded, finished] = bodies;
+    // Kept for people to read (git ignores artifacts/): the parked upgrade's request as the receiver got it.
+    const dir = path.join(import.meta.dirname, '..', 'artifacts', 'notifications');
+    await mkdir(dir, { recursive: true });
+    const h = eu[0]!.headers;
+    const head = ['content-type', 'x-drydock-event', 'x-drydock-delivery', 'x-drydock-timestamp', 'x-drydock-signature'].map((k) => `${k}: ${String(h[k])}`);
+    await writeFile(path.join(dir, 'upgrade-parked.http'), `POST /hook-eu\n${head.join('\n')}\n\n${JSON.stringify(park, null, 2)}\n`);
     expect(park).toMatchObject({
       instance: { id: instanceId, slug: tenant.project, labels: ['eu', 'canary'] },
       details: { upgradeId: parkedStart.body.upgradeId, step: 'preflight', mode: 'image-only', imageTag: tag },

@@ -74,7 +74,7 @@ export function AuditPage() {
         <Field label="Target kind" htmlFor="audit-target-kind">
           <select id="audit-target-kind" value={form.targetKind ?? ''} onChange={set('targetKind')}>
             <option value="">any</option>
-            {['upgrade', 'rollout', 'instance', 'agent', 'invite', 'token', 'operator', 'release', 'session'].map((k) => (
+            {['upgrade', 'rollout', 'instance', 'agent', 'invite', 'token', 'operator', 'release', 'session', 'notification'].map((k) => (
               <option key={k} value={k}>
                 {k}
               </option>
