@@ -20,6 +20,7 @@ import { findTestServer } from '../../platform/temporal-server.js';
 import { WORKER_TUNING } from '../../worker/worker.js';
 import { dataConverterFor } from '../../worker/data-converter.js';
 import { createSnapshotStore } from '../../prisma/snapshot-store.js';
+import { createNotifier } from '../../platform/notifier.js';
 import { testKeyring } from '../test-key.js';
 import { createTestDatabase, uniqueName } from '../support.js';
 import { FakeTenant } from './fake-tenant.js';
@@ -77,6 +78,8 @@ export async function startFastEnv(opts: { parkTimeoutMs?: number } = {}): Promi
     },
     planner: createPlanner({ ...renderDefaultsFromEnv({}), imageTag: defaultImageTag }),
     verifyPollMs: 100,
+    // Events go to the outbox as in production (no endpoint: nothing is sent).
+    notifications: createNotifier({ prisma: db.prisma, keyring, temporal: async () => env.client, taskQueue, settings: { publicUrl: 'http://drydock.test' } }).activityDeps(),
   });
   const upgrades = createUpgradeService({
     temporal: env.client,
