@@ -35,7 +35,7 @@ export interface Notifier {
   /** Settings read at each event: the control plane fills in its URL once it listens. */
   settings: NotifierSettings;
   links: NotificationLinks & { notifications(): string | undefined };
-  /** Records an event (once per key) and wakes the endpoints that want it. Never throws: a failed write is logged. */
+  /** Records an event (once per key) and wakes the endpoints that want it. A failed outbox write throws (an activity then retries); a failed wake-up is only logged. */
   emit(n: NewNotification): Promise<{ eventId: string; endpointIds: string[] } | undefined>;
   /** Starts or wakes the endpoint's delivery workflow. */
   wake(endpointId: string): Promise<void>;
