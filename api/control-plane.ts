@@ -27,7 +27,8 @@ import { createAuthStore } from './auth-store.js';
 import { createAuditLog } from './audit.js';
 import { latestUpgradesFrom } from './routes/overview.js';
 import { createAuth, ensureFirstOperator, PID_FILE, type AuthOptions } from './auth.js';
-import type { RateLimit } from './rate-limit.js';
+import { sharedRateLimiterFactory, type RateLimit } from './rate-limit.js';
+import { createSharedSignInLimiter, DEFAULT_SIGN_IN_LIMITS } from './sign-in-limiter.js';
 import { createUpgradeService } from './upgrade-service.js';
 
 export interface ControlPlaneOptions {
@@ -182,7 +183,9 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       opts.firstOperator === undefined ? { email: process.env.DRYDOCK_ADMIN_EMAIL, password: process.env.DRYDOCK_ADMIN_PASSWORD } : opts.firstOperator;
     await ensureFirstOperator(authStore, firstOperator ?? undefined, log);
     const audit = createAuditLog(db.prisma);
-    const auth = createAuth({ store: authStore, audit, secureCookies: secureCookiesFromEnv(), ...opts.auth, log });
+    // The limits count in PostgreSQL, so API processes on one database allow them once between them.
+    const limiter = createSharedSignInLimiter(db.prisma, { ...DEFAULT_SIGN_IN_LIMITS, ...opts.auth?.loginLimits }, log);
+    const auth = createAuth({ store: authStore, audit, secureCookies: secureCookiesFromEnv(), ...opts.auth, limiter, log });
 
     const port = opts.port ?? 3000;
     const host = opts.host ?? '127.0.0.1';
@@ -231,7 +234,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       log,
       catalog,
       keyring,
-      agents: { agents, ca, rateLimits: opts.agentRateLimits, log },
+      agents: { agents, ca, rateLimits: opts.agentRateLimits, rateLimiters: sharedRateLimiterFactory(db.prisma), log },
       auth: { auth, store: authStore },
       audit,
       latestUpgrades: latestUpgradesFrom(db.prisma),
