@@ -51,7 +51,7 @@ export interface ControlPlaneOptions {
   /** Bundles published into the catalog at start; default DRYDOCK_RELEASES_DIR, else the shipped templates/. */
   releasesDir?: string;
   log?: (m: string) => void;
-  /** The agent CA's directory; default `<dataDir>/ca`. */
+  /** The agent CA's directory, shared by every process (DRYDOCK_CA_DIR); default the database (platform/ca.ts). */
   caDir?: string;
   agentRateLimits?: { register?: RateLimit; poll?: RateLimit; pollAddress?: RateLimit };
   /** The built web UI; default `dist/ui`. */
