@@ -19,7 +19,7 @@
  * once between them, not once each. `maxInFlight` protects one process's CPU
  * from scrypt, so it stays per process in both.
  */
-import type { PrismaClient } from '../prisma/generated/client.js';
+import { Prisma, type PrismaClient } from '../prisma/generated/client.js';
 import { rateLimitPruner } from './rate-limit.js';
 
 export interface SlowDown {
@@ -59,7 +59,7 @@ export interface Attempt {
 /**
  * Admits (and counts, in the same step) an attempt or says how long to wait.
  * The in-process one answers synchronously; the one shared through
- * PostgreSQL decides and counts in one transaction and answers with a promise.
+ * PostgreSQL counts and reads in one statement and answers with a promise.
  */
 export interface SignInLimiter {
   admit(email: string, address: string): Admission | Promise<Admission>;
@@ -182,16 +182,21 @@ export function createSignInLimiter(
   };
 }
 
-/** Advisory-lock classes: an attempt locks its email, then its address, so two attempts never wait on each other in a cycle. */
-const LOCK_EMAIL = 7201;
-const LOCK_ADDRESS = 7202;
+/** The hits without one occurrence of `t` (another attempt may have started in the same millisecond). */
+const WITHOUT_ONE = (t: bigint) => Prisma.sql`CASE WHEN array_position("hits", ${t}::bigint) IS NULL THEN "hits"
+  ELSE "hits"[1:array_position("hits", ${t}::bigint) - 1] || "hits"[array_position("hits", ${t}::bigint) + 1:] END`;
 
 /**
  * The limiter in PostgreSQL (table RateLimitHits, keys `sign-in:…`), shared
- * by every process on the database. An attempt is decided and counted in one
- * transaction holding advisory locks on its email and its address, so
- * parallel attempts through different processes cannot all slip in under
- * the limit; the times are PostgreSQL's clock.
+ * by every process on the database. An attempt is counted first and decided
+ * after: one statement appends it to its three keys (each row locked while it
+ * is updated) and answers what each key held before it, so of parallel
+ * attempts through any processes each sees those counted before it, as if
+ * they had come one by one; a refused attempt is then taken back. Parallel
+ * attempts can be refused a little early, never admitted over the limit, and
+ * within such a burst a refusal's Retry-After counts the other refused
+ * attempts not yet taken back (longer than one at a time would get). The
+ * times are PostgreSQL's clock.
  */
 export function createSharedSignInLimiter(
   prisma: PrismaClient,
@@ -200,69 +205,67 @@ export function createSharedSignInLimiter(
 ): SignInLimiter {
   const gate = inFlightGate(limits.maxInFlight);
   const prune = rateLimitPruner(prisma);
-  const longestWindow = longestWindowOf(limits);
+  const longestWindow = BigInt(longestWindowOf(limits));
   const row = (key: string) => `sign-in:${key}`;
+
+  /** Takes one occurrence of the attempt at `t` back from `keys`; never rejects (a failure only leaves it counted). */
+  const takeBack = (keys: string[], t: bigint, also: Prisma.Sql = Prisma.empty) =>
+    prisma.$executeRaw`${also} UPDATE "RateLimitHits" SET "hits" = ${WITHOUT_ONE(t)} WHERE "key" = ANY(${keys.map(row)}::text[])`.then(
+      () => {},
+      (err: Error) => log(`sign-in limiter: could not take an attempt back: ${err.message}`),
+    );
 
   return {
     async admit(emailIn, address) {
       prune();
       const k = keysOf(emailIn, address);
-      const keys = [...k.counted, k.knownGood].map(row);
-      let finish: (() => boolean) | undefined;
-      try {
-        const decided = await prisma.$transaction(
-          async (tx) => {
-            await tx.$executeRaw`SELECT pg_advisory_xact_lock(${LOCK_EMAIL}::int, hashtext(${k.email}))`;
-            await tx.$executeRaw`SELECT pg_advisory_xact_lock(${LOCK_ADDRESS}::int, hashtext(${address}))`;
-            const rows = await tx.$queryRaw<{ key: string; hits: (bigint | number | string)[] | null; now: bigint }[]>`
-              SELECT k.key, r."hits", (extract(epoch FROM now()) * 1000)::bigint AS now
-              FROM unnest(${keys}::text[]) AS k(key) LEFT JOIN "RateLimitHits" r ON r."key" = k.key`;
-            const t = Number(rows[0]!.now);
-            const hits = new Map(rows.map((r) => [r.key, (r.hits ?? []).map(Number)]));
-            const failuresOf = (key: string) => hits.get(row(key)) ?? [];
-            const knownGood = (hits.get(row(k.knownGood))?.[0] ?? -Infinity) > t - KNOWN_GOOD_MS;
-            const refused = refusal(k, failuresOf, knownGood, limits, t);
-            if (refused) return refused;
-            finish = gate.enter();
-            if (!finish) return BUSY;
-            await tx.$executeRaw`
-              INSERT INTO "RateLimitHits" AS r ("key", "hits", "expiresAtMs")
-              SELECT k, ARRAY[${BigInt(t)}::bigint], ${BigInt(t + longestWindow)}::bigint FROM unnest(${k.counted.map(row)}::text[]) AS k
-              ON CONFLICT ("key") DO UPDATE SET
-                "hits" = ARRAY(SELECT h FROM unnest(r."hits") h WHERE h > ${BigInt(t - longestWindow)}::bigint ORDER BY h) || EXCLUDED."hits",
-                "expiresAtMs" = EXCLUDED."expiresAtMs", "counted" = true`;
-            return t;
-          },
-          // The only connection of the embedded database may be busy with another request for a moment.
-          { maxWait: 10_000, timeout: 10_000 },
-        );
-        if (typeof decided !== 'number') return decided;
-        const t = decided;
-        const exit = finish!;
-        return {
-          ok: true,
-          attempt: {
-            async succeeded() {
-              if (!exit()) return;
-              // Never rejects: the caller does not wait for it, and a failure here only leaves the attempt counted.
-              await prisma.$executeRaw`
-                WITH gone AS (DELETE FROM "RateLimitHits" WHERE "key" = ${row(k.emailAndAddress)}),
-                  taken AS (UPDATE "RateLimitHits" SET "hits" = array_remove("hits", ${BigInt(t)}::bigint) WHERE "key" = ANY(${k.counted.slice(1).map(row)}::text[]))
-                INSERT INTO "RateLimitHits" ("key", "hits", "expiresAtMs")
-                SELECT ${row(k.knownGood)}, ARRAY[ms], ms + ${BigInt(KNOWN_GOOD_MS)}::bigint FROM (SELECT (extract(epoch FROM now()) * 1000)::bigint AS ms) n
-                ON CONFLICT ("key") DO UPDATE SET "hits" = EXCLUDED."hits", "expiresAtMs" = EXCLUDED."expiresAtMs"`.catch((err: Error) =>
-                log(`sign-in limiter: could not record a successful sign-in: ${err.message}`),
-              );
-            },
-            failed() {
-              exit();
-            },
-          },
-        };
-      } catch (err) {
-        finish?.();
-        throw err;
+      const rows = await prisma.$queryRaw<{ key: string; hits: (bigint | number | string)[] | null; now: bigint }[]>`
+        WITH t AS (SELECT (extract(epoch FROM now()) * 1000)::bigint AS ms),
+        counted AS (
+          INSERT INTO "RateLimitHits" AS r ("key", "hits", "expiresAtMs")
+          SELECT k, ARRAY[t.ms], t.ms + ${longestWindow}::bigint FROM unnest(${k.counted.map(row)}::text[]) AS k, t
+          ON CONFLICT ("key") DO UPDATE SET
+            "hits" = ARRAY(SELECT h FROM unnest(r."hits") h WHERE h > EXCLUDED."hits"[1] - ${longestWindow}::bigint ORDER BY h) || EXCLUDED."hits",
+            "expiresAtMs" = EXCLUDED."expiresAtMs", "counted" = true
+          RETURNING "key", "hits")
+        SELECT c."key", c."hits", t.ms AS now FROM counted c, t
+        UNION ALL
+        SELECT g."key", g."hits", t.ms FROM "RateLimitHits" g, t WHERE g."key" = ${row(k.knownGood)}`;
+      const t = Number(rows[0]!.now);
+      const hits = new Map(rows.map((r) => [r.key, (r.hits ?? []).map(Number)]));
+      // What each key held before this attempt: its list without this attempt's own entry (the last one at t).
+      const failuresOf = (key: string) => {
+        const list = [...(hits.get(row(key)) ?? [])];
+        const i = list.lastIndexOf(t);
+        if (i >= 0) list.splice(i, 1);
+        return list;
+      };
+      const knownGood = (hits.get(row(k.knownGood))?.[0] ?? -Infinity) > t - KNOWN_GOOD_MS;
+      const refused = refusal(k, failuresOf, knownGood, limits, t);
+      const exit = refused ? undefined : gate.enter();
+      if (refused || !exit) {
+        await takeBack(k.counted, BigInt(t));
+        return refused ?? BUSY;
       }
+      return {
+        ok: true,
+        attempt: {
+          async succeeded() {
+            if (!exit()) return;
+            await takeBack(
+              k.counted.slice(1),
+              BigInt(t),
+              Prisma.sql`WITH gone AS (DELETE FROM "RateLimitHits" WHERE "key" = ${row(k.emailAndAddress)}),
+                good AS (INSERT INTO "RateLimitHits" ("key", "hits", "expiresAtMs")
+                  SELECT ${row(k.knownGood)}, ARRAY[ms], ms + ${BigInt(KNOWN_GOOD_MS)}::bigint FROM (SELECT (extract(epoch FROM now()) * 1000)::bigint AS ms) n
+                  ON CONFLICT ("key") DO UPDATE SET "hits" = EXCLUDED."hits", "expiresAtMs" = EXCLUDED."expiresAtMs")`,
+            );
+          },
+          failed() {
+            exit();
+          },
+        },
+      };
     },
   };
 }
