@@ -25,7 +25,9 @@ import { parseArgs } from 'node:util';
 import { openDatabase } from '../prisma/db.js';
 import { REPO_ROOT } from '../platform/temporal-server.js';
 import { createAuthStore, type AuthStore, type OperatorRecord } from './auth-store.js';
-import { EMAIL_RE, hashPassword, newApiToken, normalizeEmail, passwordProblem, PID_FILE, sha256, TOKEN_PREFIX } from './auth.js';
+import { newApiToken, sha256, TOKEN_PREFIX } from './credentials.js';
+import { PID_FILE } from './first-operator.js';
+import { EMAIL_RE, hashPassword, normalizeEmail, passwordProblem } from './passwords.js';
 import { createAuditLog, type AuditLog, type NewAuditEntry } from './audit.js';
 import { isRole, lowerRole, type Role } from './roles.js';
 

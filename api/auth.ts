@@ -1,7 +1,9 @@
 /**
- * Operator sign-in for the web UI and the admin API.
+ * Who is calling the admin API, and signing in and out: the service the
+ * routes and the guard use. Passwords are api/passwords.ts, the token and
+ * cookie secrets api/credentials.ts, the first operator api/first-operator.ts.
  *
- * - Passwords: scrypt (node:crypto), `scrypt$<log2 N>$<r>$<p>$<salt>$<hash>`.
+ * - Passwords: scrypt (api/passwords.ts).
  * - The UI: a session cookie (HttpOnly, SameSite=Strict, Secure over HTTPS)
  *   whose random secret is stored only as its sha256. Cookie-authenticated
  *   requests that change something must also carry `X-Drydock-Request`, a
@@ -17,12 +19,13 @@
  * The guard covers `/api/*` except what agents call (`/api/agents/register`,
  * `/api/agents/poll`) and `/api/auth/*` (sign-in itself).
  */
-import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
 import { createAuthStore, type AuthStore, type OperatorRecord } from './auth-store.js';
 import { clientAddress, type AuditLog } from './audit.js';
 import { isRole, lowerRole, matchRoute, type Role } from './roles.js';
 import { createSignInLimiter, DEFAULT_SIGN_IN_LIMITS, type SignInLimiter, type SignInLimits } from './sign-in-limiter.js';
+import { newApiToken, newSessionSecret, sha256, TOKEN_PREFIX } from './credentials.js';
+import { normalizeEmail, verifyPasswordOrDummy } from './passwords.js';
 
 export interface SignedInOperator {
   id: string;
@@ -44,57 +47,6 @@ declare global {
     }
   }
 }
-
-// ---------------------------------------------------------------- passwords
-
-const SCRYPT_LOG_N = 15;
-const SCRYPT_R = 8;
-const SCRYPT_P = 1;
-const KEY_LEN = 32;
-export const MIN_PASSWORD_LENGTH = 10;
-
-function scrypt(password: string, salt: Buffer, logN: number, r: number, p: number): Promise<Buffer> {
-  const N = 2 ** logN;
-  const opts: ScryptOptions = { N, r, p, maxmem: 256 * N * r };
-  return new Promise((resolve, reject) => scryptCb(password.normalize('NFKC'), salt, KEY_LEN, opts, (err, key) => (err ? reject(err) : resolve(key))));
-}
-
-export async function hashPassword(password: string): Promise<string> {
-  const salt = randomBytes(16);
-  const key = await scrypt(password, salt, SCRYPT_LOG_N, SCRYPT_R, SCRYPT_P);
-  return ['scrypt', SCRYPT_LOG_N, SCRYPT_R, SCRYPT_P, salt.toString('base64url'), key.toString('base64url')].join('$');
-}
-
-export async function verifyPassword(password: string, stored: string): Promise<boolean> {
-  const parts = stored.split('$');
-  if (parts.length !== 6 || parts[0] !== 'scrypt') return false;
-  const [logN, r, p] = parts.slice(1, 4).map(Number) as [number, number, number];
-  if (![logN, r, p].every((n) => Number.isInteger(n) && n > 0) || logN > 20 || r > 32 || p > 16) return false;
-  const expected = Buffer.from(parts[5]!, 'base64url');
-  const key = await scrypt(password, Buffer.from(parts[4]!, 'base64url'), logN, r, p);
-  return key.length === expected.length && timingSafeEqual(key, expected);
-}
-
-/** What an unknown email is checked against, so a miss costs as much as a wrong password. */
-let dummyHash: Promise<string> | undefined;
-
-export function passwordProblem(password: string): string | undefined {
-  if (password.length < MIN_PASSWORD_LENGTH) return `must be at least ${MIN_PASSWORD_LENGTH} characters`;
-  if (password.length > 1024) return 'must be at most 1024 characters';
-  return undefined;
-}
-
-export const normalizeEmail = (email: string) => email.trim().toLowerCase();
-export const EMAIL_RE = /^[^\s@]+@[^\s@]+$/;
-
-// ---------------------------------------------------------------- secrets
-
-export const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
-export const TOKEN_PREFIX = 'ddk_';
-export const newApiToken = () => `${TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
-export const newSessionSecret = () => randomBytes(32).toString('base64url');
-
-// ---------------------------------------------------------------- the service
 
 export const SESSION_COOKIE = 'drydock_session';
 /** The header the UI sends with every request: cross-site forms cannot set it. */
@@ -252,7 +204,7 @@ export function createAuth(opts: AuthOptions) {
         outcome,
         reason,
       });
-      // Counted before the password is checked (in-process: before anything is awaited), so parallel attempts cannot all pass.
+      // Counted in the same step as the decision, before the password is checked, so parallel attempts cannot all pass.
       const admitted = await limiter.admit(email, address);
       if (!admitted.ok) {
         await audit.write(entry('refused', `${admitted.why}; retry in ${admitted.retryAfterSeconds}s`));
@@ -263,8 +215,7 @@ export function createAuth(opts: AuthOptions) {
       let ok: boolean;
       try {
         op = await store.findOperatorByEmail(email);
-        dummyHash ??= hashPassword(randomBytes(16).toString('hex'));
-        ok = await verifyPassword(password, op?.passwordHash ?? (await dummyHash));
+        ok = await verifyPasswordOrDummy(password, op?.passwordHash);
       } catch (err) {
         void attempt.failed();
         throw err;
@@ -363,29 +314,4 @@ export function operatorOf(req: Request): string | undefined {
 /** Paths under /api open to anyone (the role table's `public` rows): agents calling in, and sign-in itself. */
 export function isOpenApiPath(pathUnderApi: string): boolean {
   return ['GET', 'POST'].some((m) => matchRoute(m, `/api${pathUnderApi}`)?.rule.role === 'public');
-}
-
-/** Where `npm start` on the embedded database writes its pid (in the data dir), so `npm run operator` does not open it too. */
-export const PID_FILE = 'control-plane.pid';
-
-/** The first operator, from DRYDOCK_ADMIN_EMAIL / DRYDOCK_ADMIN_PASSWORD, when there is none yet. */
-export async function ensureFirstOperator(
-  store: AuthStore,
-  first: { email?: string; password?: string } | undefined,
-  log: (m: string) => void,
-): Promise<void> {
-  if ((await store.countOperators()) > 0) return;
-  if (!first?.email || !first.password) {
-    log(
-      'no operator account yet: set DRYDOCK_ADMIN_EMAIL and DRYDOCK_ADMIN_PASSWORD and restart, ' +
-        'or run `npm run operator -- create --email you@example.com` (with the embedded database, stop npm start first)',
-    );
-    return;
-  }
-  const email = normalizeEmail(first.email);
-  if (!EMAIL_RE.test(email)) throw new Error(`DRYDOCK_ADMIN_EMAIL=${first.email} is not an email address`);
-  const problem = passwordProblem(first.password);
-  if (problem) throw new Error(`DRYDOCK_ADMIN_PASSWORD ${problem}`);
-  const created = await store.createOperator({ email, role: 'admin', passwordHash: await hashPassword(first.password) });
-  if (created) log(`created the first operator, ${email}`);
 }

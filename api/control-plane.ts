@@ -26,8 +26,10 @@ import { fastUpgradeReads } from './upgrade-reads.js';
 import { createAuthStore } from './auth-store.js';
 import { createAuditLog } from './audit.js';
 import { latestUpgradesFrom } from './routes/overview.js';
-import { createAuth, ensureFirstOperator, PID_FILE, type AuthOptions } from './auth.js';
-import type { RateLimit } from './rate-limit.js';
+import { createAuth, type AuthOptions } from './auth.js';
+import { ensureFirstOperator, PID_FILE } from './first-operator.js';
+import { sharedRateLimiterFactory, type RateLimit } from './rate-limit.js';
+import { createSharedSignInLimiter, DEFAULT_SIGN_IN_LIMITS } from './sign-in-limiter.js';
 import { createUpgradeService } from './upgrade-service.js';
 import { createNotifier, notifierSettingsFromEnv, type NotifierSettings } from '../platform/notifier.js';
 
@@ -51,7 +53,7 @@ export interface ControlPlaneOptions {
   /** Bundles published into the catalog at start; default DRYDOCK_RELEASES_DIR, else the shipped templates/. */
   releasesDir?: string;
   log?: (m: string) => void;
-  /** The agent CA's directory; default `<dataDir>/ca`. */
+  /** The agent CA's directory, shared by every process (DRYDOCK_CA_DIR); default the database (platform/ca.ts). */
   caDir?: string;
   agentRateLimits?: { register?: RateLimit; poll?: RateLimit; pollAddress?: RateLimit };
   /** The built web UI; default `dist/ui`. */
@@ -185,7 +187,9 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       opts.firstOperator === undefined ? { email: process.env.DRYDOCK_ADMIN_EMAIL, password: process.env.DRYDOCK_ADMIN_PASSWORD } : opts.firstOperator;
     await ensureFirstOperator(authStore, firstOperator ?? undefined, log);
     const audit = createAuditLog(db.prisma);
-    const auth = createAuth({ store: authStore, audit, secureCookies: secureCookiesFromEnv(), ...opts.auth, log });
+    // The limits count in PostgreSQL, so API processes on one database allow them once between them.
+    const limiter = createSharedSignInLimiter(db.prisma, { ...DEFAULT_SIGN_IN_LIMITS, ...opts.auth?.loginLimits }, log);
+    const auth = createAuth({ store: authStore, audit, secureCookies: secureCookiesFromEnv(), ...opts.auth, limiter, log });
 
     const port = opts.port ?? 3000;
     const host = opts.host ?? '127.0.0.1';
@@ -242,7 +246,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       log,
       catalog,
       keyring,
-      agents: { agents, ca, rateLimits: opts.agentRateLimits, log, notifier },
+      agents: { agents, ca, rateLimits: opts.agentRateLimits, rateLimiters: sharedRateLimiterFactory(db.prisma), log, notifier },
       notifier,
       auth: { auth, store: authStore },
       audit,

@@ -1,6 +1,7 @@
 /**
  * The composition root: the one place the real clients are made — database
- * and its repositories, keyring, agent CA, execution drivers, release catalog
+ * and its repositories, keyring, agent CA (in the database unless a shared
+ * directory is configured), execution drivers, release catalog
  * and planner, and the Temporal worker. `npm start` (api/control-plane.ts) and
  * the standalone worker (worker/main.ts) both build on it; each entry point
  * only reads its own settings and adds what it alone runs (the API, the
@@ -15,7 +16,7 @@ import type { RenderDefaults } from '../core/render.js';
 import { openDatabase, type Database } from '../prisma/db.js';
 import { createAgentRepo, createInstanceRepo, createReleaseRepo, createUpgradeRepo } from '../prisma/repositories.js';
 import { createCatalog, type ReleaseCatalog } from '../worker/catalog.js';
-import { openCa, type ControlPlaneCa } from './ca.js';
+import { openCa, openSharedCa, type ControlPlaneCa } from './ca.js';
 import { createDriverFactory, type DriverFor } from '../transports/drivers.js';
 import { keyringFromEnv } from './keys.js';
 import { defaultPlanner, releasesDirFromEnv, renderDefaultsFromEnv, withCatalog } from '../worker/planner.js';
@@ -32,7 +33,10 @@ export interface RuntimeOptions {
   log: (m: string) => void;
   /** Default DRYDOCK_SECRET_KEY or `<dataDir>/secret.keys`. */
   keyring?: Keyring;
-  /** The agent CA's directory; default `<dataDir>/ca`. */
+  /**
+   * The agent CA's directory (DRYDOCK_CA_DIR), shared by every process; default
+   * the database, sealed with the keyring (a CA in `<dataDir>/ca` from before is imported once).
+   */
   caDir?: string;
   /** Bundles published into the catalog at start; default DRYDOCK_RELEASES_DIR, else the shipped templates/. */
   releasesDir?: string;
@@ -76,7 +80,9 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const db = await openDatabase({ url: opts.databaseUrl, dataDir: path.join(opts.dataDir, 'pglite'), log });
   try {
     const keyring = opts.keyring ?? (await keyringFromEnv(opts.dataDir, log));
-    const ca = await openCa(opts.caDir ?? path.join(opts.dataDir, 'ca'), log);
+    const ca = opts.caDir
+      ? await openCa(opts.caDir, log)
+      : await openSharedCa({ prisma: db.prisma, keyring, importFrom: path.join(opts.dataDir, 'ca'), log });
     const instances = createInstanceRepo(db.prisma);
     const upgrades = createUpgradeRepo(db.prisma);
     const agents = createAgentRepo(db.prisma);

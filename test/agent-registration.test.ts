@@ -5,7 +5,6 @@
  * approved agent that does not answer; and the audit entry of each decision,
  * written in the decision's own transaction (issue 14).
  */
-import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID, X509Certificate } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -14,28 +13,10 @@ import path from 'node:path';
 import { CONTROL_PLANE_CN, createCsr, generateKeyPair, keyFingerprint256, sha256Hex } from '../core/pki.js';
 import { caFingerprintOfInvite } from '../core/invite-code.js';
 import pg from 'pg';
-import { startTestControlPlane, uniqueName, type TestControlPlane } from './support.js';
+import { postFrom, startTestControlPlane, uniqueName, type TestControlPlane } from './support.js';
 
 async function csrFor(slug: string) {
   return createCsr(slug, await generateKeyPair());
-}
-
-/** A POST from a chosen loopback source address, so the per-address limit can be exercised. */
-function postFrom(localAddress: string, url: string, body: unknown) {
-  return new Promise<{ status: number; retryAfter?: string; body: any }>((resolve, reject) => {
-    const text = JSON.stringify(body);
-    const u = new URL(url);
-    const req = http.request(
-      { host: u.hostname, port: u.port, path: u.pathname, method: 'POST', localAddress, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) } },
-      (res) => {
-        let data = '';
-        res.on('data', (c) => (data += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'] as string | undefined, body: JSON.parse(data) }));
-      },
-    );
-    req.on('error', reject);
-    req.end(text);
-  });
 }
 
 describe('agent registration and approval', () => {

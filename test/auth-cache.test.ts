@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AUTH_CACHE_TTL_MS, cachedAuthStore } from '../api/auth-cache.js';
 import { createAuthStore } from '../api/auth-store.js';
-import { sha256 } from '../api/auth.js';
+import { sha256 } from '../api/credentials.js';
 import { createTestDatabase, sessionOf, startControlPlaneOn, type TestControlPlane } from './support.js';
 
 /** Polls until `path` answers 401 to `token`; returns how long that took after `since`. */

@@ -14,7 +14,9 @@ import type { Express } from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../api/app.js';
 import { createAuthStore } from '../api/auth-store.js';
-import { createAuth, ensureFirstOperator, hashPassword, isOpenApiPath, verifyPassword } from '../api/auth.js';
+import { createAuth, isOpenApiPath } from '../api/auth.js';
+import { ensureFirstOperator } from '../api/first-operator.js';
+import { hashPassword, verifyPassword } from '../api/passwords.js';
 import { createAuditLog } from '../api/audit.js';
 import { createSignInLimiter, delayAfter } from '../api/sign-in-limiter.js';
 import { createInstanceRepo, createUpgradeRepo } from '../prisma/repositories.js';
@@ -209,7 +211,8 @@ describe('operator sign-in', () => {
   });
 
   it('limits failed sign-ins per client address; sets Secure cookies behind an HTTPS proxy', async () => {
-    const srv = await serve(await appOn(cp, { loginLimits: { perAddress: { max: 3, windowMs: 60_000 } } }, { log: () => {}, trustProxy: 'loopback' }));
+    // A delay of a minute once the limit is reached (default 1 s): a loaded machine can spend a second on one password check.
+    const srv = await serve(await appOn(cp, { loginLimits: { perAddress: { max: 3, windowMs: 60_000, baseDelayMs: 60_000 } } }, { log: () => {}, trustProxy: 'loopback' }));
     const login = (body: unknown, headers: Record<string, string> = {}) =>
       fetch(`${srv.url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
     try {
@@ -227,7 +230,9 @@ describe('operator sign-in', () => {
 
   it('answers 30 parallel wrong passwords with at most the limit of 401s and 429s with Retry-After for the rest; the right password from another address still works', async () => {
     const op = await cp.createOperator();
-    const srv = await serve(await appOn(cp, {}, { log: () => {}, trustProxy: 'loopback' }));
+    // The default limit for one email from one address, with a delay of 10 minutes after it (default 5 s, which 30 password checks can take on a loaded machine).
+    const slow = { perEmailAndAddress: { max: 5, windowMs: 15 * 60_000, baseDelayMs: 10 * 60_000 } };
+    const srv = await serve(await appOn(cp, { loginLimits: slow }, { log: () => {}, trustProxy: 'loopback' }));
     const login = (password: string, from: string) =>
       fetch(`${srv.url}/api/auth/login`, {
         method: 'POST',

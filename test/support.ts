@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
+import http from 'node:http';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import path from 'node:path';
@@ -12,7 +13,8 @@ import { TERMINAL_STATUSES } from '../core/types.js';
 import { findTemporalCli } from '../platform/temporal-server.js';
 import { startControlPlane, type ControlPlane, type ControlPlaneOptions } from '../api/control-plane.js';
 import { createAuthStore } from '../api/auth-store.js';
-import { hashPassword, newApiToken, sha256, TOKEN_PREFIX } from '../api/auth.js';
+import { newApiToken, sha256, TOKEN_PREFIX } from '../api/credentials.js';
+import { hashPassword } from '../api/passwords.js';
 import type { Role } from '../api/roles.js';
 import { testKeyring } from './test-key.js';
 import { plainPayloads, secretHits } from './secret-scan.js';
@@ -107,6 +109,24 @@ export async function callApi(url: string, method: string, body: unknown, header
     }
   }
   return { status: res.status, body: parsed, headers: res.headers };
+}
+
+/** A POST from a chosen loopback source address, so the per-address limit can be exercised. */
+export function postFrom(localAddress: string, url: string, body: unknown) {
+  return new Promise<{ status: number; retryAfter?: string; body: any }>((resolve, reject) => {
+    const text = JSON.stringify(body);
+    const u = new URL(url);
+    const req = http.request(
+      { host: u.hostname, port: u.port, path: u.pathname, method: 'POST', localAddress, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) } },
+      (res) => {
+        let data = '';
+        res.on('data', (c) => (data += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'] as string | undefined, body: JSON.parse(data) }));
+      },
+    );
+    req.on('error', reject);
+    req.end(text);
+  });
 }
 
 /** The real control plane (API + in-process worker) on a fresh database and the shared Temporal dev server. */

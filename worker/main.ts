@@ -20,7 +20,7 @@ try {
   const runtime = await createRuntime({
     databaseUrl,
     dataDir: process.env.DRYDOCK_DATA_DIR || '.data',
-    // Remote instances are reached with the same CA as the API's (DRYDOCK_CA_DIR, default .data/ca).
+    // Remote instances are reached with the same CA as the API's (DRYDOCK_CA_DIR, default the database).
     caDir: process.env.DRYDOCK_CA_DIR || undefined,
     log: console.log,
   });

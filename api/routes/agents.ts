@@ -29,7 +29,7 @@ import { createAgentRepo, type AgentRepo, type InstanceRecord, type InviteRefusa
 import { operatorOf } from '../auth.js';
 import { auditLocals, changeAudited, entryFor, type AuditLog, type NewAuditEntry } from '../audit.js';
 import { agentApproveBody as approveBody, agentDecisionBody as decisionBody, agentPollBody as pollBody, agentRegisterBody as registerBody, createInviteBody } from '../schemas.js';
-import { createRateLimiter, rateLimit, tooManyRequests, type RateLimit } from '../rate-limit.js';
+import { inProcessRateLimiterFactory, rateLimit, tooManyRequests, type RateLimit, type RateLimiterFactory } from '../rate-limit.js';
 import type { Notifier } from '../../platform/notifier.js';
 
 export interface AgentCa {
@@ -44,6 +44,8 @@ export interface AgentsRouterDeps {
   audit: AuditLog;
   ca: AgentCa;
   rateLimits?: { register?: RateLimit; poll?: RateLimit; pollAddress?: RateLimit };
+  /** Where the limits count: the control plane shares them through PostgreSQL (sharedRateLimiterFactory); default this process. */
+  rateLimiters?: RateLimiterFactory;
   log?: (m: string) => void;
   /** Tells operators a registration waits for their approval. */
   notifier?: Pick<Notifier, 'emit' | 'links'>;
@@ -117,9 +119,10 @@ function undecidable(id: string, reg: RegistrationRecord | undefined, wanted: Re
 export function createRouter(deps: AgentsRouterDeps): Router {
   const router = Router();
   const log = deps.log ?? (() => {});
-  const registerLimiter = createRateLimiter(deps.rateLimits?.register ?? REGISTER_LIMIT);
-  const pollLimiter = createRateLimiter(deps.rateLimits?.poll ?? POLL_LIMIT);
-  const pollAddressLimiter = createRateLimiter(deps.rateLimits?.pollAddress ?? POLL_ADDRESS_LIMIT);
+  const limiter = deps.rateLimiters ?? inProcessRateLimiterFactory;
+  const registerLimiter = limiter('agents-register', deps.rateLimits?.register ?? REGISTER_LIMIT);
+  const pollLimiter = limiter('agents-poll', deps.rateLimits?.poll ?? POLL_LIMIT);
+  const pollAddressLimiter = limiter('agents-poll-address', deps.rateLimits?.pollAddress ?? POLL_ADDRESS_LIMIT);
   const clientAddress = (req: Request) => req.ip ?? req.socket.remoteAddress ?? 'unknown';
 
   /** Runs a change on the agent repo with its audit entry in one transaction; a refused entry rolls the change back. */
@@ -207,7 +210,7 @@ export function createRouter(deps: AgentsRouterDeps): Router {
 
   router.post('/agents/poll', rateLimit(pollAddressLimiter, clientAddress, 'polls from this address'), async (req, res) => {
     const body = pollBody.parse(req.body);
-    const limited = pollLimiter.hit(`${body.registrationId}:${body.slug}`);
+    const limited = await pollLimiter.hit(`${body.registrationId}:${body.slug}`);
     if (!limited.ok) return tooManyRequests(res, limited.retryAfterSeconds, 'polls for this registration');
     const reg = await deps.agents.getRegistration(body.registrationId);
     if (!reg || reg.slug !== body.slug) throw notFound(`no registration ${body.registrationId} for ${body.slug}`);

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { Router } from 'express';
 import { conflict, notFound } from '../../core/errors.js';
 import { createAuthStore, type AuthStore, type OperatorRecord } from '../auth-store.js';
-import { hashPassword } from '../auth.js';
+import { hashPassword } from '../passwords.js';
 import { auditLocals, entryFor, type AuditLog } from '../audit.js';
 import { createOperatorBody, idParam, patchOperatorBody } from '../schemas.js';
 
