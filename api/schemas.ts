@@ -6,7 +6,6 @@
 import { z } from 'zod';
 import { BAKE_BOUNDS, durationProblem, PER_INSTANCE_TIMEOUT_BOUNDS } from '../core/waves.js';
 import {
-  DEFAULT_CORE_SERVICES,
   DISPLAY_NAME_FORBIDDEN_RE,
   DISPLAY_NAME_RULE,
   IMAGE_TAG_RE,
