@@ -4,24 +4,18 @@ import type { InstanceView } from '../../../../api/responses.js';
 import { api } from '../../api.js';
 import { ErrorNote, Field, fieldError, generalError } from '../../components/bits.js';
 import { Modal } from '../../components/Modal.js';
+import { useSubmit } from '../../hooks.js';
 
 export function FullUpgradeDialog(props: { instance: InstanceView; onClose: () => void; onStarted: (id: string) => void }) {
   const [reason, setReason] = useState('');
   const [autoRollback, setAutoRollback] = useState(false);
-  const [error, setError] = useState<unknown>();
-  const [busy, setBusy] = useState(false);
-  const submit = async (e: FormEvent) => {
+  const { busy, error, submit: run } = useSubmit();
+  const submit = (e: FormEvent) => {
     e.preventDefault();
-    setBusy(true);
-    setError(undefined);
-    try {
+    void run(async () => {
       const started = await api.upgradeNow(props.instance.id, { reason: reason || undefined, autoRollback });
       props.onStarted(started.upgradeId);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <Modal title="Upgrade Now" onClose={props.onClose}>

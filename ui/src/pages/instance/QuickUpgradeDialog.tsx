@@ -4,24 +4,18 @@ import type { InstanceView } from '../../../../api/responses.js';
 import { api } from '../../api.js';
 import { ErrorNote, Field, fieldError, generalError } from '../../components/bits.js';
 import { Modal } from '../../components/Modal.js';
+import { useSubmit } from '../../hooks.js';
 
 export function QuickUpgradeDialog(props: { instance: InstanceView; onClose: () => void; onStarted: (id: string) => void }) {
   const [imageTag, setImageTag] = useState(props.instance.effectiveImageTag);
   const [reason, setReason] = useState('');
-  const [error, setError] = useState<unknown>();
-  const [busy, setBusy] = useState(false);
-  const submit = async (e: FormEvent) => {
+  const { busy, error, submit: run } = useSubmit();
+  const submit = (e: FormEvent) => {
     e.preventDefault();
-    setBusy(true);
-    setError(undefined);
-    try {
+    void run(async () => {
       const started = await api.quickUpgrade(props.instance.id, { imageTag: imageTag.trim(), reason: reason || undefined });
       props.onStarted(started.upgradeId);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <Modal title="Quick Upgrade" onClose={props.onClose}>

@@ -5,32 +5,25 @@ import { api } from '../../api.js';
 import { ErrorNote, Field, fieldError, generalError } from '../../components/bits.js';
 import { changedSecrets, textFromValues, ValuesFields, valuesFromText, type JsonSchema, type SecretsDraft, type ValuesText } from '../../components/ValuesForm.js';
 import { when } from '../../format.js';
-import { useLoad } from '../../hooks.js';
+import { useLoad, useSubmit } from '../../hooks.js';
 import { useCan } from '../../role.js';
 import { navigate } from '../../router.js';
 
 export function SettingsTab(props: { instance: InstanceView; onChanged: () => Promise<void> }) {
   const i = props.instance;
   const [tag, setTag] = useState(i.imageTag ?? '');
-  const [error, setError] = useState<unknown>();
+  const { busy, error, submit } = useSubmit();
   const [saved, setSaved] = useState<string>();
-  const [busy, setBusy] = useState(false);
   const canOperate = useCan('operator');
 
-  const save = async (imageTag: string | null) => {
-    setBusy(true);
-    setError(undefined);
+  const save = (imageTag: string | null) => {
     setSaved(undefined);
-    try {
+    return submit(async () => {
       const updated = await api.patchInstance(i.id, { imageTag });
       setTag(updated.imageTag ?? '');
       setSaved(updated.imageTag ? `Saved: the instance now uses ${updated.imageTag}.` : `Saved: the instance follows the default tag (${updated.effectiveImageTag}).`);
       await props.onChanged();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (
@@ -96,30 +89,23 @@ function ValuesCard(props: { instance: InstanceView }) {
   const loaded = useLoad(() => api.values(i.id), [i.id]);
   const [text, setText] = useState<ValuesText>();
   const [secrets, setSecrets] = useState<SecretsDraft>({});
-  const [error, setError] = useState<unknown>();
+  const { busy, error, submit } = useSubmit();
   const [saved, setSaved] = useState<string>();
-  const [busy, setBusy] = useState(false);
   const v = loaded.data;
   const schema = v?.schema as JsonSchema | null | undefined;
   const shownText = text ?? (v ? textFromValues(schema, v.values) : {});
 
-  const save = async (e: FormEvent) => {
+  const save = (e: FormEvent) => {
     e.preventDefault();
-    setBusy(true);
-    setError(undefined);
     setSaved(undefined);
-    try {
+    void submit(async () => {
       const changed = changedSecrets(secrets);
       const answer = await api.putValues(i.id, { values: valuesFromText(schema, shownText), ...(Object.keys(changed).length > 0 ? { secrets: changed } : {}) });
       setText(textFromValues(schema, answer.values));
       setSecrets({});
       setSaved(`Saved. The next upgrade renders release ${answer.release ?? ''} with these values.`);
       await loaded.reload();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   const fields = (schema?.properties ? Object.keys(schema.properties) : []).map((k) => `/${k}`);
@@ -172,9 +158,8 @@ function EditInstanceCard(props: { instance: InstanceView; onChanged: () => Prom
   const [name, setName] = useState(i.name);
   const [core, setCore] = useState(i.coreServices.join(', '));
   const [labels, setLabels] = useState(i.labels.join(', '));
-  const [error, setError] = useState<unknown>();
+  const { busy, error, submit } = useSubmit();
   const [saved, setSaved] = useState<string>();
-  const [busy, setBusy] = useState(false);
   const list = (t: string) => t.split(/[\s,]+/).filter(Boolean);
   const sub = (field: string) =>
     fieldError(error, field) ??
@@ -184,20 +169,14 @@ function EditInstanceCard(props: { instance: InstanceView; onChanged: () => Prom
       .join('; ') ??
     undefined;
 
-  const save = async (e: FormEvent) => {
+  const save = (e: FormEvent) => {
     e.preventDefault();
-    setBusy(true);
-    setError(undefined);
     setSaved(undefined);
-    try {
+    void submit(async () => {
       const updated = await api.patchInstance(i.id, { name: name.trim(), coreServices: list(core), labels: list(labels) });
       setSaved(`Saved: ${updated.name}, core services ${updated.coreServices.join(', ')}.`);
       await props.onChanged();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (
