@@ -21,7 +21,7 @@ import { createCsr, generateKeyPair, keyFingerprint256 } from '../core/pki.js';
 import { createPlanner } from '../worker/planner.js';
 import { buildUi, expectNoSideScroll, expectText, launchChromium, screenshotsDir, type Browser } from './browser.js';
 import { buildAndPushImage, registryAddress } from './harness/images.js';
-import { composeDown, releaseDefaults } from './harness/release-tenant.js';
+import { releaseDefaults } from './harness/release-tenant.js';
 import { startTestControlPlane, uniqueName, type TestControlPlane } from './support.js';
 
 const FIXTURES = path.join(import.meta.dirname, 'fixtures', 'releases');
@@ -80,7 +80,10 @@ describe('the operator web UI in a real browser', () => {
   afterAll(async () => {
     await browser?.close();
     if (dir) {
-      await composeDown(slug, dir);
+      const { execFile } = await import('node:child_process');
+      const variant = await detectComposeVariant();
+      const [file, head] = variant === 'v2' ? ['docker', ['compose']] : ['docker-compose', []];
+      await new Promise((r) => execFile(file, [...head, '--project-name', slug, 'down', '-v', '--remove-orphans'], { cwd: dir }, r));
     }
     await cp?.stop();
     await ui?.remove();
