@@ -28,7 +28,7 @@ import { loadBundleDir } from '../templates/load.js';
 import { createPlanner } from '../worker/planner.js';
 import { spawnAgentProcess, type AgentProcess } from './harness/agent-process.js';
 import { buildAndPushImage } from './harness/images.js';
-import { composeDown, releaseDefaultsForPrefix } from './harness/release-tenant.js';
+import { releaseDefaultsForPrefix } from './harness/release-tenant.js';
 import { startTestControlPlane, uniqueName, waitForUpgradeEnd, type TestControlPlane } from './support.js';
 
 const run = promisify(execFile);
@@ -119,7 +119,8 @@ describe('the notes bundle through every path on a real Docker Compose tenant', 
   });
 
   afterAll(async () => {
-    if (dir) await composeDown(slug, dir);
+    const [file, head] = composeArgs();
+    if (dir) await run(file, [...head, '-p', slug, 'down', '-v'], { cwd: dir }).catch(() => {});
     await cp?.stop();
     if (work) await rm(work, { recursive: true, force: true });
   });
@@ -229,7 +230,8 @@ describe('the notes bundle through every path on a real Docker Compose tenant', 
 
     afterAll(async () => {
       await agent?.stop();
-      if (rdir) await composeDown(rslug, rdir);
+      const [file, head] = composeArgs();
+      if (rdir) await run(file, [...head, '-p', rslug, 'down', '-v'], { cwd: rdir }).catch(() => {});
     });
 
     it('Quick Upgrade and Upgrade to Release run through the agent, the .env stays the tenant’s, and a plain up -d keeps the new images', async () => {
