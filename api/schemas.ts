@@ -5,9 +5,11 @@
  */
 import { z } from 'zod';
 import { ENDPOINT_KINDS, NOTIFICATION_EVENTS } from '../core/notification-events.js';
+
+// The UI picks events from the same list the API accepts.
+export { NOTIFICATION_EVENTS };
 import { BAKE_BOUNDS, durationProblem, PER_INSTANCE_TIMEOUT_BOUNDS } from '../core/waves.js';
 import {
-  DEFAULT_CORE_SERVICES,
   DISPLAY_NAME_FORBIDDEN_RE,
   DISPLAY_NAME_RULE,
   IMAGE_TAG_RE,
@@ -29,6 +31,12 @@ export const instanceValues = z.record(z.string(), z.unknown());
 export const instanceSecrets = z.record(z.string(), z.string().max(4096).nullable());
 export const valuesBody = z.object({ values: instanceValues.optional(), secrets: instanceSecrets.optional() }).strict();
 const serviceName = z.string().regex(SERVICE_NAME_RE, `must be ${SERVICE_NAME_RULE}`);
+const coreServices = z
+  .array(serviceName)
+  .min(1, 'must name at least one service')
+  .max(50)
+  .refine((s) => new Set(s).size === s.length, 'must not repeat a service');
+const label = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'must be a label: lowercase letters, digits, ".", "_" and "-"');
 /** An instance's or agent's display name. */
 export const displayName = z
   .string()
@@ -48,15 +56,10 @@ export const createInstanceBody = z
       // POSIX absolute (what path.isAbsolute checks on the Linux hosts tenants run on), browser-safe.
       .refine((p) => p.startsWith('/') && !p.includes('\0'), 'must be an absolute path'),
     composeProjectName: z.string().regex(PROJECT_NAME_RE, `must be ${PROJECT_NAME_RULE}`).optional(),
-    coreServices: z
-      .array(serviceName)
-      .min(1, 'must name at least one service')
-      .max(50)
-      .refine((s) => new Set(s).size === s.length, 'must not repeat a service')
-      // Absent: the release's core services (the sample's are api, admin, media-api, nginx).
-      .optional(),
+    // Absent: the release's core services (the sample's are api, admin, media-api, nginx).
+    coreServices: coreServices.optional(),
     imageTag: imageTag.nullable().optional(),
-    labels: z.array(z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'must be a label: lowercase letters, digits, ".", "_" and "-"')).max(50).default([]),
+    labels: z.array(label).max(50).default([]),
     /** Absent: the default release. */
     release: releaseVersion.optional(),
     values: instanceValues.optional(),
@@ -106,21 +109,15 @@ export const startReleaseUpgradeBody = z
   .strict()
   .refine((b) => b.imageTag !== undefined || b.release !== undefined, { message: 'give imageTag, release, or both', path: ['imageTag'] });
 
-/** null clears the instance's own tag, so it follows the default IMAGE_TAG again. */
-const label = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'must be a label: lowercase letters, digits, ".", "_" and "-"');
 const labels = z.array(label).max(50).refine((l) => new Set(l).size === l.length, 'must not repeat a label');
 
 export const patchInstanceBody = z
   .object({
+    // null clears the instance's own tag, so it follows the default IMAGE_TAG again.
     imageTag: imageTag.nullable().optional(),
     labels: labels.optional(),
     name: z.string().trim().min(1, 'must not be empty').max(200).optional(),
-    coreServices: z
-      .array(serviceName)
-      .min(1, 'must name at least one service')
-      .max(50)
-      .refine((s) => new Set(s).size === s.length, 'must not repeat a service')
-      .optional(),
+    coreServices: coreServices.optional(),
   })
   .strict()
   .refine(

@@ -24,7 +24,7 @@ import { REPO_ROOT } from '../platform/temporal-server.js';
 import type { BenchResult, Measurement } from './harness.js';
 import { timeUpgrade, type TimedUpgrade } from './overhead.js';
 import { apiClient, memoryOf, MiB, sampleRss, spawnNode, startOwnTemporal, type Api } from './processes.js';
-import { buildReleaseStack, createReleaseTenant, ensureDockerAndRegistry, FIXTURES, type ComposeCall, type ReleaseStack } from './real-tenant.js';
+import { buildReleaseStack, createStackTenant, ensureDockerAndRegistry, FIXTURES, type ComposeCall, type ReleaseStack } from './real-tenant.js';
 
 const execFileP = promisify(execFile);
 const log = (m: string) => process.stderr.write(`  agent-memory: ${m}\n`);
@@ -119,7 +119,7 @@ async function measureForm(
   cleanups: (() => Promise<unknown>)[],
 ): Promise<FormMeasurement> {
   const { api, work } = ctx;
-  const tenant = await createReleaseTenant(ctx.stack, `agentmem-${form.name}-${process.pid}`, ctx.from, work);
+  const tenant = await createStackTenant(ctx.stack, `agentmem-${form.name}-${process.pid}`, ctx.from, work);
   cleanups.unshift(() => tenant.down());
   const invite = await api('POST', '/api/agents/invites', { slug: tenant.slug });
   const agent = spawnNode(form.script, [

@@ -37,6 +37,7 @@ import type { RolloutView } from '../core/types.js';
 import { resolveWaves, type WaveSpec } from '../core/waves.js';
 import { rolloutWorkflowId } from '../workflows/surface.js';
 import { createTestDatabase } from '../test/support.js';
+import { RELEASES as FIXTURES } from '../test/harness/release-tenant.js';
 import { loadTemplateSet } from '../templates/load.js';
 import { createKeyring } from '../core/keyring.js';
 import { dataConverterFor, FAILURE_CONVERTER_PATH } from '../worker/data-converter.js';
@@ -48,7 +49,6 @@ import type { BaselineFleetInput } from './fleet-baseline-workflows.js';
 import { apiClient, cpuSecondsOf, mapLimit, MiB, sampleRss, spawnNode, startOwnTemporal, memoryOf } from './processes.js';
 import { SIMULATED_LABEL } from './sim-compose.js';
 
-const FIXTURES = path.join(import.meta.dirname, '..', 'test', 'fixtures', 'releases');
 const FROM_TAG = '1.0.0';
 const TO_TAG = '1.1.0';
 

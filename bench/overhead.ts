@@ -31,7 +31,7 @@ import { apiClient, startOwnTemporal, type Api } from './processes.js';
 import {
   breakdown,
   buildReleaseStack,
-  createReleaseTenant,
+  createStackTenant,
   ensureDockerAndRegistry,
   FIXTURES,
   type ComposeCall,
@@ -133,7 +133,7 @@ export async function benchOverhead(): Promise<BenchResult> {
 
     const ids: Record<'quick' | 'release', string> = { quick: '', release: '' };
     for (const kind of ['quick', 'release'] as const) {
-      const tenant = await createReleaseTenant(stack, `ovh-${kind}-${process.pid}`, tags[0]!, work);
+      const tenant = await createStackTenant(stack, `ovh-${kind}-${process.pid}`, tags[0]!, work);
       cleanups.unshift(() => tenant.down());
       const created = await api('POST', '/api/instances', { slug: tenant.slug, name: `Overhead ${kind}`, composeDir: tenant.dir, imageTag: tags[0] });
       if (created.status !== 201) throw new Error(`instance: HTTP ${created.status} ${JSON.stringify(created.body)}`);

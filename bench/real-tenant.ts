@@ -5,22 +5,15 @@
  * several release tags, and a tenant as release N left it.
  */
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { renderRelease } from '../core/release-plan.js';
-import { createTenantDriver, detectComposeVariant } from '../tenant/tenant.js';
 import type { RenderDefaults } from '../core/render.js';
-import { buildAndPushImage, registryAddress } from '../test/harness/images.js';
-import { releaseDefaultsForPrefix } from '../test/harness/release-tenant.js';
-import { createPlanner } from '../worker/planner.js';
+import { createReleaseTenant, pushReleaseImages, RELEASE_SERVICES, releaseDefaultsForPrefix, type ReleaseTenant } from '../test/harness/release-tenant.js';
 import { REPO_ROOT } from '../platform/temporal-server.js';
 
 const run = promisify(execFile);
 
-export const FIXTURES = path.join(REPO_ROOT, 'test', 'fixtures', 'releases');
-export const RELEASE_SERVICES = ['api', 'admin', 'media-api', 'nginx', 'search'] as const;
+export { RELEASES as FIXTURES } from '../test/harness/release-tenant.js';
 
 /** A benchmark that cannot run here; bench/run.ts prints the reason and goes on with the others. */
 export class BenchSkipped extends Error {}
@@ -45,43 +38,13 @@ export interface ReleaseStack {
 export async function buildReleaseStack(name: string, tags: string[]): Promise<ReleaseStack> {
   const prefix = `drydock-bench-${name}`;
   const defaults = releaseDefaultsForPrefix(prefix);
-  await buildAndPushImage(defaults.redisImage, 'redis');
-  const images: Record<string, Record<string, string>> = {};
-  for (const tag of tags) {
-    images[tag] = {};
-    for (const svc of RELEASE_SERVICES) {
-      images[tag]![svc] = (await buildAndPushImage(`${registryAddress()}/${prefix}/${svc}:${tag}`, `${svc} ${tag} ${name}`)).id;
-    }
-  }
+  const images = await pushReleaseImages(defaults, Object.fromEntries(tags.map((tag) => [tag, RELEASE_SERVICES])), name);
   return { prefix, defaults, images };
 }
 
-export interface ReleaseTenant {
-  slug: string;
-  dir: string;
-  down(): Promise<void>;
-}
-
-/** A tenant as release N (fixtures/releases/n) at `tag` left it, up on the Docker engine. */
-export async function createReleaseTenant(stack: ReleaseStack, slug: string, tag: string, root = os.tmpdir()): Promise<ReleaseTenant> {
-  const dir = await mkdtemp(path.join(root, `drydock-bench-${slug}-`));
-  await mkdir(path.join(dir, 'mkdocs/docs'), { recursive: true });
-  await writeFile(path.join(dir, 'mkdocs/mkdocs.yml'), 'site_name: Benchmark tenant\n');
-  await writeFile(path.join(dir, 'mkdocs/docs/index.md'), '# Benchmark\n');
-  await writeFile(path.join(dir, '.env'), `POSTGRES_PASSWORD=pg-${slug}\nAPI_SECRET=api-${slug}\n`);
-  const compose = await detectComposeVariant();
-  const driver = createTenantDriver({ compose }, { projectName: slug, dir });
-  const { rendered } = await renderRelease(createPlanner(stack.defaults, path.join(FIXTURES, 'n')), driver, { slug, name: slug, composeProjectName: slug, isRegistered: false }, tag);
-  await driver.writeFiles(rendered.map((f) => f.path), rendered);
-  await driver.upAll({ IMAGE_TAG: tag });
-  return {
-    slug,
-    dir,
-    async down() {
-      const [file, head] = compose === 'v2' ? ['docker', ['compose']] : ['docker-compose', []];
-      await run(file, [...head, '--project-name', slug, 'down', '-v', '--remove-orphans', '-t', '1'], { cwd: dir }).catch(() => undefined);
-    },
-  };
+/** A tenant as release N (fixtures/releases/n) at `tag` left it, up on the Docker engine, in a fresh directory under `parent`. */
+export function createStackTenant(stack: ReleaseStack, slug: string, tag: string, parent: string): Promise<ReleaseTenant> {
+  return createReleaseTenant({ slug, defaults: stack.defaults, release: 'n', imageTag: tag, parent });
 }
 
 export interface UpgradeStep {

@@ -14,7 +14,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';
-import { lstat, mkdir, open, readFile, realpath, rename, rm, unlink, type FileHandle } from 'node:fs/promises';
+import { lstat, mkdir, open, realpath, rename, rm, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { errno, LOCK_FILE } from './lock.js';
 import { isTenantContentPath, managedPathProblem, type ManagedPathRule, type PathProblem } from '../core/managed-paths.js';

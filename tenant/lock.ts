@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { realpathSync } from 'node:fs';
-import { link, lstat, open, readFile, realpath, rename, rm, unlink, utimes, type FileHandle } from 'node:fs/promises';
+import { link, lstat, open, readFile, rename, rm, unlink, utimes, type FileHandle } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';

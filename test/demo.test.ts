@@ -9,11 +9,10 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { detectComposeVariant } from '../tenant/tenant.js';
 import { REPO_ROOT } from '../platform/temporal-server.js';
 import { DEMO_RELEASES, DEMO_TAGS } from '../scripts/demo.js';
+import { composeDown } from './harness/release-tenant.js';
 import { startTestControlPlane, uniqueName, waitForUpgradeEnd, type TestControlPlane } from './support.js';
 
 const TSX = path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
@@ -42,9 +41,7 @@ describe('npm run demo', () => {
 
   afterAll(async () => {
     if (dir) {
-      const variant = await detectComposeVariant();
-      const [file, head] = variant === 'v2' ? ['docker', ['compose']] : ['docker-compose', []];
-      await promisify(execFile)(file, [...head, '--project-name', slug, 'down', '-v'], { cwd: dir }).catch(() => {});
+      await composeDown(slug, dir);
     }
     await cp?.stop();
     if (work) await rm(work, { recursive: true, force: true });

@@ -8,7 +8,9 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { FAILURE_CONVERTER_PATH } from './data-converter.js';
-import { REPO_ROOT } from '../platform/temporal-server.js';
+
+// The sources it bundles sit beside worker/ (as the failure converter sits in it).
+const REPO_ROOT = path.resolve(import.meta.dirname, '..');
 
 export const WORKFLOWS_PATH = path.join(REPO_ROOT, 'workflows', 'index.ts');
 export const BUNDLE_FILE = path.join(REPO_ROOT, 'dist', 'workflow-bundle.js');

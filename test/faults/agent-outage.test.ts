@@ -16,12 +16,13 @@ import { freePort } from '../../platform/temporal-server.js';
 import { buildAndPushImage, registryAddress } from '../harness/images.js';
 import { startTestControlPlane, uniqueName, waitForUpgradeEnd, waitForUpgradeStatus, type TestControlPlane } from '../support.js';
 import {
+  createReleaseTenant,
   FIXTURES,
+  N,
   N1,
   pushReleaseImages,
   RELEASE_SERVICES,
   releaseDefaults,
-  seedReleaseTenant,
   sleep,
   spawnProcess,
   waitForStep,
@@ -52,14 +53,14 @@ describe('the agent of a remote tenant stopped during compose up', () => {
     const slug = uniqueName('agtout');
     const prefix = `drydock-${slug}`;
     const defaults = releaseDefaults(prefix);
-    images = await pushReleaseImages(prefix, slug);
+    images = await pushReleaseImages(defaults, { [N]: RELEASE_SERVICES, [N1]: RELEASE_SERVICES }, slug);
     images[N2] = {};
     for (const svc of RELEASE_SERVICES) images[N2]![svc] = (await buildAndPushImage(`${registryAddress()}/${prefix}/${svc}:${N2}`, `${svc} ${N2} ${slug}`)).id;
     work = await mkdtemp(path.join(os.tmpdir(), 'drydock-agent-outage-'));
     const caDir = path.join(work, 'ca');
     cp = await startTestControlPlane({ planner: createPlanner(defaults, path.join(FIXTURES, 'n1')), caDir, verifyDeadlineMs: 60_000 });
     await mkdir(path.join(work, 'tenants'));
-    tenant = await seedReleaseTenant(slug, defaults, path.join(work, 'tenants'));
+    tenant = await createReleaseTenant({ slug, defaults, release: 'n', imageTag: N, dir: path.join(work, 'tenants', slug), keepDir: true });
 
     const invite = await cp.api('POST', '/api/agents/invites', { expiresInMinutes: 30, slug });
     const port = await freePort();

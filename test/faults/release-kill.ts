@@ -12,14 +12,15 @@ import { expect } from 'vitest';
 import { createPlanner } from '../../worker/planner.js';
 import { startTestControlPlane, uniqueName, waitForUpgradeEnd, type TestControlPlane } from '../support.js';
 import {
+  createReleaseTenant,
   FIXTURES,
   leftoverTempFiles,
+  N,
   N1,
   pushReleaseImages,
   RELEASE_FILES,
   RELEASE_SERVICES,
   releaseDefaults,
-  seedReleaseTenant,
   startGatedWorker,
   startWorker,
   treeChecksums,
@@ -72,7 +73,7 @@ export interface KillRig {
 export async function startKillRig(): Promise<KillRig> {
   const prefix = `drydock-${uniqueName('kill')}`;
   const defaults = releaseDefaults(prefix);
-  const images = await pushReleaseImages(prefix, prefix);
+  const images = await pushReleaseImages(defaults, { [N]: RELEASE_SERVICES, [N1]: RELEASE_SERVICES });
   const work = await mkdtemp(path.join(os.tmpdir(), 'drydock-kill-'));
   const rig: KillRig = {
     work,
@@ -101,7 +102,7 @@ export async function killWorkerDuring(rig: KillRig, step: ReleaseStep): Promise
   const cp = await startTestControlPlane({ runWorker: false, taskQueue, caDir, planner: createPlanner(rig.defaults, path.join(FIXTURES, 'n1')) });
   rig.planes.push(cp);
   const slug = uniqueName(`k${step.slice(0, 3)}`);
-  const tenant = await seedReleaseTenant(slug, rig.defaults, rig.work);
+  const tenant = await createReleaseTenant({ slug, defaults: rig.defaults, release: 'n', imageTag: N, dir: path.join(rig.work, slug), keepDir: true });
   rig.tenants.push(tenant);
   mark('tenant up');
   // The watcher needs the directories of the files it counts; N+1 adds drydock/.

@@ -1,38 +1,41 @@
 /**
  * What the fault tests share: real processes they can kill (workers, agents),
  * throwaway servers they can stop without touching the machine's own
- * (PostgreSQL, a Docker engine), the release-N tenant on Docker, and a
- * counter of file replacements on disk.
+ * (PostgreSQL, a Docker engine), a counter of file replacements on disk,
+ * and (from test/harness/release-tenant.ts) the release-N tenant on Docker.
  *
  * Every process here is started by the test and stopped by its own id.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, openSync, readdirSync, watch, type FSWatcher } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
 import pg from 'pg';
-import { renderRelease } from '../../core/release-plan.js';
-import { createTenantDriver, detectComposeVariant } from '../../tenant/tenant.js';
-import type { ExecutionDriver } from '../../core/driver.js';
 import type { RenderDefaults } from '../../core/render.js';
-import { createPlanner } from '../../worker/planner.js';
 import { freePort, REPO_ROOT } from '../../platform/temporal-server.js';
-import { buildAndPushImage, registryAddress } from '../harness/images.js';
+import { registryAddress } from '../harness/images.js';
 import { waitFor, type TestControlPlane } from '../support.js';
 import { TEST_ONLY_SECRET_KEY } from '../test-key.js';
 export { startControlPlaneOn } from '../support.js';
-export { releaseDefaultsForPrefix as releaseDefaults, treeChecksums } from '../harness/release-tenant.js';
+export {
+  composeDown,
+  createReleaseTenant,
+  pushReleaseImages,
+  RELEASE_SERVICES,
+  RELEASES as FIXTURES,
+  releaseDefaultsForPrefix as releaseDefaults,
+  treeChecksums,
+  type ReleaseTenant,
+} from '../harness/release-tenant.js';
 
 const run = promisify(execFile);
 
-export const FIXTURES = path.join(REPO_ROOT, 'test', 'fixtures', 'releases');
 export const N = '1.0.0';
 export const N1 = '1.1.0';
-export const RELEASE_SERVICES = ['api', 'admin', 'media-api', 'nginx', 'search'] as const;
 /** The files release N+1 changes or creates in the tenant (the n1 fixture's manifest). */
 export const RELEASE_FILES = ['docker-compose.yml', '.env', 'nginx/conf.d/default.conf', 'drydock/search.conf'] as const;
 
@@ -162,49 +165,7 @@ export function waitForStep(cp: TestControlPlane, upgradeId: string, step: strin
   }, timeoutMs, 50);
 }
 
-// ---------------------------------------------------------------- the release tenant
-
-/** Images of releases N and N+1 under the prefix; returns image ids by tag and service. */
-export async function pushReleaseImages(prefix: string, marker: string): Promise<Record<string, Record<string, string>>> {
-  const images: Record<string, Record<string, string>> = { [N]: {}, [N1]: {} };
-  await Promise.all([
-    buildAndPushImage(`${registryAddress()}/${prefix}/redis:stable`, `redis ${marker}`),
-    ...[N, N1].flatMap((tag) =>
-      RELEASE_SERVICES.map(async (svc) => {
-        images[tag]![svc] = (await buildAndPushImage(`${registryAddress()}/${prefix}/${svc}:${tag}`, `${svc} ${tag} ${marker}`)).id;
-      }),
-    ),
-  ]);
-  return images;
-}
-
-export interface ReleaseTenant {
-  slug: string;
-  dir: string;
-  driver: ExecutionDriver;
-  down(): Promise<void>;
-}
-
-/** A tenant as release N left it, running: rendered files, its secrets, its own content. */
-export async function seedReleaseTenant(slug: string, defaults: RenderDefaults, parent?: string): Promise<ReleaseTenant> {
-  const dir = parent ? path.join(parent, slug) : await mkdtemp(path.join(os.tmpdir(), `drydock-${slug}-`));
-  await mkdir(path.join(dir, 'mkdocs/docs'), { recursive: true });
-  await writeFile(path.join(dir, 'mkdocs/mkdocs.yml'), 'site_name: Tenant docs\n');
-  await writeFile(path.join(dir, 'mkdocs/docs/index.md'), '# Welcome\n');
-  await writeFile(path.join(dir, '.env'), `POSTGRES_PASSWORD=pg-${slug}\nAPI_SECRET=api-${slug}\n`);
-  const driver = createTenantDriver({ compose: await detectComposeVariant() }, { projectName: slug, dir });
-  const instance = { slug, name: slug, composeProjectName: slug, isRegistered: false };
-  const { rendered } = await renderRelease(createPlanner(defaults, path.join(FIXTURES, 'n')), driver, instance, N);
-  await driver.writeFiles(rendered.map((f) => f.path), rendered);
-  await driver.upAll({ IMAGE_TAG: N });
-  return { slug, dir, driver, down: () => composeDown(slug, dir) };
-}
-
-export async function composeDown(project: string, dir: string, env: NodeJS.ProcessEnv = {}) {
-  const variant = await detectComposeVariant();
-  const [file, head] = variant === 'v2' ? ['docker', ['compose']] : ['docker-compose', []];
-  await run(file, [...head, '--project-name', project, 'down', '-v', '--remove-orphans'], { cwd: dir, env: { ...process.env, ...env } }).catch(() => {});
-}
+// ---------------------------------------------------------------- files on disk
 
 /** Leftover temp files of an interrupted atomic write, anywhere under root. */
 export function leftoverTempFiles(root: string): string[] {

@@ -36,17 +36,22 @@ export function releaseDefaultsForPrefix(prefix: string): RenderDefaults {
   };
 }
 
-/** Pushes the infra image and each service at each tag; returns image ids by tag and service. */
-export async function pushReleaseImages(defaults: RenderDefaults, builds: Record<string, string[]>) {
-  await buildAndPushImage(defaults.redisImage, 'redis');
-  const ids: Record<string, Record<string, string>> = {};
-  for (const [tag, services] of Object.entries(builds)) {
-    ids[tag] = {};
-    for (const svc of services) {
-      const ref = `${defaults.registry}/${defaults.imagePrefix}/${svc}:${tag}`;
-      ids[tag]![svc] = (await buildAndPushImage(ref, `${svc} ${tag} ${defaults.imagePrefix}`)).id;
-    }
-  }
+/**
+ * Pushes the infra image and each service at each tag, all at once; returns
+ * image ids by tag and service. The marker, written into every image, keeps
+ * one run's images apart from another's.
+ */
+export async function pushReleaseImages(defaults: RenderDefaults, builds: Record<string, readonly string[]>, marker = defaults.imagePrefix) {
+  const ids: Record<string, Record<string, string>> = Object.fromEntries(Object.keys(builds).map((tag) => [tag, {}]));
+  await Promise.all([
+    buildAndPushImage(defaults.redisImage, `redis ${marker}`),
+    ...Object.entries(builds).flatMap(([tag, services]) =>
+      services.map(async (svc) => {
+        const ref = `${defaults.registry}/${defaults.imagePrefix}/${svc}:${tag}`;
+        ids[tag]![svc] = (await buildAndPushImage(ref, `${svc} ${tag} ${marker}`)).id;
+      }),
+    ),
+  ]);
   return ids;
 }
 
@@ -55,25 +60,30 @@ export interface ReleaseTenant {
   slug: string;
   /** The tenant-side logic on this host, for checking containers. */
   driver: ExecutionDriver;
+  /** `compose down -v`; then removes the directory unless the tenant was created with `keepDir`. */
   down(): Promise<void>;
 }
 
 export async function createReleaseTenant(opts: {
   slug: string;
   defaults: RenderDefaults;
+  /** A release of test/fixtures/releases. */
   release: string;
   imageTag: string;
+  /** The tenant's directory (created if missing); default: a fresh one under `parent`, or else the OS temp dir. */
   dir?: string;
+  parent?: string;
   secrets?: { postgresPassword: string; apiSecret: string };
+  /** down() leaves the directory, for a test that looks at it afterwards or removes its whole work dir itself. */
+  keepDir?: boolean;
 }): Promise<ReleaseTenant> {
-  const dir = opts.dir ?? (await mkdtemp(path.join(os.tmpdir(), 'drydock-tenant-')));
+  const dir = opts.dir ?? (await mkdtemp(path.join(opts.parent ?? os.tmpdir(), `drydock-${opts.slug}-`)));
   const secrets = opts.secrets ?? { postgresPassword: `pg-${opts.slug}`, apiSecret: `api-${opts.slug}` };
   await mkdir(path.join(dir, 'mkdocs/docs'), { recursive: true });
   await writeFile(path.join(dir, 'mkdocs/mkdocs.yml'), 'site_name: Tenant docs\n');
   await writeFile(path.join(dir, 'mkdocs/docs/index.md'), '# Welcome\n');
   await writeFile(path.join(dir, '.env'), `POSTGRES_PASSWORD=${secrets.postgresPassword}\nAPI_SECRET=${secrets.apiSecret}\n`);
-  const variant = await detectComposeVariant();
-  const driver = createTenantDriver({ compose: variant }, { projectName: opts.slug, dir });
+  const driver = createTenantDriver({ compose: await detectComposeVariant() }, { projectName: opts.slug, dir });
   const instance = { slug: opts.slug, name: `Tenant ${opts.slug}`, composeProjectName: opts.slug, isRegistered: false };
   const planner = createPlanner(opts.defaults, path.join(RELEASES, opts.release));
   const { rendered } = await renderRelease(planner, driver, instance, opts.imageTag);
@@ -84,11 +94,16 @@ export async function createReleaseTenant(opts: {
     slug: opts.slug,
     driver,
     async down() {
-      const [file, head] = variant === 'v2' ? ['docker', ['compose']] : ['docker-compose', []];
-      await promisify(execFile)(file, [...head, '--project-name', opts.slug, 'down', '-v', '--remove-orphans'], { cwd: dir }).catch(() => {});
-      await rm(dir, { recursive: true, force: true });
+      await composeDown(opts.slug, dir);
+      if (!opts.keepDir) await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** `compose down -v --remove-orphans` of a project, for teardown: containers get one second to stop, and a failure is ignored. */
+export async function composeDown(project: string, dir: string, env: NodeJS.ProcessEnv = {}): Promise<void> {
+  const [file, head] = (await detectComposeVariant()) === 'v2' ? ['docker', ['compose']] : ['docker-compose', []];
+  await promisify(execFile)(file, [...head, '--project-name', project, 'down', '-v', '--remove-orphans', '-t', '1'], { cwd: dir, env: { ...process.env, ...env } }).catch(() => {});
 }
 
 /** sha256 of every file under root (or of the given paths; null where absent), by relative path. */

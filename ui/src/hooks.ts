@@ -73,3 +73,25 @@ export function useTick(on: boolean, ms = 1000): number {
   }, [on, ms]);
   return now;
 }
+
+/**
+ * A form's submission: `busy` while `submit`'s work runs; what the work throws
+ * is kept as `error` for the form to show beside its fields, cleared when it
+ * is submitted again.
+ */
+export function useSubmit(): { busy: boolean; error: unknown; submit: (work: () => Promise<void>) => Promise<void> } {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>();
+  const submit = useCallback(async (work: () => Promise<void>) => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      await work();
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  }, []);
+  return { busy, error, submit };
+}

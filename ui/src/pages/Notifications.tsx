@@ -1,7 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import type { z } from 'zod';
 import type { OperatorView, notificationEndpointView } from '../../../api/responses.js';
-import { NOTIFICATION_EVENTS } from '../../../core/notification-events.js';
+import { NOTIFICATION_EVENTS } from '../../../api/schemas.js';
 import { api, messageOf } from '../api.js';
 import { Badge, Empty, ErrorNote, Field, fieldError, generalError } from '../components/bits.js';
 import { when } from '../format.js';

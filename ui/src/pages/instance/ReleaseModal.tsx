@@ -4,12 +4,12 @@
  * writing anything if the render or the tenant's files changed since).
  */
 import { useState, type FormEvent } from 'react';
-import type { InstanceView, ReleasePreview } from '../../../api/responses.js';
-import { api } from '../api.js';
-import { Badge, ErrorNote, Field, fieldError, generalError } from '../components/bits.js';
-import { DiffView } from '../components/DiffView.js';
-import { Modal } from '../components/Modal.js';
-import { useLoad } from '../hooks.js';
+import type { InstanceView, ReleasePreview } from '../../../../api/responses.js';
+import { api } from '../../api.js';
+import { Badge, ErrorNote, Field, fieldError, generalError } from '../../components/bits.js';
+import { DiffView } from '../../components/DiffView.js';
+import { Modal } from '../../components/Modal.js';
+import { useLoad } from '../../hooks.js';
 
 /** What a preview asked for: a release of the catalog (blank: the instance's own) and a tag (blank: the release's own). */
 interface Target {
