@@ -16,11 +16,14 @@ import { createRouter, type InstancesRouterDeps } from './routes/instances.js';
 import { createOverviewRouter, type OverviewRouterDeps } from './routes/overview.js';
 import { createRouter as createRolloutsRouter, type RolloutRouterDeps } from './routes/rollouts.js';
 import { createRouter as createReleasesRouter } from './routes/releases.js';
+import { createDriftRouter, type DriftRouterDeps } from './routes/drift.js';
 
 export type AppDeps = InstancesRouterDeps & {
   log?: (m: string) => void;
   agents?: Omit<AgentsRouterDeps, 'audit'>;
   rollouts?: RolloutRouterDeps;
+  /** Drift checks (POST /api/drift/check, GET /api/instances/:id/drift). */
+  driftChecks?: Omit<DriftRouterDeps, 'drift' | 'instances' | 'planner'>;
   /** The newest upgrade of each instance (GET /api/upgrades), for the fleet view. */
   latestUpgrades?: OverviewRouterDeps['latestUpgrades'];
   /** Operator sign-in: every /api route but the agents' and sign-in's own requires it. */
@@ -80,6 +83,7 @@ export function createApp(deps: AppDeps): Express {
   if (deps.latestUpgrades) app.use('/api', createOverviewRouter({ latestUpgrades: deps.latestUpgrades, temporalUiUrl: deps.temporalUiUrl }));
   if (deps.agents) app.use('/api', createAgentsRouter({ ...deps.agents, audit }));
   if (deps.rollouts) app.use('/api', createRolloutsRouter(deps.rollouts));
+  if (deps.driftChecks && deps.drift) app.use('/api', createDriftRouter({ ...deps.driftChecks, drift: deps.drift, instances: deps.instances, planner: deps.planner }));
   app.use('/api', (req, _res, next) => next(notFound(`no route ${req.method} ${req.originalUrl}`)));
   if (deps.uiDir) app.use(serveUi(deps.uiDir));
   app.use(errorMiddleware(deps.log));

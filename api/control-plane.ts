@@ -29,6 +29,8 @@ import { latestUpgradesFrom } from './routes/overview.js';
 import { createAuth, ensureFirstOperator, PID_FILE, type AuthOptions } from './auth.js';
 import type { RateLimit } from './rate-limit.js';
 import { createUpgradeService } from './upgrade-service.js';
+import { driftIntervalFromEnv, ensureDriftSchedule } from '../platform/drift-schedule.js';
+import type { DriftFoundEvent } from '../activities/index.js';
 
 export interface ControlPlaneOptions {
   databaseUrl?: string;
@@ -73,6 +75,10 @@ export interface ControlPlaneOptions {
   keyring?: Keyring;
   /** Runs local instances' compose commands; default tenant/run-command.ts (bench/overhead.ts wraps it to time compose). */
   commandRunner?: CommandRunner;
+  /** How often the drift schedule runs (ms); null: no schedule; default DRYDOCK_DRIFT_INTERVAL (30 min). */
+  driftIntervalMs?: number | null;
+  /** Where "drift found" events go (activities/index.ts onDriftFound). */
+  onDriftFound?: (event: DriftFoundEvent) => Promise<void>;
 }
 
 export interface TlsFiles {
@@ -154,6 +160,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     const trustProxy = opts.trustProxy ?? trustProxyFromEnv();
     const tlsFiles = opts.tls ?? tlsFromEnv();
     const tls = tlsFiles ? await loadTls(tlsFiles) : undefined;
+    const driftIntervalMs = opts.driftIntervalMs === undefined ? driftIntervalFromEnv() : opts.driftIntervalMs;
     const defaultImageTag = opts.defaultImageTag ?? DEFAULT_IMAGE_TAG;
     const runtime = await createRuntime({
       databaseUrl: opts.databaseUrl,
@@ -168,7 +175,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     });
     cleanups.push(() => runtime.close());
     const { db, keyring, ca, driverFor, catalog, planner } = runtime;
-    const { instances, upgrades, agents } = runtime.repos;
+    const { instances, upgrades, agents, drift } = runtime.repos;
     if (!db.embedded) log(`database: ${redact(db.url)}`);
     else {
       const pidFile = path.join(dataDir, PID_FILE);
@@ -211,7 +218,13 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     const temporal = new Client({ connection, dataConverter: dataConverterFor(keyring) });
 
     if (opts.runWorker ?? true) {
-      const w = await runtime.createWorker({ temporalAddress, taskQueue: opts.taskQueue, verifyPollMs: opts.verifyPollMs, frontDoor: opts.frontDoor });
+      const w = await runtime.createWorker({
+        temporalAddress,
+        taskQueue: opts.taskQueue,
+        verifyPollMs: opts.verifyPollMs,
+        frontDoor: opts.frontDoor,
+        onDriftFound: opts.onDriftFound,
+      });
       const running = w.run();
       cleanups.push(async () => {
         // Temporal's runtime also shuts workers down on SIGINT/SIGTERM: a second request would only log an error.
@@ -219,6 +232,8 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
         await running;
       });
     }
+
+    if (driftIntervalMs !== null) await ensureDriftSchedule(temporal, { intervalMs: driftIntervalMs, taskQueue: opts.taskQueue, log });
 
     const uiDir = opts.uiDir ?? path.join(REPO_ROOT, 'dist', 'ui');
     const app = createApp({
@@ -238,6 +253,8 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       uiDir,
       trustProxy,
       codec: { keyring, consoleOrigin: temporalUiUrl ? new URL(temporalUiUrl).origin : undefined, namespace: 'default' },
+      drift,
+      driftChecks: { temporal, temporalAddress, taskQueue: opts.taskQueue },
       rollouts: { instances, temporal, temporalAddress, temporalUiUrl, defaultImageTag, taskQueue: opts.taskQueue, verifyDeadlineMs: opts.verifyDeadlineMs, planner },
       upgradeService: createUpgradeService({
         temporal,

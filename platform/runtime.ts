@@ -14,6 +14,8 @@ import type { Keyring } from '../core/keyring.js';
 import type { RenderDefaults } from '../core/render.js';
 import { openDatabase, type Database } from '../prisma/db.js';
 import { createAgentRepo, createInstanceRepo, createReleaseRepo, createUpgradeRepo } from '../prisma/repositories.js';
+import { createDriftRepo } from '../prisma/drift-repo.js';
+import type { DriftFoundEvent } from '../activities/index.js';
 import { createCatalog, type ReleaseCatalog } from '../worker/catalog.js';
 import { openCa, type ControlPlaneCa } from './ca.js';
 import { createDriverFactory, type DriverFor } from '../transports/drivers.js';
@@ -46,6 +48,8 @@ export interface WorkerSettings {
   taskQueue?: string;
   verifyPollMs?: number;
   frontDoor?: FrontDoor;
+  /** Where "drift found" events go (notifications); see activities/index.ts onDriftFound. */
+  onDriftFound?: (event: DriftFoundEvent) => Promise<void>;
 }
 
 export interface Runtime {
@@ -56,6 +60,7 @@ export interface Runtime {
     instances: ReturnType<typeof createInstanceRepo>;
     upgrades: ReturnType<typeof createUpgradeRepo>;
     agents: ReturnType<typeof createAgentRepo>;
+    drift: ReturnType<typeof createDriftRepo>;
   };
   catalog: ReleaseCatalog;
   /** The planner with the catalog and the instances' secrets. */
@@ -94,7 +99,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
       db,
       keyring,
       ca,
-      repos: { instances, upgrades, agents },
+      repos: { instances, upgrades, agents, drift: createDriftRepo(db.prisma) },
       catalog,
       planner,
       driverFor,

@@ -11,6 +11,8 @@ import type { Keyring } from '../core/keyring.js';
 import type { Database } from '../prisma/db.js';
 import { createInstanceRepo, createUpgradeRepo } from '../prisma/repositories.js';
 import { createSnapshotStore } from '../prisma/snapshot-store.js';
+import { createDriftRepo } from '../prisma/drift-repo.js';
+import type { DriftFoundEvent } from '../activities/index.js';
 import type { DriverFor } from '../transports/drivers.js';
 import { BUNDLE_FILE, buildBundle, prebuiltBundleIsFresh } from './bundle.js';
 import { dataConverterFor } from './data-converter.js';
@@ -27,6 +29,8 @@ export interface WorkerOptions {
   frontDoor?: FrontDoor;
   minFreeDiskBytes?: number;
   verifyPollMs?: number;
+  /** Called when a drift check finds an instance newly drifted (activities/index.ts onDriftFound). */
+  onDriftFound?: (event: DriftFoundEvent) => Promise<void>;
 }
 
 /**
@@ -78,6 +82,8 @@ export async function createWorker(opts: WorkerOptions): Promise<RunnableWorker>
     frontDoor: opts.frontDoor,
     minFreeDiskBytes: opts.minFreeDiskBytes,
     verifyPollMs: opts.verifyPollMs,
+    drift: createDriftRepo(opts.db.prisma),
+    onDriftFound: opts.onDriftFound,
   });
 
   const connection = await NativeConnection.connect({ address: opts.temporalAddress });

@@ -19,6 +19,7 @@ import { createPlanner, renderDefaultsFromEnv } from '../../worker/planner.js';
 import { findTestServer } from '../../platform/temporal-server.js';
 import { WORKER_TUNING } from '../../worker/worker.js';
 import { dataConverterFor } from '../../worker/data-converter.js';
+import { createDriftRepo } from '../../prisma/drift-repo.js';
 import { createSnapshotStore } from '../../prisma/snapshot-store.js';
 import { testKeyring } from '../test-key.js';
 import { createTestDatabase, uniqueName } from '../support.js';
@@ -77,6 +78,7 @@ export async function startFastEnv(opts: { parkTimeoutMs?: number } = {}): Promi
     },
     planner: createPlanner({ ...renderDefaultsFromEnv({}), imageTag: defaultImageTag }),
     verifyPollMs: 100,
+    drift: createDriftRepo(db.prisma),
   });
   const upgrades = createUpgradeService({
     temporal: env.client,
