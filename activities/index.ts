@@ -136,8 +136,8 @@ export function createActivities(deps: ActivityDeps) {
         });
         report = await inspectDrift(deps.planner, driver, instance);
       } catch (err) {
-        if (!(err instanceof TenantError) && !(err instanceof DrydockError)) throw err;
-        report = unknownDrift(err.message);
+        // Unreachable engine or agent, a tenant directory gone, a release that does not render: recorded, not retried.
+        report = unknownDrift((err as Error).message);
       }
       const previous = await deps.drift.get(instance.id);
       const checkedAt = new Date();

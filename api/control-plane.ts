@@ -233,7 +233,12 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       });
     }
 
-    if (driftIntervalMs !== null) await ensureDriftSchedule(temporal, { intervalMs: driftIntervalMs, taskQueue: opts.taskQueue, log });
+    if (driftIntervalMs !== null) {
+      // Without the schedule drift is still checked on request (POST /api/drift/check): say so, and start.
+      await ensureDriftSchedule(temporal, { intervalMs: driftIntervalMs, taskQueue: opts.taskQueue, log }).catch((err: Error) =>
+        log(`warning: the drift check schedule could not be set up: ${err.message}`),
+      );
+    }
 
     const uiDir = opts.uiDir ?? path.join(REPO_ROOT, 'dist', 'ui');
     const app = createApp({
