@@ -57,6 +57,9 @@ export function InstanceDetailPage(props: { id: string }) {
             tag <span className="mono strong">{i.effectiveImageTag}</span>
             {i.usesDefaultImageTag && <span className="chip">default</span>}
           </span>
+          <a {...linkProps(`/instances/${i.id}/drift`)} data-testid="drift-link">
+            <Badge status={i.drift?.status ?? 'unknown'} label={i.drift ? `drift: ${i.drift.status === 'in-sync' ? 'in sync' : i.drift.status}` : 'drift: not checked'} />
+          </a>
         </div>
       </div>
       <ErrorNote error={instance.error} />
@@ -70,6 +73,7 @@ export function InstanceDetailPage(props: { id: string }) {
           instance={i}
           onInstanceChanged={instance.reload}
           initialUpgradeId={search.get('upgrade') ?? undefined}
+          initialDialog={search.get('reconcile') ? 'release' : undefined}
         />
       ) : (
         <SettingsTab instance={i} onChanged={instance.reload} />
@@ -80,12 +84,13 @@ export function InstanceDetailPage(props: { id: string }) {
 
 type Dialog = 'full' | 'quick' | 'release' | undefined;
 
-function UpdatesTab(props: { instance: InstanceView; onInstanceChanged: () => Promise<void>; initialUpgradeId?: string }) {
+function UpdatesTab(props: { instance: InstanceView; onInstanceChanged: () => Promise<void>; initialUpgradeId?: string; initialDialog?: Dialog }) {
   const i = props.instance;
   const history = useLoad(() => api.upgrades(i.id), [i.id], 3000);
   // ?upgrade=<id> (a rollout links its instances' upgrades) shows that one first.
   const [selectedId, setSelectedId] = useState<string | undefined>(props.initialUpgradeId);
-  const [dialog, setDialog] = useState<Dialog>();
+  // ?reconcile=1 (the drift report's Reconcile): Upgrade to Release of the instance's own release and tag, preview first.
+  const [dialog, setDialog] = useState<Dialog>(props.initialDialog);
   const list = history.data ?? [];
   const running = list.find(isActive);
   const shownId = selectedId ?? running?.id ?? list[0]?.id;
