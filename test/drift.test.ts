@@ -7,12 +7,13 @@
  * be reached are `unknown` with the reason; the schedule keeps a pause.
  */
 import { execFile } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ScheduleNotFoundError } from '@temporalio/client';
 import type { RenderDefaults } from '../core/render.js';
+import { REPO_ROOT } from '../platform/temporal-server.js';
 import { createInstanceRepo } from '../prisma/repositories.js';
 import { createPlanner } from '../worker/planner.js';
 import { ensureDriftSchedule } from '../platform/drift-schedule.js';
@@ -129,6 +130,9 @@ describe('drift detection on a real tenant', () => {
       { service: 'api', expected: apiRef, running: apiRef, runningImageId: images[N]!.api, expectedImageId: images[N1]!.api, problem: 'image-changed' },
     ]);
     expect(report.reconcile).toEqual({ release: null, imageTag: N });
+    // Kept for the record (artifacts/ is git-ignored, kept by CI).
+    await mkdir(path.join(REPO_ROOT, 'artifacts'), { recursive: true });
+    await writeFile(path.join(REPO_ROOT, 'artifacts', 'drift-report.json'), `${JSON.stringify(report, null, 2)}\n`);
     const text = JSON.stringify(report);
     for (const s of [SECRET, API_SECRET, HAND_VALUE]) expect(text).not.toContain(s);
     expect(JSON.stringify((await cp.api('GET', '/api/instances')).body)).not.toContain(HAND_VALUE);
