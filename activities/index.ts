@@ -7,7 +7,7 @@ import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activ
 import { manifestChanges } from '../core/content-manifest.js';
 import { PERMANENT_TENANT_ERRORS, TenantError, type ExecutionDriver } from '../core/driver.js';
 import { DrydockError } from '../core/errors.js';
-import { DEFAULT_FRONT_DOOR, type FrontDoor } from '../core/types.js';
+import { DEFAULT_FRONT_DOOR, targetOf, type FrontDoor } from '../core/types.js';
 import type { ContainerState, ContentManifest, InstanceTarget, ReleasePlanSummary, SealedTenantSnapshot, TenantSnapshot, UpgradeMode } from '../core/types.js';
 import type { InstanceRepo, UpgradeProgress, UpgradeRepo } from '../prisma/repositories.js';
 import type { SnapshotStore } from '../prisma/snapshot-store.js';
@@ -125,16 +125,7 @@ export function createActivities(deps: ActivityDeps) {
       if (!instance) return 'unknown';
       let report: DriftReport;
       try {
-        const driver = deps.driverFor({
-          instanceId: instance.id,
-          slug: instance.slug,
-          composeProjectName: instance.composeProjectName,
-          composeDir: instance.composeDir,
-          coreServices: instance.coreServices,
-          isRemote: instance.isRemote,
-          agentUrl: instance.agentUrl,
-        });
-        report = await inspectDrift(deps.planner, driver, instance);
+        report = await inspectDrift(deps.planner, deps.driverFor(targetOf(instance)), instance);
       } catch (err) {
         // Unreachable engine or agent, a tenant directory gone, a release that does not render: recorded, not retried.
         report = unknownDrift((err as Error).message);
