@@ -13,7 +13,7 @@ import { REPO_ROOT } from '../platform/temporal-server.js';
 import { createDriftRepo } from '../prisma/drift-repo.js';
 import { createInstanceRepo } from '../prisma/repositories.js';
 import { unknownDrift } from '../core/drift.js';
-import { buildUi, expectText, launchChromium, screenshotsDir, type Browser } from './browser.js';
+import { buildUi, expectNoSideScroll, expectText, launchChromium, screenshotsDir, type Browser } from './browser.js';
 import { startTestControlPlane, uniqueName, type TestControlPlane } from './support.js';
 
 describe('fleet at a glance and the drift report in the web UI', () => {
@@ -127,6 +127,22 @@ describe('fleet at a glance and the drift report in the web UI', () => {
     await page.getByTestId('reconcile').click();
     await page.getByRole('dialog', { name: 'Upgrade to Release' }).waitFor();
     expect(new URL(page.url()).pathname).toBe(`/instances/${ids.drifted}`);
+  });
+
+  it('is usable at phone width: no sideways scrolling on the Instances page and the drift report', async () => {
+    const phone = await browser.context.newPage();
+    await phone.setViewportSize({ width: 390, height: 844 });
+    try {
+      await phone.goto(cp.url);
+      await phone.getByTestId('fleet-summary').waitFor();
+      await expectNoSideScroll(phone, 'the instances page');
+      await phone.screenshot({ path: path.join(shots, 'phone-fleet-at-a-glance.png'), fullPage: true });
+      await phone.goto(`${cp.url}/instances/${ids.drifted}/drift`);
+      await expectText(phone.getByTestId('drift-report'), 'interval: 7s');
+      await expectNoSideScroll(phone, 'the drift report');
+    } finally {
+      await phone.close();
+    }
   });
 
   it('shows why an instance could not be checked', async () => {
