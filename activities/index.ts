@@ -7,12 +7,14 @@ import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activ
 import { manifestChanges } from '../core/content-manifest.js';
 import { PERMANENT_TENANT_ERRORS, TenantError, type ExecutionDriver } from '../core/driver.js';
 import { DrydockError } from '../core/errors.js';
-import { DEFAULT_FRONT_DOOR, type FrontDoor } from '../core/types.js';
+import { DEFAULT_FRONT_DOOR, targetOf, type FrontDoor } from '../core/types.js';
 import type { ContainerState, ContentManifest, InstanceTarget, ReleasePlanSummary, SealedTenantSnapshot, TenantSnapshot, UpgradeMode } from '../core/types.js';
 import type { InstanceRepo, UpgradeProgress, UpgradeRepo } from '../prisma/repositories.js';
 import type { SnapshotStore } from '../prisma/snapshot-store.js';
 import { pinEntries, PIN_PATH, renderImagePin } from '../core/image-pin.js';
 import { parseImageRef } from '../core/image-ref.js';
+import { driftSummary, inspectDrift, unknownDrift, type DriftReport, type DriftStatus } from '../core/drift.js';
+import type { DriftRepo } from '../prisma/drift-repo.js';
 import { ENV_PATH, hashOfRender, planRelease, renderRelease, resolveRelease, templatesOf, type ReleasePlanner } from '../core/release-plan.js';
 import { createNotificationActivities, type NotificationDeps } from './notifications.js';
 
@@ -31,6 +33,30 @@ export interface ActivityDeps {
   verifyPollMs?: number;
   /** Where events go (outbox, delivery, agent watch); without it nothing is recorded. */
   notifications?: NotificationDeps;
+  /** Where drift checks are recorded. */
+  drift: DriftRepo;
+  /**
+   * THE place a "drift found" event is produced: called once when an
+   * instance's check turns `drifted` (it was in sync, unknown or never
+   * checked), before the result is stored, so a failure here retries the
+   * check and the event is not lost (it may come twice). No diff text: paths,
+   * services and what is wrong with them.
+   */
+  onDriftFound?: (event: DriftFoundEvent) => Promise<void>;
+}
+
+export interface DriftFoundEvent {
+  kind: 'drift-found';
+  instanceId: string;
+  slug: string;
+  name: string;
+  labels: string[];
+  release: string | null;
+  /** One line: `drifted: docker-compose.yml modified, api: image-changed`. */
+  summary: string;
+  files: { path: string; status: string }[];
+  images: { service: string; expected: string; running: string | null; problem: string }[];
+  checkedAt: string;
 }
 
 const DEFAULT_MIN_FREE_DISK = 1024 ** 3;
@@ -90,6 +116,50 @@ export function createActivities(deps: ActivityDeps) {
 
   return {
     ...notifications.activities,
+    /** Every instance a drift check covers, by id. */
+    async driftTargets(): Promise<string[]> {
+      return (await deps.instances.list()).map((i) => i.id);
+    },
+
+    /**
+     * Compares one instance with the release it runs and records the result.
+     * Read-only on the tenant. A tenant that cannot be reached or rendered is
+     * recorded `unknown` with the reason, not retried: the next check looks again.
+     */
+    async checkDrift(instanceId: string): Promise<DriftStatus> {
+      const instance = await deps.instances.get(instanceId);
+      if (!instance) return 'unknown';
+      let report: DriftReport;
+      try {
+        report = await inspectDrift(deps.planner, deps.driverFor(targetOf(instance)), instance);
+      } catch (err) {
+        // Unreachable engine or agent, a tenant directory gone, a release that does not render: recorded, not retried.
+        report = unknownDrift((err as Error).message);
+      }
+      const previous = await deps.drift.get(instance.id);
+      const checkedAt = new Date();
+      if (report.status === 'drifted' && previous?.status !== 'drifted' && deps.onDriftFound) {
+        await deps.onDriftFound({
+          kind: 'drift-found',
+          instanceId: instance.id,
+          slug: instance.slug,
+          name: instance.name,
+          labels: instance.labels,
+          release: report.release,
+          summary: driftSummary(report),
+          files: report.files.map((f) => ({ path: f.path, status: f.status })),
+          images: report.images.map((i) => ({ service: i.service, expected: i.expected, running: i.running, problem: i.problem })),
+          checkedAt: checkedAt.toISOString(),
+        });
+      }
+      await deps.drift.record(instance.id, report, checkedAt);
+      return report.status;
+    },
+
+    /** When checkDrift itself timed out or failed: the instance is unknown, with why. */
+    async recordDriftUnknown(instanceId: string, reason: string): Promise<void> {
+      await deps.drift.record(instanceId, unknownDrift(reason));
+    },
 
     /** Engine reachable, compose file valid, room on disk for the pull. */
     async preflightFullUpgrade(target: InstanceTarget, imageTag: string): Promise<void> {

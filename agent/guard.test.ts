@@ -30,6 +30,15 @@ describe("the agent's own limits", () => {
     for (const p of ['../x', '/etc/passwd', 'nginx/../../x', 'mkdocs/mkdocs.yml', 'random.txt']) {
       await expect(guardArguments('readFiles', [[p]], ctx), p).rejects.toMatchObject({ code: 'path-rejected' });
       await expect(guardArguments('snapshotFiles', [[p]], ctx), p).rejects.toMatchObject({ code: 'path-rejected' });
+      // A checksum is an oracle for a file's content: only managed files get one.
+      await expect(guardArguments('fileChecksums', [[p]], ctx), p).rejects.toMatchObject({ code: 'path-rejected' });
+    }
+  });
+
+  it('looks up only image references, never option-like or malformed names', async () => {
+    expect(await guardArguments('imageIds', [['127.0.0.1:5055/app/api:1.0.0']], ctx)).toEqual([['127.0.0.1:5055/app/api:1.0.0']]);
+    for (const bad of ['--all', '../x', 'a b', 'API:1']) {
+      await expect(guardArguments('imageIds', [[bad]], ctx), bad).rejects.toMatchObject({ code: 'agent-refused' });
     }
   });
 

@@ -63,6 +63,7 @@ const service = z.string().regex(SERVICE_NAME_RE, 'must be a compose service nam
 const services = z.array(service).max(100);
 // Extra keys (a rendered file's `kind`) are dropped, never passed on.
 const fileBody = z.object({ path: pathArg, content: z.string() });
+const imageRef = z.string().max(512).regex(/^[a-z0-9]+(?:[._:/-][a-zA-Z0-9._-]+)*$/, 'must be an image reference');
 const snapshotEntry = z.object({ content: z.string(), mode: z.number().int().min(0).max(0o777) }).nullable();
 
 const ARGS: { [K in AgentOperation]: z.ZodType<unknown[]> } = {
@@ -70,6 +71,7 @@ const ARGS: { [K in AgentOperation]: z.ZodType<unknown[]> } = {
   listServices: z.tuple([env.optional()]),
   contentManifest: z.tuple([z.array(z.string()).max(TENANT_CONTENT_DIRS.length)]),
   readFiles: z.tuple([z.array(pathArg).max(500)]),
+  fileChecksums: z.tuple([z.array(pathArg).max(500)]),
   writeFiles: z.tuple([z.array(pathArg).max(500), z.array(fileBody).max(500)]),
   pull: z.tuple([services, env]),
   recreate: z.tuple([services.min(1), env]),
@@ -79,10 +81,8 @@ const ARGS: { [K in AgentOperation]: z.ZodType<unknown[]> } = {
   diskFree: z.tuple([]),
   snapshotFiles: z.tuple([z.array(pathArg).max(500)]),
   restoreFiles: z.tuple([z.record(pathArg, snapshotEntry)]),
-  tagImage: z.tuple([
-    z.string().regex(/^sha256:[0-9a-f]{64}$/, 'must be an image id (sha256:…)'),
-    z.string().max(512).regex(/^[a-z0-9]+(?:[._:/-][a-zA-Z0-9._-]+)*$/, 'must be an image reference'),
-  ]),
+  imageIds: z.tuple([z.array(imageRef).max(100)]),
+  tagImage: z.tuple([z.string().regex(/^sha256:[0-9a-f]{64}$/, 'must be an image id (sha256:…)'), imageRef]),
   httpProbe: z.tuple([
     service,
     z.number().int().min(1).max(65535),
@@ -119,6 +119,7 @@ export async function guardArguments(op: AgentOperation, raw: unknown, ctx: Guar
       }
       break;
     case 'readFiles':
+    case 'fileChecksums':
     case 'snapshotFiles':
       paths(args[0] as string[]);
       break;

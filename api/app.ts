@@ -18,11 +18,14 @@ import { createRouter as createRolloutsRouter, type RolloutRouterDeps } from './
 import { createRouter as createReleasesRouter } from './routes/releases.js';
 import { createNotificationsRouter } from './routes/notifications.js';
 import type { Notifier } from '../platform/notifier.js';
+import { createDriftRouter, type DriftRouterDeps } from './routes/drift.js';
 
 export type AppDeps = InstancesRouterDeps & {
   log?: (m: string) => void;
   agents?: Omit<AgentsRouterDeps, 'audit'>;
   rollouts?: RolloutRouterDeps;
+  /** Drift checks (POST /api/drift/check, GET /api/instances/:id/drift). */
+  driftChecks?: Omit<DriftRouterDeps, 'drift' | 'instances' | 'planner'>;
   /** The newest upgrade of each instance (GET /api/upgrades), for the fleet view. */
   latestUpgrades?: OverviewRouterDeps['latestUpgrades'];
   /** Operator sign-in: every /api route but the agents' and sign-in's own requires it. */
@@ -85,6 +88,7 @@ export function createApp(deps: AppDeps): Express {
   if (deps.agents) app.use('/api', createAgentsRouter({ ...deps.agents, audit }));
   if (deps.rollouts) app.use('/api', createRolloutsRouter(deps.rollouts));
   if (deps.notifier) app.use('/api', createNotificationsRouter({ notifier: deps.notifier, audit, log: deps.log }));
+  if (deps.driftChecks && deps.drift) app.use('/api', createDriftRouter({ ...deps.driftChecks, drift: deps.drift, instances: deps.instances, planner: deps.planner }));
   app.use('/api', (req, _res, next) => next(notFound(`no route ${req.method} ${req.originalUrl}`)));
   if (deps.uiDir) app.use(serveUi(deps.uiDir));
   app.use(errorMiddleware(deps.log));

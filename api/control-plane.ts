@@ -32,6 +32,8 @@ import { sharedRateLimiterFactory, type RateLimit } from './rate-limit.js';
 import { createSharedSignInLimiter, DEFAULT_SIGN_IN_LIMITS } from './sign-in-limiter.js';
 import { createUpgradeService } from './upgrade-service.js';
 import { createNotifier, notifierSettingsFromEnv, type NotifierSettings } from '../platform/notifier.js';
+import { driftIntervalFromEnv, ensureDriftSchedule } from '../platform/drift-schedule.js';
+import type { DriftFoundEvent } from '../activities/index.js';
 
 export interface ControlPlaneOptions {
   databaseUrl?: string;
@@ -78,6 +80,10 @@ export interface ControlPlaneOptions {
   commandRunner?: CommandRunner;
   /** Links in notifications and the agent watch's timing; default from the environment (platform/notifier.ts). */
   notifications?: Partial<NotifierSettings>;
+  /** How often the drift schedule runs (ms); null: no schedule; default DRYDOCK_DRIFT_INTERVAL (30 min). */
+  driftIntervalMs?: number | null;
+  /** Where "drift found" events go (activities/index.ts onDriftFound). */
+  onDriftFound?: (event: DriftFoundEvent) => Promise<void>;
 }
 
 export interface TlsFiles {
@@ -159,6 +165,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     const trustProxy = opts.trustProxy ?? trustProxyFromEnv();
     const tlsFiles = opts.tls ?? tlsFromEnv();
     const tls = tlsFiles ? await loadTls(tlsFiles) : undefined;
+    const driftIntervalMs = opts.driftIntervalMs === undefined ? driftIntervalFromEnv() : opts.driftIntervalMs;
     const defaultImageTag = opts.defaultImageTag ?? DEFAULT_IMAGE_TAG;
     const runtime = await createRuntime({
       databaseUrl: opts.databaseUrl,
@@ -173,7 +180,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     });
     cleanups.push(() => runtime.close());
     const { db, keyring, ca, driverFor, catalog, planner } = runtime;
-    const { instances, upgrades, agents } = runtime.repos;
+    const { instances, upgrades, agents, drift } = runtime.repos;
     if (!db.embedded) log(`database: ${redact(db.url)}`);
     else {
       const pidFile = path.join(dataDir, PID_FILE);
@@ -226,13 +233,27 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     });
 
     if (opts.runWorker ?? true) {
-      const w = await runtime.createWorker({ temporalAddress, taskQueue: opts.taskQueue, verifyPollMs: opts.verifyPollMs, frontDoor: opts.frontDoor, notifier });
+      const w = await runtime.createWorker({
+        temporalAddress,
+        taskQueue: opts.taskQueue,
+        verifyPollMs: opts.verifyPollMs,
+        frontDoor: opts.frontDoor,
+        notifier,
+        onDriftFound: opts.onDriftFound,
+      });
       const running = w.run();
       cleanups.push(async () => {
         // Temporal's runtime also shuts workers down on SIGINT/SIGTERM: a second request would only log an error.
         if (w.worker.getState() === 'RUNNING') w.worker.shutdown();
         await running;
       });
+    }
+
+    if (driftIntervalMs !== null) {
+      // Without the schedule drift is still checked on request (POST /api/drift/check): say so, and start.
+      await ensureDriftSchedule(temporal, { intervalMs: driftIntervalMs, taskQueue: opts.taskQueue, log }).catch((err: Error) =>
+        log(`warning: the drift check schedule could not be set up: ${err.message}`),
+      );
     }
 
     const uiDir = opts.uiDir ?? path.join(REPO_ROOT, 'dist', 'ui');
@@ -254,6 +275,8 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       uiDir,
       trustProxy,
       codec: { keyring, consoleOrigin: temporalUiUrl ? new URL(temporalUiUrl).origin : undefined, namespace: 'default' },
+      drift,
+      driftChecks: { temporal, temporalAddress, taskQueue: opts.taskQueue },
       rollouts: { instances, temporal, temporalAddress, temporalUiUrl, defaultImageTag, taskQueue: opts.taskQueue, verifyDeadlineMs: opts.verifyDeadlineMs, planner },
       upgradeService: createUpgradeService({
         temporal,

@@ -29,6 +29,50 @@ export const errorResponse = z.object({
   replaces: z.lazy(() => agentReplacementView).optional(),
 });
 
+export const DRIFT_STATUS_VALUES = ['in-sync', 'drifted', 'unknown'] as const;
+export const driftStatus = z.enum(DRIFT_STATUS_VALUES);
+
+/** An instance's last drift check, as lists show it: the state and how much differs. */
+export const driftStateView = z.object({
+  status: driftStatus,
+  checkedAt: isoDate,
+  driftedSince: isoDate.nullable(),
+  files: z.number(),
+  images: z.number(),
+  reason: z.string().optional(),
+});
+
+/** GET /api/instances/:id/drift: what differs, diffs masked where env. */
+export const driftReportView = z.object({
+  instanceId: z.string(),
+  slug: z.string(),
+  /** null: never checked. */
+  status: driftStatus.nullable(),
+  checkedAt: isoDate.nullable(),
+  driftedSince: isoDate.nullable(),
+  release: z.string().nullable(),
+  imageTag: z.string().nullable(),
+  files: z.array(
+    z.object({ path: z.string(), status: z.enum(['modified', 'missing']), diff: z.string().optional(), truncated: z.boolean(), approximate: z.boolean().optional() }),
+  ),
+  images: z.array(
+    z.object({
+      service: z.string(),
+      expected: z.string(),
+      running: z.string().nullable(),
+      runningImageId: z.string().nullable(),
+      expectedImageId: z.string().nullable(),
+      problem: z.enum(['no-container', 'other-image', 'image-changed', 'not-on-host']),
+    }),
+  ),
+  reason: z.string().optional(),
+  /** What "reconcile" applies: an Upgrade to Release of the release the instance runs, with its tag (preview first). */
+  reconcile: z.object({ release: z.string().nullable(), imageTag: z.string() }).nullable(),
+});
+
+/** POST /api/drift/check */
+export const startedDriftCheck = z.object({ workflowId: z.string(), runId: z.string(), instanceIds: z.array(z.string()).optional() });
+
 export const instanceView = z.object({
   id: z.string(),
   slug: z.string(),
@@ -51,6 +95,8 @@ export const instanceView = z.object({
   values: z.record(z.string(), z.unknown()).optional(),
   /** Names of the secrets that are set; their values are never returned. */
   secretsSet: z.array(z.string()).optional(),
+  /** The last drift check (null: never checked). */
+  drift: driftStateView.nullable().optional(),
 });
 
 export const UPGRADE_STATUS_VALUES = [
@@ -361,6 +407,8 @@ export type RolloutListItem = z.infer<typeof rolloutListItem>;
 export type RolloutViewAnswer = z.infer<typeof rolloutView>;
 
 export type InstanceView = z.infer<typeof instanceView>;
+export type DriftReportView = z.infer<typeof driftReportView>;
+export type DriftStatusValue = z.infer<typeof driftStatus>;
 export type UpgradeView = z.infer<typeof upgradeView>;
 export type StepView = z.infer<typeof stepView>;
 export type ReleasePreview = z.infer<typeof releasePreview>;

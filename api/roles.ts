@@ -61,6 +61,8 @@ export const ROUTE_RULES: readonly RouteRule[] = [
   r('GET', '/instances/:id/upgrades', 'viewer'),
   r('GET', '/instances/:id/values', 'viewer'),
   r('PUT', '/instances/:id/values', 'operator', { action: 'instance.values', target: 'instance' }),
+  r('GET', '/instances/:id/drift', 'viewer'),
+  r('POST', '/drift/check', 'operator', { action: 'drift.check', target: 'instance' }),
   r('GET', '/upgrades', 'viewer'),
   r('GET', '/upgrades/:id', 'viewer'),
   r('POST', '/upgrades/:id/:action', 'operator', { action: 'upgrade.:action', target: 'upgrade' }),

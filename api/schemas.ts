@@ -90,6 +90,9 @@ export const operatorActionParam = z.object({
 
 export const idParam = z.object({ id: z.string().min(1).max(100) });
 
+/** POST /api/drift/check: the whole fleet, or the instances named. */
+export const driftCheckBody = z.object({ instanceIds: z.array(z.string().min(1).max(100)).min(1).max(1000).optional() }).strict();
+
 export type CreateInstanceBody = z.infer<typeof createInstanceBody>;
 export type StartImageUpgradeBody = z.infer<typeof startImageUpgradeBody>;
 

@@ -14,6 +14,7 @@ import {
 import { TypedSearchAttributes } from '@temporalio/common';
 import { badRequest, conflict, notFound, unavailable } from '../core/errors.js';
 import {
+  targetOf,
   TERMINAL_STATUSES,
   type FullUpgradeInput,
   type ImageUpgradeInput,
@@ -86,17 +87,7 @@ export function effectiveImageTag(instance: Pick<InstanceRecord, 'imageTag'>, de
   return instance.imageTag ?? defaultImageTag;
 }
 
-export function targetOf(i: InstanceRecord): InstanceTarget {
-  return {
-    instanceId: i.id,
-    slug: i.slug,
-    composeProjectName: i.composeProjectName,
-    composeDir: i.composeDir,
-    coreServices: i.coreServices,
-    isRemote: i.isRemote,
-    agentUrl: i.agentUrl,
-  };
-}
+export { targetOf };
 
 /** gRPC UNAVAILABLE (14) and DEADLINE_EXCEEDED (4): the server did not answer. */
 function temporalDown(err: unknown): boolean {

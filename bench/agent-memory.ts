@@ -48,6 +48,8 @@ export async function benchAgentMemory(): Promise<BenchResult> {
     cleanups.unshift(() => database.drop());
     const cp = await startControlPlane({
       databaseUrl: database.url,
+      // No drift schedule: a fleet check must not run in the middle of a measurement.
+      driftIntervalMs: null,
       temporalAddress: temporal.address,
       dataDir: path.join(work, 'cp'),
       caDir: path.join(work, 'cp', 'ca'),

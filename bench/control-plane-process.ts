@@ -27,6 +27,8 @@ const cfg = JSON.parse(process.env.BENCH_CP_CONFIG ?? '') as ProcessConfig;
 const limit = cfg.agentLimit ? { max: cfg.agentLimit, windowMs: 15 * 60_000 } : undefined;
 const cp = await startControlPlane({
   databaseUrl: cfg.databaseUrl,
+  // No drift schedule: a fleet check must not run in the middle of a measurement.
+  driftIntervalMs: null,
   temporalAddress: cfg.temporalAddress,
   dataDir: cfg.dataDir,
   caDir: cfg.caDir,

@@ -118,6 +118,8 @@ export async function benchOverhead(): Promise<BenchResult> {
     const calls: ComposeCall[] = [];
     const cp = await startControlPlane({
       databaseUrl: database.url,
+      // No drift schedule: a fleet check must not run in the middle of a measurement.
+      driftIntervalMs: null,
       temporalAddress: temporal.address,
       dataDir: path.join(work, 'cp'),
       port: 0,

@@ -86,6 +86,7 @@ export class SimEngine {
         if (!c) throw new EngineError(`no such container ${id}`, 404);
         return { Image: sha(c.imageRef), Config: { Image: c.imageRef }, State: { Status: 'running' }, NetworkSettings: { Networks: {} } };
       },
+      inspectImage: async (ref) => ({ Id: sha(ref) }),
       tagImage: async () => undefined,
     };
   }

@@ -37,6 +37,7 @@ export const AGENT_OPERATIONS: { [K in keyof ExecutionDriver]-?: OperationSpec }
   listServices: { args: 1, maxBodyBytes: SMALL },
   contentManifest: { args: 1, maxBodyBytes: SMALL },
   readFiles: { args: 1, maxBodyBytes: SMALL },
+  fileChecksums: { args: 1, maxBodyBytes: SMALL },
   writeFiles: { args: 2, mutates: true, maxBodyBytes: FILES },
   pull: { args: 2, long: true, mutates: true, maxBodyBytes: SMALL },
   recreate: { args: 2, long: true, mutates: true, maxBodyBytes: SMALL },
@@ -46,6 +47,7 @@ export const AGENT_OPERATIONS: { [K in keyof ExecutionDriver]-?: OperationSpec }
   diskFree: { args: 0, maxBodyBytes: SMALL },
   snapshotFiles: { args: 1, mutates: true, maxBodyBytes: SMALL },
   restoreFiles: { args: 1, mutates: true, maxBodyBytes: FILES },
+  imageIds: { args: 1, maxBodyBytes: SMALL },
   tagImage: { args: 2, mutates: true, maxBodyBytes: SMALL },
   httpProbe: { args: 3, maxBodyBytes: SMALL },
 };

@@ -20,6 +20,8 @@ export interface ExecutionDriver {
   contentManifest(dirs: readonly string[]): Promise<ContentManifest>;
   /** utf8 content of managed files, null where absent. */
   readFiles(paths: string[]): Promise<Record<string, string | null>>;
+  /** sha256 (hex) of managed files' bytes, null where absent: drift detection compares these before reading any file. */
+  fileChecksums(paths: string[]): Promise<Record<string, string | null>>;
   /**
    * Compares proposed content with each managed file: status and a unified
    * diff (`.env` values masked), cut at maxDiffBytes per file.
@@ -41,6 +43,8 @@ export interface ExecutionDriver {
   snapshotFiles(paths: string[]): Promise<Record<string, { content: string; mode: number } | null>>;
   /** Puts snapshotted files back byte for byte; deletes those that did not exist. */
   restoreFiles(files: Record<string, { content: string; mode: number } | null>): Promise<void>;
+  /** The id (`sha256:…`) each image reference names on the tenant host, null where the host has no such image. */
+  imageIds(imageRefs: string[]): Promise<Record<string, string | null>>;
   /** Points an image reference at an image id again (the previous images of a rollback). */
   tagImage(imageId: string, imageRef: string): Promise<void>;
   /** GET http://<service's container address>:<port><path>; resolves with the status code. */

@@ -89,10 +89,12 @@ export async function renderRelease(
   instance: PlanInstance,
   imageTag: string,
   releaseVersion?: string | null,
+  /** readOnly 'env': read only `.env` (the secrets a render needs); `current` then holds nothing else. */
+  opts: { readOnly?: 'env' } = {},
 ): Promise<{ rendered: RenderedFile[]; current: Record<string, string | null>; set: TemplateSet; release: ResolvedRelease; images: Record<string, string> }> {
   const release = await resolveRelease(planner, instance, releaseVersion);
   const set = templatesOf(release);
-  const paths = [...new Set([...set.manifest.map((m) => m.path), ENV_PATH])];
+  const paths = opts.readOnly === 'env' ? [ENV_PATH] : [...new Set([...set.manifest.map((m) => m.path), ENV_PATH])];
   const current = await driver.readFiles(paths);
   const renderInstance = { slug: instance.slug, name: instance.name, imageTag, composeProjectName: instance.composeProjectName };
   if (release.kind === 'legacy') {

@@ -56,6 +56,19 @@ export interface InstanceTarget {
   agentUrl: string | null;
 }
 
+/** The target of an instance as the database holds it (its `id` is the target's instanceId). */
+export function targetOf(i: Omit<InstanceTarget, 'instanceId'> & { id: string }): InstanceTarget {
+  return {
+    instanceId: i.id,
+    slug: i.slug,
+    composeProjectName: i.composeProjectName,
+    composeDir: i.composeDir,
+    coreServices: i.coreServices,
+    isRemote: i.isRemote,
+    agentUrl: i.agentUrl,
+  };
+}
+
 export interface ImageUpgradeInput extends UpgradeRequestOptions {
   upgradeId: string;
   target: InstanceTarget;

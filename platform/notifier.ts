@@ -11,6 +11,7 @@ import type { Keyring } from '../core/keyring.js';
 import type { PrismaClient } from '../prisma/generated/client.js';
 import { createNotificationRepo, type NewNotification, type NotificationRepo, type SealedEndpoint } from '../prisma/notification-repo.js';
 import type { NotificationDeps, NotificationLinks } from '../activities/notifications.js';
+import type { DriftFoundEvent } from '../activities/index.js';
 import {
   agentWatchWorkflowId,
   AGENT_WATCH_WORKFLOW_TYPE,
@@ -154,4 +155,16 @@ export function createNotifier(opts: NotifierOptions): Notifier {
     }),
   };
   return notifier;
+}
+
+/** A drift check's finding as a notification: paths and services, never diff text; one event per check that found it. */
+export function driftFoundNotification(e: DriftFoundEvent, links: NotificationLinks): NewNotification {
+  return {
+    key: `drift:${e.instanceId}:${e.checkedAt}`,
+    type: 'drift.found',
+    instanceId: e.instanceId,
+    summary: `${e.slug}: ${e.summary}`,
+    details: { release: e.release, files: e.files, images: e.images, checkedAt: e.checkedAt },
+    links: { ui: links.instance(e.instanceId) },
+  };
 }

@@ -15,6 +15,8 @@ import type { Keyring } from '../core/keyring.js';
 import type { RenderDefaults } from '../core/render.js';
 import { openDatabase, type Database } from '../prisma/db.js';
 import { createAgentRepo, createInstanceRepo, createReleaseRepo, createUpgradeRepo } from '../prisma/repositories.js';
+import { createDriftRepo } from '../prisma/drift-repo.js';
+import type { DriftFoundEvent } from '../activities/index.js';
 import { createCatalog, type ReleaseCatalog } from '../worker/catalog.js';
 import { openCa, openSharedCa, type ControlPlaneCa } from './ca.js';
 import { createDriverFactory, type DriverFor } from '../transports/drivers.js';
@@ -23,7 +25,7 @@ import { defaultPlanner, releasesDirFromEnv, renderDefaultsFromEnv, withCatalog 
 import { createWorker, type RunnableWorker } from '../worker/worker.js';
 import { Client, Connection } from '@temporalio/client';
 import { dataConverterFor } from '../worker/data-converter.js';
-import { createNotifier, type Notifier } from './notifier.js';
+import { createNotifier, driftFoundNotification, type Notifier } from './notifier.js';
 
 export interface RuntimeOptions {
   /** PostgreSQL; without it, embedded PGlite under `<dataDir>/pglite` (one process only). */
@@ -55,6 +57,8 @@ export interface WorkerSettings {
   frontDoor?: FrontDoor;
   /** Records and sends notifications; default one on its own Temporal connection (the standalone worker). */
   notifier?: Notifier;
+  /** Where "drift found" events go (notifications); see activities/index.ts onDriftFound. */
+  onDriftFound?: (event: DriftFoundEvent) => Promise<void>;
 }
 
 export interface Runtime {
@@ -65,6 +69,7 @@ export interface Runtime {
     instances: ReturnType<typeof createInstanceRepo>;
     upgrades: ReturnType<typeof createUpgradeRepo>;
     agents: ReturnType<typeof createAgentRepo>;
+    drift: ReturnType<typeof createDriftRepo>;
   };
   catalog: ReleaseCatalog;
   /** The planner with the catalog and the instances' secrets. */
@@ -105,13 +110,14 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
       db,
       keyring,
       ca,
-      repos: { instances, upgrades, agents },
+      repos: { instances, upgrades, agents, drift: createDriftRepo(db.prisma) },
       catalog,
       planner,
       driverFor,
       async createWorker({ notifier, ...s }) {
-        const notifications = (notifier ?? standaloneNotifier(db, keyring, s.temporalAddress, s.taskQueue, log)).activityDeps();
-        return createWorker({ db, keyring, driverFor, planner, notifications, ...s });
+        const n = notifier ?? standaloneNotifier(db, keyring, s.temporalAddress, s.taskQueue, log);
+        const onDriftFound = s.onDriftFound ?? (async (e: DriftFoundEvent) => void (await n.emit(driftFoundNotification(e, n.links))));
+        return createWorker({ db, keyring, driverFor, planner, notifications: n.activityDeps(), ...s, onDriftFound });
       },
       close: () => db.close(),
     };

@@ -1,6 +1,6 @@
 /**
  * The few Docker Engine API calls the tenant driver makes (ping, info,
- * list and inspect containers, tag an image), over the engine's own socket
+ * list and inspect containers, inspect and tag an image), over the engine's own socket
  * with node:http. A full client library cost the agent about 27 MB of
  * resident memory for these five requests.
  */
@@ -25,6 +25,7 @@ export interface DockerEngine {
   /** Every container (running or not) carrying the label `key=value`. */
   listContainers(label: string): Promise<ContainerSummary[]>;
   inspectContainer(id: string): Promise<ContainerInspect>;
+  inspectImage(ref: string): Promise<{ Id: string }>;
   tagImage(imageId: string, repo: string, tag: string): Promise<void>;
 }
 
@@ -88,6 +89,7 @@ export function createDockerEngine(opts: { dockerHost?: string } = {}): DockerEn
     info: () => request('GET', '/info'),
     listContainers: (label) => request('GET', `/containers/json?all=1&filters=${encodeURIComponent(JSON.stringify({ label: [label] }))}`),
     inspectContainer: (containerId) => request('GET', `/containers/${id(containerId)}/json`),
+    inspectImage: (ref) => request('GET', `/images/${id(ref)}/json`),
     tagImage: (imageId, repo, tag) => request<unknown>('POST', `/images/${id(imageId)}/tag?repo=${id(repo)}&tag=${id(tag)}`).then(() => undefined),
   };
 }

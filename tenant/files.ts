@@ -12,7 +12,7 @@
  * Writes are atomic (temp file in the same directory, fsync, rename, fsync the
  * directory) and skip identical content, so a retried activity writes nothing twice.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';
 import { lstat, mkdir, open, realpath, rename, rm, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
@@ -354,13 +354,22 @@ async function atomicWrite(dir: string, name: string, rel: string, data: Buffer,
 
 /** utf8 content of each path, null when absent. */
 export async function readManagedFiles(root: string, paths: string[]): Promise<Record<string, string | null>> {
+  return readManaged(root, paths, (data) => data.toString('utf8'));
+}
+
+/** sha256 (hex) of each file's bytes, null where absent; checked exactly as readManagedFiles. */
+export async function checksumManagedFiles(root: string, paths: string[]): Promise<Record<string, string | null>> {
+  return readManaged(root, paths, (data) => createHash('sha256').update(data).digest('hex'));
+}
+
+async function readManaged<T>(root: string, paths: string[], as: (data: Buffer) => T): Promise<Record<string, T | null>> {
   const realRoot = await realpath(root);
   const rels = checkBatchShape(paths, paths);
   // Every path is checked before any is read; each phase runs its files at once (a release preview reads dozens).
   const resolved = await allInOrder(rels.map((rel) => resolveChecked(realRoot, rel)));
   const read = await allInOrder(resolved.map((r) => (r.missing.length ? null : readExisting(path.join(r.dir, r.name), r.rel))));
-  const out: Record<string, string | null> = {};
-  resolved.forEach((r, i) => (out[r.rel] = read[i] ? read[i].data.toString('utf8') : null));
+  const out: Record<string, T | null> = {};
+  resolved.forEach((r, i) => (out[r.rel] = read[i] ? as(read[i].data) : null));
   return out;
 }
 

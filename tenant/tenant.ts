@@ -21,7 +21,7 @@ import {
 import { TenantError, type ExecutionDriver, type OperationOptions } from '../core/driver.js';
 import { parseImageRef } from '../core/image-ref.js';
 import type { ContainerState, ContentManifest } from '../core/types.js';
-import { PathRejected, readManagedFiles, restoreFiles, snapshotFiles, writeManagedFiles } from './files.js';
+import { checksumManagedFiles, PathRejected, readManagedFiles, restoreFiles, snapshotFiles, writeManagedFiles } from './files.js';
 import { createDockerEngine, EngineError, type DockerEngine } from './engine.js';
 import { runCommand, tail, type CommandRunner } from './run-command.js';
 
@@ -103,6 +103,8 @@ export function createTenantDriver(deps: TenantDeps, where: TenantLocation): Exe
 
     readFiles: (paths) => pathChecked(() => readManagedFiles(where.dir, paths)),
 
+    fileChecksums: (paths) => pathChecked(() => checksumManagedFiles(where.dir, paths)),
+
     writeFiles: (managed, files) => pathChecked(() => writeManagedFiles(where.dir, managed, files)),
 
     async pull(services, env, opts) {
@@ -141,6 +143,20 @@ export function createTenantDriver(deps: TenantDeps, where: TenantLocation): Exe
     snapshotFiles: (paths) => pathChecked(async () => (await snapshotFiles(where.dir, paths)).files),
 
     restoreFiles: (files) => pathChecked(async () => void (await restoreFiles(where.dir, { files }))),
+
+    async imageIds(imageRefs) {
+      const out: Record<string, string | null> = {};
+      for (const ref of imageRefs) {
+        out[ref] = await engine.inspectImage(ref).then(
+          (info) => info.Id,
+          (err: Error) => {
+            if (err instanceof EngineError && err.statusCode === 404) return null;
+            throw new TenantError('engine-unreachable', `the Docker engine is unreachable: ${err.message}`);
+          },
+        );
+      }
+      return out;
+    },
 
     async tagImage(imageId, imageRef) {
       const { repo, tag } = parseImageRef(imageRef);

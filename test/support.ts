@@ -167,6 +167,8 @@ export async function startControlPlaneOn(
     log: () => {},
     firstOperator: null,
     keyring: testKeyring(),
+    // Tests that need the drift schedule ask for it; the others leave no schedule behind on the shared Temporal server.
+    driftIntervalMs: null,
     ...opts,
   });
   const operator = opts.operator ?? (await createTestOperator(cp));

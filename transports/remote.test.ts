@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -69,6 +70,16 @@ describe('the agent server and the remote driver, in one process over real mutua
     expect(await d.writeFiles(['docker-compose.yml'], [{ path: 'docker-compose.yml', content: 'services: {}\n' }])).toEqual({ written: ['docker-compose.yml'], unchanged: [] });
     expect(await d.writeFiles(['docker-compose.yml'], [{ path: 'docker-compose.yml', content: 'services: {}\n' }])).toEqual({ written: [], unchanged: ['docker-compose.yml'] });
     expect(await d.readFiles(['docker-compose.yml', '.env'])).toEqual({ 'docker-compose.yml': 'services: {}\n', '.env': null });
+  });
+
+  it('answers the checksums a drift check compares through the agent, and refuses one of a file outside its managed list', async () => {
+    const d = remote();
+    await d.writeFiles(['docker-compose.yml'], [{ path: 'docker-compose.yml', content: 'services: {}\n' }]);
+    await writeFile(path.join(dir, 'secret.txt'), 'not managed\n');
+    const sums = await d.fileChecksums(['docker-compose.yml', 'nginx/conf.d/default.conf']);
+    expect(sums).toEqual({ 'docker-compose.yml': createHash('sha256').update('services: {}\n').digest('hex'), 'nginx/conf.d/default.conf': null });
+    await expect(d.fileChecksums(['secret.txt'])).rejects.toMatchObject({ code: 'path-rejected' });
+    await expect(d.fileChecksums(['../etc/passwd'])).rejects.toMatchObject({ code: 'path-rejected' });
   });
 
   it('makes the TLS context of a set of credentials once, not per call', async () => {

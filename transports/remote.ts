@@ -58,6 +58,7 @@ const RESULTS: { [K in AgentOperation]: z.ZodType } = {
   listServices: z.array(text(256)),
   contentManifest: z.record(z.string(), z.string()),
   readFiles: z.record(z.string(), z.string().nullable()),
+  fileChecksums: z.record(z.string(), z.string().regex(/^[0-9a-f]{64}$/).nullable()),
   writeFiles: z.object({ written: z.array(z.string()), unchanged: z.array(z.string()) }),
   pull: nothing,
   recreate: nothing,
@@ -67,6 +68,7 @@ const RESULTS: { [K in AgentOperation]: z.ZodType } = {
   diskFree: z.object({ path: z.string(), freeBytes: z.number().nonnegative() }),
   snapshotFiles: z.record(z.string(), z.object({ content: z.string(), mode: z.number().int().min(0).max(0o7777) }).nullable()),
   restoreFiles: nothing,
+  imageIds: z.record(z.string(), z.string().max(200).nullable()),
   tagImage: nothing,
   httpProbe: z.number().int().min(0).max(999),
 };

@@ -12,6 +12,8 @@ import type { Keyring } from '../core/keyring.js';
 import type { Database } from '../prisma/db.js';
 import { createInstanceRepo, createUpgradeRepo } from '../prisma/repositories.js';
 import { createSnapshotStore } from '../prisma/snapshot-store.js';
+import { createDriftRepo } from '../prisma/drift-repo.js';
+import type { DriftFoundEvent } from '../activities/index.js';
 import type { DriverFor } from '../transports/drivers.js';
 import { BUNDLE_FILE, buildBundle, prebuiltBundleIsFresh } from './bundle.js';
 import { dataConverterFor } from './data-converter.js';
@@ -30,6 +32,8 @@ export interface WorkerOptions {
   verifyPollMs?: number;
   /** Notifications' outbox and delivery (platform/notifier.ts). */
   notifications?: NotificationDeps;
+  /** Called when a drift check finds an instance newly drifted (activities/index.ts onDriftFound). */
+  onDriftFound?: (event: DriftFoundEvent) => Promise<void>;
 }
 
 /**
@@ -82,6 +86,8 @@ export async function createWorker(opts: WorkerOptions): Promise<RunnableWorker>
     minFreeDiskBytes: opts.minFreeDiskBytes,
     verifyPollMs: opts.verifyPollMs,
     notifications: opts.notifications,
+    drift: createDriftRepo(opts.db.prisma),
+    onDriftFound: opts.onDriftFound,
   });
 
   const connection = await NativeConnection.connect({ address: opts.temporalAddress });

@@ -71,3 +71,14 @@ export const AGENT_CHECK: ActivityOptions = {
   startToCloseTimeout: '5 minutes',
   retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 3 },
 };
+/** Drift check of one instance: checksums, a few reads, container and image look-ups. Bounded, so one slow tenant cannot hold the check. */
+export const DRIFT_INSPECT: ActivityOptions = {
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 2 },
+};
+
+/** Instances a drift check looks at at once. */
+export const DRIFT_PARALLELISM = 8;
+
+/** How often the drift schedule runs when DRYDOCK_DRIFT_INTERVAL does not say. */
+export const DEFAULT_DRIFT_INTERVAL = '30m';

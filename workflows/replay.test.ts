@@ -1,6 +1,6 @@
 /**
  * Replays the recorded histories of real runs (success, park then retry,
- * park then abort, rollback, cancel, rollouts) against today's workflow code, so a
+ * park then abort, rollback, cancel, rollouts, a drift check) against today's workflow code, so a
  * change that would break upgrades already running fails here. Record new
  * ones with RECORD_HISTORIES=1 npm test; change steps behind patched().
  * Histories are stored as Temporal holds them: payloads encrypted with the
@@ -23,7 +23,7 @@ const files = readdirSync(DIR).filter((f) => f.endsWith('.json')).sort();
 describe('workflow replay', () => {
   it('has recorded histories of every workflow to replay', () => {
     const types = files.map((f) => JSON.parse(readFileSync(path.join(DIR, f), 'utf8')).events[0].workflowExecutionStartedEventAttributes.workflowType.name);
-    expect(new Set(types)).toEqual(new Set(['imageUpgrade', 'releaseUpgrade', 'fullUpgrade', 'fleetRollout']));
+    expect(new Set(types)).toEqual(new Set(['imageUpgrade', 'releaseUpgrade', 'fullUpgrade', 'fleetRollout', 'driftCheck']));
   });
 
   it('replays every recorded history without a determinism error', async () => {

@@ -38,6 +38,41 @@ export const WORKFLOW_TYPE = { 'image-only': 'imageUpgrade', release: 'releaseUp
 /** Workflow type name of a fleet rollout. */
 export const ROLLOUT_WORKFLOW_TYPE = 'fleetRollout';
 
+// --- drift ---------------------------------------------------------------
+
+/** Workflow type of the fleet's drift check (workflows/drift-check.ts). */
+export const DRIFT_CHECK_WORKFLOW_TYPE = 'driftCheck';
+
+/**
+ * The Temporal Schedule that runs the drift check: one per control plane,
+ * i.e. per task queue (the default queue keeps the plain name).
+ */
+export function driftScheduleId(taskQueue: string = TASK_QUEUE): string {
+  return taskQueue === TASK_QUEUE ? 'drydock-drift-check' : `drydock-drift-check-${taskQueue}`;
+}
+
+/** A check started by the schedule gets this ID plus the time (Temporal appends it). */
+export function driftCheckWorkflowId(taskQueue: string = TASK_QUEUE): string {
+  return `drift-check-${taskQueue}`;
+}
+
+/** A check an operator asked for (POST /api/drift/check): one at a time, a second request joins it. */
+export function manualDriftCheckWorkflowId(taskQueue: string = TASK_QUEUE): string {
+  return `drift-check-now-${taskQueue}`;
+}
+
+export interface DriftCheckInput {
+  /** Only these instances (by id); absent: the whole fleet. */
+  instanceIds?: string[];
+}
+
+export interface DriftCheckResult {
+  checked: number;
+  inSync: number;
+  drifted: number;
+  unknown: number;
+}
+
 // --- upgrades ---------------------------------------------------------------
 
 export interface ProgressView {

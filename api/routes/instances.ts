@@ -9,6 +9,7 @@ import type { DriverFor } from '../../transports/drivers.js';
 import type { Keyring } from '../../core/keyring.js';
 import { DEFAULT_CORE_SERVICES } from '../../core/validation.js';
 import type { ReleaseCatalog } from '../../worker/catalog.js';
+import { driftStateOf, type DriftRepo, type DriftState } from '../../prisma/drift-repo.js';
 import { createValuesService } from '../values-service.js';
 import { resolveUpgradeTarget } from '../upgrade-service.js';
 import { createInstanceBody, valuesBody, idParam, operatorActionParam, patchInstanceBody, releasePreviewBody, startFullUpgradeBody, startImageUpgradeBody, startReleaseUpgradeBody } from '../schemas.js';
@@ -30,6 +31,8 @@ export interface InstancesRouterDeps {
   catalog?: ReleaseCatalog;
   /** Seals instance secrets; without it, secrets are refused. */
   keyring?: Keyring;
+  /** The last drift check of each instance (shown with it). */
+  drift?: DriftRepo;
 }
 
 /** An instance's settings as the audit log records them before and after a change. */
@@ -40,11 +43,16 @@ export function createRouter(deps: InstancesRouterDeps): Router {
 
   // A release that names its tag is the default of its instances (the catalog caches bundles by version).
   const releaseTag = async (i: InstanceRecord) => (i.releaseVersion ? (await deps.catalog?.get(i.releaseVersion))?.release.imageTag : undefined);
-  const view = async (i: InstanceRecord) => ({
+  const driftOf = async (i: InstanceRecord) => {
+    const r = await deps.drift?.get(i.id);
+    return r ? driftStateOf(r) : null;
+  };
+  const view = async (i: InstanceRecord, drift?: DriftState | null) => ({
     ...i,
     effectiveImageTag: i.imageTag ?? (await releaseTag(i)) ?? deps.defaultImageTag,
     usesDefaultImageTag: i.imageTag === null,
     effectiveRelease: i.releaseVersion ?? deps.catalog?.defaultVersion() ?? null,
+    drift: drift === undefined ? await driftOf(i) : drift,
   });
   const valuesService = () => {
     if (!deps.keyring) throw new DrydockError('bad-request', 'this control plane has no key store: values and secrets are unavailable');
@@ -118,7 +126,8 @@ export function createRouter(deps: InstancesRouterDeps): Router {
   });
 
   router.get('/instances', async (_req, res) => {
-    res.json(await Promise.all((await deps.instances.list()).map(view)));
+    const drift = (await deps.drift?.states()) ?? new Map<string, DriftState>();
+    res.json(await Promise.all((await deps.instances.list()).map((i) => view(i, drift.get(i.id) ?? null))));
   });
 
   router.get('/instances/:id', async (req, res) => {

@@ -87,6 +87,16 @@ export class FakeTenant implements ExecutionDriver {
     await this.enter('readFiles');
     return Object.fromEntries(paths.map((p) => [p, this.files.get(p)?.content ?? null]));
   }
+  async fileChecksums(paths: string[]) {
+    await this.enter('fileChecksums');
+    return Object.fromEntries(paths.map((p) => [p, this.files.has(p) ? sha256(this.files.get(p)!.content) : null]));
+  }
+  async imageIds(refs: string[]) {
+    await this.enter('imageIds');
+    // The host's tags are the ones the running containers were made from.
+    const byRef = new Map([...this.running.values()].map((r) => [r.imageRef, r.imageId]));
+    return Object.fromEntries(refs.map((r) => [r, byRef.get(r) ?? null]));
+  }
   async writeFiles(managed: readonly string[], files: { path: string; content: string }[]) {
     await this.enter('writeFiles');
     const written: string[] = [];

@@ -19,6 +19,7 @@ import { createPlanner, renderDefaultsFromEnv } from '../../worker/planner.js';
 import { findTestServer } from '../../platform/temporal-server.js';
 import { WORKER_TUNING } from '../../worker/worker.js';
 import { dataConverterFor } from '../../worker/data-converter.js';
+import { createDriftRepo } from '../../prisma/drift-repo.js';
 import { createSnapshotStore } from '../../prisma/snapshot-store.js';
 import { createNotifier } from '../../platform/notifier.js';
 import { testKeyring } from '../test-key.js';
@@ -80,6 +81,7 @@ export async function startFastEnv(opts: { parkTimeoutMs?: number } = {}): Promi
     verifyPollMs: 100,
     // Events go to the outbox as in production (no endpoint: nothing is sent).
     notifications: createNotifier({ prisma: db.prisma, keyring, temporal: async () => env.client, taskQueue, settings: { publicUrl: 'http://drydock.test' } }).activityDeps(),
+    drift: createDriftRepo(db.prisma),
   });
   const upgrades = createUpgradeService({
     temporal: env.client,

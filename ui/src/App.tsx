@@ -3,6 +3,7 @@ import type { OperatorView } from '../../api/responses.js';
 import { api, messageOf, setSignedOutHandler } from './api.js';
 import { linkProps, useLocation } from './router.js';
 import { AgentsPage } from './pages/Agents.js';
+import { DriftReportPage } from './pages/DriftReport.js';
 import { InstanceDetailPage } from './pages/InstanceDetail.js';
 import { InstancesPage } from './pages/Instances.js';
 import { ReleasesPage } from './pages/Releases.js';
@@ -58,8 +59,10 @@ function Shell(props: { operator: OperatorView; onSignedOut: () => void }) {
   let page: ReactNode;
   let section = 'instances';
   const m = /^\/instances\/([^/]+)\/?$/.exec(path);
+  const drift = /^\/instances\/([^/]+)\/drift\/?$/.exec(path);
   const rollout = /^\/rollouts\/([^/]+)\/?$/.exec(path);
   if (m) page = <InstanceDetailPage id={decodeURIComponent(m[1]!)} />;
+  else if (drift) page = <DriftReportPage id={decodeURIComponent(drift[1]!)} />;
   else if (rollout) {
     page = <RolloutDetailPage id={decodeURIComponent(rollout[1]!)} />;
     section = 'rollouts';

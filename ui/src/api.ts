@@ -5,8 +5,8 @@
  * parsed with its schema, so a drift between API and UI shows as a message.
  */
 import { z } from 'zod';
-import { agentDecisionBody, createEndpointBody, patchEndpointBody, createOperatorBody, patchOperatorBody, createInviteForm, createInstanceBody, createTokenBody, loginBody, patchInstanceBody, releasePreviewBody, rolloutBody, startFullUpgradeBody, startImageUpgradeBody, startReleaseUpgradeBody, valuesBody } from '../../api/schemas.js';
-import { notificationDeliveryView, notificationEndpointView, agentInviteView, agentRegistrationView, apiTokenView, auditPage, createdOperator, operatorRecordView, createdAgentInvite, createdApiToken, errorResponse, instanceValuesView, instanceView, publishedRelease, releaseDetail, releaseDiff, releaseSummary, meResponse, operatorActionResponse, releasePreview, rolloutActionResponse, rolloutListItem, rolloutPreview, rolloutView, startedRollout, startedUpgrade, upgradeView, type AgentReplacementView } from '../../api/responses.js';
+import { agentDecisionBody, driftCheckBody, createEndpointBody, patchEndpointBody, createOperatorBody, patchOperatorBody, createInviteForm, createInstanceBody, createTokenBody, loginBody, patchInstanceBody, releasePreviewBody, rolloutBody, startFullUpgradeBody, startImageUpgradeBody, startReleaseUpgradeBody, valuesBody } from '../../api/schemas.js';
+import { driftReportView, startedDriftCheck, notificationDeliveryView, notificationEndpointView, agentInviteView, agentRegistrationView, apiTokenView, auditPage, createdOperator, operatorRecordView, createdAgentInvite, createdApiToken, errorResponse, instanceValuesView, instanceView, publishedRelease, releaseDetail, releaseDiff, releaseSummary, meResponse, operatorActionResponse, releasePreview, rolloutActionResponse, rolloutListItem, rolloutPreview, rolloutView, startedRollout, startedUpgrade, upgradeView, type AgentReplacementView } from '../../api/responses.js';
 
 export interface FieldError {
   field: string;
@@ -115,6 +115,8 @@ export const api = {
 
   instances: () => call('GET', '/api/instances', z.array(instanceView)),
   instance: (id: string) => call('GET', `/api/instances/${enc(id)}`, instanceView),
+  driftReport: (id: string) => call('GET', `/api/instances/${enc(id)}/drift`, driftReportView),
+  checkDrift: (body: Input<typeof driftCheckBody>) => call('POST', '/api/drift/check', startedDriftCheck, validate(driftCheckBody, body)),
   createInstance: (body: Input<typeof createInstanceBody>) => call('POST', '/api/instances', instanceView, validate(createInstanceBody, body)),
   values: (id: string) => call('GET', `/api/instances/${enc(id)}/values`, instanceValuesView),
   putValues: (id: string, body: Input<typeof valuesBody>) => call('PUT', `/api/instances/${enc(id)}/values`, instanceValuesView, validate(valuesBody, body)),

@@ -15,6 +15,10 @@ const STATUS_CLASS: Record<string, string> = {
   rejected: 'neutral',
   revoked: 'bad',
   unchanged: 'neutral',
+  // drift
+  'in-sync': 'ok',
+  drifted: 'warn',
+  unknown: 'neutral',
   modified: 'warn',
   created: 'ok',
   unused: 'info',

@@ -1,6 +1,6 @@
 /** One instance: its head (slug, name, where it runs, its tag) and two tabs, Updates and Settings (`?tab=settings`). */
 import { api } from '../api.js';
-import { ErrorNote } from '../components/bits.js';
+import { Badge, ErrorNote } from '../components/bits.js';
 import { useLoad } from '../hooks.js';
 import { linkProps, useLocation } from '../router.js';
 import { SettingsTab } from './instance/SettingsTab.js';
@@ -49,6 +49,9 @@ export function InstanceDetailPage(props: { id: string }) {
             tag <span className="mono strong">{i.effectiveImageTag}</span>
             {i.usesDefaultImageTag && <span className="chip">default</span>}
           </span>
+          <a {...linkProps(`/instances/${i.id}/drift`)} data-testid="drift-link">
+            <Badge status={i.drift?.status ?? 'unknown'} label={i.drift ? `drift: ${i.drift.status === 'in-sync' ? 'in sync' : i.drift.status}` : 'drift: not checked'} />
+          </a>
         </div>
       </div>
       <ErrorNote error={instance.error} />
@@ -62,6 +65,7 @@ export function InstanceDetailPage(props: { id: string }) {
           instance={i}
           onInstanceChanged={instance.reload}
           initialUpgradeId={search.get('upgrade') ?? undefined}
+          initialDialog={search.get('reconcile') ? 'release' : undefined}
         />
       ) : (
         <SettingsTab instance={i} onChanged={instance.reload} />

@@ -1,4 +1,6 @@
 import { useState } from 'react';
+import { BarElement, CategoryScale, Chart as ChartJS, LinearScale, Tooltip as ChartTooltip } from 'chart.js';
+import { Bar } from 'react-chartjs-2';
 import type { AgentRegistrationView, InstanceView, UpgradeView } from '../../../api/responses.js';
 import { api } from '../api.js';
 import { Badge, Empty, ErrorNote } from '../components/bits.js';
@@ -7,6 +9,92 @@ import { useLoad } from '../hooks.js';
 import { linkProps, navigate } from '../router.js';
 import { AddInstanceModal } from './AddInstance.js';
 import { useCan } from '../role.js';
+import { DRIFT_LABEL } from './DriftReport.js';
+
+ChartJS.register(BarElement, CategoryScale, LinearScale, ChartTooltip);
+
+/** The states the filter offers; an instance can be in several (drifted and parked). */
+const STATE_FILTERS = {
+  all: 'all states',
+  'in-sync': 'in sync',
+  drifted: 'drifted',
+  unknown: 'drift unknown',
+  'not-checked': 'drift not checked',
+  parked: 'parked',
+  offline: 'offline',
+} as const;
+type StateFilter = keyof typeof STATE_FILTERS;
+
+interface Facts {
+  instance: InstanceView;
+  latest?: UpgradeView;
+  agent: { status: string; label: string };
+}
+
+const isParked = (f: Facts) => f.latest?.status === 'needs-attention';
+/** Unreachable at its last drift check, or remote without an approved agent. */
+const isOffline = (f: Facts) => f.instance.drift?.status === 'unknown' || (f.instance.isRemote && f.agent.status !== 'approved');
+
+function matchesState(f: Facts, state: StateFilter): boolean {
+  switch (state) {
+    case 'all':
+      return true;
+    case 'parked':
+      return isParked(f);
+    case 'offline':
+      return isOffline(f);
+    case 'not-checked':
+      return !f.instance.drift;
+    default:
+      return f.instance.drift?.status === state;
+  }
+}
+
+/** Fleet at a glance: instances per release as a bar chart, and the counts that need a look. */
+function FleetSummary(props: { facts: Facts[]; onState: (s: StateFilter) => void }) {
+  const perRelease = new Map<string, number>();
+  for (const f of props.facts) {
+    const release = f.instance.effectiveRelease ?? `tag ${f.instance.effectiveImageTag}`;
+    perRelease.set(release, (perRelease.get(release) ?? 0) + 1);
+  }
+  const releases = [...perRelease.keys()].sort();
+  const counts: { key: StateFilter; label: string; n: number; tone: string }[] = [
+    { key: 'parked', label: 'parked', n: props.facts.filter(isParked).length, tone: 'warn' },
+    { key: 'drifted', label: 'drifted', n: props.facts.filter((f) => f.instance.drift?.status === 'drifted').length, tone: 'warn' },
+    { key: 'offline', label: 'offline', n: props.facts.filter(isOffline).length, tone: 'bad' },
+  ];
+  return (
+    <div className="card fleet-summary" data-testid="fleet-summary">
+      <div className="fleet-chart">
+        <h2 className="fleet-title">Instances per release</h2>
+        <div className="fleet-chart-box">
+          <Bar
+            aria-label={`Instances per release: ${releases.map((r) => `${r} ${perRelease.get(r)}`).join(', ')}`}
+            role="img"
+            data-testid="release-chart"
+            data={{ labels: releases, datasets: [{ label: 'instances', data: releases.map((r) => perRelease.get(r)!), backgroundColor: '#1f5fd1' }] }}
+            options={{
+              indexAxis: 'y',
+              maintainAspectRatio: false,
+              animation: false,
+              plugins: { legend: { display: false } },
+              scales: { x: { beginAtZero: true, ticks: { precision: 0 } } },
+            }}
+          />
+        </div>
+      </div>
+      <ul className="fleet-counts" aria-label="Instances that need a look">
+        {counts.map((c) => (
+          <li key={c.key}>
+            <button type="button" className={`fleet-count tone-${c.n > 0 ? c.tone : 'neutral'}`} data-testid={`count-${c.key}`} onClick={() => props.onState(c.key)}>
+              <span className="fleet-count-n">{c.n}</span> {c.label}
+            </button>
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+}
 
 /** How an instance is reached, and its agent's state when it is remote. */
 export function agentStatus(i: InstanceView, registrations: AgentRegistrationView[] | undefined): { status: string; label: string } {
@@ -24,8 +112,13 @@ export function InstancesPage() {
   // Agent states are a nicety here: a failure to read them leaves that column plain.
   const registrations = useLoad(() => api.registrations().catch(() => [] as AgentRegistrationView[]), [], 10000);
   const [adding, setAdding] = useState(false);
+  const [label, setLabel] = useState('');
+  const [state, setState] = useState<StateFilter>('all');
   const canOperate = useCan('operator');
   const latestBy = new Map<string, UpgradeView>((latest.data ?? []).map((u) => [u.instanceId, u]));
+  const facts: Facts[] = (instances.data ?? []).map((i) => ({ instance: i, latest: latestBy.get(i.id), agent: agentStatus(i, registrations.data) }));
+  const labels = [...new Set(facts.flatMap((f) => f.instance.labels))].sort();
+  const shown = facts.filter((f) => (!label || f.instance.labels.includes(label)) && matchesState(f, state));
 
   return (
     <section>
@@ -47,6 +140,34 @@ export function InstancesPage() {
           <a {...linkProps('/agents')}>Agents</a> page, or lay out a demo tenant with <code>npm run demo</code>.
         </Empty>
       ) : (
+        <>
+        {facts.length > 0 && <FleetSummary facts={facts} onState={setState} />}
+        <div className="filters" data-testid="instance-filters">
+          <label>
+            Label{' '}
+            <select value={label} onChange={(e) => setLabel(e.target.value)} data-testid="filter-label">
+              <option value="">any label</option>
+              {labels.map((l) => (
+                <option key={l} value={l}>
+                  {l}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label>
+            State{' '}
+            <select value={state} onChange={(e) => setState(e.target.value as StateFilter)} data-testid="filter-state">
+              {(Object.keys(STATE_FILTERS) as StateFilter[]).map((k) => (
+                <option key={k} value={k}>
+                  {STATE_FILTERS[k]}
+                </option>
+              ))}
+            </select>
+          </label>
+          <span className="muted" aria-live="polite">
+            {shown.length} of {facts.length} shown
+          </span>
+        </div>
         <div className="table-scroll">
           <table className="table instances-table" data-testid="instances-table">
             <thead>
@@ -56,13 +177,12 @@ export function InstancesPage() {
                 <th>Where</th>
                 <th>Agent</th>
                 <th>Image tag</th>
+                <th>Drift</th>
                 <th>Latest upgrade</th>
               </tr>
             </thead>
             <tbody>
-              {(instances.data ?? []).map((i) => {
-                const u = latestBy.get(i.id);
-                const agent = agentStatus(i, registrations.data);
+              {shown.map(({ instance: i, latest: u, agent }) => {
                 return (
                   <tr key={i.id} data-slug={i.slug}>
                     <td data-label="Slug">
@@ -81,6 +201,11 @@ export function InstancesPage() {
                         </span>
                       )}
                     </td>
+                    <td data-label="Drift">
+                      <a {...linkProps(`/instances/${i.id}/drift`)} title={i.drift?.reason ?? (i.drift ? `checked ${ago(i.drift.checkedAt)}` : 'not checked yet')}>
+                        {i.drift ? <Badge status={i.drift.status} label={DRIFT_LABEL[i.drift.status]} /> : <span className="muted">not checked</span>}
+                      </a>
+                    </td>
                     <td data-label="Latest upgrade">
                       {u ? (
                         <span className="latest">
@@ -96,6 +221,7 @@ export function InstancesPage() {
             </tbody>
           </table>
         </div>
+        </>
       )}
     </section>
   );

@@ -14,12 +14,13 @@ import { isActive, UpgradeCard } from './UpgradeCard.js';
 
 type Dialog = 'full' | 'quick' | 'release' | undefined;
 
-export function UpdatesTab(props: { instance: InstanceView; onInstanceChanged: () => Promise<void>; initialUpgradeId?: string }) {
+export function UpdatesTab(props: { instance: InstanceView; onInstanceChanged: () => Promise<void>; initialUpgradeId?: string; initialDialog?: Dialog }) {
   const i = props.instance;
   const history = useLoad(() => api.upgrades(i.id), [i.id], 3000);
   // ?upgrade=<id> (a rollout links its instances' upgrades) shows that one first.
   const [selectedId, setSelectedId] = useState<string | undefined>(props.initialUpgradeId);
-  const [dialog, setDialog] = useState<Dialog>();
+  // ?reconcile=1 (the drift report's Reconcile): Upgrade to Release of the instance's own release and tag, preview first.
+  const [dialog, setDialog] = useState<Dialog>(props.initialDialog);
   const list = history.data ?? [];
   const running = list.find(isActive);
   const shownId = selectedId ?? running?.id ?? list[0]?.id;
