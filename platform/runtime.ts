@@ -46,6 +46,7 @@ export interface WorkerSettings {
   taskQueue?: string;
   verifyPollMs?: number;
   frontDoor?: FrontDoor;
+  shutdownGraceMs?: number;
 }
 
 export interface Runtime {
