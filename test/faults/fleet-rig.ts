@@ -22,6 +22,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { expect } from 'vitest';
 import { createTenantDirs, FROM_TAG, RENDER, TO_TAG } from '../../bench/fleet.js';
 import { freePort } from '../../platform/temporal-server.js';
 import { createPlanner } from '../../worker/planner.js';
@@ -341,4 +342,25 @@ export async function rolloutUnderKills(
     composeUpCalls: stats.composeCalls.up ?? 0,
     uiAfterKill: { pages: pages.length, ok: pages.filter((s) => s.status === 200).length },
   };
+}
+
+/** What must hold after a rollout under kills, whatever its size. */
+export function expectRolloutHeld(r: RolloutUnderKills, n: number, limitSeconds: number) {
+  expect(r.rolloutStatus).toBe('succeeded');
+  expect(r.counts.updated).toBe(n);
+  // Every instance upgraded exactly once: one upgrade row and one workflow each, all succeeded, files and tag on the new release.
+  expect(r.upgradeRows).toEqual([{ status: 'succeeded', n }]);
+  expect(r.rowsPerInstance).toEqual(Array.from({ length: n }, () => 1));
+  expect(r.workflowsPerInstance).toEqual(Array.from({ length: n }, () => 1));
+  expect(r.instancesOnNewTag).toBe(n);
+  expect(r.tenantFilesOnNewTag).toBe(n);
+  // No request lost that the client did not see fail: every write answered 201 is in the database.
+  expect(r.invites.answered201).toBeGreaterThan(0);
+  expect(r.invites.missing).toEqual([]);
+  // The client sends one request at a time, so at most the one in flight at the kill can fail; the rest went to the survivor.
+  expect(r.requests.failed.length, JSON.stringify(r.requests.failed)).toBeLessThanOrEqual(1);
+  for (const f of r.requests.failed) expect(f.status === undefined || f.status === 502, JSON.stringify(f)).toBe(true);
+  expect(r.uiAfterKill.pages).toBeGreaterThan(0);
+  expect(r.uiAfterKill.ok).toBeGreaterThanOrEqual(r.uiAfterKill.pages - 1);
+  for (const p of r.pickups) expect(p.seconds, `${p.activity} attempt ${p.attempt} picked up by the survivor`).toBeLessThan(limitSeconds);
 }

@@ -143,7 +143,7 @@ export async function killWorkerDuring(rig: KillRig, step: ReleaseStep, opts: { 
         if (hit) return { doomed: w, gate: hit };
       }
       return undefined;
-    }, 120_000, 50);
+    }, 300_000, 50);
     await doomed.kill('SIGKILL');
     const killedAt = Date.now();
     mark('killed');
