@@ -20,7 +20,7 @@ const slowRunner: CommandRunner = async (cmd, opts) => {
   const at = cmd.args.indexOf('--project-name');
   const sub = (at >= 0 ? cmd.args.slice(at + 2) : cmd.args).filter((a) => !a.startsWith('--ansi') && a !== 'never');
   if (slow && (sub[0] === 'pull' || (sub[0] === 'config' && sub[1] === '--services'))) {
-    held.push(sub.slice(0, 2).join(' '));
+    held.push(sub[0] === 'pull' ? 'pull' : 'config --services');
     await new Promise((r) => setTimeout(r, SLOW_MS));
   }
   return runCommand(cmd, opts);

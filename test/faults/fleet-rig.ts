@@ -315,7 +315,14 @@ export async function rolloutUnderKills(
   for (const dir of rig.dirs) if ((await readFile(path.join(dir, 'docker-compose.yml'), 'utf8')).includes(`:\${IMAGE_TAG:-${TO_TAG}}`)) filesOnTag++;
   process.kill(rig.agent.child.pid!, 'SIGUSR2');
   const statsFile = path.join(path.dirname(path.dirname(rig.dirs[0]!)), 'agent-stats.json');
-  const stats = await waitFor('the agent stats', async () => JSON.parse(await readFile(statsFile, 'utf8').catch(() => 'null')) ?? undefined, 10_000, 100);
+  // The agent writes the file when it gets the signal: until it is whole, try again.
+  const stats = await waitFor('the agent stats', async () => {
+    try {
+      return JSON.parse(await readFile(statsFile, 'utf8')) as { composeCalls: Record<string, number> };
+    } catch {
+      return undefined;
+    }
+  }, 10_000, 100);
 
   const afterKill = sent.filter((s) => killedAt && s.at > killedAt && s.at < endedAt);
   const pages = afterKill.filter((s) => s.path === '/' || s.path === '/api/instances' || s.path === '/api/upgrades');
@@ -357,9 +364,16 @@ export function expectRolloutHeld(r: RolloutUnderKills, n: number, limitSeconds:
   // No request lost that the client did not see fail: every write answered 201 is in the database.
   expect(r.invites.answered201).toBeGreaterThan(0);
   expect(r.invites.missing).toEqual([]);
-  // The client sends one request at a time, so at most the one in flight at the kill can fail; the rest went to the survivor.
-  expect(r.requests.failed.length, JSON.stringify(r.requests.failed)).toBeLessThanOrEqual(1);
-  for (const f of r.requests.failed) expect(f.status === undefined || f.status === 502, JSON.stringify(f)).toBe(true);
+  // Every failure was one the client saw: the proxy's 502 for the request in flight at an API's kill (the client sends one
+  // at a time), or the rollout view's 503 while Temporal still routes the rollout's query to the killed worker (its sticky
+  // queue), which ends within the time a lost worker costs. Nothing else failed: the surviving API served everything.
+  const rolloutView = (f: Sent) => f.method === 'GET' && f.path.startsWith('/api/rollouts/');
+  const afterKill = (f: Sent) => (f.at + f.ms - (r.killedAt ?? 0)) / 1000;
+  expect(r.requests.failed.filter((f) => f.status === undefined || f.status === 502).length, JSON.stringify(r.requests.failed)).toBeLessThanOrEqual(1);
+  for (const f of r.requests.failed.filter((x) => x.status !== undefined && x.status !== 502)) {
+    expect(rolloutView(f) && f.status === 503, JSON.stringify(f)).toBe(true);
+    expect(afterKill(f), JSON.stringify(f)).toBeLessThan(limitSeconds);
+  }
   expect(r.uiAfterKill.pages).toBeGreaterThan(0);
   expect(r.uiAfterKill.ok).toBeGreaterThanOrEqual(r.uiAfterKill.pages - 1);
   for (const p of r.pickups) expect(p.seconds, `${p.activity} attempt ${p.attempt} picked up by the survivor`).toBeLessThan(limitSeconds);
