@@ -57,7 +57,12 @@ const RENDER_ENV = {
   DRYDOCK_SMTP_PORT: String(RENDER.smtpPort),
 };
 
-export async function startFleetRig(n: number): Promise<FleetRig> {
+/**
+ * `gate` (activity:driver method, see fault-worker.ts): worker `a` is the
+ * fault harness's worker holding that step's first attempt, so a kill at the
+ * gate lands while it runs a step; without it, worker `a` is `npm run worker`.
+ */
+export async function startFleetRig(n: number, opts: { gate?: string } = {}): Promise<FleetRig> {
   const work = await mkdtemp(path.join(os.tmpdir(), 'drydock-fleet-rig-'));
   const database = await createTestDatabase();
   const prefix = uniqueName('mp').replace(/[^a-z0-9]/g, '').slice(0, 12);
@@ -140,7 +145,7 @@ export async function startFleetRig(n: number): Promise<FleetRig> {
       }),
     );
     const workers = [
-      await startWorker(shared, 'worker a (npm run worker)'),
+      opts.gate ? await startGatedWorker(shared, opts.gate, `worker a (held at ${opts.gate})`) : await startWorker(shared, 'worker a (npm run worker)'),
       await startGatedWorker(shared, '', 'worker b (traced)'),
     ];
     procs.push(...workers);
@@ -204,11 +209,12 @@ export interface RolloutUnderKills {
  * A release rollout over the whole fleet through the proxy while a client
  * keeps reading (the UI's page and the API reads it makes) and writing
  * (invites, each a row the client can look for); after `killAfter` upgrades
- * have succeeded, the given processes are SIGKILLed.
+ * have succeeded, or when worker `a` reaches its gate, the given processes
+ * are SIGKILLed.
  */
 export async function rolloutUnderKills(
   rig: FleetRig,
-  opts: { killAfter: number; kill: { api?: number; worker?: number }; maxParallel: number; waves: (number | string)[] },
+  opts: { killAfter: number | 'gate'; kill: { api?: number; worker?: number }; maxParallel: number; waves: (number | string)[] },
 ): Promise<RolloutUnderKills> {
   const sent: Sent[] = [];
   const call = async (method: string, p: string, body?: unknown): Promise<{ status: number; body: any } | undefined> => {
@@ -268,10 +274,14 @@ export async function rolloutUnderKills(
   const killed: string[] = [];
   let killedAt: number | undefined;
   const killWatch = (async () => {
-    await waitFor(`${opts.killAfter} upgrades to succeed`, async () => {
-      const r = await rig.db.query<{ n: string }>(`SELECT count(*) AS n FROM "InstanceUpgrade" WHERE status = 'succeeded'`);
-      return Number(r.rows[0]!.n) >= opts.killAfter || undefined;
-    }, 300_000, 100);
+    if (opts.killAfter === 'gate') await rig.workers[0]!.waitForLine(/fault-gate: reached/, 300_000);
+    else {
+      const after = opts.killAfter;
+      await waitFor(`${after} upgrades to succeed`, async () => {
+        const r = await rig.db.query<{ n: string }>(`SELECT count(*) AS n FROM "InstanceUpgrade" WHERE status = 'succeeded'`);
+        return Number(r.rows[0]!.n) >= after || undefined;
+      }, 300_000, 100);
+    }
     const victims = [
       ...(opts.kill.api !== undefined ? [rig.apis[opts.kill.api]!] : []),
       ...(opts.kill.worker !== undefined ? [rig.workers[opts.kill.worker]!] : []),
