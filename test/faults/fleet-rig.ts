@@ -14,9 +14,10 @@
  * The agents register and are approved through a setup API in the test
  * process (its agent limits lifted: the default allows 10 registrations per
  * address); it serves nothing else. Worker `a` is `npm run worker`
- * (worker/main.ts); worker `b` is the same worker with the fault harness's
- * trace (test/faults/fault-worker.ts, no gate), which prints when it resumes
- * a retried step, so the kill's pickup time is measured where it happens.
+ * (worker/main.ts), or with a gate the fault harness's worker holding one
+ * step; worker `b` is the fault harness's worker without a gate
+ * (test/faults/fault-worker.ts), which prints when it resumes a retried
+ * step, so the kill's pickup time is measured where it happens.
  */
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
