@@ -74,9 +74,52 @@ export interface StartedUpgrade {
   requestedBy?: string;
 }
 
+/**
+ * How often a running activity heartbeats, whatever it waits on (the local
+ * driver, an agent, the database): a heartbeat says the worker is alive, so a
+ * step whose worker died is retried elsewhere after the policy's
+ * heartbeatTimeout (workflows/policies.ts WORKER_LOST_AFTER) instead of its
+ * start-to-close timeout. The worker throttles what reaches Temporal.
+ */
 const HEARTBEAT_MS = 2_000;
+/** The last progress each running activity reported, repeated by its keep-alive heartbeats. */
+const progressOf = new WeakMap<Context, unknown>();
+
+function reportProgress(ctx: Context, detail: unknown): void {
+  progressOf.set(ctx, detail);
+  ctx.heartbeat(detail);
+}
+
+/**
+ * Heartbeats every HEARTBEAT_MS while the activity runs. The first one only
+ * after HEARTBEAT_MS: the many short steps send none. Outside a worker (the
+ * activities called directly by unit tests) and in local activities, which
+ * cannot heartbeat, the activity runs as it is.
+ */
+function keptAlive<A extends unknown[], R>(fn: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+  return async (...args: A) => {
+    let ctx: Context;
+    try {
+      ctx = Context.current();
+    } catch {
+      return fn(...args);
+    }
+    if (ctx.info.isLocal) return fn(...args);
+    const timer = setInterval(() => ctx.heartbeat(progressOf.get(ctx)), HEARTBEAT_MS);
+    try {
+      return await fn(...args);
+    } finally {
+      clearInterval(timer);
+    }
+  };
+}
 
 export function createActivities(deps: ActivityDeps) {
+  const activities = activityFunctions(deps);
+  return Object.fromEntries(Object.entries(activities).map(([name, fn]) => [name, keptAlive(fn as (...a: unknown[]) => Promise<unknown>)])) as typeof activities;
+}
+
+function activityFunctions(deps: ActivityDeps) {
   const pollMs = deps.verifyPollMs ?? 1_000;
 
   async function instanceOf(target: InstanceTarget) {
@@ -355,7 +398,7 @@ export function createActivities(deps: ActivityDeps) {
         if (Date.now() >= until) {
           throw ApplicationFailure.retryable(`not ready after ${Math.round(deadlineMs / 1000)}s: ${summary}`, 'verify-failed');
         }
-        ctx.heartbeat(summary);
+        reportProgress(ctx, summary);
         await ctx.sleep(pollMs);
       }
     },
@@ -440,19 +483,18 @@ async function rendering<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Heartbeats the last output line while a long tenant operation runs; cancellation reaches it. */
+/**
+ * A long tenant operation: its last output line becomes the activity's
+ * heartbeat detail (keptAlive sends it), and cancellation reaches it.
+ */
 async function withHeartbeat<T>(fn: (opts: { signal: AbortSignal; onProgress: (line: string) => void }) => Promise<T>): Promise<T> {
   const ctx = Context.current();
-  let last = '';
-  const timer = setInterval(() => ctx.heartbeat(last), HEARTBEAT_MS);
-  ctx.heartbeat('started');
+  reportProgress(ctx, 'started');
   try {
-    return await tenantCall(() => fn({ signal: ctx.cancellationSignal, onProgress: (line) => (last = line) }));
+    return await tenantCall(() => fn({ signal: ctx.cancellationSignal, onProgress: (line) => progressOf.set(ctx, line) }));
   } catch (err) {
     // Report a cancelled operation as cancelled, not as a failure that a retry policy would run again.
     if (ctx.cancellationSignal.aborted) throw new CancelledFailure(`cancelled: ${(err as Error).message}`);
     throw err;
-  } finally {
-    clearInterval(timer);
   }
 }

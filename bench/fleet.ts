@@ -49,10 +49,10 @@ import type { BaselineFleetInput } from './fleet-baseline-workflows.js';
 import { apiClient, cpuSecondsOf, mapLimit, MiB, sampleRss, spawnNode, startOwnTemporal, memoryOf } from './processes.js';
 import { SIMULATED_LABEL } from './sim-compose.js';
 
-const FROM_TAG = '1.0.0';
-const TO_TAG = '1.1.0';
+export const FROM_TAG = '1.0.0';
+export const TO_TAG = '1.1.0';
 
-const RENDER: RenderDefaults = {
+export const RENDER: RenderDefaults = {
   imageTag: 'latest',
   registry: 'registry.bench.invalid',
   imagePrefix: 'drydock-bench',
@@ -81,11 +81,12 @@ const log = (m: string) => process.stderr.write(`  fleet: ${m}\n`);
 const slugOf = (i: number) => `fleet-${String(i).padStart(4, '0')}`;
 
 /** N tenant directories as release N (1.0.0) left them: rendered files, the tenant's .env, its own content. */
-async function createTenantDirs(root: string, n: number): Promise<string[]> {
+/** Tenant directories as release FROM_TAG left them (also the multi-process test's, test/faults/fleet-rig.ts). */
+export async function createTenantDirs(root: string, n: number, slugFor: (i: number) => string = slugOf): Promise<string[]> {
   const set = await loadTemplateSet(path.join(FIXTURES, 'n'));
   const dirs: string[] = [];
   await mapLimit(Array.from({ length: n }, (_, i) => i), 32, async (i) => {
-    const slug = slugOf(i);
+    const slug = slugFor(i);
     const dir = path.join(root, slug);
     const ctx = buildRenderContext({ slug, name: slug, imageTag: FROM_TAG, composeProjectName: slug }, RENDER);
     const files: Record<string, string> = Object.fromEntries(renderTemplates(set, ctx, { excludeEnv: true }).map((f) => [f.path, f.content]));

@@ -59,6 +59,7 @@ export interface WorkerSettings {
   notifier?: Notifier;
   /** Where "drift found" events go (notifications); see activities/index.ts onDriftFound. */
   onDriftFound?: (event: DriftFoundEvent) => Promise<void>;
+  shutdownGraceMs?: number;
 }
 
 export interface Runtime {

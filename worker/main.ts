@@ -7,8 +7,19 @@
  * DRYDOCK_DATA_DIR) must match the API's.
  */
 import { createRuntime } from '../platform/runtime.js';
+import { WORKER_SHUTDOWN_GRACE_MS } from './worker.js';
 import { frontDoorFromEnv } from './front-door.js';
 import { TASK_QUEUE } from '../workflows/surface.js';
+
+function graceFromEnv(value: string | undefined): number {
+  if (value === undefined || value === '') return WORKER_SHUTDOWN_GRACE_MS;
+  const seconds = Number(value);
+  if (!Number.isFinite(seconds) || seconds < 0) {
+    console.error(`DRYDOCK_SHUTDOWN_GRACE_SECONDS=${value} is not a number of seconds (0 or more)`);
+    process.exit(1);
+  }
+  return seconds * 1000;
+}
 
 const databaseUrl = process.env.DATABASE_URL;
 const temporalAddress = process.env.TEMPORAL_ADDRESS;
@@ -28,6 +39,7 @@ try {
     temporalAddress,
     taskQueue: process.env.DRYDOCK_TASK_QUEUE || undefined,
     frontDoor: frontDoorFromEnv(process.env.DRYDOCK_FRONT_DOOR),
+    shutdownGraceMs: graceFromEnv(process.env.DRYDOCK_SHUTDOWN_GRACE_SECONDS),
   });
   const stop = () => worker.shutdown();
   process.on('SIGINT', stop);

@@ -34,7 +34,18 @@ export interface WorkerOptions {
   notifications?: NotificationDeps;
   /** Called when a drift check finds an instance newly drifted (activities/index.ts onDriftFound). */
   onDriftFound?: (event: DriftFoundEvent) => Promise<void>;
+  /** After a shutdown request, how long running activities get to finish before they are cancelled (and retried elsewhere). */
+  shutdownGraceMs?: number;
 }
+
+/**
+ * `npm run worker` on SIGTERM: stops taking tasks at once, lets running steps
+ * finish for this long (DRYDOCK_SHUTDOWN_GRACE_SECONDS), then cancels what
+ * still runs (compose is stopped), and the cancelled attempt is retried on
+ * another worker. Give the process manager's stop timeout a few seconds more
+ * (docker's default is 10 s: `stop_grace_period: 30s`).
+ */
+export const WORKER_SHUTDOWN_GRACE_MS = 25_000;
 
 /**
  * One line per SDK log entry: a failed activity attempt is an expected event
@@ -100,6 +111,7 @@ export async function createWorker(opts: WorkerOptions): Promise<RunnableWorker>
     taskQueue: opts.taskQueue ?? TASK_QUEUE,
     activities,
     dataConverter: dataConverterFor(opts.keyring),
+    ...(opts.shutdownGraceMs !== undefined ? { shutdownGraceTime: opts.shutdownGraceMs } : {}),
     ...WORKER_TUNING,
     ...workflowSource,
   });

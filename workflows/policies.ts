@@ -21,16 +21,29 @@ export const DATABASE_WRITE: ActivityOptions = {
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
 };
 
-/** Quick look-ups on the tenant (engine ping, compose config, checksums). */
+/**
+ * How long a running step may go without a heartbeat before Temporal counts
+ * its worker as lost and retries it on another. Every activity heartbeats
+ * every 2 s while it runs, tenant calls included (activities/index.ts), and
+ * the worker sends at most one each 5 s (its maximum heartbeat throttle): a
+ * live worker stays 10 s inside this, a slow tenant call on it is never cut
+ * off, and a SIGKILLed worker's step is picked up by a surviving worker after
+ * at most this plus the step's first retry interval (15 s + 2 to 5 s), under
+ * the 30 s docs/RELIABILITY.md promises.
+ */
+export const WORKER_LOST_AFTER = '15 seconds';
+
+/** Look-ups and file work on the tenant (engine ping, compose config, checksums, plan, snapshot, write). */
 export const TENANT_QUERY: ActivityOptions = {
   startToCloseTimeout: '2 minutes',
+  heartbeatTimeout: WORKER_LOST_AFTER,
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 5 },
 };
 
-/** Image pulls: large and slow, so they heartbeat; a stalled pull is noticed in a minute. */
+/** Image pulls: large and slow; a stalled pull is ended by the start-to-close timeout. */
 export const IMAGE_PULL: ActivityOptions = {
   startToCloseTimeout: '30 minutes',
-  heartbeatTimeout: '1 minute',
+  heartbeatTimeout: WORKER_LOST_AFTER,
   retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 4 },
   // A cancelled upgrade is recorded only once the compose process has stopped.
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
@@ -39,7 +52,7 @@ export const IMAGE_PULL: ActivityOptions = {
 /** Recreating containers. Idempotent (force-recreate), so a retry is safe. */
 export const CONTAINER_RECREATE: ActivityOptions = {
   startToCloseTimeout: '10 minutes',
-  heartbeatTimeout: '1 minute',
+  heartbeatTimeout: WORKER_LOST_AFTER,
   retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 3 },
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 };
@@ -50,7 +63,7 @@ export const VERIFY_DEADLINE_MS = 90_000;
 /** Long enough for any deadline a request may ask for (see the API's limit). */
 export const VERIFY: ActivityOptions = {
   startToCloseTimeout: '11 minutes',
-  heartbeatTimeout: '30 seconds',
+  heartbeatTimeout: WORKER_LOST_AFTER,
   retry: { initialInterval: '5 seconds', maximumAttempts: 2 },
 };
 

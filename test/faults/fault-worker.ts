@@ -12,6 +12,12 @@
  *   output line (a kill while compose runs, or just after);
  * - anything else (the plan's readFiles, verify's containerStates): nothing.
  *
+ * The gate holds the step's first attempt only, so with two such workers on
+ * one queue the one that reaches it first is the one to kill, and the other
+ * runs the retry. Every retried attempt's first tenant call prints
+ * `fault-trace: <activity> attempt <n> at <epoch ms>`: when the step resumed
+ * on this worker.
+ *
  * Run with `node --import tsx test/faults/fault-worker.ts`.
  */
 import path from 'node:path';
@@ -31,12 +37,20 @@ let fired = false;
 const hang = () => new Promise<never>(() => {});
 const announce = (detail: string) => console.log(`fault-gate: reached ${gate}${detail ? ` (${detail})` : ''}`);
 
-function currentActivity(): string | undefined {
+function currentActivity(): { type: string; attempt: number } | undefined {
   try {
-    return Context.current().info.activityType;
+    const { activityType, attempt } = Context.current().info;
+    return { type: activityType, attempt };
   } catch {
     return undefined; // not inside an activity (the API's preview, say)
   }
+}
+
+const traced = new Set<string>();
+function traceRetry(activity: { type: string; attempt: number } | undefined) {
+  if (!activity || activity.attempt < 2 || traced.has(`${activity.type}:${activity.attempt}`)) return;
+  traced.add(`${activity.type}:${activity.attempt}`);
+  console.log(`fault-trace: ${activity.type} attempt ${activity.attempt} at ${Date.now()}`);
 }
 
 function gated(driver: ExecutionDriver): ExecutionDriver {
@@ -45,7 +59,11 @@ function gated(driver: ExecutionDriver): ExecutionDriver {
       const real = Reflect.get(target, prop, receiver) as unknown;
       if (typeof real !== 'function') return real;
       return async (...args: unknown[]) => {
-        if (fired || !gate || prop !== gateMethod || currentActivity() !== gate) return (real as (...a: unknown[]) => unknown).apply(target, args);
+        const activity = currentActivity();
+        traceRetry(activity);
+        if (fired || !gate || prop !== gateMethod || activity?.type !== gate || activity.attempt !== 1) {
+          return (real as (...a: unknown[]) => unknown).apply(target, args);
+        }
         fired = true;
         if (prop === 'writeFiles') {
           const [managed, files] = args as Parameters<ExecutionDriver['writeFiles']>;

@@ -3,14 +3,16 @@
  * a Release Upgrade (N → N+1) of a real tenant, driven by a worker in its own
  * process that is SIGKILLed (its whole process group, compose children
  * included: a crashed host) while one step runs; then `npm run worker`
- * (worker/main.ts) is started and must finish the upgrade.
+ * (worker/main.ts) is started and must finish the upgrade. With `survivor`,
+ * two workers run from the start instead, the one holding the step is
+ * killed, and the other must pick the step up within 30 s.
  */
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'vitest';
 import { createPlanner } from '../../worker/planner.js';
-import { startTestControlPlane, uniqueName, waitForUpgradeEnd, type TestControlPlane } from '../support.js';
+import { startTestControlPlane, uniqueName, waitFor, waitForUpgradeEnd, type TestControlPlane } from '../support.js';
 import {
   createReleaseTenant,
   FIXTURES,
@@ -49,6 +51,10 @@ export interface KillResult {
   killedAt: string;
   /** From the kill to the upgrade's end, seconds. */
   recoverySeconds: number;
+  /** Two workers ran from the start; the other one was not killed. */
+  survivor: boolean;
+  /** With a survivor: from the kill to the retried step's first tenant call on it, seconds. */
+  pickupSeconds?: number;
   /** The attempt of the killed step's activity that completed (2: retried once). */
   attempt: number | undefined;
   replacements: Record<string, number>;
@@ -92,8 +98,12 @@ export async function startKillRig(): Promise<KillRig> {
   return rig;
 }
 
+/** Most a surviving worker may take to pick up a killed worker's step (issue 17). */
+export const PICKUP_LIMIT_SECONDS = 30;
+
 /** One scenario: its own API (no worker in it) and task queue, so scenarios can run side by side. */
-export async function killWorkerDuring(rig: KillRig, step: ReleaseStep): Promise<KillResult> {
+export async function killWorkerDuring(rig: KillRig, step: ReleaseStep, opts: { survivor?: boolean } = {}): Promise<KillResult> {
+  const survivorMode = opts.survivor ?? false;
   const t0 = Date.now();
   const phases: Record<string, number> = {};
   const mark = (name: string) => (phases[name] = Math.round((Date.now() - t0) / 100) / 10);
@@ -113,9 +123,12 @@ export async function killWorkerDuring(rig: KillRig, step: ReleaseStep): Promise
   const mkdocsBefore = Object.entries(await treeChecksums(tenant.dir)).filter(([p]) => p.startsWith('mkdocs/'));
 
   const env = { databaseUrl: cp.db.url, temporalAddress: cp.temporalAddress, taskQueue, caDir, defaults: rig.defaults, templatesDir: path.join(FIXTURES, 'n1') };
-  const doomed = await startGatedWorker(env, `${RELEASE_STEP_ACTIVITY[step]}:${GATED_METHOD[step]}`, `worker killed during ${step} of ${slug}`);
-  rig.workers.push(doomed);
-  mark('worker up');
+  const gateSpec = `${RELEASE_STEP_ACTIVITY[step]}:${GATED_METHOD[step]}`;
+  const workers = survivorMode
+    ? [await startGatedWorker(env, gateSpec, `worker a of two during ${step} of ${slug}`), await startGatedWorker(env, gateSpec, `worker b of two during ${step} of ${slug}`)]
+    : [await startGatedWorker(env, gateSpec, `worker killed during ${step} of ${slug}`)];
+  rig.workers.push(...workers);
+  mark(survivorMode ? 'workers up' : 'worker up');
   const watcher = watchReplacements(tenant.dir, RELEASE_FILES);
   try {
     const preview = await cp.api('POST', `/api/instances/${instanceId}/upgrade-release/preview`, { imageTag: N1 });
@@ -124,16 +137,31 @@ export async function killWorkerDuring(rig: KillRig, step: ReleaseStep): Promise
     expect(started.status).toBe(202);
     const upgradeId = started.body.upgradeId as string;
 
-    const gate = await doomed.waitForLine(/fault-gate: reached .*/, 120_000);
+    // Whichever worker got the step's first attempt holds it at the gate.
+    const { doomed, gate } = await waitFor(`a worker to reach the ${step} gate`, async () => {
+      for (const w of workers) {
+        const hit = w.lines.map((l) => /fault-gate: reached .*/.exec(l)).find(Boolean);
+        if (hit) return { doomed: w, gate: hit };
+      }
+      return undefined;
+    }, 300_000, 50);
     await doomed.kill('SIGKILL');
     const killedAt = Date.now();
     mark('killed');
-    // Nothing is lost while no worker runs: the row still shows the step in progress.
+    // Nothing is lost while the step waits for a worker: the row still shows it in progress.
     const during = await waitForStep(cp, upgradeId, step, 5_000);
     expect(during.status).toBe('running');
 
-    const rescuer = await startWorker(env, `worker rescuing ${slug}`);
-    rig.workers.push(rescuer);
+    let pickupSeconds: number | undefined;
+    let rescuer = workers.find((w) => w !== doomed);
+    if (rescuer) {
+      const trace = await rescuer.waitForLine(new RegExp(`fault-trace: ${RELEASE_STEP_ACTIVITY[step]} attempt \\d+ at (\\d+)`), 120_000);
+      pickupSeconds = (Number(trace[1]) - killedAt) / 1000;
+      mark('picked up');
+    } else {
+      rescuer = await startWorker(env, `worker rescuing ${slug}`);
+      rig.workers.push(rescuer);
+    }
     const end = await waitForUpgradeEnd(cp, upgradeId, 300_000);
     const recoverySeconds = (Date.now() - killedAt) / 1000;
     mark('ended');
@@ -156,6 +184,8 @@ export async function killWorkerDuring(rig: KillRig, step: ReleaseStep): Promise
       status: end.status,
       killedAt: gate[0],
       recoverySeconds,
+      survivor: survivorMode,
+      pickupSeconds,
       attempt: startedEvent?.activityTaskStartedEventAttributes?.attempt ?? undefined,
       replacements: { ...watcher.counts },
       leftovers: leftoverTempFiles(tenant.dir),
@@ -163,12 +193,13 @@ export async function killWorkerDuring(rig: KillRig, step: ReleaseStep): Promise
       workflows: listed.length,
       phases,
     };
-    console.log(`[fault] SIGKILL during ${step}: ${JSON.stringify(result)}`);
+    console.log(`[fault] SIGKILL during ${step}${survivorMode ? ' (two workers)' : ''}: ${JSON.stringify(result)}`);
 
     expect(end.error).toBeNull();
     expect(end.status).toBe('succeeded');
     expect(end.steps.map((s: { name: string }) => s.name)).toEqual(['plan', 'snapshot', 'persist-image-tag', 'write', 'pull', 'up', 'verify']);
     expect(result.attempt, 'the killed step ran again on the new worker').toBe(2);
+    if (survivorMode) expect(pickupSeconds, `the surviving worker picked up ${step} within ${PICKUP_LIMIT_SECONDS} s`).toBeLessThan(PICKUP_LIMIT_SECONDS);
     // Each managed file replaced exactly once, in its final form, and no temp file left behind.
     expect(result.replacements).toEqual(Object.fromEntries(RELEASE_FILES.map((f) => [f, 1])));
     expect(result.leftovers).toEqual([]);

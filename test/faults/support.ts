@@ -111,9 +111,11 @@ export interface WorkerEnv {
   templatesDir?: string;
   /** The Docker engine the worker's tenants run on (DOCKER_HOST). */
   dockerHost?: string;
+  /** More settings, as environment variables. */
+  more?: NodeJS.ProcessEnv;
 }
 
-function workerEnv(w: WorkerEnv): NodeJS.ProcessEnv {
+export function workerEnv(w: WorkerEnv): NodeJS.ProcessEnv {
   return {
     DATABASE_URL: w.databaseUrl,
     TEMPORAL_ADDRESS: w.temporalAddress,
@@ -132,20 +134,24 @@ function workerEnv(w: WorkerEnv): NodeJS.ProcessEnv {
         }
       : {}),
     ...(w.dockerHost ? { DOCKER_HOST: w.dockerHost } : {}),
+    ...w.more,
   };
 }
+
+/** A worker starts in seconds; ten starting at once on a busy two-core machine took more than a minute. */
+const WORKER_START_MS = 180_000;
 
 /** `npm run worker` (worker/main.ts), the production entry point, in a process of its own. */
 export async function startWorker(w: WorkerEnv, name = 'worker'): Promise<Proc> {
   const p = spawnProcess(name, process.execPath, [...TSX, 'worker/main.ts'], workerEnv(w));
-  await p.waitForLine(/worker polling/, 60_000);
+  await p.waitForLine(/worker polling/, WORKER_START_MS);
   return p;
 }
 
 /** The same worker with a fault gate on one activity (test/faults/fault-worker.ts). */
 export async function startGatedWorker(w: WorkerEnv, activity: string, name = `worker gated at ${activity}`): Promise<Proc> {
   const p = spawnProcess(name, process.execPath, [...TSX, 'test/faults/fault-worker.ts'], { ...workerEnv(w), DRYDOCK_FAULT_GATE: activity });
-  await p.waitForLine(/worker polling/, 60_000);
+  await p.waitForLine(/worker polling/, WORKER_START_MS);
   return p;
 }
 
