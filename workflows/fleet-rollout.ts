@@ -57,18 +57,16 @@ export async function fleetRollout(input: FleetRolloutInput): Promise<RolloutVie
   const note = (line: string) => appendLog(log, `${new Date().toISOString()} ${line}`);
   const count = (s: RolloutInstanceStatus) => countStatus(instances, s);
   const view = (): RolloutView => rolloutView(input, { status, currentWave, instances, log });
-  // Notifications (paused, awaiting approval, finished): recorded in the outbox, never in the way of the rollout.
-  const notices: Promise<void>[] = [];
+  // Notifications (paused, awaiting approval, finished): recorded in the outbox one after another, so a
+  // receiver sees them in the order they happened, and never in the way of the rollout.
+  let notices: Promise<void> = Promise.resolve();
   const notify = (event: 'paused' | 'awaiting-approval' | 'finished', key: string) => {
     if (!patched('notify-rollout-events')) return;
     const counts = { updated: count('updated'), failed: count('failed'), skipped: count('skipped'), pending: count('pending') };
-    notices.push(
-      db
-        .notifyRollout({ rolloutId: input.rolloutId, event, key, status, wave: currentWave + 1, waves: input.waveSizes.length, counts, lastLog: log.at(-1) ?? null })
-        .catch(() => undefined),
-    );
+    const notice = { rolloutId: input.rolloutId, event, key, status, wave: currentWave + 1, waves: input.waveSizes.length, counts, lastLog: log.at(-1) ?? null };
+    notices = notices.then(() => db.notifyRollout(notice).catch(() => undefined));
   };
-  const noticesSent = () => Promise.all(notices.splice(0));
+  const noticesSent = () => notices;
 
   setHandler(rolloutQuery, view);
   setHandler(pauseSignal, (s) => {
