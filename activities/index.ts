@@ -7,7 +7,7 @@ import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activ
 import { manifestChanges } from '../core/content-manifest.js';
 import { PERMANENT_TENANT_ERRORS, TenantError, type ExecutionDriver } from '../core/driver.js';
 import { DrydockError } from '../core/errors.js';
-import { DEFAULT_FRONT_DOOR, type FrontDoor } from '../core/types.js';
+import { DEFAULT_FRONT_DOOR, isProgressRide, type FrontDoor } from '../core/types.js';
 import type { ContainerState, ContentManifest, InstanceTarget, ReleasePlanSummary, SealedTenantSnapshot, TenantSnapshot, UpgradeMode } from '../core/types.js';
 import type { InstanceRepo, UpgradeProgress, UpgradeRepo } from '../prisma/repositories.js';
 import type { SnapshotStore } from '../prisma/snapshot-store.js';
@@ -48,6 +48,29 @@ export interface StartedUpgrade {
 const HEARTBEAT_MS = 2_000;
 
 export function createActivities(deps: ActivityDeps) {
+  return withProgressRides(activitiesOf(deps), deps.upgrades);
+}
+
+/**
+ * Every activity, when its last argument is a step's progress record (see
+ * ProgressRide), writes that record first and runs with the arguments the
+ * workflow gave it; on every attempt, so the row shows the step running
+ * whichever attempt runs it.
+ */
+function withProgressRides<T extends Record<string, (...args: never[]) => Promise<unknown>>>(activities: T, upgrades: UpgradeRepo): T {
+  const out: Record<string, (...args: unknown[]) => Promise<unknown>> = {};
+  for (const [name, fn] of Object.entries(activities) as [string, (...args: unknown[]) => Promise<unknown>][]) {
+    out[name] = async (...args: unknown[]) => {
+      const last = args.at(-1);
+      if (!isProgressRide(last)) return fn(...args);
+      await upgrades.saveStepProgress(last.upgradeId, last.progress);
+      return fn(...args.slice(0, -1));
+    };
+  }
+  return out as unknown as T;
+}
+
+function activitiesOf(deps: ActivityDeps) {
   const pollMs = deps.verifyPollMs ?? 1_000;
 
   async function instanceOf(target: InstanceTarget) {
