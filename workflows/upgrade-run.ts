@@ -32,7 +32,7 @@ const { recordUpgradeProgress } = proxyLocalActivities<Activities>(BOOKKEEPING);
  * one round through the worker fewer per step. Parking and the end are still
  * written by their own local activity, so the row's last word is durable.
  */
-export const PROGRESS_RIDES_PATCH = 'progress-rides-on-activity';
+const PROGRESS_RIDES_PATCH = 'progress-rides-on-activity';
 
 /** Thrown out of a step when the operator chose to roll back or abort. */
 class OperatorStop extends Error {
