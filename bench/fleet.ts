@@ -341,7 +341,14 @@ async function runDrydock(work: string, s: FleetSettings): Promise<DrydockRun> {
       bake: 0,
     });
     if (started.status !== 202) throw new Error(`rollout: HTTP ${started.status} ${JSON.stringify(started.body)}`);
-    const view = (await client.workflow.getHandle(rolloutWorkflowId(started.body.rolloutId)).result()) as RolloutView;
+    // A control plane that dies mid-rollout (as one did at load 50) would leave this waiting for good: say so, with its last words.
+    const cpGone = new Promise<never>((_, reject) =>
+      cpProcess.child.once('exit', (code, signal) =>
+        reject(new Error(`the control plane exited (${code ?? signal}) during the rollout; its last lines:\n${cpProcess.lines.slice(-40).join('\n')}`)),
+      ),
+    );
+    cpGone.catch(() => {});
+    const view = (await Promise.race([client.workflow.getHandle(rolloutWorkflowId(started.body.rolloutId)).result(), cpGone])) as RolloutView;
     const ms = performance.now() - t0;
     const cpu: CpuSeconds = {
       worker: cpuSecondsOf(cpProcess.pid) - cpu0.worker,
