@@ -7,7 +7,7 @@ import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activ
 import { manifestChanges } from '../core/content-manifest.js';
 import { PERMANENT_TENANT_ERRORS, TenantError, type ExecutionDriver } from '../core/driver.js';
 import { DrydockError } from '../core/errors.js';
-import { DEFAULT_FRONT_DOOR, targetOf, type FrontDoor } from '../core/types.js';
+import { DEFAULT_FRONT_DOOR, isProgressRide, targetOf, type FrontDoor, type ProgressRide } from '../core/types.js';
 import type { ContainerState, ContentManifest, InstanceTarget, ReleasePlanSummary, SealedTenantSnapshot, TenantSnapshot, UpgradeMode } from '../core/types.js';
 import type { InstanceRepo, UpgradeProgress, UpgradeRepo } from '../prisma/repositories.js';
 import type { SnapshotStore } from '../prisma/snapshot-store.js';
@@ -115,8 +115,43 @@ function keptAlive<A extends unknown[], R>(fn: (...args: A) => Promise<R>): (...
 }
 
 export function createActivities(deps: ActivityDeps) {
-  const activities = activityFunctions(deps);
+  const activities = withProgressRides(activityFunctions(deps), deps.upgrades);
   return Object.fromEntries(Object.entries(activities).map(([name, fn]) => [name, keptAlive(fn as (...a: unknown[]) => Promise<unknown>)])) as typeof activities;
+}
+
+/**
+ * Every activity, when its last argument is a step's progress record (see
+ * ProgressRide), writes that record first and runs with the arguments the
+ * workflow gave it; on every attempt, so the row shows the step running
+ * whichever attempt runs it.
+ */
+function withProgressRides<T extends Record<string, (...args: never[]) => Promise<unknown>>>(activities: T, upgrades: UpgradeRepo): T {
+  const out: Record<string, (...args: unknown[]) => Promise<unknown>> = {};
+  for (const [name, fn] of Object.entries(activities) as [string, (...args: unknown[]) => Promise<unknown>][]) {
+    out[name] = async (...args: unknown[]) => {
+      const last = args.at(-1);
+      if (!isProgressRide(last)) return fn(...args);
+      await saveRide(upgrades, last);
+      return fn(...args.slice(0, -1));
+    };
+  }
+  return out as unknown as T;
+}
+
+/**
+ * As the local activity it replaces did (BOOKKEEPING's backoff): a database
+ * that is down is waited for, without using up the step's own attempts;
+ * heartbeating meanwhile, and stopping when the step is cancelled or times out.
+ */
+async function saveRide(upgrades: UpgradeRepo, ride: ProgressRide): Promise<void> {
+  for (let waitMs = 1_000; ; waitMs = Math.min(waitMs * 2, 30_000)) {
+    try {
+      return await upgrades.saveStepProgress(ride.upgradeId, ride.progress);
+    } catch {
+      Context.current().heartbeat();
+      await Context.current().sleep(waitMs);
+    }
+  }
 }
 
 function activityFunctions(deps: ActivityDeps) {

@@ -19,6 +19,7 @@ import { createRouter as createReleasesRouter } from './routes/releases.js';
 import { createNotificationsRouter } from './routes/notifications.js';
 import type { Notifier } from '../platform/notifier.js';
 import { createDriftRouter, type DriftRouterDeps } from './routes/drift.js';
+import { createUpgradeStatusRouter } from './routes/upgrade-status.js';
 
 export type AppDeps = InstancesRouterDeps & {
   log?: (m: string) => void;
@@ -64,20 +65,25 @@ export function createApp(deps: AppDeps): Express {
   if (deps.trustProxy !== undefined) app.set('trust proxy', deps.trustProxy);
   app.use(securityHeaders);
   const { auth, store } = deps.auth;
+  const { audit } = deps;
+  // Every state-changing request is recorded once answered (refusals too); then who calls, then may they.
+  const guards: RequestHandler[] = [
+    auditRequests(audit, deps.log),
+    matchRoles,
+    (req, res, next) => {
+      if (!isPublicRoute(req)) return auth.requireOperator(req, res, next);
+      delete req.headers['x-drydock-operator'];
+      next();
+    },
+    requireRole,
+  ];
+  // First: every open browser polls it (see the router for why it has its own).
+  app.use('/api', createUpgradeStatusRouter({ upgrades: deps.upgrades, temporalUiUrl: deps.temporalUiUrl, guards }));
   if (deps.codec) app.use(['/codec', '/:namespace/codec'], createCodecRouter({ ...deps.codec, auth }));
   app.use(express.json({ limit: BODY_LIMIT }));
   app.get('/healthz', (_req, res) => void res.json({ ok: true }));
 
-  const { audit } = deps;
-  // Every state-changing request is recorded once answered (refusals too); then who calls, then may they.
-  app.use('/api', auditRequests(audit, deps.log));
-  app.use('/api', matchRoles);
-  app.use('/api', (req, res, next) => {
-    if (!isPublicRoute(req)) return auth.requireOperator(req, res, next);
-    delete req.headers['x-drydock-operator'];
-    next();
-  });
-  app.use('/api', requireRole);
+  app.use('/api', ...guards);
   app.use('/api', createAuthRouter({ auth, store, audit, log: deps.log }));
   app.use('/api', createTokensRouter({ auth, store, audit, log: deps.log }));
   app.use('/api', createOperatorsRouter({ store, audit, log: deps.log }));

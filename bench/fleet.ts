@@ -21,7 +21,8 @@
  *   result.
  *
  * Also: the control-plane process's peak RSS (VmHWM) during the rollout and
- * the agent's RSS. Settings: BENCH_FLEET_N (1000), BENCH_FLEET_PARALLEL (100),
+ * the agent's RSS. Settings: the size (benchFleet(n); `npm run bench -- fleet-100`
+ * / `fleet-3000`; else BENCH_FLEET_N, 1000), BENCH_FLEET_PARALLEL (100),
  * BENCH_FLEET_WAVES (JSON, default [10, "50%", "100%"]).
  */
 import { randomBytes } from 'node:crypto';
@@ -69,9 +70,9 @@ interface FleetSettings {
   waves: WaveSpec[];
 }
 
-function settings(): FleetSettings {
+function settings(n?: number): FleetSettings {
   return {
-    n: Number(process.env.BENCH_FLEET_N ?? 1000),
+    n: n ?? Number(process.env.BENCH_FLEET_N ?? 1000),
     maxParallel: Number(process.env.BENCH_FLEET_PARALLEL ?? 100),
     waves: JSON.parse(process.env.BENCH_FLEET_WAVES ?? '[10, "50%", "100%"]') as WaveSpec[],
   };
@@ -341,7 +342,14 @@ async function runDrydock(work: string, s: FleetSettings): Promise<DrydockRun> {
       bake: 0,
     });
     if (started.status !== 202) throw new Error(`rollout: HTTP ${started.status} ${JSON.stringify(started.body)}`);
-    const view = (await client.workflow.getHandle(rolloutWorkflowId(started.body.rolloutId)).result()) as RolloutView;
+    // A control plane that dies mid-rollout (as one did at load 50) would leave this waiting for good: say so, with its last words.
+    const cpGone = new Promise<never>((_, reject) =>
+      cpProcess.child.once('exit', (code, signal) =>
+        reject(new Error(`the control plane exited (${code ?? signal}) during the rollout; its last lines:\n${cpProcess.lines.slice(-40).join('\n')}`)),
+      ),
+    );
+    cpGone.catch(() => {});
+    const view = (await Promise.race([client.workflow.getHandle(rolloutWorkflowId(started.body.rolloutId)).result(), cpGone])) as RolloutView;
     const ms = performance.now() - t0;
     const cpu: CpuSeconds = {
       worker: cpuSecondsOf(cpProcess.pid) - cpu0.worker,
@@ -390,8 +398,12 @@ function single(label: string, ms: number): Measurement {
   return { label, reps: 1, warmup: 0, medianMs: ms, p95Ms: ms, minMs: ms, maxMs: ms, heapDeltaBytes: 0, rssDeltaBytes: 0 };
 }
 
-export async function benchFleet(): Promise<BenchResult> {
-  const s = settings();
+/** The fleet sizes `npm run bench` measures (`fleet` is 1,000; `fleet-100`, `fleet-3000` show how cost grows). */
+export const FLEET_SIZES = [100, 1000, 3000] as const;
+
+/** `n` instances (default BENCH_FLEET_N, else 1,000); the issue's targets are for 1,000. */
+export async function benchFleet(n?: number): Promise<BenchResult> {
+  const s = settings(n);
   const sizes = resolveWaves(s.n, s.waves);
   try {
     Runtime.install({ logger: new DefaultLogger('ERROR') });
@@ -423,7 +435,7 @@ export async function benchFleet(): Promise<BenchResult> {
     const ratio = run.ms / baseline.ms;
     const cpuTotal = (c: CpuSeconds) => c.worker + c.temporal + (c.agent ?? 0);
     return {
-      name: 'fleet',
+      name: n === undefined || n === 1000 ? 'fleet' : `fleet-${n}`,
       title: `Fleet throughput: release rollout over ${s.n} instances (${SIMULATED_LABEL}) vs raw Temporal`,
       params: { ...s, waveSizes: sizes, fromTag: FROM_TAG, toTag: TO_TAG, compose: SIMULATED_LABEL, workerTuning: WORKER_TUNING },
       measurements: [
@@ -458,7 +470,7 @@ export async function benchFleet(): Promise<BenchResult> {
           agentMaxRssDuringRolloutMiB: MiB(run.agent.peakRssDuringRolloutBytes),
           agentMedianRssDuringRolloutMiB: MiB(run.agent.medianRssDuringRolloutBytes),
         },
-        targets: { underTwoMinutes: run.ms < 120_000, withinTwoTimesBaseline: ratio <= 2 },
+        targets: { underNinetySeconds: run.ms < 90_000, withinBaselineTarget: ratio <= 1.3 && cpuTotal(run.cpu) / cpuTotal(baseline.cpu) <= 1.3 },
       },
       notes: [
         `Compose is SIMULATED: ${SIMULATED_LABEL}. The agent process, mTLS (a verified TLS connection per tenant, kept alive between calls), the agent's guard and tenant lock, tenant file reads/snapshots/atomic writes, the control plane, Temporal and PostgreSQL are real.`,
@@ -492,7 +504,9 @@ export function formatFleet(r: BenchResult): string {
     `| control plane RSS before the rollout | ${d.memory.controlPlaneIdleRssBeforeRolloutMiB} |`,
     `| agent (${r.params.n} tenants) RSS idle / max during the rollout | ${d.memory.agentIdleRssMiB} / ${d.memory.agentMaxRssDuringRolloutMiB} |`,
     '',
-    `Targets: under 2 min ${d.targets.underTwoMinutes ? 'met' : 'NOT met'}; within 2× of the baseline ${d.targets.withinTwoTimesBaseline ? 'met' : 'NOT met'}.`,
+    Number(r.params.n) === 1000
+      ? `Targets (1,000 instances): under 90 s ${d.targets.underNinetySeconds ? 'met' : 'NOT met'}; within 1.3× of the baseline in wall time and CPU ${d.targets.withinBaselineTarget ? 'met' : 'NOT met'}.`
+      : `No target at ${r.params.n} instances: measured to show how cost grows with the fleet.`,
     `Waves ${JSON.stringify(r.params.waveSizes)}, maxParallel ${r.params.maxParallel}. Setup (not timed above): registration ${sec(d.drydock.setupMs.registration)}, approval ${sec(d.drydock.setupMs.approval)}.`,
     `Per upgrade during the rollout (median / p95): ${sec(d.drydock.perUpgradeTimings.upgradeMs.median)} / ${sec(d.drydock.perUpgradeTimings.upgradeMs.p95)}; ` +
       `steps: ${Object.entries(d.drydock.perUpgradeTimings.stepsMs).map(([k, v]: [string, any]) => `${k} ${sec(v.median)}`).join(', ')}.`,

@@ -15,7 +15,7 @@ import path from 'node:path';
 import { formatMarkdown, type BenchResult, type Benchmark } from './harness.js';
 import { benchPreview, formatPreview } from './preview.js';
 import { benchAgentMemory, formatAgentMemory } from './agent-memory.js';
-import { benchFleet, formatFleet } from './fleet.js';
+import { benchFleet, FLEET_SIZES, formatFleet } from './fleet.js';
 import { benchOverhead, formatOverhead } from './overhead.js';
 import { BenchSkipped } from './real-tenant.js';
 import { benchStatus, formatStatus } from './status.js';
@@ -28,7 +28,9 @@ interface Registered extends Benchmark {
 export const BENCHMARKS: Registered[] = [
   { name: 'preview', run: benchPreview, format: formatPreview },
   // Issue 7: the system benchmarks (real control plane, Temporal, PostgreSQL; see each file's header).
-  { name: 'fleet', run: benchFleet, format: formatFleet },
+  { name: 'fleet', run: () => benchFleet(), format: formatFleet },
+  // The same at other sizes, so the README shows how cost grows with the fleet.
+  ...FLEET_SIZES.filter((n) => n !== 1000).map((n) => ({ name: `fleet-${n}`, run: () => benchFleet(n), format: formatFleet })),
   { name: 'overhead', run: benchOverhead, format: formatOverhead },
   { name: 'agent-memory', run: benchAgentMemory, format: formatAgentMemory },
   { name: 'status', run: benchStatus, format: formatStatus },

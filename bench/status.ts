@@ -178,7 +178,7 @@ export async function benchStatus(): Promise<BenchResult> {
       details: { api, running, healthz, raw: bare, controlPlaneRssMiB: { before: MiB(rssBefore), after: MiB(rssAfter) } },
       notes: [
         'In the measurement table, "median ms" is wrk\'s p50 latency, "p95 ms" column holds wrk\'s p99, and "reps" the number of requests.',
-        'Each API request checks the token: sha256, then the verified-token cache (api/auth-cache.ts, trusted 2 s after its last read from PostgreSQL, so a revocation by another process is refused within 2 s). A finished upgrade is read from PostgreSQL once and then answered from memory (it never changes again); concurrent requests for a running one share the next query that starts after they arrive (api/upgrade-reads.ts), so each still sees every change committed before it asked.',
+        'Each API request checks the token: sha256, then the verified-token cache (api/auth-cache.ts, trusted 2 s after its last read from PostgreSQL, so a revocation by another process is refused within 2 s), then the role table, in a router of its own mounted ahead of the others (api/routes/upgrade-status.ts), so a poll does not walk every other router and the body parser first. A finished upgrade is read from PostgreSQL once and then answered from memory (it never changes again); concurrent requests for a running one share the next query that starts after they arrive (api/upgrade-reads.ts), so each still sees every change committed before it asked.',
         'wrk, the server and PostgreSQL share the same two cores.',
       ],
     };

@@ -207,3 +207,19 @@ export interface FrontDoor {
 }
 
 export const DEFAULT_FRONT_DOOR: FrontDoor = { service: 'nginx', port: 80, path: '/' };
+
+/**
+ * A step's progress record riding on the step's activity call, as its last
+ * argument, instead of a local activity of its own (patch
+ * `progress-rides-on-activity`): the worker writes it to the upgrade row
+ * before the activity runs (activities/index.ts). The argument travels
+ * through the payload codec like every other, so it is sealed in the history.
+ */
+export interface ProgressRide {
+  rideAlong: 'upgrade-progress';
+  upgradeId: string;
+  progress: { status: UpgradeStatus; currentStep: string | null; steps: StepProgress[]; error: string | null };
+}
+
+export const isProgressRide = (v: unknown): v is ProgressRide =>
+  typeof v === 'object' && v !== null && (v as { rideAlong?: unknown }).rideAlong === 'upgrade-progress';

@@ -214,6 +214,13 @@ export function createUpgradeRepo(prisma: PrismaClient) {
         },
       });
     },
+    /** Progress that rode on a step's activity: never over an upgrade already finished (a late attempt's write). */
+    async saveStepProgress(id: string, p: Omit<UpgradeProgress, 'finished'>): Promise<void> {
+      await prisma.instanceUpgrade.updateMany({
+        where: { id, finishedAt: null },
+        data: { status: p.status, currentStep: p.currentStep, steps: p.steps as object[], error: p.error ?? null },
+      });
+    },
     get: async (id: string): Promise<UpgradeRecord | undefined> => {
       const row = await prisma.instanceUpgrade.findUnique({ where: { id } });
       return row ? toUpgrade(row) : undefined;

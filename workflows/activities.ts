@@ -4,6 +4,7 @@
  */
 import { proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
+import type { ProgressRide } from '../core/types.js';
 import { CONTAINER_RECREATE, DATABASE_WRITE, IMAGE_PULL, TENANT_QUERY, VERIFY } from './policies.js';
 
 export const db = proxyActivities<Activities>(DATABASE_WRITE);
@@ -11,3 +12,30 @@ export const tenant = proxyActivities<Activities>(TENANT_QUERY);
 export const { pullImages } = proxyActivities<Activities>(IMAGE_PULL);
 export const { recreateServices, startAllServices } = proxyActivities<Activities>(CONTAINER_RECREATE);
 export const { verifyServices } = proxyActivities<Activities>(VERIFY);
+
+const proxies = { db, tenant, pullImages, recreateServices, startAllServices, verifyServices };
+export type StepActivities = typeof proxies;
+
+type AnyActivity = (...args: unknown[]) => Promise<unknown>;
+
+/**
+ * The same proxies, but the first call after a step began carries that
+ * step's progress record as its last argument (`ride()` hands it out once);
+ * the worker writes it before the activity runs and drops the argument.
+ */
+export function carryingProgress(ride: () => ProgressRide | undefined): StepActivities {
+  const carry = <F>(fn: F): F =>
+    ((...args: unknown[]) => {
+      const r = ride();
+      return r ? (fn as AnyActivity)(...args, r) : (fn as AnyActivity)(...args);
+    }) as F;
+  const group = <G extends object>(g: G): G => new Proxy(g, { get: (target, name) => carry(Reflect.get(target, name)) });
+  return {
+    db: group(db),
+    tenant: group(tenant),
+    pullImages: carry(pullImages),
+    recreateServices: carry(recreateServices),
+    startAllServices: carry(startAllServices),
+    verifyServices: carry(verifyServices),
+  };
+}

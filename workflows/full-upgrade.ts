@@ -4,7 +4,6 @@
  */
 import { patched } from '@temporalio/workflow';
 import type { FullUpgradeInput, UpgradeResult } from '../core/types.js';
-import { db, pullImages, startAllServices, tenant, verifyServices } from './activities.js';
 import { started } from './image-upgrade.js';
 import { VERIFY_DEADLINE_MS } from './policies.js';
 import { rollbackTo, snapshotTenant } from './rollback.js';
@@ -13,13 +12,14 @@ import { UpgradeRun } from './upgrade-run.js';
 export async function fullUpgrade(input: FullUpgradeInput): Promise<UpgradeResult> {
   const { target, imageTag } = input;
   const run = new UpgradeRun(input.upgradeId, input.parkTimeoutMs);
+  const { db, pullImages, startAllServices, tenant, verifyServices } = run.activities;
   await db.markUpgradeRunning({ ...started(input), mode: 'full' });
   const verifyOpts = { onExhausted: input.autoRollback ? ('rollback' as const) : ('park' as const) };
 
   return run.run(async () => {
     const release = input.releaseVersion;
     await run.step('preflight', () => tenant.preflightFullUpgrade(target, imageTag));
-    const snapshot = await run.step('snapshot', () => snapshotTenant(target, input.upgradeId, release));
+    const snapshot = await run.step('snapshot', () => snapshotTenant(run, target, input.upgradeId, release));
     run.enableRollback(rollbackTo(run, target, snapshot, input.verifyDeadlineMs));
     const plan = await run.step('render', () => tenant.planReleaseUpgrade(target, imageTag, undefined, release));
     await run.step('write', () => tenant.writeReleaseFiles(target, imageTag, plan.renderHash, release));

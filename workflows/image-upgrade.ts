@@ -4,7 +4,6 @@
  */
 import { workflowInfo } from '@temporalio/workflow';
 import { TENANT_CONTENT_DIRS, type ImageUpgradeInput, type UpgradeResult } from '../core/types.js';
-import { db, pullImages, recreateServices, tenant, verifyServices } from './activities.js';
 import { VERIFY_DEADLINE_MS } from './policies.js';
 import { UpgradeRun } from './upgrade-run.js';
 
@@ -12,6 +11,7 @@ export async function imageUpgrade(input: ImageUpgradeInput): Promise<UpgradeRes
   const { target, imageTag } = input;
   const services = target.coreServices;
   const run = new UpgradeRun(input.upgradeId, input.parkTimeoutMs);
+  const { db, pullImages, recreateServices, tenant, verifyServices } = run.activities;
   await db.markUpgradeRunning({ ...started(input), mode: 'image-only' });
 
   return run.run(async () => {

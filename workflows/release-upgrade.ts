@@ -5,7 +5,6 @@
  * the operator can retry, or rolls everything back.
  */
 import type { ReleaseUpgradeInput, UpgradeResult } from '../core/types.js';
-import { db, pullImages, startAllServices, tenant, verifyServices } from './activities.js';
 import { started } from './image-upgrade.js';
 import { VERIFY_DEADLINE_MS } from './policies.js';
 import { rollbackTo, snapshotTenant } from './rollback.js';
@@ -14,6 +13,7 @@ import { UpgradeRun } from './upgrade-run.js';
 export async function releaseUpgrade(input: ReleaseUpgradeInput): Promise<UpgradeResult> {
   const { target, imageTag } = input;
   const run = new UpgradeRun(input.upgradeId, input.parkTimeoutMs);
+  const { db, pullImages, startAllServices, tenant, verifyServices } = run.activities;
   await db.markUpgradeRunning({ ...started(input), mode: 'release' });
 
   return run.run(async () => {
@@ -21,7 +21,7 @@ export async function releaseUpgrade(input: ReleaseUpgradeInput): Promise<Upgrad
     // The release travels as a version only: activities read the bundle, values and secrets themselves.
     const release = input.releaseVersion;
     const plan = await run.step('plan', () => tenant.planReleaseUpgrade(target, imageTag, input.planHash, release));
-    const snapshot = await run.step('snapshot', () => snapshotTenant(target, input.upgradeId, release));
+    const snapshot = await run.step('snapshot', () => snapshotTenant(run, target, input.upgradeId, release));
     run.enableRollback(rollbackTo(run, target, snapshot, input.verifyDeadlineMs));
     await run.step('persist-image-tag', () => db.persistInstanceImageTag(target.instanceId, imageTag, release));
     await run.step('write', () => tenant.writeReleaseFiles(target, imageTag, plan.renderHash, release));

@@ -1,6 +1,5 @@
 import { patched } from '@temporalio/workflow';
 import type { InstanceTarget, SealedTenantSnapshot, TenantSnapshot } from '../core/types.js';
-import { db, startAllServices, tenant, verifyServices } from './activities.js';
 import { VERIFY_DEADLINE_MS } from './policies.js';
 import type { UpgradeRun } from './upgrade-run.js';
 
@@ -10,12 +9,14 @@ export const SEALED_SNAPSHOT_PATCH = 'snapshot-files-sealed';
 export type AnySnapshot = TenantSnapshot | SealedTenantSnapshot;
 
 /** What a rollback will need: files, tag and images. Histories from before the patch keep their inline snapshot. */
-export function snapshotTenant(target: InstanceTarget, upgradeId: string, releaseVersion?: string): Promise<AnySnapshot> {
+export function snapshotTenant(run: UpgradeRun, target: InstanceTarget, upgradeId: string, releaseVersion?: string): Promise<AnySnapshot> {
+  const { tenant } = run.activities;
   return patched(SEALED_SNAPSHOT_PATCH) ? tenant.snapshotTenantSealed(target, upgradeId, releaseVersion) : tenant.snapshotTenant(target, releaseVersion);
 }
 
 /** Undo an upgrade that changed files, the tag or images: restore all three, then up and verify. */
 export function rollbackTo(run: UpgradeRun, target: InstanceTarget, snapshot: AnySnapshot, verifyDeadlineMs = VERIFY_DEADLINE_MS) {
+  const { db, startAllServices, tenant, verifyServices } = run.activities;
   return async () => {
     await run.step('rollback-files', () =>
       'filesRef' in snapshot ? tenant.restoreSealedTenantFiles(target, snapshot.filesRef) : tenant.restoreTenantFiles(target, snapshot.files),

@@ -196,24 +196,6 @@ export function createRouter(deps: InstancesRouterDeps): Router {
     );
   });
 
-  // The JSON of a record the reads share (a finished upgrade, frozen) is made once, with its ETag.
-  const bodies = new WeakMap<UpgradeRecord, { json: string; etag: string }>();
-  router.get('/upgrades/:id', async (req, res) => {
-    const { id } = idParam.parse(req.params);
-    const upgrade = await deps.upgrades.get(id);
-    if (!upgrade) throw notFound(`no upgrade with id ${id}`);
-    let body = bodies.get(upgrade);
-    if (!body) {
-      const json = JSON.stringify(upgradeView(upgrade, deps.temporalUiUrl));
-      const etagOf = req.app.get('etag fn') as ((b: string, enc: string) => string) | undefined;
-      body = { json, etag: etagOf?.(json, 'utf8') ?? '' };
-      if (Object.isFrozen(upgrade)) bodies.set(upgrade, body);
-    }
-    // send() keeps an ETag already set, and answers 304 when the client holds it.
-    if (body.etag) res.set('ETag', body.etag);
-    res.type('json').send(body.json);
-  });
-
   router.post('/upgrades/:id/:action', async (req, res) => {
     const { id, action } = operatorActionParam.parse(req.params);
     const upgrade = await deps.upgrades.get(id);

@@ -25,6 +25,8 @@ export class FakeTenant implements ExecutionDriver {
   readonly calls: string[] = [];
   private readonly failures = new Map<Op, { times: number; code: TenantErrorCode; message: string }>();
   private readonly hangs = new Set<Op>();
+  /** Called as each operation begins (before a failure or hang), e.g. to look at the upgrade row then. */
+  onEnter?: (op: Op) => Promise<void>;
   /** Resolves when a hanging operation saw its cancellation signal. */
   cancelled: Promise<void>;
   private markCancelled!: () => void;
@@ -55,6 +57,7 @@ export class FakeTenant implements ExecutionDriver {
 
   private async enter(op: Op, detail?: string, opts?: OperationOptions): Promise<void> {
     this.calls.push(detail ? `${op}:${detail}` : op);
+    await this.onEnter?.(op);
     const f = this.failures.get(op);
     if (f && f.times > 0) {
       f.times--;

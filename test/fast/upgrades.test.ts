@@ -48,6 +48,39 @@ describe('upgrade workflows with a fake tenant (fast layer, tenant faked in memo
     expect(tenant.tagOf('postgres')).toBe(TAG_BEFORE);
   });
 
+  it("writes each step's progress to the upgrade row before the step's tenant work begins, riding on the step's activity, and the last one with its own local activity", async () => {
+    const { instance, tenant } = await fx.addInstance();
+    const seen: string[] = [];
+    tenant.onEnter = async (op) => {
+      const [row] = await fx.upgradeRows(instance.id);
+      seen.push(`${op} @ ${row!.status} ${stepNames(row!).join(' ')}`);
+    };
+    await fx.withWorker(async () => {
+      const started = await fx.upgrades.startImageUpgrade(instance, { imageTag: '2.0.9' });
+      const result = await fx.env.client.workflow.getHandle(started.workflowId).result();
+      expect(result.status).toBe('succeeded');
+      // The first tenant call of each step finds that step running in the row, every step before it succeeded.
+      const firstOfStep = ['ping', 'contentManifest', 'pull', 'recreate', 'containerStates'];
+      const steps = ['preflight', 'snapshot-content', 'pull', 'recreate', 'verify'];
+      for (const [i, op] of firstOfStep.entries()) {
+        const before = steps.slice(0, i).map((s) => `${s}:succeeded`);
+        expect(seen).toContain(`${op} @ running ${[...before, `${steps[i]}:running`].join(' ')}`);
+      }
+      const row = (await fx.upgradeRow(started.upgradeId))!;
+      expect(row.status).toBe('succeeded');
+      expect(row.finishedAt).not.toBeNull();
+      expect(row.steps).toEqual(result.steps);
+
+      // In the history: the patch marker, and the progress record's local activity only for the end.
+      const events = (await fx.env.client.workflow.getHandle(started.workflowId).fetchHistory()).events ?? [];
+      const markers = events.filter((e) => e.markerRecordedEventAttributes).map((e) => e.markerRecordedEventAttributes!.markerName);
+      expect(markers.filter((m) => m === 'core_local_activity')).toHaveLength(1);
+      expect(markers).toContain('core_patch');
+      const scheduled = events.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => e.activityTaskScheduledEventAttributes!.activityType!.name);
+      expect(scheduled).toEqual(['markUpgradeRunning', 'checkTenantReady', 'snapshotTenantContent', 'pullImages', 'recreateServices', 'verifyServices', 'assertTenantContentUnchanged', 'persistInstanceImageTag']);
+    });
+  });
+
   it('a step that fails for good parks the upgrade, and Retry runs the step again and finishes', async () => {
     const { instance, tenant } = await fx.addInstance();
     tenant.fail('pull', 1, 'image-not-found', 'manifest for app:2.0.1 not found');

@@ -38,6 +38,8 @@ export interface FastEnv {
   /** A local instance whose tenant is a new FakeTenant running TAG_BEFORE. */
   addInstance(opts?: { parkTimeoutMs?: number }): Promise<{ instance: InstanceRecord; tenant: FakeTenant }>;
   upgradeRow(id: string): ReturnType<ReturnType<typeof createUpgradeRepo>['get']>;
+  /** An instance's upgrades, newest first. */
+  upgradeRows(instanceId: string): ReturnType<ReturnType<typeof createUpgradeRepo>['listForInstance']>;
   /** Runs `fn` while a worker polls; the worker stops after it. */
   withWorker<T>(fn: () => Promise<T>): Promise<T>;
   stop(): Promise<void>;
@@ -117,6 +119,7 @@ export async function startFastEnv(opts: { parkTimeoutMs?: number } = {}): Promi
       return { instance, tenant };
     },
     upgradeRow: (id) => upgradeRepo.get(id),
+    upgradeRows: (instanceId) => upgradeRepo.listForInstance(instanceId),
     async withWorker(fn) {
       const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle, activities, dataConverter, ...WORKER_TUNING });
       return worker.runUntil(fn);
