@@ -1,6 +1,7 @@
 /**
  * `npm start`: the control plane on its embedded defaults. DATABASE_URL,
- * TEMPORAL_ADDRESS, PORT, IMAGE_TAG and DRYDOCK_DATA_DIR override them.
+ * TEMPORAL_ADDRESS, PORT, IMAGE_TAG, DRYDOCK_DATA_DIR and DRYDOCK_TASK_QUEUE
+ * override them.
  */
 import { frontDoorFromEnv } from '../worker/front-door.js';
 import { defaultImageTagFromEnv } from '../worker/planner.js';
@@ -25,6 +26,8 @@ try {
     databaseUrl: process.env.DATABASE_URL || undefined,
     temporalAddress: process.env.TEMPORAL_ADDRESS || undefined,
     temporalUiUrl: process.env.TEMPORAL_UI_URL || undefined,
+    // Workflows start on the queue the workers poll: the same DRYDOCK_TASK_QUEUE as `npm run worker`'s.
+    taskQueue: process.env.DRYDOCK_TASK_QUEUE || undefined,
     codecEndpoint: process.env.DRYDOCK_CODEC_ENDPOINT || undefined,
     dataDir: process.env.DRYDOCK_DATA_DIR || undefined,
     caDir: process.env.DRYDOCK_CA_DIR || undefined,

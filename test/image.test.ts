@@ -1,0 +1,134 @@
+/**
+ * The deployable image: built here by scripts/build-image.sh (the base from
+ * Debian's packages, since Docker Hub cannot be reached; cached, so a second
+ * run only rebuilds what changed), then the API run from it with `docker run
+ * --network host` against a fresh database on the test PostgreSQL and the
+ * test Temporal dev server: healthy, not root, the built UI served, sign in,
+ * create an instance, preview a release of a tenant mounted into the
+ * container, and no secret in its log.
+ */
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chown, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, REPO_ROOT } from '../platform/temporal-server.js';
+import { callApi, createTestDatabase, uniqueName, waitFor } from './support.js';
+
+const run = promisify(execFile);
+const IMAGE = process.env.DRYDOCK_IMAGE ?? 'drydock:local';
+/** The image's user (Dockerfile: USER 10001:10001). */
+const IMAGE_UID = 10001;
+const docker = async (...args: string[]) => (await run('docker', args, { maxBuffer: 32 << 20 })).stdout.trim();
+
+describe('the drydock image, run against the test PostgreSQL and Temporal', () => {
+  const email = 'admin@image.test';
+  const password = `pw-${randomBytes(9).toString('base64url')}`;
+  const secretKey = randomBytes(32).toString('base64');
+  const tenantSecret = `tenant-secret-${randomBytes(6).toString('hex')}`;
+  const container = uniqueName('drydock-image-test-');
+  let database: Awaited<ReturnType<typeof createTestDatabase>>;
+  let tenantDir: string;
+  let url: string;
+
+  beforeAll(async () => {
+    // Builds (or, with everything cached, only checks) the image of this checkout.
+    const started = Date.now();
+    const built = await run('bash', [path.join(REPO_ROOT, 'scripts/build-image.sh')], {
+      env: { ...process.env, DRYDOCK_IMAGE: IMAGE },
+      timeout: 1_800_000,
+      maxBuffer: 16 << 20,
+    }).catch((err: { stdout?: string; stderr?: string; message: string }) => {
+      throw new Error(`scripts/build-image.sh could not build ${IMAGE}:\n${err.stdout ?? ''}${err.stderr || err.message}`);
+    });
+    console.log(`${built.stdout.trim()} (${Math.round((Date.now() - started) / 1000)} s in this test)`);
+
+    database = await createTestDatabase();
+    // A tenant at an older state: a compose file of its own and a .env with a secret, owned by the image's user
+    // (the preview takes the tenant lock, a file in the tenant's directory).
+    tenantDir = await mkdtemp(path.join(os.tmpdir(), 'drydock-image-tenant-'));
+    await writeFile(path.join(tenantDir, 'docker-compose.yml'), 'services:\n  api:\n    image: registry.example.com/drydock/api:0.9.0\n');
+    await writeFile(path.join(tenantDir, '.env'), `POSTGRES_PASSWORD=${tenantSecret}\nLEGACY_ONLY=1\n`);
+    for (const f of ['', 'docker-compose.yml', '.env']) await chown(path.join(tenantDir, f), IMAGE_UID, IMAGE_UID);
+
+    const port = await freePort();
+    url = `http://127.0.0.1:${port}`;
+    await docker(
+      'run', '-d', '--name', container, '--network', 'host', '--health-interval', '1s', '--health-start-period', '60s',
+      '-e', `DATABASE_URL=${database.url}`,
+      '-e', `TEMPORAL_ADDRESS=${process.env.TEMPORAL_ADDRESS}`,
+      '-e', `PORT=${port}`,
+      '-e', 'HOST=127.0.0.1',
+      '-e', `DRYDOCK_SECRET_KEY=${secretKey}`,
+      '-e', `DRYDOCK_ADMIN_EMAIL=${email}`,
+      '-e', `DRYDOCK_ADMIN_PASSWORD=${password}`,
+      // Until `npm run api` runs the API alone, its in-process worker polls a queue of its own, not the other tests'.
+      '-e', `DRYDOCK_TASK_QUEUE=${uniqueName('image-queue-')}`,
+      '-v', `${tenantDir}:${tenantDir}`,
+      IMAGE, 'api',
+    );
+    await waitFor('the API in the container to answer /healthz', async () => {
+      const state = await docker('inspect', '--format', '{{.State.Status}}', container);
+      if (state !== 'running') throw new Error(`the container is ${state}:\n${await logsOf(container)}`);
+      return (await fetch(`${url}/healthz`).then((r) => r.ok, () => false)) || undefined;
+    }, 180_000, 500);
+  }, 2_400_000);
+
+  afterAll(async () => {
+    await run('docker', ['rm', '-f', container]).catch(() => {});
+    await database?.drop();
+    if (tenantDir) await rm(tenantDir, { recursive: true, force: true });
+  });
+
+  it('runs as its own non-root user, Docker reports it healthy, and it serves the built web UI', async () => {
+    expect(await docker('inspect', '--format', '{{.Config.User}}', container)).toBe(`${IMAGE_UID}:${IMAGE_UID}`);
+    expect(await docker('exec', container, 'id', '-u')).toBe(String(IMAGE_UID));
+    // The code is root's: the process cannot change what it runs.
+    await expect(docker('exec', container, 'touch', '/app/api/main.ts')).rejects.toThrow(/Permission denied/);
+    const health = await waitFor('the HEALTHCHECK to pass', async () => {
+      const h = await docker('inspect', '--format', '{{.State.Health.Status}}', container);
+      return h === 'healthy' ? h : undefined;
+    }, 60_000, 500);
+    expect(health).toBe('healthy');
+    const page = await fetch(`${url}/`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toMatch(/<div id="root">/);
+    // The prebuilt workflow bundle is in the image, and fresh: the worker did not bundle at start.
+    expect(await docker('exec', container, 'ls', '/app/dist')).toMatch(/workflow-bundle\.js[\s\S]*agent\.mjs|agent\.mjs[\s\S]*workflow-bundle\.js/);
+  });
+
+  it('signs in, creates an instance and previews a release of a tenant it reads through a mount', async () => {
+    const login = await callApi(`${url}/api/auth/login`, 'POST', { email, password }, {});
+    expect(login.status).toBe(200);
+    const session = { cookie: (login.headers.get('set-cookie') ?? '').split(';')[0]!, 'x-drydock-request': 'ui' };
+
+    const slug = uniqueName('img-');
+    const created = await callApi(`${url}/api/instances`, 'POST', { slug, name: 'From the image', composeDir: tenantDir, imageTag: '1.0.0' }, session);
+    expect(created.status).toBe(201);
+
+    const preview = await callApi(`${url}/api/instances/${created.body.id}/upgrade-release/preview`, 'POST', { imageTag: '1.1.0' }, session);
+    expect(preview.status).toBe(200);
+    const status = Object.fromEntries(preview.body.files.map((f: { path: string; status: string }) => [f.path, f.status]));
+    expect(status['docker-compose.yml']).toBe('modified');
+    expect(status['nginx/conf.d/default.conf']).toBe('created');
+    expect(preview.body.files.find((f: { path: string }) => f.path === 'docker-compose.yml').diff).toContain('-    image: registry.example.com/drydock/api:0.9.0');
+    expect(preview.body.envCoverage).toBeDefined();
+    expect(preview.body.planHash).toMatch(/^[0-9a-f]{64}$/);
+    expect(JSON.stringify(preview.body)).not.toContain(tenantSecret);
+    // Read-only: the tenant is as it was.
+    expect(await readFile(path.join(tenantDir, '.env'), 'utf8')).toBe(`POSTGRES_PASSWORD=${tenantSecret}\nLEGACY_ONLY=1\n`);
+  });
+
+  it('writes neither the password, the secret key nor the tenant secret to its log', async () => {
+    const logs = await logsOf(container);
+    expect(logs).toMatch(/drydock: http:\/\/127\.0\.0\.1:\d+\//);
+    for (const secret of [password, secretKey, tenantSecret]) expect(logs).not.toContain(secret);
+  });
+});
+
+async function logsOf(container: string): Promise<string> {
+  const { stdout, stderr } = await run('docker', ['logs', container], { maxBuffer: 32 << 20 }).catch((e) => ({ stdout: '', stderr: String(e) }));
+  return stdout + stderr;
+}
