@@ -11,8 +11,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Connection } from '@temporalio/client';
-import { msToTs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
+import Long from 'long';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { REPO_ROOT } from '../platform/temporal-server.js';
@@ -63,7 +63,8 @@ describe('docker-compose.prod.yml', () => {
       TEMPORAL_CODEC_INCLUDE_CREDENTIALS: 'true',
     });
     // The load balancer spreads over both APIs and passes the client's address on (one trusted hop).
-    const lb = services.lb.command.join(' ');
+    // `config` prints `$` escaped as `$$`, so its output reads back the same; the container gets one `$`.
+    const lb = services.lb.command.join(' ').replaceAll('$$', '$');
     expect(lb).toContain('server api-1:3000');
     expect(lb).toContain('server api-2:3000');
     expect(lb).toContain('X-Forwarded-For $proxy_add_x_forwarded_for');
@@ -90,7 +91,7 @@ describe('registerSearchAttributes on the test Temporal dev server', () => {
 
   beforeAll(async () => {
     connection = await Connection.connect({ address: process.env.TEMPORAL_ADDRESS! });
-    await connection.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs('1 day') });
+    await connection.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: { seconds: Long.fromNumber(86_400) } });
   });
   afterAll(async () => {
     await connection?.close();
@@ -106,7 +107,7 @@ describe('registerSearchAttributes on the test Temporal dev server', () => {
 
   it('refuses a namespace where one of them exists with another type, naming it', async () => {
     const other = uniqueName('sa-wrong-');
-    await connection.workflowService.registerNamespace({ namespace: other, workflowExecutionRetentionPeriod: msToTs('1 day') });
+    await connection.workflowService.registerNamespace({ namespace: other, workflowExecutionRetentionPeriod: { seconds: Long.fromNumber(86_400) } });
     await waitFor('the namespace to take a search attribute', () =>
       connection.operatorService
         .addSearchAttributes({ namespace: other, searchAttributes: { ImageTag: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_TEXT } })
