@@ -33,14 +33,18 @@ RUN npm run build \
  && arch="$(node -p 'process.arch === "arm64" ? "aarch64" : "x86_64"')" \
  && find node_modules/@temporalio/core-bridge/releases -mindepth 1 -maxdepth 1 ! -name "${arch}-unknown-linux-gnu" -exec rm -rf {} + \
  && rm -rf node_modules/@temporalio/core-bridge/sdk-core
+# npm keeps "devOptional" packages with --omit=dev: development tools that a
+# production package names as an optional peer (the prisma CLI, @prisma/client's),
+# with what they pull in (≈230 MB). Nothing that runs needs them.
+RUN node -e 'for (const [dir, p] of Object.entries(require("./package-lock.json").packages)) if (p.devOptional) require("node:fs").rmSync(dir, { recursive: true, force: true })'
 
 FROM ${BASE_IMAGE}
 WORKDIR /app
 # A user of its own: the code stays root's and read-only to it; it writes only
 # its data directory (the key file and agent CA when they are not configured,
 # the embedded database when DATABASE_URL is unset).
-RUN groupadd --system --gid 10001 drydock \
- && useradd --system --uid 10001 --gid drydock --home-dir /var/lib/drydock --shell /usr/sbin/nologin drydock \
+RUN groupadd --gid 10001 drydock \
+ && useradd --uid 10001 --gid drydock --no-create-home --home-dir /var/lib/drydock --shell /usr/sbin/nologin drydock \
  && install -d -o drydock -g drydock -m 0700 /var/lib/drydock
 COPY --from=build /app /app
 ENV NODE_ENV=production \
