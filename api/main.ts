@@ -1,6 +1,6 @@
 /**
  * `npm start`: the control plane on its embedded defaults. DATABASE_URL,
- * TEMPORAL_ADDRESS, PORT, IMAGE_TAG and DRYDOCK_DATA_DIR override them.
+ * TEMPORAL_ADDRESS, PORT, IMAGE_TAG, DRYDOCK_DATA_DIR and DRYDOCK_TASK_QUEUE override them.
  *
  * `npm run api` (`--api-only`): the API without a worker, one of several
  * behind a load balancer, beside `npm run worker` processes. It needs
