@@ -11,6 +11,7 @@ import { DEFAULT_FRONT_DOOR, type FrontDoor } from '../core/types.js';
 import type { ContainerState, ContentManifest, InstanceTarget, ReleasePlanSummary, SealedTenantSnapshot, TenantSnapshot, UpgradeMode } from '../core/types.js';
 import type { InstanceRepo, UpgradeProgress, UpgradeRepo } from '../prisma/repositories.js';
 import type { SnapshotStore } from '../prisma/snapshot-store.js';
+import type { UpgradeEvents } from '../platform/metrics.js';
 import { pinEntries, PIN_PATH, renderImagePin } from '../core/image-pin.js';
 import { parseImageRef } from '../core/image-ref.js';
 import { ENV_PATH, hashOfRender, planRelease, renderRelease, resolveRelease, templatesOf, type ReleasePlanner } from '../core/release-plan.js';
@@ -28,6 +29,8 @@ export interface ActivityDeps {
   minFreeDiskBytes?: number;
   /** How often verify looks at the containers again. */
   verifyPollMs?: number;
+  /** Told of every status change recorded here (the metrics' counters). */
+  events?: UpgradeEvents;
 }
 
 const DEFAULT_MIN_FREE_DISK = 1024 ** 3;
@@ -155,10 +158,12 @@ export function createActivities(deps: ActivityDeps) {
         requestedBy: u.requestedBy,
         status: 'running',
       });
+      deps.events?.started(u.mode);
     },
 
     async recordUpgradeProgress(upgradeId: string, progress: UpgradeProgress): Promise<void> {
-      await deps.upgrades.saveProgress(upgradeId, progress);
+      const { mode } = await deps.upgrades.saveProgress(upgradeId, progress);
+      deps.events?.progressRecorded(mode, progress);
     },
 
     /** The tag, and the release when the upgrade named one. */

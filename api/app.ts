@@ -16,6 +16,8 @@ import { createRouter, type InstancesRouterDeps } from './routes/instances.js';
 import { createOverviewRouter, type OverviewRouterDeps } from './routes/overview.js';
 import { createRouter as createRolloutsRouter, type RolloutRouterDeps } from './routes/rollouts.js';
 import { createRouter as createReleasesRouter } from './routes/releases.js';
+import type { Metrics } from '../platform/metrics.js';
+import { httpMetrics, metricsEndpoint } from './metrics.js';
 
 export type AppDeps = InstancesRouterDeps & {
   log?: (m: string) => void;
@@ -33,6 +35,8 @@ export type AppDeps = InstancesRouterDeps & {
   trustProxy?: number | string;
   /** The Temporal codec server (`/codec/…`) for the web console; its own body limit, so it comes before the API's parser. */
   codec?: Omit<CodecRouterDeps, 'auth'>;
+  /** Request durations, and GET /metrics (served only with a token; see api/metrics.ts). */
+  metrics?: { metrics: Metrics; token?: string };
 };
 
 export const BODY_LIMIT = '256kb';
@@ -55,7 +59,9 @@ export function createApp(deps: AppDeps): Express {
     throw new Error('trust proxy must be a hop count or addresses, never true (any client could forge X-Forwarded-For)');
   }
   if (deps.trustProxy !== undefined) app.set('trust proxy', deps.trustProxy);
+  if (deps.metrics) app.use(httpMetrics(deps.metrics.metrics));
   app.use(securityHeaders);
+  if (deps.metrics) app.get('/metrics', metricsEndpoint(deps.metrics.metrics, deps.metrics.token));
   const { auth, store } = deps.auth;
   if (deps.codec) app.use(['/codec', '/:namespace/codec'], createCodecRouter({ ...deps.codec, auth }));
   app.use(express.json({ limit: BODY_LIMIT }));

@@ -29,6 +29,9 @@ import { latestUpgradesFrom } from './routes/overview.js';
 import { createAuth, ensureFirstOperator, PID_FILE, type AuthOptions } from './auth.js';
 import type { RateLimit } from './rate-limit.js';
 import { createUpgradeService } from './upgrade-service.js';
+import { metricsSettingsFromEnv, serveMetrics, type MetricsSettings } from '../platform/metrics.js';
+import { createMetricsRepo } from '../prisma/repositories.js';
+import { rolloutStatesFrom } from './metrics.js';
 
 export interface ControlPlaneOptions {
   databaseUrl?: string;
@@ -73,6 +76,8 @@ export interface ControlPlaneOptions {
   keyring?: Keyring;
   /** Runs local instances' compose commands; default tenant/run-command.ts (bench/overhead.ts wraps it to time compose). */
   commandRunner?: CommandRunner;
+  /** GET /metrics: its bearer token and/or a listener of its own; default DRYDOCK_METRICS_TOKEN / DRYDOCK_METRICS_LISTEN. */
+  metrics?: MetricsSettings;
 }
 
 export interface TlsFiles {
@@ -138,6 +143,8 @@ export interface ControlPlane {
   temporalAddress: string;
   temporalUiUrl?: string;
   keyring: Keyring;
+  /** `host:port` of the metrics listener (DRYDOCK_METRICS_LISTEN), when there is one. */
+  metricsAddress?: string;
   close(): Promise<void>;
 }
 
@@ -154,6 +161,8 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     const trustProxy = opts.trustProxy ?? trustProxyFromEnv();
     const tlsFiles = opts.tls ?? tlsFromEnv();
     const tls = tlsFiles ? await loadTls(tlsFiles) : undefined;
+    const metricsSettings = opts.metrics ?? metricsSettingsFromEnv();
+    const metricsServed = metricsSettings.token !== undefined || metricsSettings.listen !== undefined;
     const defaultImageTag = opts.defaultImageTag ?? DEFAULT_IMAGE_TAG;
     const runtime = await createRuntime({
       databaseUrl: opts.databaseUrl,
@@ -211,13 +220,29 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     const temporal = new Client({ connection, dataConverter: dataConverterFor(keyring) });
 
     if (opts.runWorker ?? true) {
-      const w = await runtime.createWorker({ temporalAddress, taskQueue: opts.taskQueue, verifyPollMs: opts.verifyPollMs, frontDoor: opts.frontDoor });
+      const w = await runtime.createWorker({
+        temporalAddress,
+        taskQueue: opts.taskQueue,
+        verifyPollMs: opts.verifyPollMs,
+        frontDoor: opts.frontDoor,
+        exportTemporalMetrics: metricsServed,
+      });
       const running = w.run();
       cleanups.push(async () => {
         // Temporal's runtime also shuts workers down on SIGINT/SIGTERM: a second request would only log an error.
         if (w.worker.getState() === 'RUNNING') w.worker.shutdown();
         await running;
       });
+    }
+
+    const { metrics } = runtime;
+    metrics.addGauges({ ...createMetricsRepo(db.prisma), rolloutStates: rolloutStatesFrom(temporal, opts.taskQueue) }, log);
+    let metricsAddress: string | undefined;
+    if (metricsSettings.listen) {
+      const listener = await serveMetrics(metrics, metricsSettings.listen, metricsSettings.token);
+      cleanups.push(() => listener.close());
+      metricsAddress = listener.address;
+      log(`metrics: http://${metricsAddress}/metrics${metricsSettings.token ? ' (bearer token)' : ''}`);
     }
 
     const uiDir = opts.uiDir ?? path.join(REPO_ROOT, 'dist', 'ui');
@@ -237,6 +262,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       latestUpgrades: latestUpgradesFrom(db.prisma),
       uiDir,
       trustProxy,
+      metrics: { metrics, token: metricsSettings.token },
       codec: { keyring, consoleOrigin: temporalUiUrl ? new URL(temporalUiUrl).origin : undefined, namespace: 'default' },
       rollouts: { instances, temporal, temporalAddress, temporalUiUrl, defaultImageTag, taskQueue: opts.taskQueue, verifyDeadlineMs: opts.verifyDeadlineMs, planner },
       upgradeService: createUpgradeService({
@@ -261,8 +287,9 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     cleanups.push(() => new Promise((r) => server.close(r)));
     const addr = server.address();
     const url = `${tls ? 'https' : 'http'}://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : opts.port}`;
+    if (metricsSettings.token) log(`metrics: ${url}/metrics (bearer token)`);
     log(existsSync(path.join(uiDir, 'index.html')) ? `web UI: ${url}/` : `web UI: not built; run \`npm run build\` to serve it at ${url}/`);
-    return { url, app, db, temporal, temporalAddress, temporalUiUrl, keyring, close };
+    return { url, app, db, temporal, temporalAddress, temporalUiUrl, keyring, metricsAddress, close };
   } catch (err) {
     await close();
     throw err;

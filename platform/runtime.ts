@@ -14,6 +14,7 @@ import type { Keyring } from '../core/keyring.js';
 import type { RenderDefaults } from '../core/render.js';
 import { openDatabase, type Database } from '../prisma/db.js';
 import { createAgentRepo, createInstanceRepo, createReleaseRepo, createUpgradeRepo } from '../prisma/repositories.js';
+import { createMetrics, type Metrics } from './metrics.js';
 import { createCatalog, type ReleaseCatalog } from '../worker/catalog.js';
 import { openCa, type ControlPlaneCa } from './ca.js';
 import { createDriverFactory, type DriverFor } from '../transports/drivers.js';
@@ -46,6 +47,8 @@ export interface WorkerSettings {
   taskQueue?: string;
   verifyPollMs?: number;
   frontDoor?: FrontDoor;
+  /** Merge Temporal's own worker metrics into /metrics (only when /metrics is served). */
+  exportTemporalMetrics?: boolean;
 }
 
 export interface Runtime {
@@ -61,6 +64,8 @@ export interface Runtime {
   /** The planner with the catalog and the instances' secrets. */
   planner: ReleasePlanner;
   driverFor: DriverFor;
+  /** This process's metrics: the worker counts into them, the API serves them. */
+  metrics: Metrics;
   /** A worker on these clients. */
   createWorker(settings: WorkerSettings): Promise<RunnableWorker>;
   close(): Promise<void>;
@@ -75,10 +80,11 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
     const instances = createInstanceRepo(db.prisma);
     const upgrades = createUpgradeRepo(db.prisma);
     const agents = createAgentRepo(db.prisma);
+    const metrics = createMetrics();
     const driverFor = await createDriverFactory({
       log,
       run: opts.commandRunner,
-      remote: { credentials: ca.clientCredentials, approvedAgent: agents.approvedAgent },
+      remote: { credentials: ca.clientCredentials, approvedAgent: agents.approvedAgent, onContact: metrics.agentContact },
     });
     const renderDefaults = opts.planner?.defaults ?? opts.renderDefaults ?? renderDefaultsFromEnv();
     const releasesDir = opts.releasesDir ?? releasesDirFromEnv();
@@ -98,7 +104,8 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
       catalog,
       planner,
       driverFor,
-      createWorker: (s) => createWorker({ db, keyring, driverFor, planner, ...s }),
+      metrics,
+      createWorker: (s) => createWorker({ db, keyring, driverFor, planner, metrics, ...s }),
       close: () => db.close(),
     };
   } catch (err) {

@@ -9,6 +9,7 @@
 import { createRuntime } from '../platform/runtime.js';
 import { frontDoorFromEnv } from './front-door.js';
 import { TASK_QUEUE } from '../workflows/surface.js';
+import { metricsSettingsFromEnv, serveMetrics } from '../platform/metrics.js';
 
 const databaseUrl = process.env.DATABASE_URL;
 const temporalAddress = process.env.TEMPORAL_ADDRESS;
@@ -17,6 +18,8 @@ if (!databaseUrl || !temporalAddress) {
   process.exit(1);
 }
 try {
+  // The worker's counters, step durations and Temporal's worker metrics: on DRYDOCK_METRICS_LISTEN only (it serves no other HTTP).
+  const metricsSettings = metricsSettingsFromEnv();
   const runtime = await createRuntime({
     databaseUrl,
     dataDir: process.env.DRYDOCK_DATA_DIR || '.data',
@@ -28,12 +31,16 @@ try {
     temporalAddress,
     taskQueue: process.env.DRYDOCK_TASK_QUEUE || undefined,
     frontDoor: frontDoorFromEnv(process.env.DRYDOCK_FRONT_DOOR),
+    exportTemporalMetrics: metricsSettings.listen !== undefined,
   });
+  const listener = metricsSettings.listen ? await serveMetrics(runtime.metrics, metricsSettings.listen, metricsSettings.token) : undefined;
+  if (listener) console.log(`metrics: http://${listener.address}/metrics${metricsSettings.token ? ' (bearer token)' : ''}`);
   const stop = () => worker.shutdown();
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   console.log(`worker polling ${temporalAddress} (task queue ${process.env.DRYDOCK_TASK_QUEUE || TASK_QUEUE})`);
   await run();
+  await listener?.close();
   await runtime.close();
 } catch (err) {
   console.error(`worker could not start: ${(err as Error).message}`);
