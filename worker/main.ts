@@ -4,7 +4,9 @@
  * DRYDOCK_TASK_QUEUE (default drydock-upgrades), DRYDOCK_RELEASES_DIR
  * (default the shipped templates/; DRYDOCK_TEMPLATES_DIR is its former name),
  * DRYDOCK_FRONT_DOOR and the keys (DRYDOCK_SECRET_KEY, or the key file in
- * DRYDOCK_DATA_DIR) must match the API's.
+ * DRYDOCK_DATA_DIR) must match the API's. DRYDOCK_METRICS_LISTEN serves this
+ * worker's metrics (counters, step durations, Temporal's worker metrics;
+ * DRYDOCK_METRICS_TOKEN guards it when set).
  */
 import { createRuntime } from '../platform/runtime.js';
 import { frontDoorFromEnv } from './front-door.js';
