@@ -7,7 +7,7 @@ import type { Client } from '@temporalio/client';
 import type { RequestHandler } from 'express';
 import type { RolloutView } from '../core/types.js';
 import { answerScrape, type Metrics } from '../platform/metrics.js';
-import { ROLLOUT_WORKFLOW_TYPE, rolloutQuery, TASK_QUEUE } from '../workflows/surface.js';
+import { rolloutQuery, rolloutsQuery } from '../workflows/surface.js';
 
 /**
  * Where the routers are mounted (api/app.ts). Express rewrites `baseUrl` to
@@ -52,9 +52,8 @@ export function metricsEndpoint(metrics: Metrics, token: string | undefined): Re
 }
 
 /** Rollouts that run by their own state (their query), closed ones by Temporal's execution status. */
-export function rolloutStatesFrom(temporal: Client, taskQueue = TASK_QUEUE) {
-  const queue = taskQueue.replace(/['\\]/g, '');
-  const ours = `WorkflowType = '${ROLLOUT_WORKFLOW_TYPE}' AND TaskQueue = '${queue}'`;
+export function rolloutStatesFrom(temporal: Client, taskQueue?: string) {
+  const ours = rolloutsQuery(taskQueue);
   const CLOSED = { Completed: 'completed', Failed: 'failed', Canceled: 'cancelled', Terminated: 'terminated', TimedOut: 'timed-out', ContinuedAsNew: undefined } as const;
   return async (): Promise<{ state: string; count: number }[]> => {
     const counts = new Map<string, number>();

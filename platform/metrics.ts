@@ -133,8 +133,8 @@ export function createMetrics(): Metrics {
     observeHttp: (method, route, status, seconds) => http.observe({ method, route, status: String(status) }, seconds),
     agentContact: (slug) => void contacts.set(slug, Date.now()),
     addGauges(sources, log) {
-      const fromSource = (name: string, help: string, label: string, read: () => Promise<{ count: number }[]>, zeroes: string[] = []) =>
-        new Gauge({
+      function fromSource<L extends string>(name: string, help: string, label: L, read: () => Promise<Array<Record<L, string> & { count: number }>>, zeroes: string[] = []) {
+        new Gauge<string>({
           name,
           help,
           labelNames: [label],
@@ -144,13 +144,14 @@ export function createMetrics(): Metrics {
               const rows = await withTimeout(read(), `${name} source`);
               this.reset();
               for (const z of zeroes) this.set({ [label]: z }, 0);
-              for (const r of rows as unknown as Array<Record<string, string> & { count: number }>) this.set({ [label]: r[label]! }, r.count);
+              for (const r of rows) this.set({ [label]: r[label] as string }, r.count);
             } catch (err) {
               // The scrape still answers; the gauge keeps its last values and the log says why.
               log?.(`metrics: ${name} not read: ${(err as Error).message}`);
             }
           },
         });
+      }
       fromSource(METRIC.parkedNow, 'Upgrades waiting for an operator now (needs-attention), by path', 'mode', sources.parkedUpgrades, [...MODES]);
       fromSource(METRIC.agents, 'Agent registrations by state', 'state', sources.agentStates, ['pending', 'approved', 'rejected', 'revoked']);
       fromSource(METRIC.rollouts, "This control plane's rollouts by state (running ones by their own state, closed ones by Temporal's)", 'state', sources.rolloutStates);

@@ -178,6 +178,8 @@ describe('GET /metrics during real upgrades of a Docker Compose tenant', () => {
       const samples = await scrape();
       return value(samples, METRIC.rollouts, { state: 'running' }) === 1 ? true : undefined;
     }, 60_000, 300);
+    const duringRollout = seen.at(-1)!.split('\n').filter((l) => l.startsWith('drydock_') && !l.includes('_bucket') && !l.startsWith(METRIC.httpDuration));
+    console.log(`a scrape during the rollout (drydock's own samples, histogram buckets and HTTP left out):\n${duringRollout.join('\n')}`);
     const after = await waitFor('the rollout to show as completed', async () => {
       const samples = await scrape();
       return value(samples, METRIC.rollouts, { state: 'completed' }) === 1 && value(samples, METRIC.rollouts, { state: 'running' }) === 0 ? samples : undefined;

@@ -38,6 +38,11 @@ export const WORKFLOW_TYPE = { 'image-only': 'imageUpgrade', release: 'releaseUp
 /** Workflow type name of a fleet rollout. */
 export const ROLLOUT_WORKFLOW_TYPE = 'fleetRollout';
 
+/** The visibility query of one control plane's rollouts: those on its task queue. */
+export function rolloutsQuery(taskQueue: string = TASK_QUEUE): string {
+  return `WorkflowType = '${ROLLOUT_WORKFLOW_TYPE}' AND TaskQueue = '${taskQueue.replace(/['\\]/g, '')}'`;
+}
+
 // --- upgrades ---------------------------------------------------------------
 
 export interface ProgressView {
