@@ -5,14 +5,28 @@
  * with its images in the loopback registry.
  */
 import { randomBytes } from 'node:crypto';
-import { appendFile, readFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { METRIC } from '../platform/metrics.js';
 import { buildAndPushImage, registryAddress } from './harness/images.js';
 import { createTenant, type Tenant } from './harness/tenant.js';
 import { secretHits } from './secret-scan.js';
-import { callApi, startTestControlPlane, uniqueName, waitFor, waitForUpgradeEnd, waitForUpgradeStatus, type TestControlPlane } from './support.js';
+import { freePort } from '../platform/temporal-server.js';
+import { spawnProcess, type Proc } from './faults/support.js';
+import {
+  callApi,
+  createTestDatabase,
+  startControlPlaneOn,
+  startTestControlPlane,
+  uniqueName,
+  waitFor,
+  waitForUpgradeEnd,
+  waitForUpgradeStatus,
+  type TestControlPlane,
+} from './support.js';
+import { TEST_ONLY_SECRET_KEY } from './test-key.js';
 
 interface Sample {
   name: string;
@@ -237,5 +251,77 @@ describe('GET /metrics without DRYDOCK_METRICS_TOKEN or DRYDOCK_METRICS_LISTEN',
       expect(JSON.stringify(res.body)).not.toContain('drydock_');
     }
     expect(cp.metricsAddress).toBeUndefined();
+  });
+});
+
+describe('a standalone worker (npm run worker) with DRYDOCK_METRICS_LISTEN, beside an API without a worker', () => {
+  const token = randomBytes(24).toString('hex');
+  const taskQueue = uniqueName('metrics-queue-');
+  let database: Awaited<ReturnType<typeof createTestDatabase>>;
+  let api: TestControlPlane;
+  let worker: Proc;
+  let workerMetrics: string;
+  let dir: string;
+  let caDir: string;
+
+  const scrape = async (url: string) => {
+    const res = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+    expect(res.status).toBe(200);
+    return parse(await res.text());
+  };
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    dir = await mkdtemp(path.join(os.tmpdir(), 'drydock-metrics-'));
+    caDir = await mkdtemp(path.join(os.tmpdir(), 'drydock-metrics-ca-'));
+    api = await startControlPlaneOn(database.url, { runWorker: false, taskQueue, metrics: { token } });
+    workerMetrics = `http://127.0.0.1:${await freePort()}/metrics`;
+    worker = spawnProcess('worker', process.execPath, ['--import', 'tsx', 'worker/main.ts'], {
+      DATABASE_URL: database.url,
+      TEMPORAL_ADDRESS: api.temporalAddress,
+      DRYDOCK_TASK_QUEUE: taskQueue,
+      DRYDOCK_CA_DIR: caDir,
+      DRYDOCK_SECRET_KEY: TEST_ONLY_SECRET_KEY,
+      DRYDOCK_TEMPORAL_LOG_LEVEL: 'ERROR',
+      DRYDOCK_METRICS_LISTEN: new URL(workerMetrics).host,
+      DRYDOCK_METRICS_TOKEN: token,
+    });
+    await worker.waitForLine(/worker polling/, 120_000);
+    // A tenant whose compose file lacks the core services: the Quick Upgrade parks at preflight without touching Docker's images.
+    await writeFile(path.join(dir, 'docker-compose.yml'), 'version: "3"\nservices:\n  other:\n    image: 127.0.0.1:5055/none/other:1\n');
+  });
+
+  afterAll(async () => {
+    await worker?.kill('SIGTERM');
+    await api?.stop();
+    await database?.drop();
+    for (const d of [dir, caDir]) if (d) await rm(d, { recursive: true, force: true });
+  });
+
+  it("exports the worker's counters, step durations and Temporal's worker metrics from the worker process, the gauges from the API's", async () => {
+    expect((await fetch(workerMetrics)).status).toBe(401);
+    const created = await api.api('POST', '/api/instances', { slug: uniqueName('lone'), name: 'lone', composeDir: dir, composeProjectName: uniqueName('lone') });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const started = await api.api('POST', `/api/instances/${created.body.id}/upgrade-images`, { imageTag: '1.0' });
+    expect(started.status).toBe(202);
+    const parked = await waitForUpgradeEnd(api, started.body.upgradeId);
+    expect(parked).toMatchObject({ status: 'needs-attention', currentStep: 'preflight' });
+
+    const fromWorker = await scrape(workerMetrics);
+    expect(value(fromWorker.samples, METRIC.upgradesStarted, { mode: 'image-only' })).toBe(1);
+    expect(value(fromWorker.samples, METRIC.upgradesParked, { mode: 'image-only', step: 'preflight' })).toBe(1);
+    expect(value(fromWorker.samples, `${METRIC.stepDuration}_count`, { step: 'checkTenantReady', mode: 'image-only', outcome: 'failed' })).toBe(1);
+    expect(fromWorker.samples.some((s) => s.name === 'temporal_worker_task_slots_available')).toBe(true);
+    // The database gauges are the API's: a second process would only repeat them.
+    expect(fromWorker.families.has(METRIC.parkedNow)).toBe(false);
+
+    const fromApi = await scrape(`${api.url}/metrics`);
+    expect(value(fromApi.samples, METRIC.parkedNow, { mode: 'image-only' })).toBe(1);
+    expect(value(fromApi.samples, METRIC.upgradesStarted, { mode: 'image-only' })).toBe(0);
+
+    expect((await api.api('POST', `/api/upgrades/${started.body.upgradeId}/abort`)).status).toBe(202);
+    await waitForUpgradeStatus(api, started.body.upgradeId, ['failed']);
+    expect(value((await scrape(workerMetrics)).samples, METRIC.upgradesFinished, { mode: 'image-only', status: 'failed' })).toBe(1);
+    expect(value((await scrape(`${api.url}/metrics`)).samples, METRIC.parkedNow, { mode: 'image-only' })).toBe(0);
   });
 });
