@@ -28,6 +28,9 @@ import {
 } from './support.js';
 import { TEST_ONLY_SECRET_KEY } from './test-key.js';
 
+/** A real upgrade takes seconds here, minutes on a machine shared by many test runs. */
+const REAL_UPGRADE_MS = 300_000;
+
 interface Sample {
   name: string;
   labels: Record<string, string>;
@@ -159,7 +162,7 @@ describe('GET /metrics during real upgrades of a Docker Compose tenant', () => {
     expect(temporal).toContain('temporal_activity_execution_latency_count');
     expect(temporal).toContain('temporal_worker_task_slots_available');
     console.log(`scrape after a Quick Upgrade: ${after.length} samples; Temporal's: ${temporal.length} names, e.g. ${temporal.slice(0, 6).join(', ')}`);
-  });
+  }, REAL_UPGRADE_MS);
 
   it('counts a park at pull and shows it in the parked gauge until abort ends it as failed', async () => {
     const before = await scrape();
@@ -182,7 +185,7 @@ describe('GET /metrics during real upgrades of a Docker Compose tenant', () => {
     const failed = { mode: 'image-only', status: 'failed' };
     expect(value(after, METRIC.upgradesFinished, failed)).toBe(value(before, METRIC.upgradesFinished, failed) + 1);
     expect(value(after, METRIC.parkedNow, { mode: 'image-only' })).toBe(0);
-  });
+  }, REAL_UPGRADE_MS);
 
   it('shows a rollout by its own state while it runs, and by how it closed afterwards', async () => {
     const before = await scrape();
@@ -202,7 +205,7 @@ describe('GET /metrics during real upgrades of a Docker Compose tenant', () => {
     const succeeded = { mode: 'image-only', status: 'succeeded' };
     expect(value(after, METRIC.upgradesStarted, { mode: 'image-only' })).toBe(value(before, METRIC.upgradesStarted, { mode: 'image-only' }) + 1);
     expect(value(after, METRIC.upgradesFinished, succeeded)).toBe(value(before, METRIC.upgradesFinished, succeeded) + 1);
-  });
+  }, REAL_UPGRADE_MS);
 
   it('counts agent registrations by state from the database at scrape time', async () => {
     const before = await scrape();
@@ -323,5 +326,5 @@ describe('a standalone worker (npm run worker) with DRYDOCK_METRICS_LISTEN, besi
     await waitForUpgradeStatus(api, started.body.upgradeId, ['failed']);
     expect(value((await scrape(workerMetrics)).samples, METRIC.upgradesFinished, { mode: 'image-only', status: 'failed' })).toBe(1);
     expect(value((await scrape(`${api.url}/metrics`)).samples, METRIC.parkedNow, { mode: 'image-only' })).toBe(0);
-  });
+  }, REAL_UPGRADE_MS);
 });
