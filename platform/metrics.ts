@@ -58,7 +58,6 @@ export interface Metrics {
   addGauges(sources: GaugeSources, log?: (m: string) => void): void;
   /** Appends Temporal's own worker metrics, served by the SDK on this loopback address. */
   setTemporalExporter(bindAddress: string): void;
-  temporalExporter(): string | undefined;
   /** The exposition text. */
   render(): Promise<string>;
   contentType: string;
@@ -157,7 +156,6 @@ export function createMetrics(): Metrics {
       fromSource(METRIC.rollouts, "This control plane's rollouts by state (running ones by their own state, closed ones by Temporal's)", 'state', sources.rolloutStates);
     },
     setTemporalExporter: (bindAddress) => void (temporal = bindAddress),
-    temporalExporter: () => temporal,
     async render() {
       const own = await registry.metrics();
       if (!temporal) return own;
