@@ -201,6 +201,9 @@ describe('GET /metrics during real upgrades of a Docker Compose tenant', () => {
       const samples = await scrape();
       return value(samples, METRIC.rollouts, { state: 'completed' }) === 1 && value(samples, METRIC.rollouts, { state: 'running' }) === 0 ? samples : undefined;
     }, 120_000, 500);
+    // GET /api/rollouts lists with the same visibility query the gauge counts with.
+    const listed = await cp.api('GET', '/api/rollouts');
+    expect(listed.body.find((r: { rolloutId: string }) => r.rolloutId === res.body.rolloutId)).toMatchObject({ execution: 'COMPLETED', mode: 'image-only' });
     // Its one upgrade counted like any other.
     const succeeded = { mode: 'image-only', status: 'succeeded' };
     expect(value(after, METRIC.upgradesStarted, { mode: 'image-only' })).toBe(value(before, METRIC.upgradesStarted, { mode: 'image-only' }) + 1);
