@@ -11,6 +11,7 @@ import { DEFAULT_FRONT_DOOR, isProgressRide, targetOf, type FrontDoor, type Prog
 import type { ContainerState, ContentManifest, InstanceTarget, ReleasePlanSummary, SealedTenantSnapshot, TenantSnapshot, UpgradeMode } from '../core/types.js';
 import type { InstanceRepo, UpgradeProgress, UpgradeRepo } from '../prisma/repositories.js';
 import type { SnapshotStore } from '../prisma/snapshot-store.js';
+import type { UpgradeEvents } from '../platform/metrics.js';
 import { pinEntries, PIN_PATH, renderImagePin } from '../core/image-pin.js';
 import { parseImageRef } from '../core/image-ref.js';
 import { driftSummary, inspectDrift, unknownDrift, type DriftReport, type DriftStatus } from '../core/drift.js';
@@ -33,6 +34,8 @@ export interface ActivityDeps {
   verifyPollMs?: number;
   /** Where events go (outbox, delivery, agent watch); without it nothing is recorded. */
   notifications?: NotificationDeps;
+  /** Told of every status change recorded here (the metrics' counters). */
+  events?: UpgradeEvents;
   /** Where drift checks are recorded. */
   drift: DriftRepo;
   /**
@@ -310,11 +313,13 @@ function activityFunctions(deps: ActivityDeps) {
         requestedBy: u.requestedBy,
         status: 'running',
       });
+      deps.events?.started(u.mode);
     },
 
     /** The row, then the outbox when the upgrade parked or ended (the event's key makes a retry add nothing). */
     async recordUpgradeProgress(upgradeId: string, progress: UpgradeProgress): Promise<void> {
-      await deps.upgrades.saveProgress(upgradeId, progress);
+      const { mode } = await deps.upgrades.saveProgress(upgradeId, progress);
+      deps.events?.progressRecorded(mode, progress);
       await notifications.upgradeChanged(upgradeId, progress);
     },
 

@@ -20,6 +20,8 @@ import { createNotificationsRouter } from './routes/notifications.js';
 import type { Notifier } from '../platform/notifier.js';
 import { createDriftRouter, type DriftRouterDeps } from './routes/drift.js';
 import { createUpgradeStatusRouter } from './routes/upgrade-status.js';
+import type { Metrics } from '../platform/metrics.js';
+import { httpMetrics, metricsEndpoint } from './metrics.js';
 
 export type AppDeps = InstancesRouterDeps & {
   log?: (m: string) => void;
@@ -41,6 +43,8 @@ export type AppDeps = InstancesRouterDeps & {
   codec?: Omit<CodecRouterDeps, 'auth'>;
   /** Notification endpoints and their deliveries (`/api/notifications/…`). */
   notifier?: Notifier;
+  /** Request durations, and GET /metrics (served only with a token; see api/metrics.ts). */
+  metrics?: { metrics: Metrics; token?: string };
 };
 
 export const BODY_LIMIT = '256kb';
@@ -63,7 +67,9 @@ export function createApp(deps: AppDeps): Express {
     throw new Error('trust proxy must be a hop count or addresses, never true (any client could forge X-Forwarded-For)');
   }
   if (deps.trustProxy !== undefined) app.set('trust proxy', deps.trustProxy);
+  if (deps.metrics) app.use(httpMetrics(deps.metrics.metrics));
   app.use(securityHeaders);
+  if (deps.metrics) app.get('/metrics', metricsEndpoint(deps.metrics.metrics, deps.metrics.token));
   const { auth, store } = deps.auth;
   const { audit } = deps;
   // Every state-changing request is recorded once answered (refusals too); then who calls, then may they.

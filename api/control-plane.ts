@@ -34,6 +34,9 @@ import { createUpgradeService } from './upgrade-service.js';
 import { createNotifier, notifierSettingsFromEnv, type NotifierSettings } from '../platform/notifier.js';
 import { driftIntervalFromEnv, ensureDriftSchedule } from '../platform/drift-schedule.js';
 import type { DriftFoundEvent } from '../activities/index.js';
+import { metricsSettingsFromEnv, serveMetrics, type MetricsSettings } from '../platform/metrics.js';
+import { createMetricsRepo } from '../prisma/repositories.js';
+import { rolloutStatesFrom } from './metrics.js';
 
 export interface ControlPlaneOptions {
   databaseUrl?: string;
@@ -84,6 +87,8 @@ export interface ControlPlaneOptions {
   driftIntervalMs?: number | null;
   /** Where "drift found" events go (activities/index.ts onDriftFound). */
   onDriftFound?: (event: DriftFoundEvent) => Promise<void>;
+  /** GET /metrics: its bearer token and/or a listener of its own; default DRYDOCK_METRICS_TOKEN / DRYDOCK_METRICS_LISTEN. */
+  metrics?: MetricsSettings;
 }
 
 export interface TlsFiles {
@@ -149,6 +154,8 @@ export interface ControlPlane {
   temporalAddress: string;
   temporalUiUrl?: string;
   keyring: Keyring;
+  /** `host:port` of the metrics listener (DRYDOCK_METRICS_LISTEN), when there is one. */
+  metricsAddress?: string;
   close(): Promise<void>;
 }
 
@@ -166,6 +173,8 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     const tlsFiles = opts.tls ?? tlsFromEnv();
     const tls = tlsFiles ? await loadTls(tlsFiles) : undefined;
     const driftIntervalMs = opts.driftIntervalMs === undefined ? driftIntervalFromEnv() : opts.driftIntervalMs;
+    const metricsSettings = opts.metrics ?? metricsSettingsFromEnv();
+    const metricsServed = metricsSettings.token !== undefined || metricsSettings.listen !== undefined;
     const defaultImageTag = opts.defaultImageTag ?? DEFAULT_IMAGE_TAG;
     const runtime = await createRuntime({
       databaseUrl: opts.databaseUrl,
@@ -240,6 +249,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
         frontDoor: opts.frontDoor,
         notifier,
         onDriftFound: opts.onDriftFound,
+        exportTemporalMetrics: metricsServed,
       });
       const running = w.run();
       cleanups.push(async () => {
@@ -254,6 +264,16 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       await ensureDriftSchedule(temporal, { intervalMs: driftIntervalMs, taskQueue: opts.taskQueue, log }).catch((err: Error) =>
         log(`warning: the drift check schedule could not be set up: ${err.message}`),
       );
+    }
+
+    const { metrics } = runtime;
+    metrics.addGauges({ ...createMetricsRepo(db.prisma), rolloutStates: rolloutStatesFrom(temporal, opts.taskQueue) }, log);
+    let metricsAddress: string | undefined;
+    if (metricsSettings.listen) {
+      const listener = await serveMetrics(metrics, metricsSettings.listen, metricsSettings.token);
+      cleanups.push(() => listener.close());
+      metricsAddress = listener.address;
+      log(`metrics: http://${metricsAddress}/metrics${metricsSettings.token ? ' (bearer token)' : ''}`);
     }
 
     const uiDir = opts.uiDir ?? path.join(REPO_ROOT, 'dist', 'ui');
@@ -274,6 +294,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       latestUpgrades: latestUpgradesFrom(db.prisma),
       uiDir,
       trustProxy,
+      metrics: { metrics, token: metricsSettings.token },
       codec: { keyring, consoleOrigin: temporalUiUrl ? new URL(temporalUiUrl).origin : undefined, namespace: 'default' },
       drift,
       driftChecks: { temporal, temporalAddress, taskQueue: opts.taskQueue },
@@ -303,8 +324,9 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     notifier.settings.publicUrl ??= url;
     // Deliveries left pending by the last run go out now (their workflows also look on their own).
     await notifier.resume().catch((err: Error) => log(`notifications: ${err.message}`));
+    if (metricsSettings.token) log(`metrics: ${url}/metrics (bearer token)`);
     log(existsSync(path.join(uiDir, 'index.html')) ? `web UI: ${url}/` : `web UI: not built; run \`npm run build\` to serve it at ${url}/`);
-    return { url, app, db, temporal, temporalAddress, temporalUiUrl, keyring, close };
+    return { url, app, db, temporal, temporalAddress, temporalUiUrl, keyring, metricsAddress, close };
   } catch (err) {
     await close();
     throw err;

@@ -17,6 +17,7 @@ import { openDatabase, type Database } from '../prisma/db.js';
 import { createAgentRepo, createInstanceRepo, createReleaseRepo, createUpgradeRepo } from '../prisma/repositories.js';
 import { createDriftRepo } from '../prisma/drift-repo.js';
 import type { DriftFoundEvent } from '../activities/index.js';
+import { createMetrics, type Metrics } from './metrics.js';
 import { createCatalog, type ReleaseCatalog } from '../worker/catalog.js';
 import { openCa, openSharedCa, type ControlPlaneCa } from './ca.js';
 import { createDriverFactory, type DriverFor } from '../transports/drivers.js';
@@ -60,6 +61,8 @@ export interface WorkerSettings {
   /** Where "drift found" events go (notifications); see activities/index.ts onDriftFound. */
   onDriftFound?: (event: DriftFoundEvent) => Promise<void>;
   shutdownGraceMs?: number;
+  /** Merge Temporal's own worker metrics into /metrics (only when /metrics is served). */
+  exportTemporalMetrics?: boolean;
 }
 
 export interface Runtime {
@@ -76,6 +79,8 @@ export interface Runtime {
   /** The planner with the catalog and the instances' secrets. */
   planner: ReleasePlanner;
   driverFor: DriverFor;
+  /** This process's metrics: the worker counts into them, the API serves them. */
+  metrics: Metrics;
   /** A worker on these clients. */
   createWorker(settings: WorkerSettings): Promise<RunnableWorker>;
   close(): Promise<void>;
@@ -92,10 +97,11 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
     const instances = createInstanceRepo(db.prisma);
     const upgrades = createUpgradeRepo(db.prisma);
     const agents = createAgentRepo(db.prisma);
+    const metrics = createMetrics();
     const driverFor = await createDriverFactory({
       log,
       run: opts.commandRunner,
-      remote: { credentials: ca.clientCredentials, approvedAgent: agents.approvedAgent },
+      remote: { credentials: ca.clientCredentials, approvedAgent: agents.approvedAgent, onContact: metrics.agentContact },
     });
     const renderDefaults = opts.planner?.defaults ?? opts.renderDefaults ?? renderDefaultsFromEnv();
     const releasesDir = opts.releasesDir ?? releasesDirFromEnv();
@@ -115,10 +121,11 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
       catalog,
       planner,
       driverFor,
+      metrics,
       async createWorker({ notifier, ...s }) {
         const n = notifier ?? standaloneNotifier(db, keyring, s.temporalAddress, s.taskQueue, log);
         const onDriftFound = s.onDriftFound ?? (async (e: DriftFoundEvent) => void (await n.emit(driftFoundNotification(e, n.links))));
-        return createWorker({ db, keyring, driverFor, planner, notifications: n.activityDeps(), ...s, onDriftFound });
+        return createWorker({ db, keyring, driverFor, planner, metrics, notifications: n.activityDeps(), ...s, onDriftFound });
       },
       close: () => db.close(),
     };

@@ -202,8 +202,10 @@ export function createUpgradeRepo(prisma: PrismaClient) {
         update: runId ? { runId } : {},
       });
     },
-    async saveProgress(id: string, p: UpgradeProgress): Promise<void> {
-      await prisma.instanceUpgrade.update({
+    /** Answers the upgrade's mode, for the metrics counted where the status is recorded. */
+    async saveProgress(id: string, p: UpgradeProgress): Promise<{ mode: string }> {
+      return prisma.instanceUpgrade.update({
+        select: { mode: true },
         where: { id },
         data: {
           status: p.status,
@@ -447,3 +449,18 @@ export function createAgentRepo(prisma: PrismaClient) {
 }
 
 export type AgentRepo = ReturnType<typeof createAgentRepo>;
+
+// ---------------------------------------------------------------------------
+// What /metrics reads at scrape time: one grouped query each.
+
+export function createMetricsRepo(prisma: PrismaClient) {
+  return {
+    parkedUpgrades: async (): Promise<{ mode: string; count: number }[]> =>
+      (await prisma.instanceUpgrade.groupBy({ by: ['mode'], where: { status: 'needs-attention' }, _count: { _all: true } })).map((r) => ({
+        mode: r.mode,
+        count: r._count._all,
+      })),
+    agentStates: async (): Promise<{ state: string; count: number }[]> =>
+      (await prisma.agentRegistration.groupBy({ by: ['status'], _count: { _all: true } })).map((r) => ({ state: r.status, count: r._count._all })),
+  };
+}

@@ -21,10 +21,11 @@ export const RULES: Record<string, readonly string[]> = {
   activities: ['core'],
   prisma: ['core'],
   templates: ['core'],
-  worker: ['core', 'activities', 'workflows', 'prisma', 'templates'],
+  // platform/metrics.ts: the one metrics registry every process exports (API and worker alike).
+  worker: ['core', 'activities', 'workflows', 'prisma', 'templates', 'platform/metrics.ts'],
   // The CA and the notifier keep their state in the database, through prisma/'s repositories.
   platform: ['core', 'workflows', 'prisma'],
-  api: ['core', 'prisma', 'workflows', 'worker'],
+  api: ['core', 'prisma', 'workflows', 'worker', 'platform/metrics.ts'],
   // The API's contract, nothing else of the server.
   ui: ['api/schemas.ts', 'api/responses.ts'],
 };

@@ -53,6 +53,8 @@ export interface RemoteDriverConfig {
   /** The approved agent of a slug, or undefined when it has none (never approved, or revoked). */
   approvedAgent(slug: string): Promise<ApprovedAgent | undefined>;
   idleTimeoutMs?: number;
+  /** Told whenever an agent answered (a result or its own error), e.g. for the metrics' last contact. */
+  onContact?: (slug: string) => void;
 }
 
 export async function createDriverFactory(
@@ -76,9 +78,28 @@ export async function createDriverFactory(
   };
 }
 
+/** Failures that mean the agent was not reached: no contact to note. */
+const NOT_REACHED = ['agent-unreachable', 'agent-not-approved', 'cancelled'];
+
+function noticingContact(slug: string, driver: ExecutionDriver, onContact: (slug: string) => void): ExecutionDriver {
+  const out = {} as Record<AgentOperation, (...args: unknown[]) => Promise<unknown>>;
+  for (const op of Object.keys(AGENT_OPERATIONS) as AgentOperation[]) {
+    const inner = (driver[op] as (...args: unknown[]) => Promise<unknown>).bind(driver);
+    out[op] = (...args: unknown[]) =>
+      inner(...args).then(
+        (value) => (onContact(slug), value),
+        (err: unknown) => {
+          if (!(err instanceof TenantError && NOT_REACHED.includes(err.code))) onContact(slug);
+          throw err;
+        },
+      );
+  }
+  return out as unknown as ExecutionDriver;
+}
+
 function remoteDriver(target: DriverTarget, remote: RemoteDriverConfig | undefined): ExecutionDriver {
   const slug = target.slug;
-  return createRemoteDriver({
+  const driver = createRemoteDriver({
     slug,
     credentials: remote?.credentials ?? { ca: '', cert: '', key: '' },
     idleTimeoutMs: remote?.idleTimeoutMs,
@@ -95,4 +116,5 @@ function remoteDriver(target: DriverTarget, remote: RemoteDriverConfig | undefin
       return agent;
     },
   });
+  return remote?.onContact ? noticingContact(slug, driver, remote.onContact) : driver;
 }

@@ -9,6 +9,7 @@ import { createRemoteDriver, secureContextOf, type RemoteCredentials } from './r
 import { DEFAULT_AGENT_MANAGED } from '../agent/guard.js';
 import { createAgentServer, type AgentServer } from '../agent/server.js';
 import { createTenantDriver } from '../tenant/tenant.js';
+import { createDriverFactory } from './drivers.js';
 
 /** The tenant driver on a temp dir, with compose stubbed where a test needs to hold it. */
 function tenantWithStubs(dir: string, stubs: Partial<ExecutionDriver>): ExecutionDriver {
@@ -164,6 +165,26 @@ describe('the agent server and the remote driver, in one process over real mutua
 
   it('refuses a request body over the limit as agent-refused', async () => {
     await expect(remote().readFiles(['x'.repeat(70 * 1024)])).rejects.toMatchObject({ code: 'agent-refused', message: expect.stringMatching(/over 65536 bytes/) });
+  });
+
+  it("notes a contact whenever the agent answered, its own error too, and none when it was not reached (the metrics' last contact)", async () => {
+    const contacts: string[] = [];
+    let agentUrl = url;
+    let approved = true;
+    const driverFor = await createDriverFactory({
+      compose: 'v1',
+      remote: { credentials: client, approvedAgent: async () => (approved ? { agentUrl, fingerprint256: fingerprint } : undefined), onContact: (s) => contacts.push(s) },
+    });
+    const driver = () => driverFor({ slug, composeProjectName: slug, composeDir: '/srv', isRemote: true, agentUrl });
+    await driver().ping();
+    expect(contacts).toEqual([slug]);
+    await expect(driver().pull(['api'], { IMAGE_TAG: '1.0' })).rejects.toMatchObject({ code: 'image-not-found' });
+    expect(contacts).toEqual([slug, slug]);
+    agentUrl = 'https://127.0.0.1:1';
+    await expect(driver().ping()).rejects.toMatchObject({ code: 'agent-unreachable' });
+    approved = false;
+    await expect(driver().ping()).rejects.toMatchObject({ code: 'agent-not-approved' });
+    expect(contacts).toEqual([slug, slug]);
   });
 
   it('reports an agent that does not answer as a retryable agent-unreachable naming its URL', async () => {

@@ -17,6 +17,8 @@ import type { DriftFoundEvent } from '../activities/index.js';
 import type { DriverFor } from '../transports/drivers.js';
 import { BUNDLE_FILE, buildBundle, prebuiltBundleIsFresh } from './bundle.js';
 import { dataConverterFor } from './data-converter.js';
+import { freeLoopbackAddress, type Metrics } from '../platform/metrics.js';
+import { stepMetrics } from './step-metrics.js';
 
 export interface WorkerOptions {
   db: Database;
@@ -36,6 +38,10 @@ export interface WorkerOptions {
   onDriftFound?: (event: DriftFoundEvent) => Promise<void>;
   /** After a shutdown request, how long running activities get to finish before they are cancelled (and retried elsewhere). */
   shutdownGraceMs?: number;
+  /** Counts status changes and times steps (platform/metrics.ts). */
+  metrics?: Metrics;
+  /** Also export Temporal's own worker metrics (the SDK's Prometheus exporter on a loopback port), merged into /metrics. */
+  exportTemporalMetrics?: boolean;
 }
 
 /**
@@ -59,14 +65,27 @@ function logLine({ level, message, meta }: LogEntry) {
   console.error(`temporal ${level.toLowerCase()}: ${message}${error}${where.length ? ` (${where.join(' ')})` : ''}`);
 }
 
-/** Temporal's own log lines are for debugging the SDK; keep them to warnings unless asked. */
-function installQuietRuntime() {
+/** The SDK's Prometheus exporter of this process, when the runtime was installed with one. */
+let temporalExporter: string | undefined;
+
+/**
+ * Temporal's own log lines are for debugging the SDK; keep them to warnings
+ * unless asked. The runtime is installed once per process: the first worker
+ * decides whether the SDK exports its metrics.
+ */
+async function installQuietRuntime(exportMetrics: boolean): Promise<string | undefined> {
   const level = (process.env.DRYDOCK_TEMPORAL_LOG_LEVEL ?? 'WARN') as LogLevel;
   try {
-    Runtime.install({ logger: new DefaultLogger(level, logLine) });
+    const bindAddress = exportMetrics ? await freeLoopbackAddress() : undefined;
+    Runtime.install({
+      logger: new DefaultLogger(level, logLine),
+      ...(bindAddress ? { telemetryOptions: { metrics: { prometheus: { bindAddress, countersTotalSuffix: true, useSecondsForDurations: true } } } } : {}),
+    });
+    temporalExporter = bindAddress;
   } catch {
     // already installed by an earlier worker in this process
   }
+  return temporalExporter;
 }
 
 /**
@@ -86,7 +105,8 @@ export interface RunnableWorker {
 }
 
 export async function createWorker(opts: WorkerOptions): Promise<RunnableWorker> {
-  installQuietRuntime();
+  const exporter = await installQuietRuntime(!!(opts.metrics && opts.exportTemporalMetrics));
+  if (exporter && opts.exportTemporalMetrics) opts.metrics?.setTemporalExporter(exporter);
   const activities = createActivities({
     instances: createInstanceRepo(opts.db.prisma),
     upgrades: createUpgradeRepo(opts.db.prisma),
@@ -99,6 +119,7 @@ export async function createWorker(opts: WorkerOptions): Promise<RunnableWorker>
     notifications: opts.notifications,
     drift: createDriftRepo(opts.db.prisma),
     onDriftFound: opts.onDriftFound,
+    events: opts.metrics?.upgradeEvents,
   });
 
   const connection = await NativeConnection.connect({ address: opts.temporalAddress });
@@ -114,6 +135,7 @@ export async function createWorker(opts: WorkerOptions): Promise<RunnableWorker>
     ...(opts.shutdownGraceMs !== undefined ? { shutdownGraceTime: opts.shutdownGraceMs } : {}),
     ...WORKER_TUNING,
     ...workflowSource,
+    ...(opts.metrics ? { interceptors: { activity: [stepMetrics(opts.metrics)] } } : {}),
   });
   return { worker, run: () => worker.run().finally(() => connection.close()) };
 }

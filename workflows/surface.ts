@@ -73,6 +73,11 @@ export interface DriftCheckResult {
   unknown: number;
 }
 
+/** The visibility query of one control plane's rollouts: those on its task queue. */
+export function rolloutsQuery(taskQueue: string = TASK_QUEUE): string {
+  return `WorkflowType = '${ROLLOUT_WORKFLOW_TYPE}' AND TaskQueue = '${taskQueue.replace(/['\\]/g, '')}'`;
+}
+
 // --- upgrades ---------------------------------------------------------------
 
 export interface ProgressView {

@@ -14,6 +14,7 @@ import {
   ROLLOUT_WORKFLOW_TYPE,
   rolloutIdFromWorkflowId,
   rolloutQuery,
+  rolloutsQuery,
   rolloutWorkflowId,
   TASK_QUEUE,
   temporalWorkflowUrl,
@@ -120,10 +121,9 @@ export function createRouter(deps: RolloutRouterDeps): Router {
 
   // This control plane's rollouts: those on its task queue, newest first.
   router.get('/rollouts', async (_req, res) => {
-    const queue = (deps.taskQueue ?? TASK_QUEUE).replace(/['\\]/g, '');
     const rows: Record<string, unknown>[] = [];
     await call(async () => {
-      for await (const w of deps.temporal.workflow.list({ query: `WorkflowType = '${ROLLOUT_WORKFLOW_TYPE}' AND TaskQueue = '${queue}'`, pageSize: 100 })) {
+      for await (const w of deps.temporal.workflow.list({ query: rolloutsQuery(deps.taskQueue), pageSize: 100 })) {
         rows.push({
           rolloutId: rolloutIdFromWorkflowId(w.workflowId),
           workflowId: w.workflowId,
