@@ -140,7 +140,13 @@ describe('GET /metrics during real upgrades of a Docker Compose tenant', () => {
 
     const end = await waitForUpgradeEnd(cp, started.body.upgradeId);
     expect(end.status).toBe('succeeded');
-    const after = await scrape();
+    // The last step's duration is recorded when it returns, a moment after the status it wrote is visible.
+    const lastStep = { step: 'recordUpgradeProgress', mode: 'image-only', outcome: 'succeeded' };
+    let after = await scrape();
+    for (let i = 0; i < 50 && value(after, `${METRIC.stepDuration}_count`, lastStep) <= value(before, `${METRIC.stepDuration}_count`, lastStep); i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      after = await scrape();
+    }
     const finished = { mode: 'image-only', status: 'succeeded' };
     expect(value(after, METRIC.upgradesFinished, finished)).toBe(value(before, METRIC.upgradesFinished, finished) + 1);
     for (const step of ['checkTenantReady', 'pullImages', 'recreateServices', 'verifyServices', 'recordUpgradeProgress']) {
