@@ -165,6 +165,13 @@ export function createReleaseRepo(prisma: PrismaClient) {
      * The primary key decides between two processes publishing at once.
      */
     async publish(r: Omit<ReleaseRecord, 'createdAt'>): Promise<{ outcome: 'created' | 'same' | 'conflict'; release: ReleaseRecord }> {
+      // Looked up first: publishing a release that is there already (every start publishes the shipped one) then
+      // needs no failing statement, which the embedded PGlite socket answers by dropping the connection.
+      const found = await prisma.release.findUnique({ where: { version: r.version } });
+      if (found) {
+        const existing = toRelease(found);
+        return { outcome: existing.contentHash === r.contentHash ? 'same' : 'conflict', release: existing };
+      }
       try {
         return { outcome: 'created', release: toRelease(await prisma.release.create({ data: r })) };
       } catch (err) {
