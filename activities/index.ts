@@ -88,9 +88,9 @@ const HEARTBEAT_MS = 2_000;
 /** The last progress each running activity reported, repeated by its keep-alive heartbeats. */
 const progressOf = new WeakMap<Context, unknown>();
 
+/** Kept for the next keep-alive heartbeat (keptAlive) rather than sent at once: a step shorter than HEARTBEAT_MS costs Temporal no heartbeat at all. */
 function reportProgress(ctx: Context, detail: unknown): void {
   progressOf.set(ctx, detail);
-  ctx.heartbeat(detail);
 }
 
 /**
@@ -318,9 +318,9 @@ function activityFunctions(deps: ActivityDeps) {
 
     /** The row, then the outbox when the upgrade parked or ended (the event's key makes a retry add nothing). */
     async recordUpgradeProgress(upgradeId: string, progress: UpgradeProgress): Promise<void> {
-      const { mode } = await deps.upgrades.saveProgress(upgradeId, progress);
-      deps.events?.progressRecorded(mode, progress);
-      await notifications.upgradeChanged(upgradeId, progress);
+      const saved = await deps.upgrades.saveProgress(upgradeId, progress);
+      deps.events?.progressRecorded(saved.mode, progress);
+      await notifications.upgradeChanged(saved, progress);
     },
 
     /** The tag, and the release when the upgrade named one. */

@@ -16,7 +16,7 @@ import {
 } from '../core/notifications.js';
 import type { ExecutionDriver } from '../core/driver.js';
 import type { InstanceTarget, UpgradeStatus } from '../core/types.js';
-import type { InstanceRepo, UpgradeProgress, UpgradeRepo } from '../prisma/repositories.js';
+import type { InstanceRepo, UpgradeProgress, UpgradeRecord, UpgradeRepo } from '../prisma/repositories.js';
 import type { NewNotification, NotificationRepo, SealedEndpoint } from '../prisma/notification-repo.js';
 
 export interface NotificationLinks {
@@ -70,11 +70,11 @@ export function createNotificationActivities(deps: Deps) {
   const n = deps.notifications;
 
   /** After an upgrade's progress is saved: parked, failed, succeeded or rolled back go to the outbox. */
-  async function upgradeChanged(upgradeId: string, progress: UpgradeProgress): Promise<void> {
+  /** `u` is the upgrade's row as just saved. */
+  async function upgradeChanged(u: UpgradeRecord, progress: UpgradeProgress): Promise<void> {
     const type = UPGRADE_EVENTS[progress.status];
     if (!n || !type) return;
-    const u = await deps.upgrades.get(upgradeId);
-    if (!u) return;
+    const upgradeId = u.id;
     const instance = await deps.instances.get(u.instanceId);
     const slug = instance?.slug ?? u.instanceId;
     const what = `${u.mode} upgrade of ${slug} to ${u.imageTag}`;
@@ -92,6 +92,7 @@ export function createNotificationActivities(deps: Deps) {
       key: type === 'upgrade.parked' ? `upgrade:${upgradeId}:parked:${progress.steps.length}` : `upgrade:${upgradeId}:${progress.status}`,
       type,
       instanceId: u.instanceId,
+      ...(instance ? { instance: { id: instance.id, slug: instance.slug, labels: instance.labels } } : {}),
       summary,
       details: {
         upgradeId,

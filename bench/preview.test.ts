@@ -12,7 +12,8 @@ import path from 'node:path';
 import { applyPatch } from 'diff';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { diffFile } from '../core/file-diff.js';
-import { gnuDiff, PREVIEW_DIFF_OPTIONS, writePairs, type PairFiles } from './preview.js';
+import { loadBundleDir, TEMPLATES_DIR } from '../templates/load.js';
+import { computePreview, gnuDiff, PREVIEW_DIFF_OPTIONS, writePairs, type PairFiles } from './preview.js';
 import { DEFAULT_SEED, FILE_COUNT, generateTenant, pairsDigest, TARGET_TOTAL_BYTES, utf8Bytes, type FilePair } from './preview-data.js';
 
 const tenant = generateTenant();
@@ -42,6 +43,16 @@ describe('the preview benchmark tenant', () => {
     for (const p of count('created')) expect(p.current).toBeUndefined();
     for (const p of [...count('modified'), ...count('heavy')]) expect(p.current).not.toBe(p.next);
     expect(tenant.pairs.some((p) => p.path === tenant.composePath && p.next.includes('${'))).toBe(true);
+  });
+});
+
+describe('the whole preview the benchmark times', () => {
+  it('renders the default release bundle and diffs all 50 pairs', async () => {
+    const preview = computePreview(await loadBundleDir(TEMPLATES_DIR), tenant);
+    expect(preview.rendered.map((f) => f.path)).toContain('docker-compose.yml');
+    expect(preview.rendered.find((f) => f.path === '.env')?.content).toContain('bench-postgresPassword');
+    expect(preview.diffs).toHaveLength(FILE_COUNT);
+    expect(preview.hash).toMatch(/^[0-9a-f]{64}$/);
   });
 });
 

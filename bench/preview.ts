@@ -31,8 +31,10 @@ import { envCoverage } from '../core/env-file.js';
 import { createTwoFilesPatch, FILE_HEADERS_ONLY } from 'diff';
 import { diffFile, type DiffOptions, type FileDiff } from '../core/file-diff.js';
 import { planHash } from '../core/plan-hash.js';
-import { buildRenderContext, renderTemplates, type RenderDefaults, type TemplateSet } from '../core/render.js';
-import { loadTemplateSet } from '../templates/load.js';
+import type { Bundle } from '../core/bundle.js';
+import type { PlatformSettings } from '../core/render.js';
+import { renderBundle } from '../core/release-render.js';
+import { loadBundleDir, TEMPLATES_DIR } from '../templates/load.js';
 import { formatMarkdown, measure, median, repsFromEnv, type BenchResult, type Measurement } from './harness.js';
 import { generateTenant, type FilePair, type GeneratedTenant, type PairKind, utf8Bytes } from './preview-data.js';
 
@@ -80,25 +82,20 @@ export async function writePairs(dir: string, pairs: FilePair[]): Promise<PairFi
 }
 
 // Fixed, fake values: only the cost of rendering matters here.
-const RENDER_DEFAULTS: RenderDefaults = {
+const PLATFORM: PlatformSettings = {
   imageTag: '2.5.0',
   registry: 'registry.example.com',
   imagePrefix: 'drydock/app',
   baseDomain: 'tenants.example.com',
-  postgresImage: 'postgres:16-alpine',
-  redisImage: 'redis:7-alpine',
-  smtpHost: 'smtp.example.com',
-  smtpPort: 587,
 };
 
 /** (a): everything the API computes for one preview once the current files are in memory. */
-export function computePreview(templates: TemplateSet, tenant: GeneratedTenant) {
-  const ctx = buildRenderContext(
-    { slug: 'acme', name: 'Acme Corp', imageTag: null, composeProjectName: 'acme' },
-    RENDER_DEFAULTS,
-    { postgresPassword: 'bench-postgres-password', apiSecret: 'bench-api-secret' },
-  );
-  const rendered = renderTemplates(templates, ctx);
+export function computePreview(bundle: Bundle, tenant: GeneratedTenant) {
+  // The default bundle as the render activity renders it: values checked against its schema, secrets opened.
+  const { rendered } = renderBundle(bundle, { slug: 'acme', name: 'Acme Corp', imageTag: null, composeProjectName: 'acme' }, PLATFORM, {
+    values: {},
+    secrets: Object.fromEntries(bundle.secretKeys.map((k) => [k, `bench-${k}`])),
+  });
   const current: Record<string, string | undefined> = {};
   for (const p of tenant.pairs) current[p.path] = p.current;
   const diffs = tenant.pairs.map((p) => diffFile(p.path, p.current, p.next, PREVIEW_DIFF_OPTIONS));
@@ -159,7 +156,7 @@ async function runPreview(): Promise<BenchResult> {
   const tenant = generateTenant();
   const genMs = performance.now() - genStart;
   const { pairs } = tenant;
-  const templates = await loadTemplateSet();
+  const bundle = await loadBundleDir(TEMPLATES_DIR);
 
   const worstIndex = pairs.reduce(
     (best, p, i) => (p.kind === 'heavy' && (best < 0 || utf8Bytes(p.next) > utf8Bytes(pairs[best]!.next)) ? i : best),
@@ -185,7 +182,7 @@ async function runPreview(): Promise<BenchResult> {
       measurements.push(m);
       process.stderr.write(`  ${m.label}: median ${m.medianMs.toFixed(1)} ms\n`);
     };
-    const a = await measure('(a) whole preview in memory (render + 50× diffFile + planHash + envCoverage)', fast, () => computePreview(templates, tenant));
+    const a = await measure('(a) whole preview in memory (render + 50× diffFile + planHash + envCoverage)', fast, () => computePreview(bundle, tenant));
     log(a);
     // (a-io): the same, the current files read from disk through the tenant driver's file reader, and the answer as JSON.
     // Under a/ in the temp dir: some generated paths start with configs/, which the reader refuses at a tenant's top level (tenant content).
@@ -193,7 +190,7 @@ async function runPreview(): Promise<BenchResult> {
     const aio = await measure('(a-io) read 50 current files (tenant/files.ts readManagedFiles) + (a) + JSON of the answer', fast, async () => {
       const current = await readManagedFiles(dir, onDisk);
       const read = { ...tenant, pairs: pairs.map((p, i) => ({ ...p, current: current[onDisk[i]!] ?? undefined })) };
-      return JSON.stringify(computePreview(templates, read)).length;
+      return JSON.stringify(computePreview(bundle, read)).length;
     });
     log(aio);
     const readOnly = await measure('(a-read) of which: read 50 current files', fast, () => readManagedFiles(dir, onDisk));

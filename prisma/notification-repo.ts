@@ -49,6 +49,8 @@ export interface NewNotification {
   type: NotificationEventType | 'test';
   summary: string;
   instanceId?: string | null;
+  /** The instance as the caller just read it (its slug and labels go into the event), so it is not read again. */
+  instance?: { id: string; slug: string; labels: string[] };
   details?: Record<string, unknown>;
   links?: NotificationEvent['links'];
   /** Only to this endpoint (a test message), whatever it chose. */
@@ -139,29 +141,41 @@ export function createNotificationRepo(prisma: PrismaClient) {
      * by an earlier try, so the caller can wake their delivery again).
      */
     async emit(n: NewNotification): Promise<{ eventId: string; endpointIds: string[] }> {
+      const instance =
+        n.instance ?? (n.instanceId ? await prisma.instance.findUnique({ where: { id: n.instanceId }, select: { id: true, slug: true, labels: true } }) : null);
+      const data = {
+        key: n.key,
+        type: n.type,
+        instanceId: instance?.id ?? n.instanceId ?? null,
+        instanceSlug: instance?.slug ?? null,
+        labels: instance?.labels ?? [],
+        summary: n.summary,
+        details: (n.details ?? {}) as object,
+        links: (n.links ?? {}) as object,
+      };
+      const endpoints = await prisma.notificationEndpoint.findMany({
+        where: n.onlyEndpointId ? { id: n.onlyEndpointId } : {},
+        select: { id: true, events: true, labels: true },
+      });
+      const wanting = endpoints.filter((e) => n.onlyEndpointId || endpointWants(e, n.type, n.instanceId ? (instance?.labels ?? []) : null));
+      const recordedBefore = async (db: PrismaClient) => {
+        const existing = await db.notificationEvent.findUnique({ where: { key: n.key }, select: { id: true, deliveries: { select: { endpointId: true } } } });
+        return existing ? { eventId: existing.id.toString(), endpointIds: existing.deliveries.map((d) => d.endpointId) } : undefined;
+      };
+      if (wanting.length === 0) {
+        // No delivery to write with it: one INSERT, which a retried write (the same key) leaves as it was.
+        const [created] = await prisma.notificationEvent.createManyAndReturn({ data: [data], skipDuplicates: true, select: { id: true } });
+        if (created) return { eventId: created.id.toString(), endpointIds: [] };
+        const before = await recordedBefore(prisma);
+        if (before) return before;
+        throw new Error(`the notification event ${n.key} was neither recorded nor found`);
+      }
+      // The event and its deliveries together, or neither.
       return atomically(async (tx) => {
-        const instance = n.instanceId ? await tx.instance.findUnique({ where: { id: n.instanceId }, select: { id: true, slug: true, labels: true } }) : null;
-        const existing = await tx.notificationEvent.findUnique({ where: { key: n.key }, select: { id: true, deliveries: { select: { endpointId: true } } } });
-        if (existing) return { eventId: existing.id.toString(), endpointIds: existing.deliveries.map((d) => d.endpointId) };
-        const event = await tx.notificationEvent.create({
-          data: {
-            key: n.key,
-            type: n.type,
-            instanceId: instance?.id ?? n.instanceId ?? null,
-            instanceSlug: instance?.slug ?? null,
-            labels: instance?.labels ?? [],
-            summary: n.summary,
-            details: (n.details ?? {}) as object,
-            links: (n.links ?? {}) as object,
-          },
-          select: { id: true },
-        });
-        const endpoints = await tx.notificationEndpoint.findMany({
-          where: n.onlyEndpointId ? { id: n.onlyEndpointId } : {},
-          select: { id: true, events: true, labels: true },
-        });
-        const wanting = endpoints.filter((e) => n.onlyEndpointId || endpointWants(e, n.type, n.instanceId ? (instance?.labels ?? []) : null));
-        if (wanting.length > 0) await tx.notificationDelivery.createMany({ data: wanting.map((e) => ({ endpointId: e.id, eventId: event.id })) });
+        const before = await recordedBefore(tx);
+        if (before) return before;
+        const event = await tx.notificationEvent.create({ data, select: { id: true } });
+        await tx.notificationDelivery.createMany({ data: wanting.map((e) => ({ endpointId: e.id, eventId: event.id })) });
         return { eventId: event.id.toString(), endpointIds: wanting.map((e) => e.id) };
       });
     },

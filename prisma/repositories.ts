@@ -209,19 +209,23 @@ export function createUpgradeRepo(prisma: PrismaClient) {
         update: runId ? { runId } : {},
       });
     },
-    /** Answers the upgrade's mode, for the metrics counted where the status is recorded. */
-    async saveProgress(id: string, p: UpgradeProgress): Promise<{ mode: string }> {
-      return prisma.instanceUpgrade.update({
-        select: { mode: true },
-        where: { id },
-        data: {
-          status: p.status,
-          currentStep: p.currentStep,
-          steps: p.steps as object[],
-          error: p.error ?? null,
-          finishedAt: p.finished ? new Date() : null,
-        },
-      });
+    /**
+     * Answers the saved row (one UPDATE … RETURNING): its mode for the metrics,
+     * and what a notification of the change names, without reading it again.
+     */
+    async saveProgress(id: string, p: UpgradeProgress): Promise<UpgradeRecord> {
+      return toUpgrade(
+        await prisma.instanceUpgrade.update({
+          where: { id },
+          data: {
+            status: p.status,
+            currentStep: p.currentStep,
+            steps: p.steps as object[],
+            error: p.error ?? null,
+            finishedAt: p.finished ? new Date() : null,
+          },
+        }),
+      );
     },
     /** Progress that rode on a step's activity: never over an upgrade already finished (a late attempt's write). */
     async saveStepProgress(id: string, p: Omit<UpgradeProgress, 'finished'>): Promise<void> {

@@ -6,18 +6,22 @@
  * loader read outside the directory either.
  */
 import { existsSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { BundleError, bundleContentHash, MANIFEST_FILE, parseBundle, RELEASE_FILE, SCHEMA_FILE, type Bundle } from '../core/bundle.js';
 import { parseManifest, type TemplateSet } from '../core/render.js';
 
 export const TEMPLATES_DIR = import.meta.dirname;
 
-export async function loadTemplateSet(dir: string = TEMPLATES_DIR): Promise<TemplateSet> {
+/** How the loaders read a file (utf-8); `onDisk` records what they read. */
+export type ReadFile = (file: string) => Promise<string>;
+const readUtf8: ReadFile = (file) => readFile(file, 'utf8');
+
+export async function loadTemplateSet(dir: string = TEMPLATES_DIR, read: ReadFile = readUtf8): Promise<TemplateSet> {
   const manifestFile = path.join(dir, 'manifest.json');
   let raw: unknown;
   try {
-    raw = JSON.parse(await readFile(manifestFile, 'utf8'));
+    raw = JSON.parse(await read(manifestFile));
   } catch (err) {
     throw new Error(`cannot read the template manifest ${manifestFile}: ${(err as Error).message}`);
   }
@@ -27,12 +31,50 @@ export async function loadTemplateSet(dir: string = TEMPLATES_DIR): Promise<Temp
     if (Object.hasOwn(sources, template)) continue;
     const file = path.join(dir, template);
     try {
-      sources[template] = await readFile(file, 'utf8');
+      sources[template] = await read(file);
     } catch (err) {
       throw new Error(`cannot read template ${template} (for ${target}): ${(err as Error).message}`);
     }
   }
   return { manifest, sources };
+}
+
+/** What a file is now (inode, size, modification time), or that it is missing. */
+async function stampOf(file: string): Promise<string> {
+  try {
+    const s = await stat(file, { bigint: true });
+    return `${s.ino}:${s.size}:${s.mtimeNs}`;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'missing';
+    throw err;
+  }
+}
+
+/**
+ * `load` (a loader above, given the ReadFile it passes on) run again only
+ * when a file it read, or found missing, has changed since: every plan still
+ * sees templates edited on disk, for a stat per file instead of reading,
+ * parsing and checking them all again. The answer is shared: callers must
+ * not change it (as with the catalog's bundles).
+ */
+export function onDisk<T>(load: (read: ReadFile) => Promise<T>): () => Promise<T> {
+  let last: { stamps: Map<string, string>; value: T } | undefined;
+  return async () => {
+    if (last) {
+      const seen = last;
+      const same = await Promise.all([...seen.stamps].map(async ([file, stamp]) => (await stampOf(file)) === stamp));
+      if (same.every(Boolean)) return seen.value;
+    }
+    const stamps = new Map<string, string>();
+    // Stamped before it is read: a change while reading shows at the next call.
+    const read: ReadFile = async (file) => {
+      stamps.set(file, await stampOf(file));
+      return readUtf8(file);
+    };
+    const value = await load(read);
+    last = { stamps, value };
+    return value;
+  };
 }
 
 export const isBundleDir = (dir: string) => existsSync(path.join(dir, RELEASE_FILE));
@@ -44,11 +86,11 @@ export function bundleFromFiles(files: Record<string, string>): Bundle {
 }
 
 /** Reads the bundle in `dir`: release.json, manifest.json, values.schema.json and the templates the manifest names. */
-export async function loadBundleDir(dir: string): Promise<Bundle> {
+export async function loadBundleDir(dir: string, readOne: ReadFile = readUtf8): Promise<Bundle> {
   const files: Record<string, string> = {};
   const read = async (name: string) => {
     try {
-      files[name] = await readFile(path.join(dir, name), 'utf8');
+      files[name] = await readOne(path.join(dir, name));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new BundleError(name, `cannot be read: ${(err as Error).message}`);
     }

@@ -5,8 +5,10 @@
  * --network host` against a fresh database on the test PostgreSQL and the
  * test Temporal dev server: healthy, not root, the built UI served, sign in,
  * create an instance, no secret in its log; a worker from the same image
- * polling. The preview of a local tenant is refused: the image has no Docker
- * Compose (docs/DEPLOY-image.md, "Limits").
+ * polling. The preview the deployment runs: of a tenant served by a real
+ * agent process on this host, which the API in the container reaches over
+ * mutual TLS. The preview of a local tenant is refused with the reason: the
+ * image has no Docker Compose (docs/DEPLOY-image.md, "Limits").
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -18,6 +20,7 @@ import { Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, REPO_ROOT } from '../platform/temporal-server.js';
+import { spawnAgentProcess, type AgentProcess } from './harness/agent-process.js';
 import { callApi, createTestDatabase, uniqueName, waitFor } from './support.js';
 
 const run = promisify(execFile);
@@ -37,7 +40,15 @@ describe('the drydock image, run against the test PostgreSQL and Temporal', () =
   const workerContainer = `${container}-worker`;
   let database: Awaited<ReturnType<typeof createTestDatabase>>;
   let tenantDir: string;
+  let agentTenantDir: string;
+  let agent: AgentProcess | undefined;
   let url: string;
+
+  async function signIn(): Promise<Record<string, string>> {
+    const login = await callApi(`${url}/api/auth/login`, 'POST', { email, password }, {});
+    expect(login.status).toBe(200);
+    return { cookie: (login.headers.get('set-cookie') ?? '').split(';')[0]!, 'x-drydock-request': 'ui' };
+  }
 
   beforeAll(async () => {
     // Builds (or, with everything cached, only checks) the image of this checkout.
@@ -58,6 +69,10 @@ describe('the drydock image, run against the test PostgreSQL and Temporal', () =
     await writeFile(path.join(tenantDir, 'docker-compose.yml'), 'services:\n  api:\n    image: registry.example.com/drydock/api:0.9.0\n');
     await writeFile(path.join(tenantDir, '.env'), `POSTGRES_PASSWORD=${tenantSecret}\nAPI_SECRET=${apiSecret}\nLEGACY_ONLY=1\n`);
     for (const f of ['', 'docker-compose.yml', '.env']) await chown(path.join(tenantDir, f), IMAGE_UID, IMAGE_UID);
+    // The same older state on a tenant host with an agent (this machine): nothing of it is mounted into the container.
+    agentTenantDir = await mkdtemp(path.join(os.tmpdir(), 'drydock-image-agent-tenant-'));
+    await writeFile(path.join(agentTenantDir, 'docker-compose.yml'), 'services:\n  api:\n    image: registry.example.com/drydock/api:0.9.0\n');
+    await writeFile(path.join(agentTenantDir, '.env'), `POSTGRES_PASSWORD=${tenantSecret}\nAPI_SECRET=${apiSecret}\n`);
 
     const port = await freePort();
     url = `http://127.0.0.1:${port}`;
@@ -94,9 +109,10 @@ describe('the drydock image, run against the test PostgreSQL and Temporal', () =
   }, 2_400_000);
 
   afterAll(async () => {
+    await agent?.stop();
     await run('docker', ['rm', '-f', container, workerContainer]).catch(() => {});
     await database?.drop();
-    if (tenantDir) await rm(tenantDir, { recursive: true, force: true });
+    for (const dir of [tenantDir, agentTenantDir]) if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   it('runs as its own non-root user, Docker reports it healthy, and it serves the built web UI', async () => {
@@ -117,9 +133,7 @@ describe('the drydock image, run against the test PostgreSQL and Temporal', () =
    }, 200_000);
 
   it('signs in and creates an instance; a preview of a local tenant is refused with the reason: the image has no Docker Compose', async () => {
-    const login = await callApi(`${url}/api/auth/login`, 'POST', { email, password }, {});
-    expect(login.status).toBe(200);
-    const session = { cookie: (login.headers.get('set-cookie') ?? '').split(';')[0]!, 'x-drydock-request': 'ui' };
+    const session = await signIn();
     expect((await callApi(`${url}/api/auth/me`, 'GET', undefined, session)).body.operator.email).toBe(email);
 
     const slug = uniqueName('img-');
@@ -127,8 +141,8 @@ describe('the drydock image, run against the test PostgreSQL and Temporal', () =
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     expect((await callApi(`${url}/api/instances/${created.body.id}`, 'GET', undefined, session)).body).toMatchObject({ slug, composeDir: tenantDir });
 
-    // NOT the preview the task asks for: the local driver needs Docker Compose, which the image does not ship
-    // (docs/DEPLOY-image.md, "Limits"); a preview through an agent was not done. What holds: a clear refusal.
+    // The local driver needs Docker Compose on the control plane's host, which the image does not ship
+    // (docs/DEPLOY-image.md, "Limits"): a clear refusal. The next test previews through an agent, as deployed.
     const preview = await callApi(`${url}/api/instances/${created.body.id}/upgrade-release/preview`, 'POST', { imageTag: '1.1.0' }, session);
     expect(preview.status, JSON.stringify(preview.body)).toBe(400);
     expect(preview.body.error).toMatch(/Docker Compose is not installed on the control-plane host/);
@@ -136,6 +150,54 @@ describe('the drydock image, run against the test PostgreSQL and Temporal', () =
     // Nothing written into the tenant.
     expect(await readFile(path.join(tenantDir, '.env'), 'utf8')).toBe(`POSTGRES_PASSWORD=${tenantSecret}\nAPI_SECRET=${apiSecret}\nLEGACY_ONLY=1\n`);
   });
+
+  it('previews a release upgrade of a tenant served by a real agent on this host, reached from the container over mutual TLS', async () => {
+    const session = await signIn();
+    const slug = uniqueName('imgagent-');
+    const invite = await callApi(`${url}/api/agents/invites`, 'POST', { slug, note: 'image test' }, session);
+    expect(invite.status, JSON.stringify(invite.body)).toBe(201);
+    const stateDir = path.join(agentTenantDir, '..', `${path.basename(agentTenantDir)}-agent-state`);
+    agent = spawnAgentProcess([
+      '--ccp-url', url,
+      // The container's API serves plain HTTP on loopback here; the agent's own port is mutual TLS either way.
+      '--insecure-http',
+      '--invite-code', invite.body.code,
+      '--slug', slug,
+      '--dir', agentTenantDir,
+      '--name', 'Agent tenant',
+      '--listen', '127.0.0.1:0',
+      '--state-dir', stateDir,
+      '--ca-fingerprint', invite.body.caFingerprint256,
+      '--poll-ms', '200',
+      '--backoff-ms', '200,500,1000',
+    ]);
+    try {
+      const registrationId = (await agent.waitForLine(/registered \(registration ([0-9a-f-]{36})\)/, 180_000))[1]!;
+      const approved = await callApi(`${url}/api/agents/registrations/${registrationId}/approve`, 'POST', {}, session);
+      expect(approved.status, JSON.stringify(approved.body)).toBe(200);
+      expect(approved.body.instance).toMatchObject({ slug, isRemote: true, isRegistered: true });
+      await agent.waitForLine(/approved; serving/, 180_000);
+
+      const preview = await callApi(`${url}/api/instances/${approved.body.instance.id}/upgrade-release/preview`, 'POST', { imageTag: '1.1.0' }, session);
+      expect(preview.status, JSON.stringify(preview.body)).toBe(200);
+      const status = Object.fromEntries(preview.body.files.map((f: { path: string; status: string }) => [f.path, f.status]));
+      // A registered tenant keeps its own .env, so it is not in the plan; the compose file the agent read is.
+      expect(status).toMatchObject({ 'docker-compose.yml': 'modified', 'nginx/conf.d/default.conf': 'created' });
+      expect(status['.env']).toBeUndefined();
+      const compose = preview.body.files.find((f: { path: string }) => f.path === 'docker-compose.yml');
+      expect(compose.diff).toContain('-    image: registry.example.com/drydock/api:0.9.0');
+      expect(compose.diff).toMatch(/\+.*1\.1\.0/);
+      expect(preview.body.planHash).toMatch(/^[0-9a-f]{64}$/);
+      console.log(`a preview from the image, through the agent of ${slug}: ${JSON.stringify({ files: status, planHash: preview.body.planHash })}`);
+      expect(JSON.stringify(preview.body)).not.toContain(tenantSecret);
+      // A preview writes nothing on the tenant host.
+      expect(await readFile(path.join(agentTenantDir, 'docker-compose.yml'), 'utf8')).toBe('services:\n  api:\n    image: registry.example.com/drydock/api:0.9.0\n');
+      expect(agent.lines.join('\n')).not.toContain(tenantSecret);
+    } finally {
+      await agent.stop();
+      await rm(stateDir, { recursive: true, force: true });
+    }
+  }, 600_000);
 
   it('runs a worker from the same image that polls its task queue on Temporal', async () => {
     const queue = uniqueName('image-worker-queue-');

@@ -10,7 +10,7 @@ import type { RenderDefaults } from '../core/render.js';
 import type { InstanceRepo } from '../prisma/repositories.js';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { isBundleDir, loadBundleDir, loadTemplateSet, TEMPLATES_DIR } from '../templates/load.js';
+import { isBundleDir, loadBundleDir, loadTemplateSet, onDisk, TEMPLATES_DIR } from '../templates/load.js';
 import type { ReleaseCatalog } from './catalog.js';
 
 /** The tag an instance without its own runs, when IMAGE_TAG does not name one. */
@@ -40,15 +40,18 @@ export function releasesDirFromEnv(env: NodeJS.ProcessEnv = process.env): string
 }
 
 /**
- * Templates are read on each plan, so a new release's templates apply
- * without a restart. A directory with release.json is a bundle; one without
- * is a template set from before bundles, rendered as it always was.
+ * Templates are looked at on each plan, so a new release's templates apply
+ * without a restart (read again only when a file changed: onDisk). A
+ * directory with release.json is a bundle; one without is a template set
+ * from before bundles, rendered as it always was.
  */
 export function createPlanner(defaults: RenderDefaults, templatesDir = TEMPLATES_DIR): ReleasePlanner {
+  const templates = onDisk((read) => loadTemplateSet(templatesDir, read));
+  const bundle = onDisk((read) => loadBundleDir(templatesDir, read));
   return {
     defaults,
-    templates: () => loadTemplateSet(templatesDir),
-    bundle: async () => (isBundleDir(templatesDir) ? loadBundleDir(templatesDir) : undefined),
+    templates,
+    bundle: async () => (isBundleDir(templatesDir) ? bundle() : undefined),
   };
 }
 
