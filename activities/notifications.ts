@@ -69,8 +69,7 @@ const AGENT_PINGS_AT_ONCE = 8;
 export function createNotificationActivities(deps: Deps) {
   const n = deps.notifications;
 
-  /** After an upgrade's progress is saved: parked, failed, succeeded or rolled back go to the outbox. */
-  /** `u` is the upgrade's row as just saved. */
+  /** After an upgrade's progress is saved (`u`, its row as just saved): parked, failed, succeeded or rolled back go to the outbox. */
   async function upgradeChanged(u: UpgradeRecord, progress: UpgradeProgress): Promise<void> {
     const type = UPGRADE_EVENTS[progress.status];
     if (!n || !type) return;
