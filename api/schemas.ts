@@ -8,6 +8,8 @@ import { ENDPOINT_KINDS, NOTIFICATION_EVENTS } from '../core/notification-events
 
 // The UI picks events from the same list the API accepts.
 export { NOTIFICATION_EVENTS };
+// For the UI, which imports only this file and api/responses.ts.
+export { ENDED_ROLLOUT_STATUSES } from '../core/types.js';
 import { BAKE_BOUNDS, durationProblem, PER_INSTANCE_TIMEOUT_BOUNDS } from '../core/waves.js';
 import {
   DISPLAY_NAME_FORBIDDEN_RE,

@@ -167,6 +167,8 @@ export interface FailureBudget {
 }
 
 export type RolloutStatus = 'running' | 'baking' | 'awaiting-approval' | 'paused' | 'succeeded' | 'aborted' | 'failed';
+/** A rollout in one of these has ended: nothing starts any more, and no signal changes it. */
+export const ENDED_ROLLOUT_STATUSES: ReadonlySet<string> = new Set<RolloutStatus>(['succeeded', 'aborted', 'failed']);
 
 export interface FleetRolloutInput {
   rolloutId: string;

@@ -28,6 +28,8 @@ const IMAGE = process.env.DRYDOCK_IMAGE ?? 'drydock:local';
 /** The image's user (Dockerfile: USER 10001:10001). */
 const IMAGE_UID = 10001;
 const RESTARTS = 3;
+/** Both tenants' compose file before the upgrade: one service on an older tag. */
+const OLD_COMPOSE = 'services:\n  api:\n    image: registry.example.com/drydock/api:0.9.0\n';
 const docker = async (...args: string[]) => (await run('docker', args, { maxBuffer: 32 << 20 })).stdout.trim();
 
 describe('the drydock image, run against the test PostgreSQL and Temporal', () => {
@@ -66,12 +68,12 @@ describe('the drydock image, run against the test PostgreSQL and Temporal', () =
     // A tenant at an older state: a compose file of its own and a .env with a secret, owned by the image's user
     // (the preview takes the tenant lock, a file in the tenant's directory).
     tenantDir = await mkdtemp(path.join(os.tmpdir(), 'drydock-image-tenant-'));
-    await writeFile(path.join(tenantDir, 'docker-compose.yml'), 'services:\n  api:\n    image: registry.example.com/drydock/api:0.9.0\n');
+    await writeFile(path.join(tenantDir, 'docker-compose.yml'), OLD_COMPOSE);
     await writeFile(path.join(tenantDir, '.env'), `POSTGRES_PASSWORD=${tenantSecret}\nAPI_SECRET=${apiSecret}\nLEGACY_ONLY=1\n`);
     for (const f of ['', 'docker-compose.yml', '.env']) await chown(path.join(tenantDir, f), IMAGE_UID, IMAGE_UID);
     // The same older state on a tenant host with an agent (this machine): nothing of it is mounted into the container.
     agentTenantDir = await mkdtemp(path.join(os.tmpdir(), 'drydock-image-agent-tenant-'));
-    await writeFile(path.join(agentTenantDir, 'docker-compose.yml'), 'services:\n  api:\n    image: registry.example.com/drydock/api:0.9.0\n');
+    await writeFile(path.join(agentTenantDir, 'docker-compose.yml'), OLD_COMPOSE);
     await writeFile(path.join(agentTenantDir, '.env'), `POSTGRES_PASSWORD=${tenantSecret}\nAPI_SECRET=${apiSecret}\n`);
 
     const port = await freePort();
@@ -191,7 +193,7 @@ describe('the drydock image, run against the test PostgreSQL and Temporal', () =
       console.log(`a preview from the image, through the agent of ${slug}: ${JSON.stringify({ files: status, planHash: preview.body.planHash })}`);
       expect(JSON.stringify(preview.body)).not.toContain(tenantSecret);
       // A preview writes nothing on the tenant host.
-      expect(await readFile(path.join(agentTenantDir, 'docker-compose.yml'), 'utf8')).toBe('services:\n  api:\n    image: registry.example.com/drydock/api:0.9.0\n');
+      expect(await readFile(path.join(agentTenantDir, 'docker-compose.yml'), 'utf8')).toBe(OLD_COMPOSE);
       expect(agent.lines.join('\n')).not.toContain(tenantSecret);
     } finally {
       await agent.stop();

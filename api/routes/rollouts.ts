@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { Router } from 'express';
 import { badRequest, conflict, notFound } from '../../core/errors.js';
-import type { FleetRolloutInput, RolloutInstance, RolloutStatus } from '../../core/types.js';
+import { ENDED_ROLLOUT_STATUSES, type FleetRolloutInput, type RolloutInstance } from '../../core/types.js';
 import { parseDuration, resolveWaves } from '../../core/waves.js';
 import { waveSlices, wavesPreview } from '../../core/rollout.js';
 import {
@@ -160,8 +160,6 @@ export function createRouter(deps: RolloutRouterDeps): Router {
     }
   });
 
-  const ENDED = new Set<RolloutStatus>(['succeeded', 'aborted', 'failed']);
-
   router.post('/rollouts/:id/:action', async (req, res) => {
     const { id, action } = rolloutActionParam.parse(req.params);
     const handle = deps.temporal.workflow.getHandle(rolloutWorkflowId(id));
@@ -169,7 +167,7 @@ export function createRouter(deps: RolloutRouterDeps): Router {
       // A rollout that has ended may still be open for a moment (its last notifications are being recorded):
       // its own view says it ended, and a signal then would be answered 202 and do nothing.
       const { status } = await call(() => handle.query(rolloutQuery));
-      if (ENDED.has(status)) throw conflict(`the rollout has ended (${status}); nothing to ${action}`);
+      if (ENDED_ROLLOUT_STATUSES.has(status)) throw conflict(`the rollout has ended (${status}); nothing to ${action}`);
       // Who sent it travels with the signal (the rollout's log names them); the audit entry is written once answered.
       await call(() => handle.signal(ROLLOUT_ACTION_SIGNAL[action], { by: operatorOf(req) }));
     } catch (err) {

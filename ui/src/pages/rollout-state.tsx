@@ -1,11 +1,12 @@
 /** What the rollout list and a rollout's page both show of its state: the status to show, its short id, its progress bar. */
 import type { RolloutViewAnswer } from '../../../api/responses.js';
+import { ENDED_ROLLOUT_STATUSES } from '../../../api/schemas.js';
 import type { Tone } from '../components/bits.js';
 import { executionLabel, ROLLOUT_STATUS_LABEL } from '../format.js';
 
 export type View = RolloutViewAnswer;
 
-export const TERMINAL = new Set(['succeeded', 'aborted', 'failed']);
+export const TERMINAL = ENDED_ROLLOUT_STATUSES;
 
 /** Still moving: its workflow runs (a rollout whose workflow ended otherwise is not coming back). */
 export const isLive = (r: View) => (r.execution ? r.execution === 'RUNNING' : !TERMINAL.has(r.status));
