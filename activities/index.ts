@@ -8,7 +8,7 @@ import { manifestChanges } from '../core/content-manifest.js';
 import { PERMANENT_TENANT_ERRORS, TenantError, type ExecutionDriver } from '../core/driver.js';
 import { DrydockError } from '../core/errors.js';
 import { DEFAULT_FRONT_DOOR, isProgressRide, targetOf, type FrontDoor, type ProgressRide } from '../core/types.js';
-import type { ContainerState, ContentManifest, InstanceTarget, ReleasePlanSummary, SealedTenantSnapshot, TenantSnapshot, UpgradeMode } from '../core/types.js';
+import type { ContainerState, ContentManifest, InstanceTarget, ReleasePlanSummary, SealedTenantSnapshot, StartedUpgrade, TenantSnapshot } from '../core/types.js';
 import type { InstanceRepo, UpgradeProgress, UpgradeRepo } from '../prisma/repositories.js';
 import type { SnapshotStore } from '../prisma/snapshot-store.js';
 import type { UpgradeEvents } from '../platform/metrics.js';
@@ -67,15 +67,6 @@ const DEFAULT_MIN_FREE_DISK = 1024 ** 3;
 const MAX_SNAPSHOT_BYTES = 1_500_000;
 const GiB = (n: number) => `${(n / 1024 ** 3).toFixed(1)} GiB`;
 
-export interface StartedUpgrade {
-  upgradeId: string;
-  instanceId: string;
-  mode: UpgradeMode;
-  imageTag: string;
-  workflowId: string;
-  runId: string;
-  requestedBy?: string;
-}
 
 /**
  * How often a running activity heartbeats, whatever it waits on (the local
@@ -118,7 +109,7 @@ function keptAlive<A extends unknown[], R>(fn: (...args: A) => Promise<R>): (...
 }
 
 export function createActivities(deps: ActivityDeps) {
-  const activities = withProgressRides(activityFunctions(deps), deps.upgrades);
+  const activities = withProgressRides(activityFunctions(deps), deps);
   return Object.fromEntries(Object.entries(activities).map(([name, fn]) => [name, keptAlive(fn as (...a: unknown[]) => Promise<unknown>)])) as typeof activities;
 }
 
@@ -128,17 +119,23 @@ export function createActivities(deps: ActivityDeps) {
  * workflow gave it; on every attempt, so the row shows the step running
  * whichever attempt runs it.
  */
-function withProgressRides<T extends Record<string, (...args: never[]) => Promise<unknown>>>(activities: T, upgrades: UpgradeRepo): T {
+function withProgressRides<T extends Record<string, (...args: never[]) => Promise<unknown>>>(activities: T, deps: ActivityDeps): T {
   const out: Record<string, (...args: unknown[]) => Promise<unknown>> = {};
   for (const [name, fn] of Object.entries(activities) as [string, (...args: unknown[]) => Promise<unknown>][]) {
     out[name] = async (...args: unknown[]) => {
       const last = args.at(-1);
       if (!isProgressRide(last)) return fn(...args);
-      await saveRide(upgrades, last);
+      await saveRide(deps, last);
       return fn(...args.slice(0, -1));
     };
   }
   return out as unknown as T;
+}
+
+/** The upgrade's row, running (markUpgradeRunning, and the first progress record that now carries it). */
+async function markRunning(deps: ActivityDeps, u: StartedUpgrade): Promise<void> {
+  const { upgradeId: id, ...row } = u;
+  if (await deps.upgrades.markRunning({ id, ...row })) deps.events?.started(u.mode);
 }
 
 /**
@@ -146,10 +143,15 @@ function withProgressRides<T extends Record<string, (...args: never[]) => Promis
  * that is down is waited for, without using up the step's own attempts;
  * heartbeating meanwhile, and stopping when the step is cancelled or times out.
  */
-async function saveRide(upgrades: UpgradeRepo, ride: ProgressRide): Promise<void> {
+async function saveRide(deps: ActivityDeps, ride: ProgressRide): Promise<void> {
+  let created = !ride.started;
   for (let waitMs = 1_000; ; waitMs = Math.min(waitMs * 2, 30_000)) {
     try {
-      return await upgrades.saveStepProgress(ride.upgradeId, ride.progress);
+      if (!created) {
+        await markRunning(deps, ride.started!);
+        created = true;
+      }
+      return await deps.upgrades.saveStepProgress(ride.upgradeId, ride.progress);
     } catch {
       Context.current().heartbeat();
       await Context.current().sleep(waitMs);
@@ -302,22 +304,18 @@ function activityFunctions(deps: ActivityDeps) {
       return status;
     },
 
+    /** Before the patch `mark-running-rides`, every upgrade's first activity; kept so older histories replay. */
     async markUpgradeRunning(u: StartedUpgrade): Promise<void> {
-      await deps.upgrades.ensure({
-        id: u.upgradeId,
-        instanceId: u.instanceId,
-        mode: u.mode,
-        imageTag: u.imageTag,
-        workflowId: u.workflowId,
-        runId: u.runId,
-        requestedBy: u.requestedBy,
-        status: 'running',
-      });
-      deps.events?.started(u.mode);
+      await markRunning(deps, u);
     },
 
-    /** The row, then the outbox when the upgrade parked or ended (the event's key makes a retry add nothing). */
-    async recordUpgradeProgress(upgradeId: string, progress: UpgradeProgress): Promise<void> {
+    /**
+     * The row, then the outbox when the upgrade parked or ended (the event's
+     * key makes a retry add nothing). `started` when no step's activity has
+     * created the row yet (an upgrade cancelled before its first step ran).
+     */
+    async recordUpgradeProgress(upgradeId: string, progress: UpgradeProgress, started?: StartedUpgrade): Promise<void> {
+      if (started) await markRunning(deps, started);
       const saved = await deps.upgrades.saveProgress(upgradeId, progress);
       deps.events?.progressRecorded(saved.mode, progress);
       await notifications.upgradeChanged(saved, progress);

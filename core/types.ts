@@ -221,6 +221,19 @@ export interface ProgressRide {
   rideAlong: 'upgrade-progress';
   upgradeId: string;
   progress: { status: UpgradeStatus; currentStep: string | null; steps: StepProgress[]; error: string | null };
+  /** On the upgrade's first record only (patch `mark-running-rides`): the row to create first, as markUpgradeRunning did. */
+  started?: StartedUpgrade;
+}
+
+/** What an upgrade's row is created with when its workflow starts. */
+export interface StartedUpgrade {
+  upgradeId: string;
+  instanceId: string;
+  mode: UpgradeMode;
+  imageTag: string;
+  workflowId: string;
+  runId: string;
+  requestedBy?: string;
 }
 
 export const isProgressRide = (v: unknown): v is ProgressRide =>

@@ -210,6 +210,21 @@ export function createUpgradeRepo(prisma: PrismaClient) {
       });
     },
     /**
+     * The workflow's side of ensure: the row, running. True only for the call
+     * that made it so (created it, or found the API's `queued` row), so a step
+     * retried, or a first record repeated, counts the upgrade started once.
+     */
+    async markRunning(data: Omit<NewUpgrade, 'status'>): Promise<boolean> {
+      const { runId, requestedBy, ...rest } = data;
+      const created = await prisma.instanceUpgrade.createMany({
+        data: [{ ...rest, status: 'running', runId: runId ?? null, requestedBy: requestedBy ?? null }],
+        skipDuplicates: true,
+      });
+      if (created.count > 0) return true;
+      const queued = await prisma.instanceUpgrade.updateMany({ where: { id: data.id, status: 'queued' }, data: { status: 'running', ...(runId ? { runId } : {}) } });
+      return queued.count > 0;
+    },
+    /**
      * Answers the saved row (one UPDATE … RETURNING): its mode for the metrics,
      * and what a notification of the change names, without reading it again.
      */

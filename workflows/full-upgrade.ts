@@ -13,7 +13,7 @@ export async function fullUpgrade(input: FullUpgradeInput): Promise<UpgradeResul
   const { target, imageTag } = input;
   const run = new UpgradeRun(input.upgradeId, input.parkTimeoutMs);
   const { db, pullImages, startAllServices, tenant, verifyServices } = run.activities;
-  await db.markUpgradeRunning({ ...started(input), mode: 'full' });
+  await run.begin({ ...started(input), mode: 'full' });
   const verifyOpts = { onExhausted: input.autoRollback ? ('rollback' as const) : ('park' as const) };
 
   return run.run(async () => {

@@ -12,7 +12,7 @@ export async function imageUpgrade(input: ImageUpgradeInput): Promise<UpgradeRes
   const services = target.coreServices;
   const run = new UpgradeRun(input.upgradeId, input.parkTimeoutMs);
   const { db, pullImages, recreateServices, tenant, verifyServices } = run.activities;
-  await db.markUpgradeRunning({ ...started(input), mode: 'image-only' });
+  await run.begin({ ...started(input), mode: 'image-only' });
 
   return run.run(async () => {
     await run.step('preflight', () => tenant.checkTenantReady(target, services, imageTag));

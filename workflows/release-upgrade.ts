@@ -14,7 +14,7 @@ export async function releaseUpgrade(input: ReleaseUpgradeInput): Promise<Upgrad
   const { target, imageTag } = input;
   const run = new UpgradeRun(input.upgradeId, input.parkTimeoutMs);
   const { db, pullImages, startAllServices, tenant, verifyServices } = run.activities;
-  await db.markUpgradeRunning({ ...started(input), mode: 'release' });
+  await run.begin({ ...started(input), mode: 'release' });
 
   return run.run(async () => {
     // Plan first: a stale plan is refused before anything, the tag included, changes.

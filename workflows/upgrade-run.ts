@@ -19,8 +19,8 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import type { OperatorAction, ProgressRide, StepProgress, UpgradeResult, UpgradeStatus } from '../core/types.js';
-import { carryingProgress, type StepActivities } from './activities.js';
+import type { OperatorAction, ProgressRide, StartedUpgrade, StepProgress, UpgradeResult, UpgradeStatus } from '../core/types.js';
+import { carryingProgress, db, type StepActivities } from './activities.js';
 import { BOOKKEEPING, DEFAULT_PARK_TIMEOUT_MS } from './policies.js';
 import { childParkedSignal, operatorActionUpdate, progressQuery, SEARCH, type ProgressView } from './surface.js';
 
@@ -33,6 +33,13 @@ const { recordUpgradeProgress } = proxyLocalActivities<Activities>(BOOKKEEPING);
  * written by their own local activity, so the row's last word is durable.
  */
 const PROGRESS_RIDES_PATCH = 'progress-rides-on-activity';
+
+/**
+ * Since this patch the upgrade's row is created by its first progress record
+ * (ProgressRide.started) instead of a markUpgradeRunning activity before the
+ * first step: one activity and one workflow task fewer per upgrade.
+ */
+const MARK_RUNNING_RIDES_PATCH = 'mark-running-rides';
 
 /** Thrown out of a step when the operator chose to roll back or abort. */
 class OperatorStop extends Error {
@@ -54,9 +61,17 @@ export class UpgradeRun {
   private rollingBack = false;
   private rides: boolean | undefined;
   private ride: ProgressRide | undefined;
+  /**
+   * The row to create, carried by every progress record until a step has
+   * succeeded: only then is it sure that a worker wrote it (an activity whose
+   * scope was cancelled before it was scheduled never ran).
+   */
+  private unstarted: StartedUpgrade | undefined;
+  private startRode = false;
   /** The activity proxies workflows call steps with: the first call of a step carries its progress. */
   readonly activities: StepActivities = carryingProgress(() => {
-    const r = this.ride;
+    const r = this.ride && this.unstarted ? { ...this.ride, started: this.unstarted } : this.ride;
+    if (r?.started) this.startRode = true;
     this.ride = undefined;
     return r;
   });
@@ -78,6 +93,12 @@ export class UpgradeRun {
     );
   }
 
+  /** The upgrade's row, running: created by the first step's activity, or (older histories) by an activity of its own now. */
+  async begin(started: StartedUpgrade): Promise<void> {
+    if (patched(MARK_RUNNING_RIDES_PATCH)) this.unstarted = started;
+    else await db.markUpgradeRunning(started);
+  }
+
   /** From here on a rollback can undo what the upgrade changed. */
   enableRollback(steps: () => Promise<void>) {
     this.rollbackSteps = steps;
@@ -95,6 +116,7 @@ export class UpgradeRun {
       try {
         const result = await run();
         this.ride = undefined;
+        if (this.startRode) this.unstarted = undefined;
         this.endStep(entry, 'succeeded');
         return result;
       } catch (err) {
@@ -203,7 +225,8 @@ export class UpgradeRun {
 
   private save(finished = false) {
     const { status, currentStep, steps, error } = this.view;
-    return recordUpgradeProgress(this.upgradeId, { status, currentStep, steps, error, finished });
+    const started = this.unstarted ? [this.unstarted] : [];
+    return recordUpgradeProgress(this.upgradeId, { status, currentStep, steps, error, finished }, ...started);
   }
 }
 

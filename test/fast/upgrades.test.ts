@@ -4,8 +4,10 @@
  * (the tenant is faked; Temporal, the activities and PostgreSQL are real).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
 import { PIN_PATH } from '../../core/image-pin.js';
-import type { ProgressView } from '../../workflows/surface.js';
+import { targetOf } from '../../core/types.js';
+import { WORKFLOW_TYPE, type ProgressView } from '../../workflows/surface.js';
 import { startFastEnv, TAG_BEFORE, type FastEnv } from './workflow-env.js';
 
 let fx: FastEnv;
@@ -77,8 +79,50 @@ describe('upgrade workflows with a fake tenant (fast layer, tenant faked in memo
       expect(markers.filter((m) => m === 'core_local_activity')).toHaveLength(1);
       expect(markers).toContain('core_patch');
       const scheduled = events.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => e.activityTaskScheduledEventAttributes!.activityType!.name);
-      expect(scheduled).toEqual(['markUpgradeRunning', 'checkTenantReady', 'snapshotTenantContent', 'pullImages', 'recreateServices', 'verifyServices', 'assertTenantContentUnchanged', 'persistInstanceImageTag']);
+      expect(scheduled).toEqual(['checkTenantReady', 'snapshotTenantContent', 'pullImages', 'recreateServices', 'verifyServices', 'assertTenantContentUnchanged', 'persistInstanceImageTag']);
     });
+  });
+
+  it('an upgrade started without the API (as a rollout starts its children) gets its row from its first step, running, with who asked and its run', async () => {
+    const { instance, tenant } = await fx.addInstance();
+    const upgradeId = randomUUID();
+    const seen: string[] = [];
+    tenant.onEnter = async (op) => {
+      const row = await fx.upgradeRow(upgradeId);
+      seen.push(`${op} @ ${row ? `${row.status} ${row.requestedBy}` : 'no row'}`);
+    };
+    await fx.withWorker(async () => {
+      const handle = await fx.env.client.workflow.start(WORKFLOW_TYPE['image-only'], {
+        taskQueue: fx.taskQueue,
+        workflowId: `direct-${upgradeId}`,
+        args: [{ upgradeId, target: targetOf(instance), imageTag: '2.0.7', persistImageTag: false, requestedBy: 'rollout:direct' }],
+      });
+      expect((await handle.result()).status).toBe('succeeded');
+      expect(seen[0]).toBe('ping @ running rollout:direct');
+      const row = (await fx.upgradeRow(upgradeId))!;
+      expect(row).toMatchObject({ status: 'succeeded', mode: 'image-only', imageTag: '2.0.7', workflowId: `direct-${upgradeId}`, runId: handle.firstExecutionRunId });
+      const events = (await handle.fetchHistory()).events ?? [];
+      const scheduled = events.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => e.activityTaskScheduledEventAttributes!.activityType!.name);
+      expect(scheduled).not.toContain('markUpgradeRunning');
+    });
+  });
+
+  it('an upgrade cancelled before its first step ran still gets its row, recorded cancelled', async () => {
+    const { instance } = await fx.addInstance();
+    const upgradeId = randomUUID();
+    // Cancelled before any worker polls: the first workflow task starts and cancels it at once, so no step's activity ever runs.
+    const handle = await fx.env.client.workflow.start(WORKFLOW_TYPE['image-only'], {
+      taskQueue: fx.taskQueue,
+      workflowId: `direct-${upgradeId}`,
+      args: [{ upgradeId, target: targetOf(instance), imageTag: '2.0.8', persistImageTag: false, requestedBy: 'rollout:direct' }],
+    });
+    await handle.cancel();
+    await fx.withWorker(async () => {
+      await until('the row to say cancelled', async () => (await fx.upgradeRow(upgradeId))?.status === 'cancelled');
+    });
+    const row = (await fx.upgradeRow(upgradeId))!;
+    expect(row).toMatchObject({ status: 'cancelled', requestedBy: 'rollout:direct', runId: handle.firstExecutionRunId });
+    expect(row.finishedAt).not.toBeNull();
   });
 
   it('a step that fails for good parks the upgrade, and Retry runs the step again and finishes', async () => {
