@@ -132,10 +132,16 @@ function withProgressRides<T extends Record<string, (...args: never[]) => Promis
   return out as unknown as T;
 }
 
-/** The upgrade's row, running (markUpgradeRunning, and the first progress record that now carries it). */
-async function markRunning(deps: ActivityDeps, u: StartedUpgrade): Promise<void> {
+/**
+ * The upgrade's row, running (markUpgradeRunning, and the first progress
+ * record that now carries it); true when `progress` was written with it.
+ */
+async function markRunning(deps: ActivityDeps, u: StartedUpgrade, progress?: ProgressRide['progress']): Promise<boolean> {
   const { upgradeId: id, ...row } = u;
-  if (await deps.upgrades.markRunning({ id, ...row })) deps.events?.started(u.mode);
+  const how = await deps.upgrades.markRunning({ id, ...row }, progress);
+  if (how === 'existing') return false;
+  deps.events?.started(u.mode);
+  return progress !== undefined;
 }
 
 /**
@@ -148,8 +154,9 @@ async function saveRide(deps: ActivityDeps, ride: ProgressRide): Promise<void> {
   for (let waitMs = 1_000; ; waitMs = Math.min(waitMs * 2, 30_000)) {
     try {
       if (!created) {
-        await markRunning(deps, ride.started!);
+        const saved = await markRunning(deps, ride.started!, ride.progress);
         created = true;
+        if (saved) return;
       }
       return await deps.upgrades.saveStepProgress(ride.upgradeId, ride.progress);
     } catch {
@@ -288,8 +295,7 @@ function activityFunctions(deps: ActivityDeps) {
 
     /** releaseVersion undefined: a snapshot from before releases, which leaves the release alone. */
     async restoreInstanceImageTag(instanceId: string, imageTag: string | null, releaseVersion?: string | null): Promise<void> {
-      await deps.instances.setImageTag(instanceId, imageTag);
-      if (releaseVersion !== undefined) await deps.instances.setRelease(instanceId, releaseVersion);
+      await deps.instances.update(instanceId, { imageTag, ...(releaseVersion !== undefined ? { releaseVersion } : {}) });
     },
 
     /** The front door the release names, else the control plane's (DRYDOCK_FRONT_DOOR). */
@@ -323,12 +329,11 @@ function activityFunctions(deps: ActivityDeps) {
 
     /** The tag, and the release when the upgrade named one. */
     async persistInstanceImageTag(instanceId: string, imageTag: string, releaseVersion?: string): Promise<void> {
-      await deps.instances.setImageTag(instanceId, imageTag);
-      if (releaseVersion !== undefined) await deps.instances.setRelease(instanceId, releaseVersion);
+      await deps.instances.update(instanceId, { imageTag, ...(releaseVersion !== undefined ? { releaseVersion } : {}) });
     },
 
     async persistInstanceRelease(instanceId: string, releaseVersion: string): Promise<void> {
-      await deps.instances.setRelease(instanceId, releaseVersion);
+      await deps.instances.update(instanceId, { releaseVersion });
     },
 
     /** The engine answers and every service to touch exists in the compose file. */

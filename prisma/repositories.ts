@@ -106,13 +106,6 @@ export function createInstanceRepo(prisma: PrismaClient) {
       const row = await prisma.instance.findUnique({ where: { id } });
       return row ? toInstance(row) : undefined;
     },
-    async setImageTag(id: string, imageTag: string | null): Promise<void> {
-      await prisma.instance.update({ where: { id }, data: { imageTag } });
-    },
-    /** After an upgrade that named a release (undefined: leave it). */
-    async setRelease(id: string, releaseVersion: string | null): Promise<void> {
-      await prisma.instance.update({ where: { id }, data: { releaseVersion } });
-    },
     async update(id: string, data: { imageTag?: string | null; labels?: string[]; releaseVersion?: string | null; name?: string; coreServices?: string[] }): Promise<void> {
       await prisma.instance.update({ where: { id }, data });
     },
@@ -210,19 +203,25 @@ export function createUpgradeRepo(prisma: PrismaClient) {
       });
     },
     /**
-     * The workflow's side of ensure: the row, running. True only for the call
-     * that made it so (created it, or found the API's `queued` row), so a step
-     * retried, or a first record repeated, counts the upgrade started once.
+     * The workflow's side of ensure: the row, running, with the first step's
+     * progress when given. `created` or `queued` (the API's row, now running)
+     * only for the call that made it so, so a step retried, or a first record
+     * repeated, counts the upgrade started once; `existing` when it already
+     * was, and then `progress` was not written.
      */
-    async markRunning(data: Omit<NewUpgrade, 'status'>): Promise<boolean> {
+    async markRunning(data: Omit<NewUpgrade, 'status'>, progress?: Omit<UpgradeProgress, 'finished'>): Promise<'created' | 'queued' | 'existing'> {
       const { runId, requestedBy, ...rest } = data;
+      const first = progress ? { currentStep: progress.currentStep, steps: progress.steps as object[], error: progress.error ?? null } : {};
       const created = await prisma.instanceUpgrade.createMany({
-        data: [{ ...rest, status: 'running', runId: runId ?? null, requestedBy: requestedBy ?? null }],
+        data: [{ ...rest, ...first, status: 'running', runId: runId ?? null, requestedBy: requestedBy ?? null }],
         skipDuplicates: true,
       });
-      if (created.count > 0) return true;
-      const queued = await prisma.instanceUpgrade.updateMany({ where: { id: data.id, status: 'queued' }, data: { status: 'running', ...(runId ? { runId } : {}) } });
-      return queued.count > 0;
+      if (created.count > 0) return 'created';
+      const queued = await prisma.instanceUpgrade.updateMany({
+        where: { id: data.id, status: 'queued' },
+        data: { ...first, status: 'running', ...(runId ? { runId } : {}) },
+      });
+      return queued.count > 0 ? 'queued' : 'existing';
     },
     /**
      * Answers the saved row (one UPDATE … RETURNING): its mode for the metrics,

@@ -35,8 +35,8 @@ describe('marking an upgrade running', () => {
 
   it('creates the row running when the workflow comes first, says so once, and the API writing after it changes nothing', async () => {
     const u = upgrade();
-    expect(await repo.markRunning(u)).toBe(true);
-    expect(await repo.markRunning(u)).toBe(false);
+    expect(await repo.markRunning(u)).toBe('created');
+    expect(await repo.markRunning(u)).toBe('existing');
     await repo.ensure({ ...u, status: 'queued' });
     expect(await repo.get(u.id)).toMatchObject({ status: 'running', runId: u.runId, requestedBy: 'ops@example.com', mode: 'release', imageTag: '2.0.0' });
   });
@@ -44,16 +44,27 @@ describe('marking an upgrade running', () => {
   it("moves the API's queued row to running when the API came first, and says so once", async () => {
     const u = upgrade();
     await repo.ensure({ ...u, status: 'queued' });
-    expect(await repo.markRunning(u)).toBe(true);
-    expect(await repo.markRunning(u)).toBe(false);
+    expect(await repo.markRunning(u)).toBe('queued');
+    expect(await repo.markRunning(u)).toBe('existing');
     expect((await repo.get(u.id))!.status).toBe('running');
+  });
+
+  const running = { status: 'running' as const, currentStep: 'plan', steps: [{ name: 'plan', status: 'running' as const, startedAt: '2026-12-03T00:00:00.000Z' }], error: null };
+
+  it('writes the first step with the row, whether it creates the row or finds the API\'s', async () => {
+    const first = upgrade();
+    expect(await repo.markRunning(first, running)).toBe('created');
+    const second = upgrade();
+    await repo.ensure({ ...second, status: 'queued' });
+    expect(await repo.markRunning(second, running)).toBe('queued');
+    for (const u of [first, second]) expect(await repo.get(u.id)).toMatchObject({ status: 'running', currentStep: 'plan', steps: running.steps, runId: u.runId });
   });
 
   it('leaves a finished upgrade as it ended when a late attempt marks it running', async () => {
     const u = upgrade();
     await repo.markRunning(u);
     await repo.saveProgress(u.id, { status: 'succeeded', currentStep: 'verify', steps: [], error: null, finished: true });
-    expect(await repo.markRunning(u)).toBe(false);
-    expect((await repo.get(u.id))!.status).toBe('succeeded');
+    expect(await repo.markRunning(u, running)).toBe('existing');
+    expect(await repo.get(u.id)).toMatchObject({ status: 'succeeded', currentStep: 'verify', steps: [] });
   });
 });
