@@ -67,7 +67,6 @@ const DEFAULT_MIN_FREE_DISK = 1024 ** 3;
 const MAX_SNAPSHOT_BYTES = 1_500_000;
 const GiB = (n: number) => `${(n / 1024 ** 3).toFixed(1)} GiB`;
 
-
 /**
  * How often a running activity heartbeats, whatever it waits on (the local
  * driver, an agent, the database): a heartbeat says the worker is alive, so a

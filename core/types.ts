@@ -221,7 +221,7 @@ export interface ProgressRide {
   rideAlong: 'upgrade-progress';
   upgradeId: string;
   progress: { status: UpgradeStatus; currentStep: string | null; steps: StepProgress[]; error: string | null };
-  /** On the upgrade's first record only (patch `mark-running-rides`): the row to create first, as markUpgradeRunning did. */
+  /** Until one of the upgrade's steps has succeeded (patch `mark-running-rides`): the row to create first, as markUpgradeRunning did. */
   started?: StartedUpgrade;
 }
 
