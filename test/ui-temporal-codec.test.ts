@@ -93,12 +93,14 @@ describe('the Temporal web console through the codec server', () => {
     page.on('response', (r) => {
       if (r.url().startsWith(`${codecEndpoint}/decode`)) answers.push(r.status());
     });
-    // The console sometimes renders its own "500 Internal Error" page on a first load under load; a reload cures it.
+    // Under load the console sometimes renders its own "500 Internal Error" page, or nothing, on a first load; a reload cures it.
     for (let attempt = 1; ; attempt++) {
       await page.goto(workflowUrl);
-      await page.getByText(/Back to Workflows|There's an error/).first().waitFor({ timeout: 30_000 });
-      if (!(await page.getByText("There's an error").count()) || attempt === 5) break;
-      console.log(`the Temporal console answered its error page (attempt ${attempt}); reloading`);
+      const rendered = await page.getByText(/Back to Workflows|There's an error/).first().waitFor({ timeout: 30_000 }).then(() => true, () => false);
+      const errorPage = rendered && (await page.getByText("There's an error").count()) > 0;
+      if (rendered && !errorPage) break;
+      if (attempt === 4) throw new Error(`the Temporal console ${rendered ? 'answered its error page' : 'rendered no workflow page within 30 s'} on ${attempt} loads`);
+      console.log(`the Temporal console ${rendered ? 'answered its error page' : 'rendered nothing within 30 s'} (attempt ${attempt}); reloading`);
     }
     return answers;
   }
