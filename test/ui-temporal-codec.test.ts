@@ -90,17 +90,27 @@ describe('the Temporal web console through the codec server', () => {
       localStorage.setItem('includeCredentials', 'true');
     }, codecEndpoint);
     const answers: number[] = [];
+    const troubles: string[] = [];
     page.on('response', (r) => {
       if (r.url().startsWith(`${codecEndpoint}/decode`)) answers.push(r.status());
+      else if (r.status() >= 400) troubles.push(`HTTP ${r.status()} ${r.request().method()} ${r.url()}`);
     });
-    // Under load the console sometimes renders its own "500 Internal Error" page, or nothing, on a first load; a reload cures it.
+    page.on('requestfailed', (r) => troubles.push(`failed ${r.request().method()} ${r.url()}: ${r.failure()?.errorText}`));
+    page.on('pageerror', (e) => troubles.push(`page error: ${e.message}`));
+    page.on('console', (m) => m.type() === 'error' && troubles.push(`console: ${m.text().slice(0, 300)}`));
+    // Under load the console sometimes renders its own error page, or nothing, on a first load; a later reload cures it.
     for (let attempt = 1; ; attempt++) {
       await page.goto(workflowUrl);
       const rendered = await page.getByText(/Back to Workflows|There's an error/).first().waitFor({ timeout: 30_000 }).then(() => true, () => false);
       const errorPage = rendered && (await page.getByText("There's an error").count()) > 0;
       if (rendered && !errorPage) break;
-      if (attempt === 4) throw new Error(`the Temporal console ${rendered ? 'answered its error page' : 'rendered no workflow page within 30 s'} on ${attempt} loads`);
-      console.log(`the Temporal console ${rendered ? 'answered its error page' : 'rendered nothing within 30 s'} (attempt ${attempt}); reloading`);
+      const what =
+        (rendered ? `answered its error page (${(await page.locator('body').innerText()).replace(/\s+/g, ' ').slice(0, 300)})` : 'rendered no workflow page within 30 s') +
+        ` [${troubles.splice(0).join('; ')}]`;
+      await page.screenshot({ path: path.join(shots, `temporal-console-load-${attempt}-FAILED.png`), fullPage: true });
+      if (attempt === 4) throw new Error(`the Temporal console ${what} on ${attempt} loads`);
+      console.log(`the Temporal console ${what} (attempt ${attempt}); reloading in ${attempt * 5} s`);
+      await page.waitForTimeout(attempt * 5_000);
     }
     return answers;
   }
