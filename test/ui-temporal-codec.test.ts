@@ -95,7 +95,7 @@ describe('the Temporal web console through the codec server', () => {
       if (r.url().startsWith(`${codecEndpoint}/decode`)) answers.push(r.status());
       else if (r.status() >= 400) troubles.push(`HTTP ${r.status()} ${r.request().method()} ${r.url()}`);
     });
-    page.on('requestfailed', (r) => troubles.push(`failed ${r.request().method()} ${r.url()}: ${r.failure()?.errorText}`));
+    page.on('requestfailed', (r) => troubles.push(`failed ${r.method()} ${r.url()}: ${r.failure()?.errorText}`));
     page.on('pageerror', (e) => troubles.push(`page error: ${e.message}`));
     page.on('console', (m) => m.type() === 'error' && troubles.push(`console: ${m.text().slice(0, 300)}`));
     // Under load the console sometimes renders its own error page, or nothing, on a first load; a later reload cures it.
