@@ -18,11 +18,17 @@
  * BENCH_UPGRADE_REPS (3) upgrades of each kind are measured, after one of
  * each unmeasured.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
+import { createKeyring } from '../core/keyring.js';
 import { runCommand, type CommandRunner } from '../tenant/run-command.js';
+import { dataConverterFor, FAILURE_CONVERTER_PATH } from '../worker/data-converter.js';
+import { WORKER_TUNING } from '../worker/worker.js';
 import { startControlPlane, type ControlPlane } from '../api/control-plane.js';
 import { createTestDatabase, createTestOperator } from '../test/support.js';
 import { createPlanner } from '../worker/planner.js';
@@ -35,7 +41,9 @@ import {
   ensureDockerAndRegistry,
   FIXTURES,
   type ComposeCall,
+  temporalTimes,
   type StepBreakdown,
+  type TemporalTimes,
   type UpgradeStep,
 } from './real-tenant.js';
 
@@ -49,6 +57,7 @@ export interface TimedUpgrade {
   composeCalls: number;
   verifyMs: number;
   steps: StepBreakdown[];
+  temporal: TemporalTimes;
 }
 
 /** The real runner, timed: every call's start (epoch ms) and duration. */
@@ -81,7 +90,8 @@ export async function timeUpgrade(
       ? await api('POST', `/api/instances/${instanceId}/upgrade-images`, { imageTag })
       : await api('POST', `/api/instances/${instanceId}/upgrade-release`, { imageTag });
   if (started.status !== 202) throw new Error(`${kind} upgrade: HTTP ${started.status} ${JSON.stringify(started.body)}`);
-  const result = (await cp.temporal.workflow.getHandle(started.body.workflowId, started.body.runId).result()) as { status: string; steps: UpgradeStep[] };
+  const handle = cp.temporal.workflow.getHandle(started.body.workflowId, started.body.runId);
+  const result = (await handle.result()) as { status: string; steps: UpgradeStep[] };
   const wallMs = performance.now() - t0;
   if (result.status !== 'succeeded') throw new Error(`${kind} upgrade to ${imageTag} ended ${result.status}`);
   const mine = calls.slice(first);
@@ -94,6 +104,46 @@ export async function timeUpgrade(
     composeCalls: mine.length,
     verifyMs: steps.filter((s) => s.name === 'verify').reduce((a, s) => a + s.ms, 0),
     steps,
+    temporal: temporalTimes(await handle.fetchHistory()),
+  };
+}
+
+interface FloorRun {
+  wallMs: number;
+  temporal: TemporalTimes;
+}
+
+/**
+ * The raw-Temporal floor (bench/overhead-floor-workflows.ts) on the same dev
+ * server, with the same worker options and payload encryption: what the
+ * upgrade's shape costs before any step does work. `time()` runs one and
+ * returns its wall time, from the start request to the result.
+ */
+async function startFloor(address: string): Promise<{ time(id: string): Promise<FloorRun>; stop(): Promise<void> }> {
+  const workflowBundle = await bundleWorkflowCode({
+    workflowsPath: path.join(import.meta.dirname, 'overhead-floor-workflows.ts'),
+    failureConverterPath: FAILURE_CONVERTER_PATH,
+    logger: { log() {}, trace() {}, debug() {}, info() {}, warn: (m) => log(m), error: (m) => log(m) },
+  });
+  const dataConverter = dataConverterFor(createKeyring([randomBytes(32)]));
+  const connection = await NativeConnection.connect({ address });
+  const worker = await Worker.create({ dataConverter, connection, taskQueue: 'overhead-floor', workflowBundle, activities: { async noop() {} }, ...WORKER_TUNING });
+  const running = worker.run();
+  const clientConnection = await Connection.connect({ address });
+  const client = new Client({ connection: clientConnection, dataConverter });
+  return {
+    async time(id) {
+      const t0 = performance.now();
+      const handle = await client.workflow.start('upgradeFloor', { taskQueue: 'overhead-floor', workflowId: `floor-${id}` });
+      await handle.result();
+      const wallMs = performance.now() - t0;
+      return { wallMs, temporal: temporalTimes(await handle.fetchHistory()) };
+    },
+    async stop() {
+      worker.shutdown();
+      await running;
+      await Promise.all([connection.close(), clientConnection.close()]);
+    },
   };
 }
 
@@ -142,14 +192,22 @@ export async function benchOverhead(): Promise<BenchResult> {
       ids[kind] = created.body.id;
     }
 
+    const floor = await startFloor(temporal.address);
+    cleanups.unshift(() => floor.stop());
+
     const runs: TimedUpgrade[] = [];
+    const floorRuns: FloorRun[] = [];
     for (let i = 1; i < tags.length; i++) {
       for (const kind of ['quick', 'release'] as const) {
         const u = await timeUpgrade(cp, api, calls, kind, ids[kind], tags[i]!);
         log(`${i === 1 ? 'warm-up ' : ''}${kind} → ${u.imageTag}: wall ${u.wallMs.toFixed(0)} ms, compose ${u.composeMs.toFixed(0)} ms (${u.composeCalls} calls), verify ${u.verifyMs} ms`);
         if (i > 1) runs.push(u);
       }
+      const f = await floor.time(String(i));
+      log(`${i === 1 ? 'warm-up ' : ''}raw-Temporal floor: ${f.wallMs.toFixed(0)} ms`);
+      if (i > 1) floorRuns.push(f);
     }
+    const floorMs = floorRuns.map((f) => f.wallMs).sort((a, b) => a - b);
 
     const of = (kind: 'quick' | 'release') => runs.filter((r) => r.kind === kind);
     const measurements: Measurement[] = [];
@@ -163,6 +221,17 @@ export async function benchOverhead(): Promise<BenchResult> {
         summarize(`${name}: overhead without verify's wait`, of(kind), (u) => u.wallMs - u.composeMs - u.verifyMs),
       );
     }
+    measurements.push({
+      label: 'raw-Temporal floor: the same shape (7 activities, the status search attribute twice, 1 local activity), no-op',
+      reps: floorMs.length,
+      warmup: 1,
+      medianMs: median(floorMs),
+      p95Ms: floorMs.at(-1)!,
+      minMs: floorMs[0]!,
+      maxMs: floorMs.at(-1)!,
+      heapDeltaBytes: 0,
+      rssDeltaBytes: 0,
+    });
     const med = (kind: 'quick' | 'release', f: (u: TimedUpgrade) => number) => median(of(kind).map(f).sort((a, b) => a - b));
     return {
       name: 'overhead',
@@ -175,6 +244,7 @@ export async function benchOverhead(): Promise<BenchResult> {
       ],
       details: {
         runs,
+        floorRuns,
         targets: {
           // Issue 18: under 150 ms excluding the tenant's own health wait.
           quickUnder150msWithoutVerifyWait: med('quick', (u) => u.wallMs - u.composeMs - u.verifyMs) < 150,
@@ -186,6 +256,8 @@ export async function benchOverhead(): Promise<BenchResult> {
         'Compose time is the sum of the real CommandRunner calls during the upgrade (every compose invocation, `config --services` included); Docker engine API calls (container states) count as overhead.',
         'verify polls the containers every 100 ms until each runs and its healthcheck (interval 1 s) passes: mostly the tenant starting up, reported apart.',
         'Per-step times come from the upgrade record (workflow time, millisecond precision).',
+        "The raw-Temporal floor runs on the same dev server after each pair of upgrades, with the same worker options and payload encryption: the upgrade's shape (seven activities, the status search attribute set at the start and the end, one local activity recording the end) with activities that do nothing. Its wall time runs from the start request to the result; drydock's own cost is the overhead without the health wait minus the floor.",
+        "The history split: activities run from their started to their completed event (compose and verify inside them), workflow tasks from started to completed (the workflow code, the final local activity), and the rest of the workflow's time is the server scheduling and handing out tasks.",
       ],
     };
   } finally {
@@ -197,14 +269,31 @@ export function formatOverhead(r: BenchResult): string {
   const runs = (r.details as { runs: TimedUpgrade[] }).runs;
   const ms = (x: number) => x.toFixed(0);
   const lines = [
-    '| median of ' + r.params.reps + ' | wall ms | compose ms | overhead ms (wall − compose) | verify ms (health wait) | overhead without verify ms |',
-    '|---|---:|---:|---:|---:|---:|',
+    '| median of ' + r.params.reps + ' | wall ms | compose ms | overhead ms (wall − compose) | verify ms (health wait) | overhead without verify ms | of it above the raw-Temporal floor ms |',
+    '|---|---:|---:|---:|---:|---:|---:|',
   ];
+  const floorRuns = (r.details as { floorRuns: FloorRun[] }).floorRuns;
+  const floor = median(floorRuns.map((f) => f.wallMs).sort((a, b) => a - b));
   for (const kind of ['quick', 'release'] as const) {
     const of = runs.filter((u) => u.kind === kind);
     const m = (f: (u: TimedUpgrade) => number) => ms(median(of.map(f).sort((a, b) => a - b)));
-    lines.push(`| ${kind === 'quick' ? 'Quick Upgrade' : 'Release Upgrade'} | ${m((u) => u.wallMs)} | ${m((u) => u.composeMs)} | ${m((u) => u.wallMs - u.composeMs)} | ${m((u) => u.verifyMs)} | ${m((u) => u.wallMs - u.composeMs - u.verifyMs)} |`);
+    lines.push(`| ${kind === 'quick' ? 'Quick Upgrade' : 'Release Upgrade'} | ${m((u) => u.wallMs)} | ${m((u) => u.composeMs)} | ${m((u) => u.wallMs - u.composeMs)} | ${m((u) => u.verifyMs)} | ${m((u) => u.wallMs - u.composeMs - u.verifyMs)} | ${m((u) => u.wallMs - u.composeMs - u.verifyMs - floor)} |`);
   }
+  lines.push(`| raw-Temporal floor (same shape, no-op) | ${ms(floor)} | | | | ${ms(floor)} | |`);
+  lines.push(
+    '',
+    '| median of ' + r.params.reps + ', from the workflow history | workflow ms (first event to last) | in activities ms | in workflow tasks ms | Temporal dispatch ms (the rest) | outside the workflow ms (API, start, result) |',
+    '|---|---:|---:|---:|---:|---:|',
+  );
+  for (const kind of ['quick', 'release'] as const) {
+    const of = runs.filter((u) => u.kind === kind);
+    const m = (f: (u: TimedUpgrade) => number) => ms(median(of.map(f).sort((a, b) => a - b)));
+    const t = (k: keyof TemporalTimes) => m((u) => u.temporal[k]);
+    lines.push(`| ${kind === 'quick' ? 'Quick Upgrade' : 'Release Upgrade'} | ${t('workflowMs')} | ${t('activityMs')} | ${t('workflowTaskMs')} | ${t('dispatchMs')} | ${m((u) => u.wallMs - u.temporal.workflowMs)} |`);
+  }
+  const f = (g: (x: FloorRun) => number) => ms(median(floorRuns.map(g).sort((a, b) => a - b)));
+  const ft = (k: keyof TemporalTimes) => f((x) => x.temporal[k]);
+  lines.push(`| raw-Temporal floor | ${ft('workflowMs')} | ${ft('activityMs')} | ${ft('workflowTaskMs')} | ${ft('dispatchMs')} | ${f((x) => x.wallMs - x.temporal.workflowMs)} |`);
   lines.push('', '| run | step: total ms / compose ms |', '|---|---|');
   for (const u of runs) lines.push(`| ${u.kind} → ${u.imageTag} | ${u.steps.map((s) => `${s.name} ${s.ms}/${ms(s.composeMs)}`).join(', ')} |`);
   lines.push('', ...r.notes.map((n) => `- ${n}`));

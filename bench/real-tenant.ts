@@ -7,6 +7,8 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { tsToMs } from '@temporalio/common/lib/time.js';
+import proto from '@temporalio/proto';
 import type { RenderDefaults } from '../core/render.js';
 import { createReleaseTenant, pushReleaseImages, RELEASE_SERVICES, releaseDefaultsForPrefix, type ReleaseTenant } from '../test/harness/release-tenant.js';
 import { REPO_ROOT } from '../platform/temporal-server.js';
@@ -77,4 +79,34 @@ export function breakdown(steps: UpgradeStep[], calls: ComposeCall[]): StepBreak
     const inside = calls.filter((c) => c.start >= from - 1 && c.start <= to + 1);
     return { name: s.name, ms: to - from, composeMs: inside.reduce((a, c) => a + c.ms, 0) };
   });
+}
+
+/** Where a workflow's time went, from its history's event times (the server's clock). */
+export interface TemporalTimes {
+  /** First event to last. */
+  workflowMs: number;
+  /** Activities running in the worker: started → completed, summed. */
+  activityMs: number;
+  /** Workflow tasks: started → completed, summed (the workflow code and its local activities). */
+  workflowTaskMs: number;
+  /** The rest: the server scheduling tasks and handing them to the worker. */
+  dispatchMs: number;
+}
+
+export function temporalTimes(history: proto.temporal.api.history.v1.IHistory): TemporalTimes {
+  const T = proto.temporal.api.enums.v1.EventType;
+  const events = history.events ?? [];
+  const at = (e: proto.temporal.api.history.v1.IHistoryEvent) => tsToMs(e.eventTime);
+  const byId = new Map(events.map((e) => [Number(e.eventId), e]));
+  let activityMs = 0;
+  let workflowTaskMs = 0;
+  for (const e of events) {
+    if (e.eventType === T.EVENT_TYPE_WORKFLOW_TASK_COMPLETED) {
+      workflowTaskMs += at(e) - at(byId.get(Number(e.workflowTaskCompletedEventAttributes!.startedEventId))!);
+    }
+    const done = e.activityTaskCompletedEventAttributes ?? e.activityTaskFailedEventAttributes;
+    if (done) activityMs += at(e) - at(byId.get(Number(done.startedEventId))!);
+  }
+  const workflowMs = events.length ? at(events.at(-1)!) - at(events[0]!) : 0;
+  return { workflowMs, activityMs, workflowTaskMs, dispatchMs: workflowMs - activityMs - workflowTaskMs };
 }
