@@ -237,7 +237,8 @@ async function call(o: RemoteDriverOptions, op: AgentOperation, args: unknown[],
             else finish(undefined, (msg as { result?: unknown }).result);
           }
         })
-          .then(() => finish(unreachable('the connection closed before the operation ended')))
+          // Every answered call ends here too: build the error only when no answer came (an Error's stack costs, per call).
+          .then(() => settled || finish(unreachable('the connection closed before the operation ended')))
           .catch((err: Error) => {
             if (err instanceof LineTooLong) {
               finish(hostile(`an answer line longer than ${maxLine} bytes`));
