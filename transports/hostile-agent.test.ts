@@ -128,6 +128,14 @@ describe('the remote driver facing a hostile agent over real mutual TLS', () => 
     expect(Date.now() - started).toBeLessThan(30_000);
   });
 
+  it('says the agent is unreachable when its answer ends before the operation does', async () => {
+    answer = (res) => res.end('{"keepalive":true}\n');
+    await expect(driver().listServices()).rejects.toMatchObject({
+      code: 'agent-unreachable',
+      message: expect.stringContaining('the connection closed before the operation ended'),
+    });
+  });
+
   it('still takes a well-formed answer', async () => {
     answer = (res) => res.end('{"keepalive":true}\n{"done":true,"result":["api","nginx"]}\n');
     expect(await driver().listServices()).toEqual(['api', 'nginx']);
