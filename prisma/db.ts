@@ -13,6 +13,41 @@ import { unavailable } from '../core/errors.js';
 import { PrismaClient } from './generated/client.js';
 import { applyMigrations, type SqlClient } from './migrate.js';
 
+/** One SQL statement with $1… parameters, straight to the pool Prisma uses: rows as pg parses them. */
+export type Sql = <R = Record<string, unknown>>(text: string, values?: unknown[]) => Promise<R[]>;
+
+/**
+ * The pools behind the clients openDatabase made. A hot statement (one per
+ * agent call, one per step) skips Prisma's query compiler and interpreter,
+ * about 0.3 ms of CPU per statement (measured with 1,000 calls: Prisma's
+ * $queryRaw 347 µs, pg 44–95 µs), on the same connections and transactions.
+ */
+const pools = new WeakMap<PrismaClient, pg.Pool>();
+
+/** The Sql of a client openDatabase made. */
+export function sqlOf(prisma: PrismaClient): Sql {
+  return async (text, values) => {
+    const pool = pools.get(prisma);
+    if (!pool) throw new Error('sqlOf: this PrismaClient was not made by openDatabase');
+    return (await pool.query(text, values)).rows;
+  };
+}
+
+/** Prisma over a pool drydock holds, so sqlOf can reach it too; close() ends both. */
+function clientOn(pool: pg.Pool): { prisma: PrismaClient; close(): Promise<void> } {
+  // An idle connection the server drops must not crash the process (Prisma listens only once it has connected).
+  pool.on('error', () => {});
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  pools.set(prisma, pool);
+  return {
+    prisma,
+    async close() {
+      await prisma.$disconnect();
+      if (!pool.ending && !pool.ended) await pool.end();
+    },
+  };
+}
+
 export interface Database {
   prisma: PrismaClient;
   url: string;
@@ -53,9 +88,8 @@ async function openServer(url: string, log: (msg: string) => void): Promise<Data
     await client.end().catch(() => {});
   }
 
-  const adapter = new PrismaPg({ connectionString: url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
-  const prisma = new PrismaClient({ adapter });
-  return { prisma, url, embedded: false, close: () => prisma.$disconnect() };
+  const { prisma, close } = clientOn(new pg.Pool({ connectionString: url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS }));
+  return { prisma, url, embedded: false, close };
 }
 
 async function openEmbedded(dataDir: string, log: (msg: string) => void): Promise<Database> {
@@ -76,20 +110,14 @@ async function openEmbedded(dataDir: string, log: (msg: string) => void): Promis
     // The socket server refuses a second connection (the client sees "Connection
     // terminated unexpectedly"), so the pool must never open one. Keeping the idle
     // connection (idleTimeoutMillis 0) avoids reconnect churn.
-    const adapter = new PrismaPg({
-      connectionString: url,
-      max: 1,
-      idleTimeoutMillis: 0,
-      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-    });
-    const prisma = new PrismaClient({ adapter });
+    const { prisma, close } = clientOn(new pg.Pool({ connectionString: url, max: 1, idleTimeoutMillis: 0, connectionTimeoutMillis: CONNECT_TIMEOUT_MS }));
     const running = server;
     return {
       prisma,
       url,
       embedded: true,
       async close() {
-        await prisma.$disconnect();
+        await close();
         await running.stop();
         await db.close();
       },
