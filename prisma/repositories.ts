@@ -91,7 +91,18 @@ export function toInstance(row: Record<string, unknown>): InstanceRecord {
   };
 }
 
+/**
+ * The instance row in plain SQL (see sqlOf): read by most steps of every
+ * upgrade. Prisma keeps DateTime in `timestamp` columns as UTC; read as
+ * timestamptz here so pg makes the same Dates whatever the process's zone.
+ */
+const INSTANCE_BY_ID = `SELECT id, slug, name, "isRemote", "isRegistered", "imageTag", "composeProjectName", "composeDir", "coreServices",
+  "agentUrl", labels, "releaseVersion", values, secrets,
+  "createdAt" AT TIME ZONE 'UTC' AS "createdAt", "updatedAt" AT TIME ZONE 'UTC' AS "updatedAt"
+  FROM "Instance" WHERE id = $1`;
+
 export function createInstanceRepo(prisma: PrismaClient) {
+  const sql = sqlOf(prisma);
   return {
     /** Returns undefined when the slug is taken. */
     async create(data: NewInstance): Promise<InstanceRecord | undefined> {
@@ -104,7 +115,7 @@ export function createInstanceRepo(prisma: PrismaClient) {
     },
     list: async (): Promise<InstanceRecord[]> => (await prisma.instance.findMany({ orderBy: { slug: 'asc' } })).map(toInstance),
     get: async (id: string): Promise<InstanceRecord | undefined> => {
-      const row = await prisma.instance.findUnique({ where: { id } });
+      const [row] = await sql(INSTANCE_BY_ID, [id]);
       return row ? toInstance(row) : undefined;
     },
     async update(id: string, data: { imageTag?: string | null; labels?: string[]; releaseVersion?: string | null; name?: string; coreServices?: string[] }): Promise<void> {

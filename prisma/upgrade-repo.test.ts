@@ -67,4 +67,20 @@ describe('marking an upgrade running', () => {
     expect(await repo.markRunning(u, running)).toBe('existing');
     expect(await repo.get(u.id)).toMatchObject({ status: 'succeeded', currentStep: 'verify', steps: [] });
   });
+
+  it("writes each step's progress while the upgrade runs, and never over one that has finished", async () => {
+    const u = upgrade();
+    await repo.markRunning(u, running);
+    const next = {
+      status: 'running' as const,
+      currentStep: 'snapshot',
+      steps: [{ ...running.steps[0]!, status: 'failed' as const, finishedAt: '2026-12-03T00:00:01.000Z', error: 'compose said "no" \\ twice' }, { name: 'snapshot', status: 'running' as const, startedAt: '2026-12-03T00:00:02.000Z' }],
+      error: null,
+    };
+    await repo.saveStepProgress(u.id, next);
+    expect(await repo.get(u.id)).toMatchObject(next);
+    await repo.saveProgress(u.id, { status: 'succeeded', currentStep: 'verify', steps: [], error: null, finished: true });
+    await repo.saveStepProgress(u.id, { ...next, currentStep: 'late' });
+    expect(await repo.get(u.id)).toMatchObject({ status: 'succeeded', currentStep: 'verify', steps: [] });
+  });
 });
