@@ -24,13 +24,15 @@ export type Sql = <R = Record<string, unknown>>(text: string, values?: unknown[]
  */
 const pools = new WeakMap<PrismaClient, pg.Pool>();
 
-/** The Sql of a client openDatabase made. */
+/**
+ * The Sql of a client: on the pool for a client openDatabase made; through
+ * Prisma's raw query for any other, such as a transaction's client, so the
+ * statement runs inside that transaction and sees its changes.
+ */
 export function sqlOf(prisma: PrismaClient): Sql {
-  return async (text, values) => {
-    const pool = pools.get(prisma);
-    if (!pool) throw new Error('sqlOf: this PrismaClient was not made by openDatabase');
-    return (await pool.query(text, values)).rows;
-  };
+  const pool = pools.get(prisma);
+  if (pool) return async (text, values) => (await pool.query(text, values)).rows;
+  return (text, values) => prisma.$queryRawUnsafe(text, ...(values ?? []));
 }
 
 /** Prisma over a pool drydock holds, so sqlOf can reach it too; close() ends both. */

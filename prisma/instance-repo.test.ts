@@ -45,6 +45,17 @@ describe('reading an instance', () => {
     expect(Math.abs(read!.updatedAt.getTime() - Date.now())).toBeLessThan(60_000);
   });
 
+  it("reads inside a transaction what that transaction changed, as the audited API routes do, and the same record", async () => {
+    const inst = (await repo.create({ slug: 'in-tx', name: 'In a transaction', composeProjectName: 'in-tx', composeDir: '/srv/in-tx', coreServices: ['api'] }))!;
+    const seen = await db.prisma.$transaction(async (tx) => {
+      const inTx = createInstanceRepo(tx as typeof db.prisma);
+      await inTx.update(inst.id, { imageTag: '3.0.0', labels: ['eu'] });
+      return inTx.get(inst.id);
+    });
+    expect(seen).toMatchObject({ imageTag: '3.0.0', labels: ['eu'] });
+    expect(seen).toEqual(await prismaRead(inst.id));
+  });
+
   it('is undefined for an id no instance has', async () => {
     expect(await repo.get('00000000-0000-0000-0000-000000000000')).toBeUndefined();
     expect(await repo.get('not-even-a-uuid')).toBeUndefined();
