@@ -29,6 +29,7 @@ import {
   uniqueName,
   waitFor,
   waitForUpgradeEnd,
+  waitForUpgradeEndAfterRetry,
   waitForUpgradeStatus,
   type TestControlPlane,
 } from './support.js';
@@ -107,7 +108,7 @@ describe('Upgrade Now and recovery on a real Docker Compose tenant', () => {
     await push('search', '1.1.0');
     const retried = await cp.api('POST', `/api/upgrades/${started.body.upgradeId}/retry`);
     expect(retried.status).toBe(202);
-    const end = await waitForUpgradeEnd(cp, started.body.upgradeId);
+    const end = await waitForUpgradeEndAfterRetry(cp, parked);
     expect(end.error).toBeNull();
     expect(end.status).toBe('succeeded');
     expect(end.steps.map((s: { name: string; status: string }) => `${s.name}:${s.status}`)).toEqual([

@@ -214,6 +214,21 @@ export function waitForUpgradeEnd(cp: TestControlPlane, upgradeId: string, timeo
   return waitForUpgradeStatus(cp, upgradeId, [...TERMINAL_STATUSES, 'needs-attention'], timeoutMs);
 }
 
+/**
+ * After an operator's Retry of a parked upgrade: until it ends or parks again.
+ * The API accepts the decision once the workflow has taken it; the row shows
+ * the step running only when the retried step's activity starts (its progress
+ * rides on it), so the row may still read `needs-attention` for a moment.
+ * A retried step adds a step entry, which tells the new state from the old.
+ */
+export function waitForUpgradeEndAfterRetry(cp: TestControlPlane, parked: { id: string; steps: unknown[] }, timeoutMs = 120_000) {
+  const ends: readonly string[] = [...TERMINAL_STATUSES, 'needs-attention'];
+  return waitFor(`upgrade ${parked.id} to end or park again after the retry`, async () => {
+    const { status, body } = await cp.api('GET', `/api/upgrades/${parked.id}`);
+    return status === 200 && ends.includes(body.status) && body.steps.length > parked.steps.length ? body : undefined;
+  }, timeoutMs);
+}
+
 export const HISTORIES_DIR = path.join(import.meta.dirname, '..', 'workflows', 'histories');
 
 /**

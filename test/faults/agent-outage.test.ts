@@ -14,7 +14,7 @@ import { CONTAINER_RECREATE } from '../../workflows/policies.js';
 import { createPlanner } from '../../worker/planner.js';
 import { freePort } from '../../platform/temporal-server.js';
 import { buildAndPushImage, registryAddress } from '../harness/images.js';
-import { startTestControlPlane, uniqueName, waitForUpgradeEnd, waitForUpgradeStatus, type TestControlPlane } from '../support.js';
+import { startTestControlPlane, uniqueName, waitForUpgradeEnd, waitForUpgradeEndAfterRetry, waitForUpgradeStatus, type TestControlPlane } from '../support.js';
 import {
   createReleaseTenant,
   FIXTURES,
@@ -138,7 +138,7 @@ describe('the agent of a remote tenant stopped during compose up', () => {
     await startAgent();
     const retried = await cp.api('POST', `/api/upgrades/${u.upgradeId}/retry`);
     expect(retried.status).toBe(202);
-    const end = await waitForUpgradeEnd(cp, u.upgradeId, 300_000);
+    const end = await waitForUpgradeEndAfterRetry(cp, parked, 300_000);
     console.log(`[fault] … after the agent came back and an operator retried: upgrade ${end.status}`);
     expect(end.status).toBe('succeeded');
     expect(end.steps.filter((s: { name: string }) => s.name === 'up').map((s: { status: string }) => s.status)).toEqual(['failed', 'succeeded']);

@@ -15,7 +15,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IMAGE_PULL } from '../../workflows/policies.js';
 import { buildAndPushImage, registryAddress } from '../harness/images.js';
-import { startTestControlPlane, uniqueName, waitFor, waitForUpgradeEnd, waitForUpgradeStatus, type TestControlPlane } from '../support.js';
+import { startTestControlPlane, uniqueName, waitFor, waitForUpgradeEndAfterRetry, waitForUpgradeStatus, type TestControlPlane } from '../support.js';
 import { composeDown, slowRegistryProxy, startThrowawayDocker, startWorker, waitForStep, type Proc, type ThrowawayDocker } from './support.js';
 
 const run = promisify(execFile);
@@ -91,7 +91,7 @@ describe('the Docker engine stopped during a pull', () => {
     proxy.setSlow(false);
     const retried = await cp.api('POST', `/api/upgrades/${upgradeId}/retry`);
     expect(retried.status).toBe(202);
-    const end = await waitForUpgradeEnd(cp, upgradeId, 300_000);
+    const end = await waitForUpgradeEndAfterRetry(cp, parked, 300_000);
     console.log(`[fault] … dockerd started again and an operator retried: upgrade ${end.status} ${((Date.now() - t0) / 1000).toFixed(1)} s after the engine stopped`);
     expect(end.status).toBe('succeeded');
     expect(end.steps.filter((s: { name: string }) => s.name === 'pull').map((s: { status: string }) => s.status)).toEqual(['failed', 'succeeded']);
