@@ -63,13 +63,15 @@ export interface TimedUpgrade {
 /** The real runner, timed: every call's start (epoch ms) and duration. */
 export function timedRunner(calls: ComposeCall[]): CommandRunner {
   return async (cmd, opts) => {
+    // The wall clock, as the workflow's step times are: performance.timeOrigin + now() drifts from it in a long run.
+    const start = Date.now();
     const t = performance.now();
     try {
       return await runCommand(cmd, opts);
     } finally {
       const ms = performance.now() - t;
       const at = cmd.args.indexOf('--project-name');
-      calls.push({ start: performance.timeOrigin + t, ms, cwd: cmd.cwd, what: (at >= 0 ? cmd.args.slice(at + 2) : cmd.args).join(' ') });
+      calls.push({ start, ms, cwd: cmd.cwd, what: (at >= 0 ? cmd.args.slice(at + 2) : cmd.args).join(' ') });
     }
   };
 }

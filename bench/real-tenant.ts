@@ -57,7 +57,7 @@ export interface UpgradeStep {
 }
 
 export interface ComposeCall {
-  /** Epoch ms, sub-millisecond. */
+  /** Epoch ms (Date.now(), the clock the step times use). */
   start: number;
   ms: number;
   cwd?: string;
