@@ -407,7 +407,8 @@ function activityFunctions(deps: ActivityDeps) {
     async writeReleaseFiles(target: InstanceTarget, imageTag: string, renderHash: string, releaseVersion?: string): Promise<{ written: string[]; unchanged: string[] }> {
       const instance = await instanceOf(target);
       const driver = deps.driverFor(target);
-      const { rendered } = await rendering(() => tenantCall(() => renderRelease(deps.planner, driver, instance, imageTag, releaseVersion)));
+      // Only what the render needs is read (the plan step read and compared the rest): nothing for a registered tenant.
+      const { rendered } = await rendering(() => tenantCall(() => renderRelease(deps.planner, driver, instance, imageTag, releaseVersion, { readOnly: 'env' })));
       if (hashOfRender(rendered) !== renderHash) {
         throw ApplicationFailure.nonRetryable('the templates changed between plan and write; start the upgrade again', 'stale-plan');
       }
@@ -463,21 +464,29 @@ export type Activities = ReturnType<typeof createActivities>;
 /**
  * Writes the image pin (core/image-pin.ts) with the images the services now
  * run. A Quick Upgrade adds its core services to what the pin holds; a full
- * `up` pins every service.
+ * `up` pins every service. The pin (when merging) and the compose file are
+ * read in one call.
  */
 async function pinImages(driver: ExecutionDriver, services: string[], merge: boolean): Promise<void> {
   const states = await tenantCall(() => driver.containerStates(services));
   const images = states.filter((s) => s.imageRef).map((s) => ({ service: s.service, imageRef: s.imageRef! }));
-  const current = (await pinAllowed(() => driver.readFiles([PIN_PATH]))) ?? {};
-  if (merge && current[PIN_PATH]) {
-    for (const e of pinEntries(current[PIN_PATH]!)) if (!images.some((i) => i.service === e.service)) images.push(e);
+  const paths = merge ? [PIN_PATH, COMPOSE_PATH] : [COMPOSE_PATH];
+  const readEach = async () => {
+    const each = await Promise.all(paths.map(async (p) => [p, (await pinAllowed(() => driver.readFiles([p])))?.[p] ?? null] as const));
+    return Object.fromEntries(each);
+  };
+  // Refused as a whole when the agent manages only one of them: then each is read alone, as before.
+  const read = (await pinAllowed(() => driver.readFiles(paths))) ?? (await readEach());
+  if (merge && read[PIN_PATH]) {
+    for (const e of pinEntries(read[PIN_PATH]!)) if (!images.some((i) => i.service === e.service)) images.push(e);
   }
-  if (images.length > 0) await pinWrite(driver, images);
+  if (images.length > 0) await pinWrite(driver, images, read[COMPOSE_PATH] ?? null);
 }
 
-async function pinWrite(driver: ExecutionDriver, images: { service: string; imageRef: string }[]): Promise<void> {
-  const compose = (await pinAllowed(() => driver.readFiles(['docker-compose.yml'])))?.['docker-compose.yml'] ?? null;
-  const content = renderImagePin(compose, images);
+/** `compose`: the compose file's text when the caller has read it already. */
+async function pinWrite(driver: ExecutionDriver, images: { service: string; imageRef: string }[], compose?: string | null): Promise<void> {
+  const composeText = compose !== undefined ? compose : ((await pinAllowed(() => driver.readFiles([COMPOSE_PATH])))?.[COMPOSE_PATH] ?? null);
+  const content = renderImagePin(composeText, images);
   await pinAllowed(() => driver.writeFiles([PIN_PATH], [{ path: PIN_PATH, content }]));
 }
 
@@ -494,6 +503,8 @@ async function pinAllowed<T>(fn: () => Promise<T>): Promise<T | undefined> {
     return tenantCall(() => Promise.reject(err));
   }
 }
+
+const COMPOSE_PATH = 'docker-compose.yml';
 
 /** Compose reads IMAGE_TAG from the process environment before `.env`, so no file is written. */
 function composeEnv(imageTag: string): Record<string, string> {

@@ -129,6 +129,7 @@ function createServerCore(o: ServerBaseOptions, tenants: Map<string, TenantEntry
   const log = o.log ?? (() => {});
   const lockStaleMs = o.lockStaleMs ?? 5 * 60_000;
   const keepaliveMs = o.keepaliveMs ?? AGENT_KEEPALIVE_MS;
+  const controlPlaneSockets = new WeakSet<object>();
   // No key or certificate yet: handshakes fail until setCredentials.
   const server = https.createServer({ requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2', ...(sni ? { SNICallback: sni } : {}) }, (req, res) => {
     void handle(req, res).catch((err: Error) => {
@@ -151,9 +152,13 @@ function createServerCore(o: ServerBaseOptions, tenants: Map<string, TenantEntry
   server.on('tlsClientError', (err) => log(`agent: TLS handshake refused: ${err.message}`));
 
   async function handle(req: IncomingMessage, res: ServerResponse) {
-    const peer = (req.socket as TLSSocket).getPeerCertificate?.();
-    if (peer?.subject?.CN !== CONTROL_PLANE_CN) return reply(res, 403, { code: 'forbidden', message: 'only the control plane may call this agent' });
-    const m = new RegExp(`^${AGENT_API_PREFIX}/([^/]+)/([A-Za-z]+)$`).exec(req.url ?? '');
+    if (!controlPlaneSockets.has(req.socket)) {
+      const peer = (req.socket as TLSSocket).getPeerCertificate?.();
+      if (peer?.subject?.CN !== CONTROL_PLANE_CN) return reply(res, 403, { code: 'forbidden', message: 'only the control plane may call this agent' });
+      // A connection's peer does not change: its kept-alive requests are not checked again (getPeerCertificate builds the whole certificate each time).
+      controlPlaneSockets.add(req.socket);
+    }
+    const m = ROUTE.exec(req.url ?? '');
     if (req.method !== 'POST' || !m) return reply(res, 404, { code: 'not-found', message: `no route ${req.method} ${req.url}` });
     const tenant = tenants.get(m[1]!);
     if (!tenant) {
@@ -197,6 +202,7 @@ function createServerCore(o: ServerBaseOptions, tenants: Map<string, TenantEntry
     };
     const keepalive = setInterval(() => write({ keepalive: true }), keepaliveMs);
     const started = Date.now();
+    let last: object | undefined;
     try {
       const call = () => {
         abort.signal.throwIfAborted();
@@ -205,15 +211,17 @@ function createServerCore(o: ServerBaseOptions, tenants: Map<string, TenantEntry
         return fn.apply(tenant.driver, callArgs);
       };
       const result = spec.mutates ? await withTenantLock(tenant.dir, lockStaleMs, call, { signal: abort.signal }) : await call();
-      write({ done: true, result });
+      last = { done: true, result };
       log(`agent: ${sni ? `${tenant.slug}: ` : ''}${op} done in ${Date.now() - started} ms`);
     } catch (err) {
       const e = abort.signal.aborted ? { code: 'cancelled', message: `${op} was cancelled: the control plane closed the request` } : errorBody(err);
       log(`agent: ${sni ? `${tenant.slug}: ` : ''}${op} failed: ${e.message}`);
-      write({ done: true, error: e });
+      last = { done: true, error: e };
     } finally {
       clearInterval(keepalive);
-      res.end();
+      // The last line and the end of the answer in one write (one TLS record, one syscall).
+      if (last && !res.destroyed) res.end(`${JSON.stringify(last)}\n`);
+      else res.end();
     }
   }
 
@@ -237,6 +245,8 @@ function createServerCore(o: ServerBaseOptions, tenants: Map<string, TenantEntry
     },
   };
 }
+
+const ROUTE = new RegExp(`^${AGENT_API_PREFIX}/([^/]+)/([A-Za-z]+)$`);
 
 class TooLarge extends Error {}
 

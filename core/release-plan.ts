@@ -89,13 +89,17 @@ export async function renderRelease(
   instance: PlanInstance,
   imageTag: string,
   releaseVersion?: string | null,
-  /** readOnly 'env': read only `.env` (the secrets a render needs); `current` then holds nothing else. */
+  /**
+   * readOnly 'env': read only what the render itself needs, `.env` for the
+   * secrets, and nothing at all for a registered tenant (its `.env` is its
+   * own, and no render uses it): `current` then holds no other file.
+   */
   opts: { readOnly?: 'env' } = {},
 ): Promise<{ rendered: RenderedFile[]; current: Record<string, string | null>; set: TemplateSet; release: ResolvedRelease; images: Record<string, string> }> {
   const release = await resolveRelease(planner, instance, releaseVersion);
   const set = templatesOf(release);
-  const paths = opts.readOnly === 'env' ? [ENV_PATH] : [...new Set([...set.manifest.map((m) => m.path), ENV_PATH])];
-  const current = await driver.readFiles(paths);
+  const paths = opts.readOnly !== 'env' ? [...new Set([...set.manifest.map((m) => m.path), ENV_PATH])] : instance.isRegistered ? [] : [ENV_PATH];
+  const current = paths.length > 0 ? await driver.readFiles(paths) : {};
   const renderInstance = { slug: instance.slug, name: instance.name, imageTag, composeProjectName: instance.composeProjectName };
   if (release.kind === 'legacy') {
     const secrets = instance.isRegistered ? undefined : secretsFrom(current[ENV_PATH] ?? null, instance.slug);
