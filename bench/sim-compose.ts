@@ -50,39 +50,48 @@ export function composeServices(text: string): string[] {
 
 const sha = (s: string) => `sha256:${createHash('sha256').update(s).digest('hex')}`;
 
+/**
+ * Indexed by project and by container id, as a real engine answers these
+ * look-ups: a scan of every tenant's containers per call made the simulator's
+ * own cost grow with the fleet and count as the agent's CPU.
+ */
 export class SimEngine {
-  private readonly containers = new Map<string, SimContainer>();
+  /** project -> service -> container */
+  private readonly projects = new Map<string, Map<string, SimContainer>>();
+  private readonly byId = new Map<string, SimContainer>();
 
   /** Containers of a project as `up -d` of these services with this tag would leave them. */
   up(project: string, services: string[], imageTag: string) {
+    let containers = this.projects.get(project);
+    if (!containers) this.projects.set(project, (containers = new Map()));
     for (const service of services) {
       const imageRef = `sim.invalid/${service}:${imageTag}`;
-      this.containers.set(`${project}/${service}`, { id: sha(`${project}/${service}/${imageRef}`).slice(7), project, service, imageRef });
+      const old = containers.get(service);
+      if (old) this.byId.delete(old.id);
+      const c = { id: sha(`${project}/${service}/${imageRef}`).slice(7), project, service, imageRef };
+      containers.set(service, c);
+      this.byId.set(c.id, c);
     }
   }
 
   count(): number {
-    return this.containers.size;
+    return this.byId.size;
   }
 
-  /** The dockerode subset tenant/tenant.ts uses. */
   /** The engine API the tenant driver calls, answered from this simulated state. */
   asEngine(): DockerEngine {
-    const byId = (id: string) => [...this.containers.values()].find((c) => c.id === id);
     return {
       ping: async () => undefined,
       info: async () => ({ DockerRootDir: '/' }),
       listContainers: async (label) => {
         const project = label.startsWith('com.docker.compose.project=') ? label.split('=')[1] : undefined;
-        return [...this.containers.values()]
-          .filter((c) => c.project === project)
-          .map((c) => ({
-            Id: c.id,
-            Labels: { 'com.docker.compose.project': c.project, 'com.docker.compose.service': c.service, 'com.docker.compose.oneoff': 'False' },
-          }));
+        return [...(this.projects.get(project ?? '')?.values() ?? [])].map((c) => ({
+          Id: c.id,
+          Labels: { 'com.docker.compose.project': c.project, 'com.docker.compose.service': c.service, 'com.docker.compose.oneoff': 'False' },
+        }));
       },
       inspectContainer: async (id) => {
-        const c = byId(id);
+        const c = this.byId.get(id);
         if (!c) throw new EngineError(`no such container ${id}`, 404);
         return { Image: sha(c.imageRef), Config: { Image: c.imageRef }, State: { Status: 'running' }, NetworkSettings: { Networks: {} } };
       },
