@@ -202,7 +202,8 @@ function createServerCore(o: ServerBaseOptions, tenants: Map<string, TenantEntry
     };
     const keepalive = setInterval(() => write({ keepalive: true }), keepaliveMs);
     const started = Date.now();
-    let last: object | undefined;
+    /** The final line, sent with the end of the answer. */
+    let last: string | undefined;
     try {
       const call = () => {
         abort.signal.throwIfAborted();
@@ -211,16 +212,16 @@ function createServerCore(o: ServerBaseOptions, tenants: Map<string, TenantEntry
         return fn.apply(tenant.driver, callArgs);
       };
       const result = spec.mutates ? await withTenantLock(tenant.dir, lockStaleMs, call, { signal: abort.signal }) : await call();
-      last = { done: true, result };
+      last = `${JSON.stringify({ done: true, result })}\n`;
       log(`agent: ${sni ? `${tenant.slug}: ` : ''}${op} done in ${Date.now() - started} ms`);
     } catch (err) {
       const e = abort.signal.aborted ? { code: 'cancelled', message: `${op} was cancelled: the control plane closed the request` } : errorBody(err);
       log(`agent: ${sni ? `${tenant.slug}: ` : ''}${op} failed: ${e.message}`);
-      last = { done: true, error: e };
+      last = `${JSON.stringify({ done: true, error: e })}\n`;
     } finally {
       clearInterval(keepalive);
       // The last line and the end of the answer in one write (one TLS record, one syscall).
-      if (last && !res.destroyed) res.end(`${JSON.stringify(last)}\n`);
+      if (last && !res.destroyed) res.end(last);
       else res.end();
     }
   }
