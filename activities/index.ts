@@ -365,7 +365,7 @@ function activityFunctions(deps: ActivityDeps) {
       if (pin) {
         const kept = services.length === 0 ? [] : pinEntries(Buffer.from(pin.content, 'base64').toString('utf8')).filter((e) => !services.includes(e.service));
         if (kept.length === 0) await tenantCall(() => driver.restoreFiles({ [PIN_PATH]: null }));
-        else await pinWrite(driver, kept);
+        else await pinWrite(driver, kept, await readCompose(driver));
       }
       try {
         await withHeartbeat((opts) => driver.pull(services, composeEnv(imageTag), opts));
@@ -483,10 +483,13 @@ async function pinImages(driver: ExecutionDriver, services: string[], merge: boo
   if (images.length > 0) await pinWrite(driver, images, read[COMPOSE_PATH] ?? null);
 }
 
-/** `compose`: the compose file's text when the caller has read it already. */
-async function pinWrite(driver: ExecutionDriver, images: { service: string; imageRef: string }[], compose?: string | null): Promise<void> {
-  const composeText = compose !== undefined ? compose : ((await pinAllowed(() => driver.readFiles([COMPOSE_PATH])))?.[COMPOSE_PATH] ?? null);
-  const content = renderImagePin(composeText, images);
+async function readCompose(driver: ExecutionDriver): Promise<string | null> {
+  return (await pinAllowed(() => driver.readFiles([COMPOSE_PATH])))?.[COMPOSE_PATH] ?? null;
+}
+
+/** `compose`: the compose file's text, for its version line. */
+async function pinWrite(driver: ExecutionDriver, images: { service: string; imageRef: string }[], compose: string | null): Promise<void> {
+  const content = renderImagePin(compose, images);
   await pinAllowed(() => driver.writeFiles([PIN_PATH], [{ path: PIN_PATH, content }]));
 }
 

@@ -98,7 +98,8 @@ export async function renderRelease(
 ): Promise<{ rendered: RenderedFile[]; current: Record<string, string | null>; set: TemplateSet; release: ResolvedRelease; images: Record<string, string> }> {
   const release = await resolveRelease(planner, instance, releaseVersion);
   const set = templatesOf(release);
-  const paths = opts.readOnly !== 'env' ? [...new Set([...set.manifest.map((m) => m.path), ENV_PATH])] : instance.isRegistered ? [] : [ENV_PATH];
+  const renderNeeds = instance.isRegistered ? [] : [ENV_PATH];
+  const paths = opts.readOnly === 'env' ? renderNeeds : [...new Set([...set.manifest.map((m) => m.path), ENV_PATH])];
   const current = paths.length > 0 ? await driver.readFiles(paths) : {};
   const renderInstance = { slug: instance.slug, name: instance.name, imageTag, composeProjectName: instance.composeProjectName };
   if (release.kind === 'legacy') {
