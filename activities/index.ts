@@ -12,7 +12,7 @@ import type { ContainerState, ContentManifest, InstanceTarget, ReleasePlanSummar
 import type { InstanceRepo, UpgradeProgress, UpgradeRepo } from '../prisma/repositories.js';
 import type { SnapshotStore } from '../prisma/snapshot-store.js';
 import type { UpgradeEvents } from '../platform/metrics.js';
-import { pinEntries, PIN_PATH, renderImagePin } from '../core/image-pin.js';
+import { COMPOSE_PATH, nextImagePin, pinEntries, PIN_PATH, renderImagePin } from '../core/image-pin.js';
 import { parseImageRef } from '../core/image-ref.js';
 import { driftSummary, inspectDrift, unknownDrift, type DriftReport, type DriftStatus } from '../core/drift.js';
 import type { DriftRepo } from '../prisma/drift-repo.js';
@@ -187,8 +187,15 @@ function activityFunctions(deps: ActivityDeps) {
     const previousEffectiveImageTag = instance.imageTag ?? deps.planner.defaults.imageTag;
     // Without the pin when the agent does not manage it (pinAllowed).
     const files = (await pinAllowed(() => driver.snapshotFiles(paths))) ?? (await tenantCall(() => driver.snapshotFiles(paths.filter((p) => p !== PIN_PATH))));
-    const services = await tenantCall(() => driver.listServices(composeEnv(previousEffectiveImageTag)));
-    const images = (await tenantCall(() => driver.containerStates(services)))
+    const env = composeEnv(previousEffectiveImageTag);
+    const { states } = await newerAgent(
+      () => driver.serviceStates(env),
+      async () => {
+        const services = await tenantCall(() => driver.listServices(env));
+        return { services, states: await tenantCall(() => driver.containerStates(services)) };
+      },
+    );
+    const images = states
       .filter((s) => s.imageId && s.imageRef)
       .map((s) => ({ service: s.service, imageRef: s.imageRef!, imageId: s.imageId }));
     const coreTags = new Set(images.filter((i) => target.coreServices.includes(i.service)).map((i) => parseImageRef(i.imageRef).tag));
@@ -365,7 +372,7 @@ function activityFunctions(deps: ActivityDeps) {
       if (pin) {
         const kept = services.length === 0 ? [] : pinEntries(Buffer.from(pin.content, 'base64').toString('utf8')).filter((e) => !services.includes(e.service));
         if (kept.length === 0) await tenantCall(() => driver.restoreFiles({ [PIN_PATH]: null }));
-        else await pinWrite(driver, kept, await readCompose(driver));
+        else await pinWrite(driver, renderImagePin(await readCompose(driver), kept));
       }
       try {
         await withHeartbeat((opts) => driver.pull(services, composeEnv(imageTag), opts));
@@ -378,7 +385,7 @@ function activityFunctions(deps: ActivityDeps) {
     async recreateServices(target: InstanceTarget, services: string[], imageTag: string): Promise<void> {
       const driver = deps.driverFor(target);
       await withHeartbeat((opts) => driver.recreate(services, composeEnv(imageTag), opts));
-      await pinImages(driver, services, true);
+      await pinRunningImages(driver, services, imageTag, true);
     },
 
     /**
@@ -423,9 +430,7 @@ function activityFunctions(deps: ActivityDeps) {
       const release = await rendering(() => resolveRelease(deps.planner, instance, releaseVersion));
       const removeOrphans = release.kind === 'legacy' || release.bundle.release.allowRemoveOrphans;
       await withHeartbeat((opts) => driver.upAll(composeEnv(imageTag), removeOrphans, opts));
-      const services = await tenantCall(() => driver.listServices(composeEnv(imageTag)));
-      await pinImages(driver, services, false);
-      return services;
+      return pinRunningImages(driver, null, imageTag, false);
     },
 
     /** Each service's container runs, and is healthy where it has a healthcheck, within the deadline. */
@@ -463,35 +468,37 @@ export type Activities = ReturnType<typeof createActivities>;
 
 /**
  * Writes the image pin (core/image-pin.ts) with the images the services now
- * run. A Quick Upgrade adds its core services to what the pin holds; a full
- * `up` pins every service. The pin (when merging) and the compose file are
- * read in one call.
+ * run, in one call to the tenant: a Quick Upgrade adds its core services to
+ * what the pin holds (merge); a full `up` pins every service the compose file
+ * declares (services null). Resolves with the services looked at.
  */
-async function pinImages(driver: ExecutionDriver, services: string[], merge: boolean): Promise<void> {
-  const states = await tenantCall(() => driver.containerStates(services));
-  const images = states.filter((s) => s.imageRef).map((s) => ({ service: s.service, imageRef: s.imageRef! }));
+async function pinRunningImages(driver: ExecutionDriver, services: string[] | null, imageTag: string, merge: boolean): Promise<string[]> {
+  const env = composeEnv(imageTag);
+  // Refused by an agent older than it, or by one that does not manage both the pin and the compose file: then step by step, as before.
+  const done = await pinAllowed(() => driver.pinRunningImages(services, env, merge));
+  if (done) return done;
+  const looked = services ?? (await tenantCall(() => driver.listServices(env)));
+  const states = await tenantCall(() => driver.containerStates(looked));
   const paths = merge ? [PIN_PATH, COMPOSE_PATH] : [COMPOSE_PATH];
   const readEach = async () => {
     const each = await Promise.all(paths.map(async (p) => [p, (await pinAllowed(() => driver.readFiles([p])))?.[p] ?? null] as const));
     return Object.fromEntries(each);
   };
-  // Refused as a whole when the agent manages only one of them: then each is read alone, as before.
+  // Refused as a whole when the agent manages only one of them: then each is read alone.
   const read = (await pinAllowed(() => driver.readFiles(paths))) ?? (await readEach());
-  if (merge && read[PIN_PATH]) {
-    for (const e of pinEntries(read[PIN_PATH]!)) if (!images.some((i) => i.service === e.service)) images.push(e);
-  }
-  if (images.length > 0) await pinWrite(driver, images, read[COMPOSE_PATH] ?? null);
+  const pin = nextImagePin(states, read[PIN_PATH] ?? null, read[COMPOSE_PATH] ?? null);
+  if (pin) await pinWrite(driver, pin);
+  return looked;
+}
+
+async function pinWrite(driver: ExecutionDriver, content: string): Promise<void> {
+  await pinAllowed(() => driver.writeFiles([PIN_PATH], [{ path: PIN_PATH, content }]));
 }
 
 async function readCompose(driver: ExecutionDriver): Promise<string | null> {
   return (await pinAllowed(() => driver.readFiles([COMPOSE_PATH])))?.[COMPOSE_PATH] ?? null;
 }
 
-/** `compose`: the compose file's text, for its version line. */
-async function pinWrite(driver: ExecutionDriver, images: { service: string; imageRef: string }[], compose: string | null): Promise<void> {
-  const content = renderImagePin(compose, images);
-  await pinAllowed(() => driver.writeFiles([PIN_PATH], [{ path: PIN_PATH, content }]));
-}
 
 /**
  * An agent whose `--managed` list leaves the pin out refuses it: that tenant
@@ -507,11 +514,22 @@ async function pinAllowed<T>(fn: () => Promise<T>): Promise<T | undefined> {
   }
 }
 
-const COMPOSE_PATH = 'docker-compose.yml';
-
 /** Compose reads IMAGE_TAG from the process environment before `.env`, so no file is written. */
 function composeEnv(imageTag: string): Record<string, string> {
   return { IMAGE_TAG: imageTag };
+}
+
+/**
+ * An operation that stands for several older ones: an agent older than it
+ * refuses it (HTTP 404, "no operation …"), and those calls are made instead.
+ */
+async function newerAgent<T>(composite: () => Promise<T>, older: () => Promise<T>): Promise<T> {
+  try {
+    return await composite();
+  } catch (err) {
+    if (err instanceof TenantError && err.code === 'agent-refused') return older();
+    return tenantCall(() => Promise.reject(err));
+  }
 }
 
 /** Turns tenant errors into failures Temporal understands: permanent ones are not retried. */

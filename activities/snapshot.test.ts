@@ -21,11 +21,8 @@ function setup(isRegistered: boolean) {
       read.push(paths);
       return Object.fromEntries(paths.map((p) => [p, { content: p === '.env' ? ENV : `content of ${p}`, mode: 0o644 }]));
     },
-    async listServices() {
-      return ['api'];
-    },
-    async containerStates() {
-      return [{ service: 'api', containerId: 'c', imageId: 'sha256:1', imageRef: 'reg/api:1.0.0', state: 'running' }];
+    async serviceStates() {
+      return { services: ['api'], states: [{ service: 'api', containerId: 'c', imageId: 'sha256:1', imageRef: 'reg/api:1.0.0', state: 'running' }] };
     },
   } as unknown as ExecutionDriver;
   const deps = {

@@ -54,6 +54,16 @@ describe("the agent's own limits", () => {
     }
   });
 
+  it('pins running images only where it manages both the pin and the compose file, and only for service names', async () => {
+    expect(await guardArguments('pinRunningImages', [null, { IMAGE_TAG: '1.2.3' }, false], ctx)).toEqual([null, { IMAGE_TAG: '1.2.3' }, false]);
+    const noPin = { ...ctx, managed: ['docker-compose.yml', '.env'] };
+    await expect(guardArguments('pinRunningImages', [['api'], {}, true], noPin)).rejects.toMatchObject({ code: 'path-rejected', message: expect.stringMatching(/docker-compose\.override\.yml.*outside this agent's managed list/) });
+    const noCompose = { ...ctx, managed: ['docker-compose.override.yml'] };
+    await expect(guardArguments('pinRunningImages', [['api'], {}, true], noCompose)).rejects.toMatchObject({ code: 'path-rejected' });
+    await expect(guardArguments('pinRunningImages', [['--all'], {}, true], ctx)).rejects.toMatchObject({ code: 'agent-refused' });
+    await expect(guardArguments('serviceStates', [{ DOCKER_HOST: 'tcp://evil' }], ctx)).rejects.toMatchObject({ code: 'agent-refused' });
+  });
+
   it('covers only the tenant content folders with the content manifest', async () => {
     await expect(guardArguments('contentManifest', [['mkdocs', 'configs']], ctx)).resolves.toEqual([['mkdocs', 'configs']]);
     await expect(guardArguments('contentManifest', [['..']], ctx)).rejects.toMatchObject({ code: 'agent-refused' });

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import type { AgentOperation } from '../core/agent-protocol.js';
 import { TenantError, type ExecutionDriver } from '../core/driver.js';
 import { checkManagedPath } from '../core/managed-paths.js';
+import { COMPOSE_PATH, PIN_PATH } from '../core/image-pin.js';
 import { TENANT_CONTENT_DIRS } from '../core/types.js';
 import { IMAGE_TAG_RE, SERVICE_NAME_RE } from '../core/validation.js';
 
@@ -77,6 +78,8 @@ const ARGS: { [K in AgentOperation]: z.ZodType<unknown[]> } = {
   recreate: z.tuple([services.min(1), env]),
   upAll: z.tuple([env, z.boolean().nullable().optional()]),
   containerStates: z.tuple([services]),
+  serviceStates: z.tuple([env]),
+  pinRunningImages: z.tuple([services.nullable(), env, z.boolean()]),
   validateCompose: z.tuple([env]),
   diskFree: z.tuple([]),
   snapshotFiles: z.tuple([z.array(pathArg).max(500)]),
@@ -134,6 +137,10 @@ export async function guardArguments(op: AgentOperation, raw: unknown, ctx: Guar
     }
     case 'restoreFiles':
       paths(Object.keys(args[0] as Record<string, unknown>));
+      break;
+    case 'pinRunningImages':
+      // It reads the compose file (for its version line) and reads and writes the pin.
+      paths([PIN_PATH, COMPOSE_PATH]);
       break;
     case 'pull':
     case 'recreate':

@@ -43,6 +43,9 @@ export const AGENT_OPERATIONS: { [K in keyof ExecutionDriver]-?: OperationSpec }
   recreate: { args: 2, long: true, mutates: true, maxBodyBytes: SMALL },
   upAll: { args: 2, long: true, mutates: true, maxBodyBytes: SMALL },
   containerStates: { args: 1, maxBodyBytes: SMALL },
+  // Two or three of the calls above in one request (an agent older than them answers 404: the control plane falls back to those calls).
+  serviceStates: { args: 1, maxBodyBytes: SMALL },
+  pinRunningImages: { args: 3, mutates: true, maxBodyBytes: SMALL },
   validateCompose: { args: 1, maxBodyBytes: SMALL },
   diskFree: { args: 0, maxBodyBytes: SMALL },
   snapshotFiles: { args: 1, mutates: true, maxBodyBytes: SMALL },

@@ -35,6 +35,15 @@ export interface ExecutionDriver {
   /** `--remove-orphans` only when removeOrphans (the release allows it; null or absent: yes, as before releases). */
   upAll(env: Record<string, string>, removeOrphans?: boolean | null, opts?: OperationOptions): Promise<void>;
   containerStates(services: string[]): Promise<ContainerState[]>;
+  /** listServices then containerStates of what it lists, in one call. */
+  serviceStates(env: Record<string, string>): Promise<{ services: string[]; states: ContainerState[] }>;
+  /**
+   * Writes the image pin (core/image-pin.ts nextImagePin) with the images the
+   * services' containers run now; null: every service the compose file
+   * declares (listed with env). `merge` keeps the pinned images of the other
+   * services (a Quick Upgrade). Resolves with the services it looked at.
+   */
+  pinRunningImages(services: string[] | null, env: Record<string, string>, merge: boolean): Promise<string[]>;
   /** `config --quiet`: fails with compose's message when the compose file is invalid. */
   validateCompose(env: Record<string, string>): Promise<void>;
   /** Free bytes on the filesystem holding Docker's images. */

@@ -12,6 +12,8 @@
 import { SERVICE_NAME_RE } from './validation.js';
 
 export const PIN_PATH = 'docker-compose.override.yml';
+/** The compose file the pin sits beside; its version line is repeated in the pin. */
+export const COMPOSE_PATH = 'docker-compose.yml';
 
 const IMAGE_REF_RE = /^[A-Za-z0-9][A-Za-z0-9._/:@-]*$/;
 
@@ -39,4 +41,15 @@ export function renderImagePin(composeText: string | null, images: { service: st
 /** The service -> image entries of a pin drydock wrote (what renderImagePin writes, read back). */
 export function pinEntries(pin: string): { service: string; imageRef: string }[] {
   return [...pin.matchAll(/^  ([A-Za-z0-9][A-Za-z0-9_.-]*):\n    image: (\S+)$/gm)].map((m) => ({ service: m[1]!, imageRef: m[2]! }));
+}
+
+/**
+ * The pin after an upgrade: the images the services' containers run now.
+ * With the `current` pin (a Quick Upgrade merges), the services not looked at
+ * keep the image it names. null when no container runs an image: nothing to pin.
+ */
+export function nextImagePin(running: { service: string; imageRef?: string }[], current: string | null, composeText: string | null): string | null {
+  const images = running.filter((s) => s.imageRef).map((s) => ({ service: s.service, imageRef: s.imageRef! }));
+  if (current) for (const e of pinEntries(current)) if (!images.some((i) => i.service === e.service)) images.push(e);
+  return images.length > 0 ? renderImagePin(composeText, images) : null;
 }

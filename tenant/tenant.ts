@@ -19,6 +19,7 @@ import {
   type ComposeVariant,
 } from '../core/compose.js';
 import { TenantError, type ExecutionDriver, type OperationOptions } from '../core/driver.js';
+import { COMPOSE_PATH, nextImagePin, PIN_PATH } from '../core/image-pin.js';
 import { parseImageRef } from '../core/image-ref.js';
 import type { ContainerState, ContentManifest } from '../core/types.js';
 import { checksumManagedFiles, PathRejected, readManagedFiles, restoreFiles, snapshotFiles, writeManagedFiles } from './files.js';
@@ -182,6 +183,20 @@ export function createTenantDriver(deps: TenantDeps, where: TenantLocation): Exe
         req.on('timeout', () => req.destroy(new Error('no answer within 5s')));
         req.on('error', (err) => reject(new TenantError('compose-failed', `front-door probe of ${service} at ${address}:${port}${probePath}: ${err.message}`)));
       });
+    },
+
+    async serviceStates(env) {
+      const services = await this.listServices(env);
+      return { services, states: await this.containerStates(services) };
+    },
+
+    async pinRunningImages(services, env, merge) {
+      const looked = services ?? (await this.listServices(env));
+      const states = await this.containerStates(looked);
+      const read = await pathChecked(() => readManagedFiles(where.dir, merge ? [PIN_PATH, COMPOSE_PATH] : [COMPOSE_PATH]));
+      const pin = nextImagePin(states, read[PIN_PATH] ?? null, read[COMPOSE_PATH] ?? null);
+      if (pin) await pathChecked(() => writeManagedFiles(where.dir, [PIN_PATH], [{ path: PIN_PATH, content: pin }]));
+      return looked;
     },
 
     async containerStates(services) {

@@ -405,7 +405,7 @@ describe('bad bodies at a real agent', () => {
   it('answers malformed JSON and wrong argument shapes with 400, oversized bodies with 413, and keeps serving', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.constantFrom('ping', 'readFiles', 'writeFiles', 'upAll', 'restoreFiles', 'containerStates'),
+        fc.constantFrom('ping', 'readFiles', 'writeFiles', 'upAll', 'restoreFiles', 'containerStates', 'serviceStates', 'pinRunningImages'),
         fc.oneof(
           fc.string({ maxLength: 40 }).filter((s) => {
             try {

@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
+import https from 'node:https';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TenantError, type ExecutionDriver } from '../core/driver.js';
+import { COMPOSE_PATH, pinEntries, PIN_PATH, renderImagePin } from '../core/image-pin.js';
 import { CONTROL_PLANE_CN, createCertificateAuthority, issueKeyAndCertificate, type CertificateAuthority } from '../core/pki.js';
 import { createRemoteDriver, secureContextOf, type RemoteCredentials } from './remote.js';
 import { DEFAULT_AGENT_MANAGED } from '../agent/guard.js';
@@ -25,6 +27,7 @@ describe('the agent server and the remote driver, in one process over real mutua
   let server: AgentServer;
   let url: string;
   let fingerprint: string;
+  let agentCert: Awaited<ReturnType<typeof issueKeyAndCertificate>>;
   const calls: string[] = [];
   let pullSignal: AbortSignal | undefined;
 
@@ -32,10 +35,14 @@ describe('the agent server and the remote driver, in one process over real mutua
     ca = await createCertificateAuthority();
     const cp = await issueKeyAndCertificate(ca, { commonName: CONTROL_PLANE_CN, usage: 'client' });
     client = { ca: ca.certPem, cert: cp.certPem, key: cp.keyPem };
-    const agentCert = await issueKeyAndCertificate(ca, { commonName: slug, dnsNames: [slug], usage: 'server' });
+    agentCert = await issueKeyAndCertificate(ca, { commonName: slug, dnsNames: [slug], usage: 'server' });
     fingerprint = agentCert.fingerprint256;
     dir = await mkdtemp(path.join(os.tmpdir(), 'drydock-agentsrv-'));
     const driver = tenantWithStubs(dir, {
+      // The images the containers run, as the engine would inspect them.
+      async containerStates(services) {
+        return services.map((service) => ({ service, containerId: `c-${service}`, imageId: `sha256:${'0'.repeat(64)}`, imageRef: `registry.test/app/${service}:2.0`, state: 'running' }));
+      },
       async pull(services, _env, opts) {
         calls.push(`pull ${services.join(',')}`);
         pullSignal = opts?.signal;
@@ -229,5 +236,51 @@ describe('the agent server and the remote driver, in one process over real mutua
     expect(await pull).toBe('cancelled');
     await write;
     expect(wrote).toBe(true);
+  });
+
+  it("pins the images the services run in one request, keeping the pin of the services not looked at and the compose file's version line", async () => {
+    const d = remote();
+    const oldPin = renderImagePin(null, [
+      { service: 'api', imageRef: 'registry.test/app/api:1.0' },
+      { service: 'worker', imageRef: 'registry.test/app/worker:1.0' },
+    ]);
+    await d.writeFiles([COMPOSE_PATH, PIN_PATH], [
+      { path: COMPOSE_PATH, content: "version: '2.4'\nservices: {}\n" },
+      { path: PIN_PATH, content: oldPin },
+    ]);
+    // A Quick Upgrade of api: merged into the pin.
+    expect(await d.pinRunningImages(['api'], { IMAGE_TAG: '2.0' }, true)).toEqual(['api']);
+    let pin = (await d.readFiles([PIN_PATH]))[PIN_PATH]!;
+    expect(pin).toContain("version: '2.4'");
+    expect(pinEntries(pin)).toEqual([
+      { service: 'api', imageRef: 'registry.test/app/api:2.0' },
+      { service: 'worker', imageRef: 'registry.test/app/worker:1.0' },
+    ]);
+    // A full up: every service the compose file declares, the rest of the old pin gone.
+    expect(await d.pinRunningImages(null, { IMAGE_TAG: '2.0' }, false)).toEqual(['api', 'nginx']);
+    pin = (await d.readFiles([PIN_PATH]))[PIN_PATH]!;
+    expect(pinEntries(pin).map((e) => e.service)).toEqual(['api', 'nginx']);
+    expect(await d.serviceStates({ IMAGE_TAG: '2.0' })).toMatchObject({
+      services: ['api', 'nginx'],
+      states: [{ service: 'api', imageRef: 'registry.test/app/api:2.0' }, { service: 'nginx', imageRef: 'registry.test/app/nginx:2.0' }],
+    });
+  });
+
+  it('takes the 404 of an agent older than an operation as agent-refused, on which the control plane makes the older calls instead', async () => {
+    // An agent from before serviceStates and pinRunningImages: it answers them as it answers any operation it does not know.
+    const old = https.createServer({ key: agentCert.keyPem, cert: agentCert.certPem, ca: ca.certPem, requestCert: true, rejectUnauthorized: true }, (req, res) => {
+      const body = JSON.stringify({ code: 'not-found', message: `no operation ${req.url?.split('/').pop()}` });
+      res.writeHead(404, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+    });
+    await new Promise<void>((r) => old.listen(0, '127.0.0.1', r));
+    try {
+      const d = remote({ agentUrl: `https://127.0.0.1:${(old.address() as import('node:net').AddressInfo).port}` });
+      await expect(d.serviceStates({})).rejects.toMatchObject({ code: 'agent-refused', message: expect.stringMatching(/no operation serviceStates/) });
+      await expect(d.pinRunningImages(null, {}, false)).rejects.toMatchObject({ code: 'agent-refused', message: expect.stringMatching(/no operation pinRunningImages/) });
+    } finally {
+      old.closeAllConnections();
+      await new Promise((r) => old.close(r));
+    }
   });
 });

@@ -52,6 +52,7 @@ export const MAX_ANSWER_LINE_BYTES = 32 * 1024 * 1024;
 
 const text = (max: number) => z.string().max(max);
 const nothing = z.union([z.undefined(), z.null()]);
+const containerStates = z.array(z.object({ service: z.string(), containerId: z.string(), imageId: z.string(), state: z.string() }).passthrough());
 /** What each operation returns (core/driver.ts), as far as the control plane relies on it. */
 const RESULTS: { [K in AgentOperation]: z.ZodType } = {
   ping: nothing,
@@ -63,7 +64,9 @@ const RESULTS: { [K in AgentOperation]: z.ZodType } = {
   pull: nothing,
   recreate: nothing,
   upAll: nothing,
-  containerStates: z.array(z.object({ service: z.string(), containerId: z.string(), imageId: z.string(), state: z.string() }).passthrough()),
+  containerStates,
+  serviceStates: z.object({ services: z.array(text(256)), states: containerStates }),
+  pinRunningImages: z.array(text(256)),
   validateCompose: nothing,
   diskFree: z.object({ path: z.string(), freeBytes: z.number().nonnegative() }),
   snapshotFiles: z.record(z.string(), z.object({ content: z.string(), mode: z.number().int().min(0).max(0o7777) }).nullable()),

@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import { TenantError, type ExecutionDriver, type OperationOptions, type TenantErrorCode } from '../../core/driver.js';
 import type { ContainerState, ContentManifest } from '../../core/types.js';
+import { COMPOSE_PATH, nextImagePin, PIN_PATH } from '../../core/image-pin.js';
 
 export const FAKE_SERVICES = ['api', 'admin', 'media-api', 'nginx', 'postgres', 'redis'];
 
@@ -127,6 +128,9 @@ export class FakeTenant implements ExecutionDriver {
   }
   async containerStates(services: string[]): Promise<ContainerState[]> {
     await this.enter('containerStates');
+    return this.statesOf(services);
+  }
+  private statesOf(services: string[]): ContainerState[] {
     return services.map((service) => {
       const r = this.running.get(service);
       return {
@@ -138,6 +142,17 @@ export class FakeTenant implements ExecutionDriver {
         health: this.unhealthy.has(service) ? 'unhealthy' : 'healthy',
       };
     });
+  }
+  async serviceStates() {
+    await this.enter('serviceStates');
+    return { services: [...this.services], states: this.statesOf(this.services) };
+  }
+  async pinRunningImages(services: string[] | null, _env: Record<string, string>, merge: boolean) {
+    await this.enter('pinRunningImages');
+    const looked = services ?? [...this.services];
+    const pin = nextImagePin(this.statesOf(looked), (merge && this.files.get(PIN_PATH)?.content) || null, this.files.get(COMPOSE_PATH)?.content ?? null);
+    if (pin) this.files.set(PIN_PATH, { content: pin, mode: 0o644 });
+    return looked;
   }
   async validateCompose() {
     await this.enter('validateCompose');
