@@ -499,7 +499,6 @@ async function readCompose(driver: ExecutionDriver): Promise<string | null> {
   return (await pinAllowed(() => driver.readFiles([COMPOSE_PATH])))?.[COMPOSE_PATH] ?? null;
 }
 
-
 /**
  * An agent whose `--managed` list leaves the pin out refuses it: that tenant
  * chose to manage its compose files itself, so the upgrade goes on without a

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { pinEntries, renderImagePin } from './image-pin.js';
+import { nextImagePin, pinEntries, renderImagePin } from './image-pin.js';
 
 describe('the image pin', () => {
   it('names each service image literally, sorted, under the compose file’s own version', () => {
@@ -34,5 +34,23 @@ describe('the image pin', () => {
   it('refuses what would break the YAML: a service or image reference with spaces, quotes or newlines', () => {
     expect(() => renderImagePin(null, [{ service: 'web\n  evil', imageRef: 'web:1' }])).toThrow(/not a service name/);
     expect(() => renderImagePin(null, [{ service: 'web', imageRef: 'web:1\n  privileged: true' }])).toThrow(/not an image reference/);
+  });
+
+  it("after an upgrade pins what the containers run, keeps the current pin's other services when merging, and pins nothing when no container runs an image", () => {
+    const current = renderImagePin(null, [
+      { service: 'api', imageRef: 'reg/api:1' },
+      { service: 'web', imageRef: 'reg/web:1' },
+    ]);
+    const running = [
+      { service: 'api', imageRef: 'reg/api:2' },
+      { service: 'worker' },
+    ];
+    expect(pinEntries(nextImagePin(running, current, "version: '2.4'\n")!)).toEqual([
+      { service: 'api', imageRef: 'reg/api:2' },
+      { service: 'web', imageRef: 'reg/web:1' },
+    ]);
+    expect(nextImagePin(running, current, "version: '2.4'\n")).toContain("version: '2.4'");
+    expect(pinEntries(nextImagePin(running, null, null)!)).toEqual([{ service: 'api', imageRef: 'reg/api:2' }]);
+    expect(nextImagePin([{ service: 'worker' }], null, null)).toBeNull();
   });
 });
