@@ -5,7 +5,7 @@
  */
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import { manifestChanges } from '../core/content-manifest.js';
-import { PERMANENT_TENANT_ERRORS, TenantError, type ExecutionDriver } from '../core/driver.js';
+import { PERMANENT_TENANT_ERRORS, TenantError, type ExecutionDriver, type TenantErrorCode } from '../core/driver.js';
 import { DrydockError } from '../core/errors.js';
 import { DEFAULT_FRONT_DOOR, isProgressRide, targetOf, type FrontDoor, type ProgressRide } from '../core/types.js';
 import type { ContainerState, ContentManifest, InstanceTarget, ReleasePlanSummary, SealedTenantSnapshot, StartedUpgrade, TenantSnapshot } from '../core/types.js';
@@ -188,13 +188,12 @@ function activityFunctions(deps: ActivityDeps) {
     // Without the pin when the agent does not manage it (pinAllowed).
     const files = (await pinAllowed(() => driver.snapshotFiles(paths))) ?? (await tenantCall(() => driver.snapshotFiles(paths.filter((p) => p !== PIN_PATH))));
     const env = composeEnv(previousEffectiveImageTag);
-    const { states } = await newerAgent(
-      () => driver.serviceStates(env),
-      async () => {
-        const services = await tenantCall(() => driver.listServices(env));
-        return { services, states: await tenantCall(() => driver.containerStates(services)) };
-      },
-    );
+    // An agent older than serviceStates refuses it (HTTP 404, "no operation …"): then the two calls it stands for.
+    let states = (await unlessRefused(['agent-refused'], () => driver.serviceStates(env)))?.states;
+    if (!states) {
+      const services = await tenantCall(() => driver.listServices(env));
+      states = await tenantCall(() => driver.containerStates(services));
+    }
     const images = states
       .filter((s) => s.imageId && s.imageRef)
       .map((s) => ({ service: s.service, imageRef: s.imageRef!, imageId: s.imageId }));
@@ -504,11 +503,16 @@ async function readCompose(driver: ExecutionDriver): Promise<string | null> {
  * chose to manage its compose files itself, so the upgrade goes on without a
  * pin (undefined) rather than failing after compose succeeded.
  */
-async function pinAllowed<T>(fn: () => Promise<T>): Promise<T | undefined> {
+function pinAllowed<T>(fn: () => Promise<T>): Promise<T | undefined> {
+  return unlessRefused(['path-rejected', 'agent-refused'], fn);
+}
+
+/** undefined when the tenant refuses the call with one of `codes`; any other error as tenantCall reports it. */
+async function unlessRefused<T>(codes: readonly TenantErrorCode[], fn: () => Promise<T>): Promise<T | undefined> {
   try {
     return await fn();
   } catch (err) {
-    if (err instanceof TenantError && (err.code === 'path-rejected' || err.code === 'agent-refused')) return undefined;
+    if (err instanceof TenantError && codes.includes(err.code)) return undefined;
     return tenantCall(() => Promise.reject(err));
   }
 }
@@ -516,19 +520,6 @@ async function pinAllowed<T>(fn: () => Promise<T>): Promise<T | undefined> {
 /** Compose reads IMAGE_TAG from the process environment before `.env`, so no file is written. */
 function composeEnv(imageTag: string): Record<string, string> {
   return { IMAGE_TAG: imageTag };
-}
-
-/**
- * An operation that stands for several older ones: an agent older than it
- * refuses it (HTTP 404, "no operation …"), and those calls are made instead.
- */
-async function newerAgent<T>(composite: () => Promise<T>, older: () => Promise<T>): Promise<T> {
-  try {
-    return await composite();
-  } catch (err) {
-    if (err instanceof TenantError && err.code === 'agent-refused') return older();
-    return tenantCall(() => Promise.reject(err));
-  }
 }
 
 /** Turns tenant errors into failures Temporal understands: permanent ones are not retried. */
