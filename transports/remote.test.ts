@@ -238,7 +238,8 @@ describe('the agent server and the remote driver, in one process over real mutua
     expect(wrote).toBe(true);
   });
 
-  it("pins the images the services run in one request, keeping the pin of the services not looked at and the compose file's version line", async () => {
+  // The containers' states are stubbed here (no containers run for this tenant); test/example-bundle.test.ts pins through a real agent on real Docker.
+  it("pins the images the services run in one request, keeping the pin of the services not looked at and the compose file's version line (container states stubbed)", async () => {
     const d = remote();
     const oldPin = renderImagePin(null, [
       { service: 'api', imageRef: 'registry.test/app/api:1.0' },
