@@ -399,6 +399,35 @@ describe('the per-tenant lock', () => {
     await expect(withTenantLock(root, 1_000, async () => 'ran')).resolves.toBe('ran');
   });
 
+  const beforeBoot = () => new Date(Date.now() - os.uptime() * 1000 - 60_000);
+
+  it('takes over at once an empty lock file that a crash left before this host booted', async () => {
+    await writeFile(lockFile(), '');
+    await utimes(lockFile(), beforeBoot(), beforeBoot());
+    const t0 = Date.now();
+    await expect(withTenantLock(root, 60 * 60_000, async () => 'ran', { pollMs: 10 })).resolves.toBe('ran');
+    expect(Date.now() - t0).toBeLessThan(5_000);
+    expect(existsSync(lockFile())).toBe(false);
+  });
+
+  it('takes over a lock file written before this host booted even when a process now has its pid', async () => {
+    await writeFile(lockFile(), JSON.stringify({ pid: process.ppid, host: os.hostname(), at: beforeBoot().getTime() }));
+    await utimes(lockFile(), beforeBoot(), beforeBoot());
+    await expect(withTenantLock(root, 60 * 60_000, async () => 'ran', { pollMs: 10 })).resolves.toBe('ran');
+  });
+
+  it('waits for an empty lock file written since this host booted: its holder may still be writing it', async () => {
+    await writeFile(lockFile(), '');
+    let releasedAt = 0;
+    setTimeout(() => {
+      releasedAt = Date.now();
+      void rm(lockFile());
+    }, 200);
+    const startedAt = await withTenantLock(root, 60_000, async () => Date.now(), { pollMs: 10 });
+    expect(releasedAt).toBeGreaterThan(0);
+    expect(startedAt).toBeGreaterThanOrEqual(releasedAt);
+  });
+
   it('waits for a fresh lock held by a live process until it is released', async () => {
     await writeFile(lockFile(), JSON.stringify({ pid: process.ppid, host: os.hostname(), at: Date.now() }));
     let releasedAt = 0;

@@ -11,11 +11,34 @@
  *
  * Writes are atomic (temp file in the same directory, fsync, rename, fsync the
  * directory) and skip identical content, so a retried activity writes nothing twice.
+ *
+ * The calls that only touch the kernel's caches (lstat, realpath, open, read
+ * of a managed file, rename, close) are synchronous: through the thread pool each cost
+ * 25 to 30 µs of CPU in hand-offs on the machines we measured, against about
+ * 1 µs made directly, and an upgrade makes a few hundred. The fsyncs, which wait
+ * for the disk, stay asynchronous.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { constants, type Stats } from 'node:fs';
-import { lstat, mkdir, open, realpath, rename, rm, unlink, type FileHandle } from 'node:fs/promises';
+import {
+  closeSync,
+  constants,
+  fchmodSync,
+  fchownSync,
+  fstatSync,
+  fsync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  unlinkSync,
+  writeFileSync,
+  type Stats,
+} from 'node:fs';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { errno, LOCK_FILE } from './lock.js';
 import { isTenantContentPath, managedPathProblem, type ManagedPathRule, type PathProblem } from '../core/managed-paths.js';
 import { TENANT_CONTENT_DIRS } from '../core/types.js';
@@ -162,6 +185,10 @@ function checkBatchShape(paths: readonly unknown[], managed: readonly string[]):
 // ---------------------------------------------------------------------------
 // Disk checks.
 
+const fsyncFd = promisify(fsync);
+/** As fs.promises.realpath: the C library's, one call. */
+const realpathOf = (p: string): string => realpathSync.native(p);
+
 interface Resolved {
   rel: string;
   /** realpath of the deepest existing ancestor directory of the target. */
@@ -181,7 +208,7 @@ function inside(realRoot: string, p: string): boolean {
  * realpath(root), following symlinks only when they stay inside the root.
  * Touches nothing.
  */
-async function resolveParent(realRoot: string, rel: string): Promise<Resolved> {
+function resolveParent(realRoot: string, rel: string): Resolved {
   const segments = rel.split('/');
   const name = segments.pop() ?? '';
   let dir = realRoot;
@@ -189,7 +216,7 @@ async function resolveParent(realRoot: string, rel: string): Promise<Resolved> {
     const next = path.join(dir, segments[i] ?? '');
     let st: Stats;
     try {
-      st = await lstat(next);
+      st = lstatSync(next);
     } catch (err) {
       if (errno(err) === 'ENOENT') return { rel, dir, missing: segments.slice(i), name };
       throw err;
@@ -197,7 +224,7 @@ async function resolveParent(realRoot: string, rel: string): Promise<Resolved> {
     if (st.isSymbolicLink()) {
       let real: string;
       try {
-        real = await realpath(next);
+        real = realpathOf(next);
       } catch {
         throw new PathRejected(rel, 'symlink-escape', `parent ${show(segments.slice(0, i + 1).join('/'))} is a dangling symlink`);
       }
@@ -208,7 +235,7 @@ async function resolveParent(realRoot: string, rel: string): Promise<Resolved> {
       if (relReal !== '' && isTenantContentPath(relReal.split(path.sep)[0] ?? '')) {
         throw new PathRejected(rel, 'tenant-content', `parent ${show(segments.slice(0, i + 1).join('/'))} resolves into tenant content`);
       }
-      st = await lstat(real);
+      st = lstatSync(real);
       dir = real;
     } else {
       dir = next;
@@ -221,12 +248,12 @@ async function resolveParent(realRoot: string, rel: string): Promise<Resolved> {
 }
 
 /** Resolves the parent and refuses a target that is a symlink or not a regular file. */
-async function resolveChecked(realRoot: string, rel: string): Promise<Resolved> {
-  const r = await resolveParent(realRoot, rel);
+function resolveChecked(realRoot: string, rel: string): Resolved {
+  const r = resolveParent(realRoot, rel);
   if (r.missing.length === 0) {
     let st: Stats | undefined;
     try {
-      st = await lstat(path.join(r.dir, r.name));
+      st = lstatSync(path.join(r.dir, r.name));
     } catch (err) {
       if (errno(err) !== 'ENOENT') throw err;
     }
@@ -237,24 +264,24 @@ async function resolveChecked(realRoot: string, rel: string): Promise<Resolved> 
 }
 
 /** Creates the missing parent directories (inside the root only) and returns the real parent. */
-async function ensureParent(realRoot: string, rel: string): Promise<string> {
+function ensureParent(realRoot: string, rel: string): string {
   // Resolve again: the disk may have changed since the batch was validated.
-  const r = await resolveParent(realRoot, rel);
+  const r = resolveParent(realRoot, rel);
   let dir = r.dir;
   for (const seg of r.missing) {
     const next = path.join(dir, seg);
     try {
-      await mkdir(next, { mode: 0o755 });
+      mkdirSync(next, { mode: 0o755 });
     } catch (err) {
       if (errno(err) !== 'EEXIST') throw err;
     }
-    const st = await lstat(next);
+    const st = lstatSync(next);
     if (st.isSymbolicLink() || !st.isDirectory()) {
       throw new PathRejected(rel, 'symlink-escape', `${show(next)} changed under drydock while creating it`);
     }
     dir = next;
   }
-  if (!inside(realRoot, await realpath(dir))) throw new PathRejected(rel, 'symlink-escape', 'the parent resolves outside the tenant root');
+  if (!inside(realRoot, realpathOf(dir))) throw new PathRejected(rel, 'symlink-escape', 'the parent resolves outside the tenant root');
   return dir;
 }
 
@@ -267,42 +294,48 @@ interface Existing {
 
 /**
  * Opens without following a final symlink, and without blocking on a FIFO,
- * so what is checked is what is read.
+ * so what is checked is what is read. The caller closes the descriptor.
  */
-async function openNoFollow(file: string, rel: string): Promise<FileHandle | null> {
-  let fh: FileHandle;
+function openNoFollow(file: string, rel: string): { fd: number; st: Stats } | null {
+  let fd: number;
   try {
-    fh = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (err) {
     if (errno(err) === 'ENOENT') return null;
     if (errno(err) === 'ELOOP') throw new PathRejected(rel, 'symlink-target', 'the file is a symlink');
     throw err;
   }
-  const st = await fh.stat();
+  let st: Stats;
+  try {
+    st = fstatSync(fd);
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  }
   if (!st.isFile()) {
-    await fh.close();
+    closeSync(fd);
     throw new PathRejected(rel, 'not-a-file', 'the path exists and is not a regular file');
   }
-  return fh;
+  return { fd, st };
 }
 
-async function readExisting(file: string, rel: string): Promise<Existing | null> {
-  const fh = await openNoFollow(file, rel);
-  if (!fh) return null;
+function readExisting(file: string, rel: string): Existing | null {
+  const opened = openNoFollow(file, rel);
+  if (!opened) return null;
+  const { fd, st } = opened;
   try {
-    const st = await fh.stat();
-    return { data: await fh.readFile(), mode: st.mode & 0o777, uid: st.uid, gid: st.gid };
+    return { data: readFileSync(fd), mode: st.mode & 0o777, uid: st.uid, gid: st.gid };
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
 }
 
 async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  const fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
   try {
-    await fh.sync();
+    await fsyncFd(fd);
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
 }
 
@@ -313,36 +346,36 @@ async function fsyncDir(dir: string): Promise<void> {
  */
 async function atomicWrite(dir: string, name: string, rel: string, data: Buffer, mode?: number): Promise<boolean> {
   const target = path.join(dir, name);
-  const existing = await readExisting(target, rel);
+  const existing = readExisting(target, rel);
   if (existing && existing.data.equals(data)) {
     if (mode === undefined || existing.mode === mode) return false;
-    const fh = await openNoFollow(target, rel);
-    if (fh) {
+    const opened = openNoFollow(target, rel);
+    if (opened) {
       try {
-        await fh.chmod(mode);
+        fchmodSync(opened.fd, mode);
       } finally {
-        await fh.close();
+        closeSync(opened.fd);
       }
       return true;
     }
   }
   const finalMode = mode ?? existing?.mode ?? (name === '.env' ? 0o600 : 0o644);
   const tmp = path.join(dir, `${TMP_PREFIX}${randomBytes(8).toString('hex')}`);
-  const fh = await open(tmp, 'wx', finalMode);
+  const fd = openSync(tmp, 'wx', finalMode);
   try {
     try {
-      await fh.writeFile(data);
-      await fh.chmod(finalMode); // open()'s mode is filtered by the umask
+      writeFileSync(fd, data);
+      fchmodSync(fd, finalMode); // open()'s mode is filtered by the umask
       if (existing && process.getuid?.() === 0 && (existing.uid !== 0 || existing.gid !== 0)) {
-        await fh.chown(existing.uid, existing.gid); // root rewriting a tenant's file keeps its owner
+        fchownSync(fd, existing.uid, existing.gid); // root rewriting a tenant's file keeps its owner
       }
-      await fh.sync();
+      await fsyncFd(fd);
     } finally {
-      await fh.close();
+      closeSync(fd);
     }
-    await rename(tmp, target);
+    renameSync(tmp, target);
   } catch (err) {
-    await rm(tmp, { force: true });
+    rmSync(tmp, { force: true });
     throw err;
   }
   await fsyncDir(dir);
@@ -363,22 +396,16 @@ export async function checksumManagedFiles(root: string, paths: string[]): Promi
 }
 
 async function readManaged<T>(root: string, paths: string[], as: (data: Buffer) => T): Promise<Record<string, T | null>> {
-  const realRoot = await realpath(root);
+  const realRoot = realpathOf(root);
   const rels = checkBatchShape(paths, paths);
-  // Every path is checked before any is read; each phase runs its files at once (a release preview reads dozens).
-  const resolved = await allInOrder(rels.map((rel) => resolveChecked(realRoot, rel)));
-  const read = await allInOrder(resolved.map((r) => (r.missing.length ? null : readExisting(path.join(r.dir, r.name), r.rel))));
+  // Every path is checked before any is read; the first bad one in list order is the error.
+  const resolved = rels.map((rel) => resolveChecked(realRoot, rel));
   const out: Record<string, T | null> = {};
-  resolved.forEach((r, i) => (out[r.rel] = read[i] ? as(read[i].data) : null));
+  for (const r of resolved) {
+    const existing = r.missing.length ? null : readExisting(path.join(r.dir, r.name), r.rel);
+    out[r.rel] = existing ? as(existing.data) : null;
+  }
   return out;
-}
-
-/** Promise.all, except that when several fail, the error is the first in list order (as one-by-one would report), not the first in time. */
-async function allInOrder<T>(items: (T | Promise<T>)[]): Promise<T[]> {
-  const settled = await Promise.allSettled(items);
-  const failed = settled.find((x): x is PromiseRejectedResult => x.status === 'rejected');
-  if (failed) throw failed.reason;
-  return settled.map((x) => (x as PromiseFulfilledResult<T>).value);
 }
 
 /**
@@ -386,16 +413,16 @@ async function allInOrder<T>(items: (T | Promise<T>)[]): Promise<T[]> {
  * path (shape and disk) before writing any.
  */
 export async function writeManagedFiles(root: string, managed: readonly string[], files: FileToWrite[]): Promise<WriteResult> {
-  const realRoot = await realpath(root);
+  const realRoot = realpathOf(root);
   checkBatchShape(files.map((f) => f?.path), managed);
   for (const f of files) {
     if (typeof f.content !== 'string') throw new TypeError(`content of ${show(f.path)} must be a string`);
   }
-  for (const f of files) await resolveChecked(realRoot, f.path);
+  for (const f of files) resolveChecked(realRoot, f.path);
 
   const result: WriteResult = { written: [], unchanged: [] };
   for (const f of files) {
-    const dir = await ensureParent(realRoot, f.path);
+    const dir = ensureParent(realRoot, f.path);
     const changed = await atomicWrite(dir, path.posix.basename(f.path), f.path, Buffer.from(f.content, 'utf8'));
     (changed ? result.written : result.unchanged).push(f.path);
   }
@@ -404,13 +431,12 @@ export async function writeManagedFiles(root: string, managed: readonly string[]
 
 /** Bytes and mode of each path, null when absent, for restoreFiles. */
 export async function snapshotFiles(root: string, paths: string[]): Promise<Snapshot> {
-  const realRoot = await realpath(root);
+  const realRoot = realpathOf(root);
   const rels = checkBatchShape(paths, paths);
-  const resolved = [];
-  for (const rel of rels) resolved.push(await resolveChecked(realRoot, rel));
+  const resolved = rels.map((rel) => resolveChecked(realRoot, rel));
   const files: Snapshot['files'] = {};
   for (const r of resolved) {
-    const existing = r.missing.length ? null : await readExisting(path.join(r.dir, r.name), r.rel);
+    const existing = r.missing.length ? null : readExisting(path.join(r.dir, r.name), r.rel);
     files[r.rel] = existing ? { content: existing.data.toString('base64'), mode: existing.mode } : null;
   }
   return { files };
@@ -424,7 +450,7 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
  * left in place. Validates every path before touching any.
  */
 export async function restoreFiles(root: string, snapshot: Snapshot): Promise<RestoreResult> {
-  const realRoot = await realpath(root);
+  const realRoot = realpathOf(root);
   const entries = Object.entries(snapshot?.files ?? {});
   const rels = entries.map(([p]) => p);
   checkBatchShape(rels, rels);
@@ -437,15 +463,15 @@ export async function restoreFiles(root: string, snapshot: Snapshot): Promise<Re
       throw new TypeError(`snapshot entry for ${show(p)} has an invalid mode ${String(e.mode)}`);
     }
   }
-  for (const p of rels) await resolveChecked(realRoot, p);
+  for (const p of rels) resolveChecked(realRoot, p);
 
   const result: RestoreResult = { written: [], deleted: [], unchanged: [] };
   for (const [p, e] of entries) {
     if (e === null) {
-      const r = await resolveChecked(realRoot, p);
+      const r = resolveChecked(realRoot, p);
       if (r.missing.length === 0) {
         try {
-          await unlink(path.join(r.dir, r.name));
+          unlinkSync(path.join(r.dir, r.name));
           await fsyncDir(r.dir);
           result.deleted.push(p);
           continue;
@@ -456,7 +482,7 @@ export async function restoreFiles(root: string, snapshot: Snapshot): Promise<Re
       result.unchanged.push(p);
       continue;
     }
-    const dir = await ensureParent(realRoot, p);
+    const dir = ensureParent(realRoot, p);
     const changed = await atomicWrite(dir, path.posix.basename(p), p, Buffer.from(e.content, 'base64'), e.mode);
     (changed ? result.written : result.unchanged).push(p);
   }
