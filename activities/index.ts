@@ -300,7 +300,7 @@ function activityFunctions(deps: ActivityDeps) {
 
     /** releaseVersion undefined: a snapshot from before releases, which leaves the release alone. */
     async restoreInstanceImageTag(instanceId: string, imageTag: string | null, releaseVersion?: string | null): Promise<void> {
-      await deps.instances.update(instanceId, { imageTag, ...(releaseVersion !== undefined ? { releaseVersion } : {}) });
+      await deps.instances.setImageTag(instanceId, imageTag, releaseVersion);
     },
 
     /** The front door the release names, else the control plane's (DRYDOCK_FRONT_DOOR). */
@@ -334,7 +334,7 @@ function activityFunctions(deps: ActivityDeps) {
 
     /** The tag, and the release when the upgrade named one. */
     async persistInstanceImageTag(instanceId: string, imageTag: string, releaseVersion?: string): Promise<void> {
-      await deps.instances.update(instanceId, { imageTag, ...(releaseVersion !== undefined ? { releaseVersion } : {}) });
+      await deps.instances.setImageTag(instanceId, imageTag, releaseVersion);
     },
 
     async persistInstanceRelease(instanceId: string, releaseVersion: string): Promise<void> {

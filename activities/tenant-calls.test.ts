@@ -62,7 +62,7 @@ function setup(opts: { isRegistered: boolean; refuse?: (paths: string[]) => bool
     updatedAt: new Date(),
   };
   const deps = {
-    instances: { get: async () => instance, update: async () => instance },
+    instances: { get: async () => instance, setImageTag: async () => undefined },
     upgrades: {},
     snapshots: { save: async () => 'ref-1', load: async () => undefined },
     drift: {},

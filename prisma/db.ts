@@ -35,6 +35,14 @@ export function sqlOf(prisma: PrismaClient): Sql {
   return (text, values) => prisma.$queryRawUnsafe(text, ...(values ?? []));
 }
 
+/**
+ * A parameter holding an ISO time (nowIso()), written to a \`timestamp\`
+ * column as the UTC time Prisma writes for a DateTime: neither the session's
+ * nor the process's time zone shifts it.
+ */
+export const utcParam = (n: number) => `$${n}::timestamptz AT TIME ZONE 'UTC'`;
+export const nowIso = () => new Date().toISOString();
+
 /** Prisma over a pool drydock holds, so sqlOf can reach it too; close() ends both. */
 function clientOn(pool: pg.Pool): { prisma: PrismaClient; close(): Promise<void> } {
   // An idle connection the server drops must not crash the process (Prisma listens only once it has connected).

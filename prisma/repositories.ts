@@ -4,7 +4,7 @@
  */
 import { posix } from 'node:path';
 import type { StepProgress, UpgradeMode, UpgradeStatus } from '../core/types.js';
-import { sqlOf } from './db.js';
+import { nowIso, sqlOf, utcParam } from './db.js';
 import type { PrismaClient } from './generated/client.js';
 
 export interface InstanceRecord {
@@ -96,6 +96,7 @@ export function toInstance(row: Record<string, unknown>): InstanceRecord {
  * upgrade. Prisma keeps DateTime in `timestamp` columns as UTC; read as
  * timestamptz here so pg makes the same Dates whatever the process's zone.
  */
+
 const INSTANCE_BY_ID = `SELECT id, slug, name, "isRemote", "isRegistered", "imageTag", "composeProjectName", "composeDir", "coreServices",
   "agentUrl", labels, "releaseVersion", values, secrets,
   "createdAt" AT TIME ZONE 'UTC' AS "createdAt", "updatedAt" AT TIME ZONE 'UTC' AS "updatedAt"
@@ -120,6 +121,18 @@ export function createInstanceRepo(prisma: PrismaClient) {
     },
     async update(id: string, data: { imageTag?: string | null; labels?: string[]; releaseVersion?: string | null; name?: string; coreServices?: string[] }): Promise<void> {
       await prisma.instance.update({ where: { id }, data });
+    },
+    /**
+     * The tag, and the release when one is given (undefined leaves it): once
+     * per upgrade, so plain SQL (see sqlOf). Throws when the instance is gone, as update does.
+     */
+    async setImageTag(id: string, imageTag: string | null, releaseVersion?: string | null): Promise<void> {
+      const rows = await sql(
+        `UPDATE "Instance" SET "imageTag" = $2, "releaseVersion" = CASE WHEN $3::boolean THEN $4 ELSE "releaseVersion" END, "updatedAt" = ${utcParam(5)}
+         WHERE id = $1 RETURNING id`,
+        [id, imageTag, releaseVersion !== undefined, releaseVersion ?? null, nowIso()],
+      );
+      if (rows.length === 0) throw new Error(`instance ${id} does not exist`);
     },
     withLabel: async (label: string): Promise<InstanceRecord[]> =>
       (await prisma.instance.findMany({ where: { labels: { has: label } }, orderBy: { slug: 'asc' } })).map(toInstance),
@@ -195,6 +208,10 @@ export function createReleaseRepo(prisma: PrismaClient) {
 }
 export type ReleaseRepo = ReturnType<typeof createReleaseRepo>;
 
+/** UpgradeRecord's columns, the times read as UTC (see INSTANCE_BY_ID). */
+const UPGRADE_COLUMNS = `id, "instanceId", mode, "imageTag", status, "currentStep", steps, error, "workflowId", "runId", "requestedBy",
+  "startedAt" AT TIME ZONE 'UTC' AS "startedAt", "finishedAt" AT TIME ZONE 'UTC' AS "finishedAt"`;
+
 function toUpgrade(row: Record<string, unknown>): UpgradeRecord {
   return { ...(row as unknown as UpgradeRecord), steps: (row.steps as StepProgress[] | null) ?? [] };
 }
@@ -225,11 +242,26 @@ export function createUpgradeRepo(prisma: PrismaClient) {
     async markRunning(data: Omit<NewUpgrade, 'status'>, progress?: Omit<UpgradeProgress, 'finished'>): Promise<'created' | 'queued' | 'existing'> {
       const { runId, requestedBy, ...rest } = data;
       const first = progress ? { currentStep: progress.currentStep, steps: progress.steps as object[], error: progress.error ?? null } : {};
-      const created = await prisma.instanceUpgrade.createMany({
-        data: [{ ...rest, ...first, status: 'running', runId: runId ?? null, requestedBy: requestedBy ?? null }],
-        skipDuplicates: true,
-      });
-      if (created.count > 0) return 'created';
+      // Once per upgrade: plain SQL (see sqlOf). ON CONFLICT DO NOTHING is Prisma's skipDuplicates.
+      const created = await sql(
+        `INSERT INTO "InstanceUpgrade" (id, "instanceId", mode, "imageTag", status, "currentStep", steps, error, "workflowId", "runId", "requestedBy", "startedAt")
+         VALUES ($1, $2, $3, $4, 'running', $5, $6::jsonb, $7, $8, $9, $10, ${utcParam(11)})
+         ON CONFLICT DO NOTHING RETURNING id`,
+        [
+          rest.id,
+          rest.instanceId,
+          rest.mode,
+          rest.imageTag,
+          progress?.currentStep ?? null,
+          JSON.stringify(progress?.steps ?? []),
+          progress?.error ?? null,
+          rest.workflowId,
+          runId ?? null,
+          requestedBy ?? null,
+          nowIso(),
+        ],
+      );
+      if (created.length > 0) return 'created';
       const queued = await prisma.instanceUpgrade.updateMany({
         where: { id: data.id, status: 'queued' },
         data: { ...first, status: 'running', ...(runId ? { runId } : {}) },
@@ -241,18 +273,15 @@ export function createUpgradeRepo(prisma: PrismaClient) {
      * and what a notification of the change names, without reading it again.
      */
     async saveProgress(id: string, p: UpgradeProgress): Promise<UpgradeRecord> {
-      return toUpgrade(
-        await prisma.instanceUpgrade.update({
-          where: { id },
-          data: {
-            status: p.status,
-            currentStep: p.currentStep,
-            steps: p.steps as object[],
-            error: p.error ?? null,
-            finishedAt: p.finished ? new Date() : null,
-          },
-        }),
+      // At least once per upgrade (its end): plain SQL (see sqlOf).
+      const [row] = await sql(
+        `UPDATE "InstanceUpgrade" SET status = $2, "currentStep" = $3, steps = $4::jsonb, error = $5,
+           "finishedAt" = CASE WHEN $6::boolean THEN ${utcParam(7)} END
+         WHERE id = $1 RETURNING ${UPGRADE_COLUMNS}`,
+        [id, p.status, p.currentStep, JSON.stringify(p.steps), p.error ?? null, !!p.finished, nowIso()],
       );
+      if (!row) throw new Error(`upgrade ${id} does not exist`);
+      return toUpgrade(row);
     },
     /** Progress that rode on a step's activity: never over an upgrade already finished (a late attempt's write). */
     async saveStepProgress(id: string, p: Omit<UpgradeProgress, 'finished'>): Promise<void> {

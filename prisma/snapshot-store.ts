@@ -7,15 +7,23 @@
 import type { Keyring } from '../core/keyring.js';
 import type { TenantSnapshot } from '../core/types.js';
 import type { PrismaClient } from './generated/client.js';
+import { nowIso, sqlOf, utcParam } from './db.js';
 
 type Files = TenantSnapshot['files'];
 const aad = (id: string) => `snapshot-files:${id}`;
 
 export function createSnapshotStore(prisma: PrismaClient, keyring: Keyring) {
+  const sql = sqlOf(prisma);
   return {
     async save(upgradeId: string, files: Files): Promise<string> {
       const id = crypto.randomUUID();
-      await prisma.snapshotFiles.create({ data: { id, upgradeId, sealed: keyring.sealString(JSON.stringify(files), aad(id)) } });
+      // Once per upgrade: plain SQL (see sqlOf).
+      await sql(`INSERT INTO "SnapshotFiles" (id, "upgradeId", sealed, "createdAt") VALUES ($1, $2, $3, ${utcParam(4)})`, [
+        id,
+        upgradeId,
+        keyring.sealString(JSON.stringify(files), aad(id)),
+        nowIso(),
+      ]);
       return id;
     },
     /** Undefined when the row is gone (its upgrade was deleted). */

@@ -7,8 +7,10 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '../test/support.js';
+import { createKeyring } from '../core/keyring.js';
 import { openDatabase, type Database } from './db.js';
 import { createInstanceRepo, createUpgradeRepo } from './repositories.js';
+import { createSnapshotStore } from './snapshot-store.js';
 
 describe('marking an upgrade running', () => {
   let drop: () => Promise<void>;
@@ -82,5 +84,49 @@ describe('marking an upgrade running', () => {
     await repo.saveProgress(u.id, { status: 'succeeded', currentStep: 'verify', steps: [], error: null, finished: true });
     await repo.saveStepProgress(u.id, { ...next, currentStep: 'late' });
     expect(await repo.get(u.id)).toMatchObject({ status: 'succeeded', currentStep: 'verify', steps: [] });
+  });
+
+  it("writes its times as the UTC Prisma reads, whatever the database session's time zone", async () => {
+    // A session fourteen hours ahead of UTC: a bare now() into a timestamp column would be off by that much.
+    const name = new URL(db.url).pathname.slice(1);
+    await db.prisma.$executeRawUnsafe(`ALTER DATABASE "${name}" SET timezone TO 'Pacific/Kiritimati'`);
+    const ahead = await openDatabase({ url: db.url });
+    try {
+      const [{ tz }] = await ahead.prisma.$queryRawUnsafe<{ tz: string }[]>("SELECT current_setting('TimeZone') AS tz");
+      expect(tz).toBe('Pacific/Kiritimati');
+      const upgrades = createUpgradeRepo(ahead.prisma);
+      const u = upgrade();
+      const t0 = Date.now();
+      await upgrades.markRunning(u, running);
+      const ended = await upgrades.saveProgress(u.id, { status: 'succeeded', currentStep: 'verify', steps: [], error: null, finished: true });
+      await createInstanceRepo(ahead.prisma).setImageTag(instanceId, '2.0.0', '2.0.0');
+      const filesRef = await createSnapshotStore(ahead.prisma, createKeyring([Buffer.alloc(32, 7)])).save(u.id, {});
+      const t1 = Date.now();
+      const near = (d: Date | null | undefined) => expect(d?.getTime()).toSatisfy((ms: number) => ms >= t0 - 1000 && ms <= t1 + 1000);
+      const row = await db.prisma.instanceUpgrade.findUniqueOrThrow({ where: { id: u.id } });
+      near(row.startedAt);
+      near(row.finishedAt);
+      expect(ended.finishedAt?.getTime()).toBe(row.finishedAt?.getTime());
+      expect(ended.startedAt.getTime()).toBe(row.startedAt.getTime());
+      near((await db.prisma.instance.findUniqueOrThrow({ where: { id: instanceId } })).updatedAt);
+      near((await db.prisma.snapshotFiles.findUniqueOrThrow({ where: { id: filesRef } })).createdAt);
+    } finally {
+      await ahead.close();
+      await db.prisma.$executeRawUnsafe(`ALTER DATABASE "${name}" RESET timezone`);
+    }
+  });
+
+  it('sets the tag, and the release only when one is given, and says so when the instance is gone', async () => {
+    const instances = createInstanceRepo(db.prisma);
+    await instances.setImageTag(instanceId, '3.0.0', '3.0.0');
+    await instances.setImageTag(instanceId, '3.0.1');
+    expect(await instances.get(instanceId)).toMatchObject({ imageTag: '3.0.1', releaseVersion: '3.0.0' });
+    await instances.setImageTag(instanceId, null, null);
+    expect(await instances.get(instanceId)).toMatchObject({ imageTag: null, releaseVersion: null });
+    await expect(instances.setImageTag(randomUUID(), '1.0.0')).rejects.toThrow(/does not exist/);
+  });
+
+  it('says so when the upgrade whose end it records is gone', async () => {
+    await expect(repo.saveProgress(randomUUID(), { status: 'succeeded', currentStep: null, steps: [], error: null, finished: true })).rejects.toThrow(/does not exist/);
   });
 });
