@@ -96,7 +96,6 @@ export function toInstance(row: Record<string, unknown>): InstanceRecord {
  * upgrade. Prisma keeps DateTime in `timestamp` columns as UTC; read as
  * timestamptz here so pg makes the same Dates whatever the process's zone.
  */
-
 const INSTANCE_BY_ID = `SELECT id, slug, name, "isRemote", "isRegistered", "imageTag", "composeProjectName", "composeDir", "coreServices",
   "agentUrl", labels, "releaseVersion", values, secrets,
   "createdAt" AT TIME ZONE 'UTC' AS "createdAt", "updatedAt" AT TIME ZONE 'UTC' AS "updatedAt"

@@ -92,8 +92,8 @@ describe('marking an upgrade running', () => {
     await db.prisma.$executeRawUnsafe(`ALTER DATABASE "${name}" SET timezone TO 'Pacific/Kiritimati'`);
     const ahead = await openDatabase({ url: db.url });
     try {
-      const [{ tz }] = await ahead.prisma.$queryRawUnsafe<{ tz: string }[]>("SELECT current_setting('TimeZone') AS tz");
-      expect(tz).toBe('Pacific/Kiritimati');
+      const [session] = await ahead.prisma.$queryRawUnsafe<{ tz: string }[]>("SELECT current_setting('TimeZone') AS tz");
+      expect(session?.tz).toBe('Pacific/Kiritimati');
       const upgrades = createUpgradeRepo(ahead.prisma);
       const u = upgrade();
       const t0 = Date.now();
