@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { findTemporalCli, freePort, REPO_ROOT, startDevServer, type DevServer } from '../platform/temporal-server.js';
+import { findTemporalCli, REPO_ROOT, startDevServerOnFreePorts, type DevServer } from '../platform/temporal-server.js';
 
 /** Children still running: killed if the benchmark itself dies or is interrupted, so none outlives it. */
 const live = new Set<ChildProcess>();
@@ -167,11 +167,9 @@ export function temporalDbDir(fallback: string): string {
 export async function startOwnTemporal(dir: string): Promise<DevServer> {
   await mkdir(dir, { recursive: true });
   const dbFile = path.join(temporalDbDir(dir), `drydock-bench-temporal-${process.pid}-${Date.now()}.db`);
-  const server = await startDevServer({
+  const server = await startDevServerOnFreePorts({
     cli: await findTemporalCli((m) => process.stderr.write(`${m}\n`)),
     dbFile,
-    port: await freePort(),
-    uiPort: await freePort(),
     logFile: path.join(dir, 'temporal.log'),
   });
   track(server.process);

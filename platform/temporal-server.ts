@@ -4,7 +4,7 @@
  * on its usual port, drydock's search attributes registered.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, openSync } from 'node:fs';
+import { mkdirSync, openSync, readFileSync } from 'node:fs';
 import { access, constants } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
@@ -140,6 +140,33 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** The dev server stopped before it answered (a port taken in between, say), as opposed to never answering. */
+export class DevServerExited extends Error {}
+
+function logTail(file: string, lines = 15): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+/**
+ * A dev server of the tests' or the benchmarks' own, on ports free a moment
+ * ago. Another process may take one of them (or of the ports the server picks
+ * itself) before the server binds it; then it exits at once, and it is started
+ * again on new ports, up to `attempts` times.
+ */
+export async function startDevServerOnFreePorts(opts: Omit<DevServerOptions, 'port' | 'uiPort'>, attempts = 3): Promise<DevServer> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startDevServer({ ...opts, port: await freePort(), uiPort: await freePort() });
+    } catch (err) {
+      if (!(err instanceof DevServerExited) || attempt >= attempts) throw err;
+    }
+  }
+}
+
 export async function startDevServer(opts: DevServerOptions): Promise<DevServer> {
   const port = opts.port ?? 7233;
   const uiPort = opts.uiPort ?? 8233;
@@ -173,7 +200,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
 
   const deadline = Date.now() + 60_000;
   for (;;) {
-    if (exited) throw new Error(`the Temporal dev server ${exited}${opts.logFile ? `; see ${opts.logFile}` : ''}`);
+    if (exited) throw new DevServerExited(`the Temporal dev server ${exited}${opts.logFile ? `; the end of ${opts.logFile}:\n${logTail(opts.logFile)}` : ''}`);
     try {
       const conn = await Connection.connect({ address, connectTimeout: 1_000 });
       await conn.workflowService.getSystemInfo({});

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { writeBundle } from '../worker/bundle.js';
-import { findTemporalCli, findTestServer, freePort, REPO_ROOT, startDevServer } from '../platform/temporal-server.js';
+import { findTemporalCli, findTestServer, REPO_ROOT, startDevServerOnFreePorts } from '../platform/temporal-server.js';
 
 const run = promisify(execFile);
 
@@ -36,11 +36,9 @@ export default async function setup() {
     writeBundle(),
   ]);
   process.env.TEMPORAL_TEST_SERVER = testServer;
-  const server = await startDevServer({
+  const server = await startDevServerOnFreePorts({
     cli,
     dbFile: path.join(dir, 'temporal.db'),
-    port: await freePort(),
-    uiPort: await freePort(),
     logFile: path.join(dir, 'temporal.log'),
   });
   process.env.TEMPORAL_ADDRESS = server.address;

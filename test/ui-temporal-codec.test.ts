@@ -19,7 +19,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findTemporalCli, freePort, startDevServer, type DevServer } from '../platform/temporal-server.js';
+import { findTemporalCli, freePort, startDevServerOnFreePorts, type DevServer } from '../platform/temporal-server.js';
 import { launchChromium, screenshotsDir, type Browser } from './browser.js';
 import { createTestDatabase, startControlPlaneOn, uniqueName, waitForUpgradeStatus, type TestControlPlane } from './support.js';
 import { temporalWorkflowUrl } from '../workflows/surface.js';
@@ -46,12 +46,10 @@ describe('the Temporal web console through the codec server', () => {
     cli = await findTemporalCli();
     const cpPort = await freePort();
     codecEndpoint = `http://127.0.0.1:${cpPort}/codec`;
-    server = await startDevServer({
+    server = await startDevServerOnFreePorts({
       cli,
       dbFile: path.join(work, 'temporal.db'),
       logFile: path.join(work, 'temporal.log'),
-      port: await freePort(),
-      uiPort: await freePort(),
       codecEndpoint,
     });
     database = await createTestDatabase();
