@@ -387,15 +387,15 @@ async function atomicWrite(dir: string, name: string, rel: string, data: Buffer,
 
 /** utf8 content of each path, null when absent. */
 export async function readManagedFiles(root: string, paths: string[]): Promise<Record<string, string | null>> {
-  return readManaged(root, paths, (data) => data.toString('utf8'));
+  return readManaged(root, paths, ({ data }) => data.toString('utf8'));
 }
 
 /** sha256 (hex) of each file's bytes, null where absent; checked exactly as readManagedFiles. */
 export async function checksumManagedFiles(root: string, paths: string[]): Promise<Record<string, string | null>> {
-  return readManaged(root, paths, (data) => createHash('sha256').update(data).digest('hex'));
+  return readManaged(root, paths, ({ data }) => createHash('sha256').update(data).digest('hex'));
 }
 
-async function readManaged<T>(root: string, paths: string[], as: (data: Buffer) => T): Promise<Record<string, T | null>> {
+async function readManaged<T>(root: string, paths: string[], as: (file: Existing) => T): Promise<Record<string, T | null>> {
   const realRoot = realpathOf(root);
   const rels = checkBatchShape(paths, paths);
   // Every path is checked before any is read; the first bad one in list order is the error.
@@ -403,7 +403,7 @@ async function readManaged<T>(root: string, paths: string[], as: (data: Buffer) 
   const out: Record<string, T | null> = {};
   for (const r of resolved) {
     const existing = r.missing.length ? null : readExisting(path.join(r.dir, r.name), r.rel);
-    out[r.rel] = existing ? as(existing.data) : null;
+    out[r.rel] = existing ? as(existing) : null;
   }
   return out;
 }
@@ -429,17 +429,9 @@ export async function writeManagedFiles(root: string, managed: readonly string[]
   return result;
 }
 
-/** Bytes and mode of each path, null when absent, for restoreFiles. */
+/** Bytes and mode of each path, null when absent, for restoreFiles; checked exactly as readManagedFiles. */
 export async function snapshotFiles(root: string, paths: string[]): Promise<Snapshot> {
-  const realRoot = realpathOf(root);
-  const rels = checkBatchShape(paths, paths);
-  const resolved = rels.map((rel) => resolveChecked(realRoot, rel));
-  const files: Snapshot['files'] = {};
-  for (const r of resolved) {
-    const existing = r.missing.length ? null : readExisting(path.join(r.dir, r.name), r.rel);
-    files[r.rel] = existing ? { content: existing.data.toString('base64'), mode: existing.mode } : null;
-  }
-  return { files };
+  return { files: await readManaged(root, paths, ({ data, mode }) => ({ content: data.toString('base64'), mode })) };
 }
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
