@@ -416,26 +416,26 @@ describe('the per-tenant lock', () => {
     await expect(withTenantLock(root, 60 * 60_000, async () => 'ran', { pollMs: 10 })).resolves.toBe('ran');
   });
 
-  it('waits for an empty lock file written since this host booted: its holder may still be writing it', async () => {
-    await writeFile(lockFile(), '');
+  /** Writes the lock file, removes it 200 ms later, and says when that was and when the operation started. */
+  async function startWhileHeld(content: string): Promise<{ releasedAt: number; startedAt: number }> {
+    await writeFile(lockFile(), content);
     let releasedAt = 0;
     setTimeout(() => {
       releasedAt = Date.now();
       void rm(lockFile());
     }, 200);
     const startedAt = await withTenantLock(root, 60_000, async () => Date.now(), { pollMs: 10 });
+    return { releasedAt, startedAt };
+  }
+
+  it('waits for an empty lock file written since this host booted: its holder may still be writing it', async () => {
+    const { releasedAt, startedAt } = await startWhileHeld('');
     expect(releasedAt).toBeGreaterThan(0);
     expect(startedAt).toBeGreaterThanOrEqual(releasedAt);
   });
 
   it('waits for a fresh lock held by a live process until it is released', async () => {
-    await writeFile(lockFile(), JSON.stringify({ pid: process.ppid, host: os.hostname(), at: Date.now() }));
-    let releasedAt = 0;
-    setTimeout(() => {
-      releasedAt = Date.now();
-      void rm(lockFile());
-    }, 200);
-    const startedAt = await withTenantLock(root, 60_000, async () => Date.now(), { pollMs: 10 });
+    const { releasedAt, startedAt } = await startWhileHeld(JSON.stringify({ pid: process.ppid, host: os.hostname(), at: Date.now() }));
     expect(releasedAt).toBeGreaterThan(0);
     expect(startedAt).toBeGreaterThanOrEqual(releasedAt);
   });

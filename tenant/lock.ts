@@ -116,7 +116,8 @@ async function acquireLockFile(realRoot: string, staleMs: number, opts: TenantLo
 }
 
 /**
- * The lock file's reads and writes are synchronous, as tenant/files.ts's are.
+ * Taking, reading and removing the lock file are synchronous, as
+ * tenant/files.ts's calls are (the rare take-over and refresh are not).
  * It is not fsynced: a lock file that a crash left empty or half-written was
  * written before the host booted again, and isStale takes those over at once.
  * (The fsync, and the unlink of a file it had given blocks on disk, were
