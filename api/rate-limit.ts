@@ -65,15 +65,22 @@ export function createRateLimiter(limit: RateLimit, opts: { now?: () => number; 
 export const PRUNE_EVERY_MS = 60_000;
 
 /**
- * Deletes rows of RateLimitHits whose window has passed, at most every
- * PRUNE_EVERY_MS from this process, in the background.
+ * Deletes the rows of RateLimitHits whose window has passed and answers how
+ * many. Rows another statement holds are skipped (the next pass takes them):
+ * a pruner that waited for them could deadlock with a sign-in that locks
+ * several rows, and PostgreSQL might fail the sign-in to end it.
  */
+export const pruneExpiredHits = (prisma: PrismaClient): Promise<number> =>
+  prisma.$executeRaw`DELETE FROM "RateLimitHits" WHERE "key" IN (
+    SELECT "key" FROM "RateLimitHits" WHERE "expiresAtMs" < (extract(epoch FROM now()) * 1000)::bigint FOR UPDATE SKIP LOCKED)`;
+
+/** Prunes RateLimitHits at most every PRUNE_EVERY_MS from this process, in the background. */
 export function rateLimitPruner(prisma: PrismaClient, now: () => number = Date.now): () => void {
   let last = now();
   return () => {
     if (now() - last < PRUNE_EVERY_MS) return;
     last = now();
-    prisma.$executeRaw`DELETE FROM "RateLimitHits" WHERE "expiresAtMs" < (extract(epoch FROM now()) * 1000)::bigint`.catch(() => {});
+    pruneExpiredHits(prisma).catch(() => {});
   };
 }
 

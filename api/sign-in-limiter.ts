@@ -197,6 +197,11 @@ const WITHOUT_ONE = (t: bigint) => Prisma.sql`CASE WHEN array_position("hits", $
  * within such a burst a refusal's Retry-After counts the other refused
  * attempts not yet taken back (longer than one at a time would get). The
  * times are PostgreSQL's clock.
+ *
+ * Every statement that changes an attempt's keys locks their rows in key
+ * order: two statements locking the same rows in different orders deadlock,
+ * and PostgreSQL then fails one of them, which a sign-in would answer with an
+ * error instead of a 401 or 429.
  */
 export function createSharedSignInLimiter(
   prisma: PrismaClient,
@@ -208,9 +213,14 @@ export function createSharedSignInLimiter(
   const longestWindow = BigInt(longestWindowOf(limits));
   const row = (key: string) => `sign-in:${key}`;
 
-  /** Takes one occurrence of the attempt at `t` back from `keys`; never rejects (a failure only leaves it counted). */
-  const takeBack = (keys: string[], t: bigint, also: Prisma.Sql = Prisma.empty) =>
-    prisma.$executeRaw`${also} UPDATE "RateLimitHits" SET "hits" = ${WITHOUT_ONE(t)} WHERE "key" = ANY(${keys.map(row)}::text[])`.then(
+  /**
+   * Takes one occurrence of the attempt at `t` back from `keys` and empties `cleared`; never rejects (a failure only
+   * leaves it counted).
+   */
+  const takeBack = (keys: string[], t: bigint, cleared?: string) =>
+    prisma.$executeRaw`WITH locked AS (SELECT "key" FROM "RateLimitHits" WHERE "key" = ANY(${keys.map(row)}::text[]) ORDER BY "key" FOR UPDATE)
+      UPDATE "RateLimitHits" r SET "hits" = CASE WHEN r."key" = ${cleared === undefined ? null : row(cleared)}::text THEN '{}'::bigint[] ELSE ${WITHOUT_ONE(t)} END
+      FROM locked WHERE r."key" = locked."key"`.then(
       () => {},
       (err: Error) => log(`sign-in limiter: could not take an attempt back: ${err.message}`),
     );
@@ -223,7 +233,7 @@ export function createSharedSignInLimiter(
         WITH t AS (SELECT (extract(epoch FROM now()) * 1000)::bigint AS ms),
         counted AS (
           INSERT INTO "RateLimitHits" AS r ("key", "hits", "expiresAtMs")
-          SELECT k, ARRAY[t.ms], t.ms + ${longestWindow}::bigint FROM unnest(${k.counted.map(row)}::text[]) AS k, t
+          SELECT k, ARRAY[t.ms], t.ms + ${longestWindow}::bigint FROM unnest(${k.counted.map(row)}::text[]) AS k, t ORDER BY k
           ON CONFLICT ("key") DO UPDATE SET
             "hits" = ARRAY(SELECT h FROM unnest(r."hits") h WHERE h > EXCLUDED."hits"[1] - ${longestWindow}::bigint ORDER BY h) || EXCLUDED."hits",
             "expiresAtMs" = EXCLUDED."expiresAtMs", "counted" = true
@@ -252,13 +262,12 @@ export function createSharedSignInLimiter(
         attempt: {
           async succeeded() {
             if (!exit()) return;
-            await takeBack(
-              k.counted.slice(1),
-              BigInt(t),
-              Prisma.sql`WITH gone AS (DELETE FROM "RateLimitHits" WHERE "key" = ${row(k.emailAndAddress)}),
-                good AS (INSERT INTO "RateLimitHits" ("key", "hits", "expiresAtMs")
-                  SELECT ${row(k.knownGood)}, ARRAY[ms], ms + ${BigInt(KNOWN_GOOD_MS)}::bigint FROM (SELECT (extract(epoch FROM now()) * 1000)::bigint AS ms) n
-                  ON CONFLICT ("key") DO UPDATE SET "hits" = EXCLUDED."hits", "expiresAtMs" = EXCLUDED."expiresAtMs")`,
+            await takeBack(k.counted, BigInt(t), k.emailAndAddress);
+            await prisma.$executeRaw`INSERT INTO "RateLimitHits" ("key", "hits", "expiresAtMs")
+              SELECT ${row(k.knownGood)}, ARRAY[ms], ms + ${BigInt(KNOWN_GOOD_MS)}::bigint FROM (SELECT (extract(epoch FROM now()) * 1000)::bigint AS ms) n
+              ON CONFLICT ("key") DO UPDATE SET "hits" = EXCLUDED."hits", "expiresAtMs" = EXCLUDED."expiresAtMs"`.then(
+              () => {},
+              (err: Error) => log(`sign-in limiter: could not remember a good address: ${err.message}`),
             );
           },
           failed() {

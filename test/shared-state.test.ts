@@ -82,6 +82,8 @@ describe('two control planes on one database', () => {
     const answers = await Promise.all(
       Array.from({ length: 30 }, (_, n) => (n % 2 ? a : b).anon('POST', '/api/auth/login', { email: op.email, password: `parallel-wrong-${n}` })),
     );
+    // Anything else (a failed statement answered 500) says which answers it was.
+    expect(answers.filter((r) => r.status !== 401 && r.status !== 429).map((r) => `${r.status} ${JSON.stringify(r.body)}`)).toEqual([]);
     const checked = answers.filter((r) => r.status === 401).length;
     // One email from one address: 5 failures before any delay, counted before each password is checked; the rest are
     // refused (slowed down, or more than 8 password checks at once in one process).
