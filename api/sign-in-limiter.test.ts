@@ -27,7 +27,7 @@ describe('the sign-in limiter shared through PostgreSQL', () => {
 
   it('answers every one of 30 parallel attempts for one account, some right and most wrong, in 10 bursts, without a failed statement', async () => {
     const logged: string[] = [];
-    // The delay after the 5th failure outlasts the test, so every burst admits at most 5 attempts per account.
+    // The delay after the 5th failure outlasts the test, so each burst is also refused in part (a right password lets five more in).
     const limits = { ...DEFAULT_SIGN_IN_LIMITS, perEmailAndAddress: { max: 5, windowMs: 15 * 60_000, baseDelayMs: 10 * 60_000 } };
     const limiter = createSharedSignInLimiter(db.prisma, limits, (m) => logged.push(m));
     for (let burst = 0; burst < 10; burst++) {
