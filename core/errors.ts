@@ -31,3 +31,8 @@ export const conflict = (message: string, details?: Record<string, unknown>) =>
 /** A dependency (database, Temporal, Docker engine, agent) could not be reached. */
 export const unavailable = (dependency: string, detail: string) =>
   new DrydockError('unavailable', `${dependency} is unreachable: ${detail}`, { dependency });
+
+/** The last lines of a command's output or a log, for error messages an operator reads. */
+export function tail(text: string, lines = 15): string {
+  return text.trimEnd().split('\n').slice(-lines).join('\n');
+}

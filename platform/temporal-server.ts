@@ -10,6 +10,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Connection } from '@temporalio/client';
+import { tail } from '../core/errors.js';
 import { SEARCH_ATTRIBUTE_NAMES } from '../workflows/surface.js';
 
 const run = promisify(execFile);
@@ -143,9 +144,9 @@ export async function freePort(): Promise<number> {
 /** The dev server stopped before it answered (a port taken in between, say), as opposed to never answering. */
 export class DevServerExited extends Error {}
 
-function logTail(file: string, lines = 15): string {
+function logTail(file: string): string {
   try {
-    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+    return tail(readFileSync(file, 'utf8'));
   } catch {
     return '(no log)';
   }

@@ -99,8 +99,3 @@ export const runCommand: CommandRunner = (cmd, opts = {}) =>
       resolve({ code, stdout, stderr });
     });
   });
-
-/** The last lines of a command's output, for error messages an operator reads. */
-export function tail(text: string, lines = 15): string {
-  return text.trimEnd().split('\n').slice(-lines).join('\n');
-}

@@ -24,7 +24,8 @@ import { parseImageRef } from '../core/image-ref.js';
 import type { ContainerState, ContentManifest } from '../core/types.js';
 import { checksumManagedFiles, PathRejected, readManagedFiles, restoreFiles, snapshotFiles, writeManagedFiles } from './files.js';
 import { createDockerEngine, EngineError, type DockerEngine } from './engine.js';
-import { runCommand, tail, type CommandRunner } from './run-command.js';
+import { runCommand, type CommandRunner } from './run-command.js';
+import { tail } from '../core/errors.js';
 
 export interface TenantDeps {
   /** The engine's API; this host's DOCKER_HOST (or its default socket) when absent. */
