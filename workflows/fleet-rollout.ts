@@ -10,6 +10,7 @@ import {
   ParentClosePolicy,
   patched,
   setHandler,
+  sleep,
   startChild,
   uuid4,
   workflowInfo,
@@ -113,6 +114,26 @@ export async function fleetRollout(input: FleetRolloutInput): Promise<RolloutVie
     }
   }
 
+  // One timer watches the deadlines of all running instances, where each once had its own timer, started
+  // and cancelled: 2,000 history events and 1,000 timer tasks fewer at 1,000 instances. Deadlines all have
+  // the same length and are set in start order, so the first in the map is always the earliest.
+  const oneDeadlineTimer = patched('one-deadline-timer');
+  const deadlines = new Map<string, number>();
+  const overdue = new Set<string>();
+  let watchingDeadlines = false;
+  async function watchDeadlines() {
+    watchingDeadlines = true;
+    for (let first = deadlines.values().next(); !first.done; first = deadlines.values().next()) {
+      await sleep(Math.max(1, first.value - Date.now()));
+      for (const [workflowId, at] of deadlines) {
+        if (at > Date.now()) break;
+        deadlines.delete(workflowId);
+        overdue.add(workflowId);
+      }
+    }
+    watchingDeadlines = false;
+  }
+
   async function upgradeOne(inst: RolloutInstance): Promise<void> {
     inst.status = 'running';
     inst.upgradeId = uuid4();
@@ -152,7 +173,16 @@ export async function fleetRollout(input: FleetRolloutInput): Promise<RolloutVie
       (r: UpgradeResult) => (outcome = r.status === 'succeeded' ? { status: 'updated' } : { status: 'failed', reason: `rolled back: ${r.error ?? ''}` }),
       (err: { cause?: unknown }) => (outcome = { status: 'failed', reason: describeFailure(err.cause ?? err) }),
     );
-    const done = await condition(() => outcome !== undefined || parked.has(workflowId), input.perInstanceTimeoutMs);
+    let done: boolean;
+    if (oneDeadlineTimer) {
+      deadlines.set(workflowId, Date.now() + input.perInstanceTimeoutMs);
+      if (!watchingDeadlines) void watchDeadlines();
+      await condition(() => outcome !== undefined || parked.has(workflowId) || overdue.has(workflowId));
+      deadlines.delete(workflowId);
+      done = !overdue.delete(workflowId);
+    } else {
+      done = await condition(() => outcome !== undefined || parked.has(workflowId), input.perInstanceTimeoutMs);
+    }
     if (outcome) return finish(inst, outcome.status, outcome.reason);
     if (done) return finish(inst, 'failed', parked.get(workflowId));
     const waited = `${Math.round(input.perInstanceTimeoutMs / 1000)}s`;

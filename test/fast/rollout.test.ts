@@ -131,6 +131,51 @@ describe('fleet rollouts with fake tenants (fast layer, tenants faked in memory)
     });
   });
 
+  it('reports the instances that pass their deadline, with one timer for the whole wave rather than one per instance', async () => {
+    const group = await fleet(5);
+    for (const g of [group[1]!, group[3]!]) g.tenant.hang('pull');
+    await fx.withWorker(async () => {
+      const handle = await startRollout(group.map((g) => g.instance), [5], { maxParallel: 5, perInstanceTimeoutMs: 3_000 });
+      // Queried, not awaited, so no time is skipped: the deadline passes in real time, well before a hung step's own timeouts.
+      const end = await viewWhen(handle, 'its end', (v) => ENDED_ROLLOUT_STATUSES.has(v.status));
+      expect(end.instances.map((i: RolloutView['instances'][number]) => `${i.status}${i.reason ? `: ${i.reason}` : ''}`)).toEqual([
+        'updated',
+        "failed: no result within 3s; the instance's own upgrade goes on",
+        'updated',
+        "failed: no result within 3s; the instance's own upgrade goes on",
+        'updated',
+      ]);
+      const events = (await handle.fetchHistory()).events ?? [];
+      expect(events.filter((e) => e.timerStartedEventAttributes)).toHaveLength(1);
+      for (const i of [end.instances[1]!, end.instances[3]!]) {
+        const own = (await fx.upgradeRow(i.upgradeId!))!;
+        expect(own.status).toBe('running');
+        await fx.upgrades.cancel(own);
+        await ended(own.workflowId);
+      }
+    });
+  });
+
+  it('after an instance finishes in time, the one timer waits on for the deadline of the next', async () => {
+    const [quick, stuck] = await fleet(2);
+    stuck!.tenant.hang('pull');
+    await fx.withWorker(async () => {
+      const handle = await startRollout([quick!.instance, stuck!.instance], [2], { maxParallel: 1, perInstanceTimeoutMs: 3_000 });
+      const end = await viewWhen(handle, 'its end', (v) => ENDED_ROLLOUT_STATUSES.has(v.status));
+      expect(end.instances.map((i: RolloutView['instances'][number]) => i.status)).toEqual(['updated', 'failed']);
+      // The first timer was for the quick instance's deadline; when it fired, the stuck one, started later, had time left.
+      const timers = ((await handle.fetchHistory()).events ?? []).flatMap((e) => (e.timerStartedEventAttributes ? [e.timerStartedEventAttributes] : []));
+      const ms = timers.map((t) => Number(t.startToFireTimeout!.seconds ?? 0) * 1000 + Math.round((t.startToFireTimeout!.nanos ?? 0) / 1e6));
+      expect(ms).toHaveLength(2);
+      expect(ms[0]).toBe(3_000);
+      expect(ms[1]).toBeGreaterThan(0);
+      expect(ms[1]).toBeLessThan(3_000);
+      const own = (await fx.upgradeRow(end.instances[1]!.upgradeId!))!;
+      await fx.upgrades.cancel(own);
+      await ended(own.workflowId);
+    });
+  });
+
   it('an instance already being upgraded is skipped as busy, and the rollout goes on', async () => {
     const [busy, free] = await fleet(2);
     busy!.tenant.hang('pull');
