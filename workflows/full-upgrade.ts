@@ -2,7 +2,6 @@
  * Upgrade Now: pre-flight, snapshot, render and write the whole managed set,
  * pull and bring up everything, verify every service and the front door.
  */
-import { patched } from '@temporalio/workflow';
 import type { FullUpgradeInput, UpgradeResult } from '../core/types.js';
 import { started } from './image-upgrade.js';
 import { VERIFY_DEADLINE_MS } from './policies.js';
@@ -28,7 +27,7 @@ export async function fullUpgrade(input: FullUpgradeInput): Promise<UpgradeResul
     await run.step('verify', () => verifyServices(target, services, input.verifyDeadlineMs ?? VERIFY_DEADLINE_MS), verifyOpts);
     await run.step('probe-front-door', () => tenant.probeFrontDoor(target, release), verifyOpts);
     // Upgrade Now to a named release records it; the persist step is new, hence the patch.
-    if (release !== undefined && patched('full-upgrade-persists-release')) {
+    if (release !== undefined && run.patched('full-upgrade-persists-release')) {
       await run.step('persist-release', () => db.persistInstanceRelease(target.instanceId, release));
     }
   });

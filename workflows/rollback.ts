@@ -1,17 +1,16 @@
-import { patched } from '@temporalio/workflow';
 import type { InstanceTarget, SealedTenantSnapshot, TenantSnapshot } from '../core/types.js';
 import { VERIFY_DEADLINE_MS } from './policies.js';
-import type { UpgradeRun } from './upgrade-run.js';
+import type { FoldedPatch, UpgradeRun } from './upgrade-run.js';
 
 /** Since this patch, a snapshot's files (`.env` included) are sealed in PostgreSQL, not carried in the history. */
-export const SEALED_SNAPSHOT_PATCH = 'snapshot-files-sealed';
+export const SEALED_SNAPSHOT_PATCH = 'snapshot-files-sealed' satisfies FoldedPatch;
 
 export type AnySnapshot = TenantSnapshot | SealedTenantSnapshot;
 
 /** What a rollback will need: files, tag and images. Histories from before the patch keep their inline snapshot. */
 export function snapshotTenant(run: UpgradeRun, target: InstanceTarget, upgradeId: string, releaseVersion?: string): Promise<AnySnapshot> {
   const { tenant } = run.activities;
-  return patched(SEALED_SNAPSHOT_PATCH) ? tenant.snapshotTenantSealed(target, upgradeId, releaseVersion) : tenant.snapshotTenant(target, releaseVersion);
+  return run.patched(SEALED_SNAPSHOT_PATCH) ? tenant.snapshotTenantSealed(target, upgradeId, releaseVersion) : tenant.snapshotTenant(target, releaseVersion);
 }
 
 /** Undo an upgrade that changed files, the tag or images: restore all three, then up and verify. */

@@ -41,6 +41,22 @@ const PROGRESS_RIDES_PATCH = 'progress-rides-on-activity';
  */
 const MARK_RUNNING_RIDES_PATCH = 'mark-running-rides';
 
+/**
+ * Since this patch one marker stands for every earlier patch of the upgrade
+ * workflows (FoldedPatch): an upgrade records it alone, where each of them
+ * recorded a marker and an update of the TemporalChangeVersion search
+ * attribute (a visibility write) of its own. Histories without it decide each
+ * earlier patch from its own marker, as before. A patch added later calls
+ * patched() itself: the fold must not answer for it.
+ */
+const EARLIER_PATCHES_FOLDED = 'earlier-upgrade-patches-folded';
+export type FoldedPatch =
+  | typeof MARK_RUNNING_RIDES_PATCH
+  | typeof PROGRESS_RIDES_PATCH
+  | 'snapshot-files-sealed'
+  | 'operator-on-parked-step'
+  | 'full-upgrade-persists-release';
+
 /** Thrown out of a step when the operator chose to roll back or abort. */
 class OperatorStop extends Error {
   constructor(readonly action: 'rollback' | 'abort', readonly reason: string) {
@@ -60,6 +76,7 @@ export class UpgradeRun {
   private rollbackSteps: (() => Promise<void>) | undefined;
   private rollingBack = false;
   private rides: boolean | undefined;
+  private folded: boolean | undefined;
   private ride: ProgressRide | undefined;
   /**
    * The row to create, carried by every progress record until a step has
@@ -95,8 +112,13 @@ export class UpgradeRun {
 
   /** The upgrade's row, running: created by the first step's activity, or (older histories) by an activity of its own now. */
   async begin(started: StartedUpgrade): Promise<void> {
-    if (patched(MARK_RUNNING_RIDES_PATCH)) this.unstarted = started;
+    if (this.patched(MARK_RUNNING_RIDES_PATCH)) this.unstarted = started;
     else await db.markUpgradeRunning(started);
+  }
+
+  /** patched(id) for a patch the fold stands for; begin() asks first, so the fold is decided at the start. */
+  patched(id: FoldedPatch): boolean {
+    return (this.folded ??= patched(EARLIER_PATCHES_FOLDED)) || patched(id);
   }
 
   /** From here on a rollback can undo what the upgrade changed. */
@@ -109,7 +131,7 @@ export class UpgradeRun {
     for (;;) {
       const entry: StepProgress = { name, status: 'running', startedAt: new Date().toISOString() };
       this.update({ status: this.rollingBack ? 'rolling-back' : 'running', currentStep: name, steps: [...this.view.steps, entry], error: null, actions: [] });
-      if ((this.rides ??= patched(PROGRESS_RIDES_PATCH))) {
+      if ((this.rides ??= this.patched(PROGRESS_RIDES_PATCH))) {
         const { status, currentStep, steps, error } = this.view;
         this.ride = { rideAlong: 'upgrade-progress', upgradeId: this.upgradeId, progress: { status, currentStep, steps, error } };
       } else await this.save();
@@ -183,7 +205,7 @@ export class UpgradeRun {
     const decided = await condition(() => this.decision !== undefined, this.parkTimeoutMs);
     const action: OperatorAction = decided ? this.decision! : 'abort';
     const reason = decided ? error : `${error} (no operator decision within ${Math.round(this.parkTimeoutMs / 60_000)} min)`;
-    if (decided && patched('operator-on-parked-step')) this.noteDecision(step, action, this.decidedBy);
+    if (decided && this.patched('operator-on-parked-step')) this.noteDecision(step, action, this.decidedBy);
     this.decision = undefined;
     this.decidedBy = undefined;
     return { action, reason };
