@@ -67,6 +67,14 @@ async function ended(workflowId: string) {
   throw new Error(`${workflowId} did not end`);
 }
 
+/** Cancels an instance's own upgrade that is still going (a stuck one), waits for it to end, and says what it was before. */
+async function cancelOwnUpgrade(upgradeId: string): Promise<string> {
+  const own = (await fx.upgradeRow(upgradeId))!;
+  await fx.upgrades.cancel(own);
+  await ended(own.workflowId);
+  return own.status;
+}
+
 describe('fleet rollouts with fake tenants (fast layer, tenants faked in memory)', () => {
   it('a failure over the budget pauses the rollout before the next wave; resume finishes it and reports each instance', async () => {
     const [a, b, c] = await fleet(3);
@@ -147,12 +155,7 @@ describe('fleet rollouts with fake tenants (fast layer, tenants faked in memory)
       ]);
       const events = (await handle.fetchHistory()).events ?? [];
       expect(events.filter((e) => e.timerStartedEventAttributes)).toHaveLength(1);
-      for (const i of [end.instances[1]!, end.instances[3]!]) {
-        const own = (await fx.upgradeRow(i.upgradeId!))!;
-        expect(own.status).toBe('running');
-        await fx.upgrades.cancel(own);
-        await ended(own.workflowId);
-      }
+      for (const i of [end.instances[1]!, end.instances[3]!]) expect(await cancelOwnUpgrade(i.upgradeId!)).toBe('running');
     });
   });
 
@@ -170,9 +173,7 @@ describe('fleet rollouts with fake tenants (fast layer, tenants faked in memory)
       expect(ms[0]).toBe(3_000);
       expect(ms[1]).toBeGreaterThan(0);
       expect(ms[1]).toBeLessThan(3_000);
-      const own = (await fx.upgradeRow(end.instances[1]!.upgradeId!))!;
-      await fx.upgrades.cancel(own);
-      await ended(own.workflowId);
+      await cancelOwnUpgrade(end.instances[1]!.upgradeId!);
     });
   });
 
@@ -187,8 +188,7 @@ describe('fleet rollouts with fake tenants (fast layer, tenants faked in memory)
         'skipped: busy: an upgrade of this instance is already running',
         'updated',
       ]);
-      await fx.upgrades.cancel((await fx.upgradeRow(own.upgradeId))!);
-      await ended(own.workflowId);
+      await cancelOwnUpgrade(own.upgradeId);
     });
   });
 });
