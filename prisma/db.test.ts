@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase, type Database } from './db.js';
+import { openDatabase, sqlOf, type Database } from './db.js';
 import { applyMigrations, defaultMigrationsDir } from './migrate.js';
 
 const INIT = '20261126230000_init';
@@ -118,6 +118,24 @@ describe('a real PostgreSQL server', () => {
     const read = await database.prisma.instance.findUniqueOrThrow({ where: { slug: 'alpha' } });
     expect(read).toEqual(created);
     expect(read.coreServices).toEqual(['db', 'api']);
+  });
+
+  it('runs the hot statements as prepared statements, parsed once per connection and then only bound', async () => {
+    const sql = sqlOf(database.prisma);
+    const text = 'SELECT slug FROM "Instance" WHERE slug = $1';
+    for (const slug of ['alpha', 'nobody', 'alpha']) expect(await sql(text, [slug])).toEqual(slug === 'alpha' ? [{ slug }] : []);
+    // Run one after another, the statements share the pool's most recently released connection.
+    const prepared = await sql<{ name: string; statement: string }>('SELECT name, statement FROM pg_prepared_statements ORDER BY statement');
+    expect(prepared.filter((p) => p.statement === text)).toEqual([{ name: expect.stringMatching(/^drydock_[0-9a-f]{20}$/), statement: text }]);
+  });
+
+  it('keeps a prepared statement usable after its connection is gone', async () => {
+    const sql = sqlOf(database.prisma);
+    const text = 'SELECT slug FROM "Instance" WHERE slug = $1 AND $2::int = 2';
+    expect(await sql(text, ['alpha', 2])).toEqual([{ slug: 'alpha' }]);
+    await withClient((c) => c.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await sql(text, ['alpha', 2])).toEqual([{ slug: 'alpha' }]);
   });
 });
 
