@@ -48,6 +48,19 @@ describe('recording a notification event', () => {
     expect(await rows(key)).toEqual([{ slug: 'outbox', labels: ['eu'], deliveries: [] }]);
   });
 
+  it('writes every field of the event as Prisma reads it back: labels, details, links, and the time in UTC', async () => {
+    const key = `upgrade:${randomUUID()}:failed`;
+    const labels = ['eu', 'tier "gold", west', '{braces}'];
+    const details = { upgradeId: 'u1', error: 'pull failed: "x"\nnext line', nested: { n: 1 } };
+    const links = { ui: 'http://ui/instances/1', temporal: 'http://temporal/namespaces/default/workflows/w/r' };
+    const before = Date.now();
+    const { eventId } = await repo.emit({ key, type: 'upgrade.failed', summary: 'failed: ünïcode', instanceId: instance.id, instance: { ...instance, labels }, details, links });
+    const row = await db.prisma.notificationEvent.findUniqueOrThrow({ where: { key } });
+    expect(row).toMatchObject({ id: BigInt(eventId), type: 'upgrade.failed', instanceId: instance.id, instanceSlug: 'outbox', labels, summary: 'failed: ünïcode', details, links });
+    expect(row.createdAt.getTime()).toBeGreaterThanOrEqual(before - 1000);
+    expect(row.createdAt.getTime()).toBeLessThanOrEqual(Date.now() + 1000);
+  });
+
   it('records an event an endpoint wants with its delivery, once, and answers that endpoint on a retry', async () => {
     const endpoint = await repo.createEndpoint({
       id: randomUUID(), name: 'eu parks', kind: 'webhook', urlSealed: 'sealed', urlOrigin: 'https://hooks.example', secretSealed: null,

@@ -5,6 +5,7 @@
  * BIGSERIALs, answered as strings.
  */
 import { endpointWants, type EndpointKind, type NotificationEvent, type NotificationEventType } from '../core/notifications.js';
+import { nowIso, sqlOf, utcParam } from './db.js';
 import type { PrismaClient } from './generated/client.js';
 
 export interface EndpointRecord {
@@ -99,7 +100,11 @@ function toEndpoint(row: { secretSealed: string | null; kind: string } & Omit<En
 
 const MAX_ERROR = 1000;
 
+/** What emit needs of an endpoint to decide whether it wants an event. */
+type EndpointFilter = { id: string; events: string[]; labels: string[] };
+
 export function createNotificationRepo(prisma: PrismaClient) {
+  const sql = sqlOf(prisma);
   // Inside a transaction's client there is no $transaction of its own.
   const atomically = <T>(fn: (tx: PrismaClient) => Promise<T>): Promise<T> =>
     typeof prisma.$transaction === 'function' ? prisma.$transaction((tx) => fn(tx as unknown as PrismaClient)) : fn(prisma);
@@ -153,10 +158,10 @@ export function createNotificationRepo(prisma: PrismaClient) {
         details: (n.details ?? {}) as object,
         links: (n.links ?? {}) as object,
       };
-      const endpoints = await prisma.notificationEndpoint.findMany({
-        where: n.onlyEndpointId ? { id: n.onlyEndpointId } : {},
-        select: { id: true, events: true, labels: true },
-      });
+      // Once per upgrade's end, like the INSERT below: plain SQL (see sqlOf).
+      const endpoints = n.onlyEndpointId
+        ? await sql<EndpointFilter>('SELECT id, events, labels FROM "NotificationEndpoint" WHERE id = $1', [n.onlyEndpointId])
+        : await sql<EndpointFilter>('SELECT id, events, labels FROM "NotificationEndpoint"');
       const wanting = endpoints.filter((e) => n.onlyEndpointId || endpointWants(e, n.type, n.instanceId ? (instance?.labels ?? []) : null));
       const recordedBefore = async (db: PrismaClient) => {
         const existing = await db.notificationEvent.findUnique({ where: { key: n.key }, select: { id: true, deliveries: { select: { endpointId: true } } } });
@@ -164,8 +169,12 @@ export function createNotificationRepo(prisma: PrismaClient) {
       };
       if (wanting.length === 0) {
         // No delivery to write with it: one INSERT, which a retried write (the same key) leaves as it was.
-        const [created] = await prisma.notificationEvent.createManyAndReturn({ data: [data], skipDuplicates: true, select: { id: true } });
-        if (created) return { eventId: created.id.toString(), endpointIds: [] };
+        const [created] = await sql<{ id: string }>(
+          `INSERT INTO "NotificationEvent" (key, type, "instanceId", "instanceSlug", labels, summary, details, links, "createdAt")
+           VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, ${utcParam(9)}) ON CONFLICT DO NOTHING RETURNING id`,
+          [data.key, data.type, data.instanceId, data.instanceSlug, data.labels, data.summary, JSON.stringify(data.details), JSON.stringify(data.links), nowIso()],
+        );
+        if (created) return { eventId: String(created.id), endpointIds: [] };
         const before = await recordedBefore(prisma);
         if (before) return before;
         throw new Error(`the notification event ${n.key} was neither recorded nor found`);
