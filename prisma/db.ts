@@ -30,8 +30,9 @@ const pools = new WeakMap<PrismaClient, { pool: pg.Pool; prepare: boolean }>();
  * connection, after which each call is only bound and run. Unnamed, the
  * server parses and plans it on every call: 0.36 against 0.20 ms of the
  * server's CPU for the approval look-up and the step's progress write
- * together (4,000 pairs each way, alternating). Not on PGlite, whose one
- * session outlives the pool's connection to it.
+ * together (4,000 pairs each way, alternating). Not on PGlite: its socket
+ * server runs every connection in one session, so a statement prepared over
+ * a connection that closed is still there when the next one prepares it.
  */
 const statementNames = new Map<string, string>();
 function named(text: string, values?: unknown[]): pg.QueryConfig {
