@@ -5,7 +5,7 @@
  * server of their own, and small API helpers.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { findTemporalCli, REPO_ROOT, startDevServerOnFreePorts, type DevServer } from '../platform/temporal-server.js';
@@ -120,6 +120,38 @@ export function cpuSecondsOf(pid: number): number {
   // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/**
+ * CPU seconds of the PostgreSQL server on this machine so far: every process
+ * named `postgres` (the postmaster, its backends and background workers),
+ * plus what backends that already exited used (the postmaster's reaped
+ * children, fields 16 and 17 of its stat). The benchmarks use their own
+ * database, but the server is the machine's: read it with nothing else busy.
+ */
+export function postgresCpuSeconds(): number {
+  let total = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() !== 'postgres') continue;
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      total += Number(fields[11]) + Number(fields[12]);
+      if (Number(fields[1]) === 1 || !isPostgres(Number(fields[1]))) total += Number(fields[13]) + Number(fields[14]);
+    } catch {
+      // exited while read
+    }
+  }
+  return total / 100;
+}
+
+function isPostgres(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres';
+  } catch {
+    return false;
+  }
 }
 
 export interface RssSampler {
