@@ -504,8 +504,7 @@ export function formatFleet(r: BenchResult): string {
   const sec = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
   const cpu = (c: { worker: number; temporal: number; agent?: number }) =>
     `${c.worker.toFixed(0)} + ${c.temporal.toFixed(0)}${c.agent !== undefined ? ` + ${c.agent.toFixed(0)}` : ''} = ${(c.worker + c.temporal + (c.agent ?? 0)).toFixed(0)}`;
-  // Results written before PostgreSQL was measured have no figure for it.
-  const pg = (c: { postgres?: number }) => (c.postgres === undefined ? '' : c.postgres.toFixed(1));
+  const pg = (c: { postgres: number }) => c.postgres.toFixed(1);
   return [
     '| | wall time | instances/min | CPU s (worker + Temporal [+ agent]) | CPU s PostgreSQL (not in the ratio) |',
     '|---|---:|---:|---:|---:|',

@@ -116,10 +116,14 @@ export function memoryOf(pid: number): { rss: number; hwm: number } | undefined 
 
 /** User + system CPU seconds a process has used so far (from /proc/<pid>/stat; clock ticks of 1/100 s). */
 export function cpuSecondsOf(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const fields = statFields(pid);
   return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** /proc/<pid>/stat from field 3 (state) on: the command name (field 2) may hold spaces, so count after its closing parenthesis. */
+function statFields(pid: number | string): string[] {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
 }
 
 /**
@@ -130,28 +134,21 @@ export function cpuSecondsOf(pid: number): number {
  * database, but the server is the machine's: read it with nothing else busy.
  */
 export function postgresCpuSeconds(): number {
-  let total = 0;
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
+  const servers = new Map<string, string[]>();
+  for (const pid of readdirSync('/proc')) {
     try {
-      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() !== 'postgres') continue;
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      total += Number(fields[11]) + Number(fields[12]);
-      if (Number(fields[1]) === 1 || !isPostgres(Number(fields[1]))) total += Number(fields[13]) + Number(fields[14]);
+      if (/^\d+$/.test(pid) && readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres') servers.set(pid, statFields(pid));
     } catch {
       // exited while read
     }
   }
-  return total / 100;
-}
-
-function isPostgres(pid: number): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres';
-  } catch {
-    return false;
+  let ticks = 0;
+  for (const fields of servers.values()) {
+    ticks += Number(fields[11]) + Number(fields[12]);
+    // The postmaster, whose parent is not a postgres process: add its reaped children.
+    if (!servers.has(fields[1]!)) ticks += Number(fields[13]) + Number(fields[14]);
   }
+  return ticks / 100;
 }
 
 export interface RssSampler {

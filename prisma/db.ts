@@ -48,8 +48,7 @@ function named(text: string, values?: unknown[]): pg.QueryConfig {
  */
 export function sqlOf(prisma: PrismaClient): Sql {
   const held = pools.get(prisma);
-  if (held?.prepare) return async (text, values) => (await held.pool.query(named(text, values))).rows;
-  if (held) return async (text, values) => (await held.pool.query(text, values)).rows;
+  if (held) return async (text, values) => (await held.pool.query(held.prepare ? named(text, values) : { text, values })).rows;
   return (text, values) => prisma.$queryRawUnsafe(text, ...(values ?? []));
 }
 
