@@ -11,7 +11,7 @@ import { UpgradeRun } from './upgrade-run.js';
 export async function fullUpgrade(input: FullUpgradeInput): Promise<UpgradeResult> {
   const { target, imageTag } = input;
   const run = new UpgradeRun(input.upgradeId, input.parkTimeoutMs);
-  const { db, pullImages, startAllServices, tenant, verifyServices } = run.activities;
+  const { pullImages, startAllServices, tenant, verifyServices } = run.activities;
   await run.begin({ ...started(input), mode: 'full' });
   const verifyOpts = { onExhausted: input.autoRollback ? ('rollback' as const) : ('park' as const) };
 
@@ -28,7 +28,7 @@ export async function fullUpgrade(input: FullUpgradeInput): Promise<UpgradeResul
     await run.step('probe-front-door', () => tenant.probeFrontDoor(target, release), verifyOpts);
     // Upgrade Now to a named release records it; the persist step is new, hence the patch.
     if (release !== undefined && run.patched('full-upgrade-persists-release')) {
-      await run.step('persist-release', () => db.persistInstanceRelease(target.instanceId, release));
+      await run.step('persist-release', () => run.databaseStep().persistInstanceRelease(target.instanceId, release));
     }
   });
 }

@@ -11,7 +11,7 @@ export async function imageUpgrade(input: ImageUpgradeInput): Promise<UpgradeRes
   const { target, imageTag } = input;
   const services = target.coreServices;
   const run = new UpgradeRun(input.upgradeId, input.parkTimeoutMs);
-  const { db, pullImages, recreateServices, tenant, verifyServices } = run.activities;
+  const { pullImages, recreateServices, tenant, verifyServices } = run.activities;
   await run.begin({ ...started(input), mode: 'image-only' });
 
   return run.run(async () => {
@@ -22,7 +22,7 @@ export async function imageUpgrade(input: ImageUpgradeInput): Promise<UpgradeRes
     await run.step('verify', () => verifyServices(target, services, input.verifyDeadlineMs ?? VERIFY_DEADLINE_MS));
     await run.step('check-content', () => tenant.assertTenantContentUnchanged(target, TENANT_CONTENT_DIRS, content));
     if (input.persistImageTag) {
-      await run.step('persist-image-tag', () => db.persistInstanceImageTag(target.instanceId, imageTag, input.releaseVersion));
+      await run.step('persist-image-tag', () => run.databaseStep().persistInstanceImageTag(target.instanceId, imageTag, input.releaseVersion));
     }
   });
 }

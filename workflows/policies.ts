@@ -7,14 +7,23 @@ import { ActivityCancellationType, type ActivityOptions, type LocalActivityOptio
 /** How long a parked upgrade waits for an operator before it fails. */
 export const DEFAULT_PARK_TIMEOUT_MS = 24 * 60 * 60 * 1000;
 
-/** Database bookkeeping: short, retried for long enough to ride out a database restart. */
+/**
+ * Database bookkeeping, as local activities: progress records, and the steps
+ * that only write drydock's database (workflows/activities.ts localDb).
+ * Short, retried for long enough to ride out a database restart.
+ */
 export const BOOKKEEPING: LocalActivityOptions = {
   startToCloseTimeout: '10 seconds',
   scheduleToCloseTimeout: '10 minutes',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
 };
 
-/** Database writes the console should show as steps (mark running, persist imageTag). */
+/**
+ * Database work as activities of their own: the rollout's notices, the
+ * notification and drift workflows' reads and records, and (in histories
+ * from before local database steps) an upgrade's mark-running, tag and
+ * release writes.
+ */
 export const DATABASE_WRITE: ActivityOptions = {
   startToCloseTimeout: '10 seconds',
   scheduleToCloseTimeout: '10 minutes',

@@ -13,7 +13,7 @@ import { UpgradeRun } from './upgrade-run.js';
 export async function releaseUpgrade(input: ReleaseUpgradeInput): Promise<UpgradeResult> {
   const { target, imageTag } = input;
   const run = new UpgradeRun(input.upgradeId, input.parkTimeoutMs);
-  const { db, pullImages, startAllServices, tenant, verifyServices } = run.activities;
+  const { pullImages, startAllServices, tenant, verifyServices } = run.activities;
   await run.begin({ ...started(input), mode: 'release' });
 
   return run.run(async () => {
@@ -23,7 +23,7 @@ export async function releaseUpgrade(input: ReleaseUpgradeInput): Promise<Upgrad
     const plan = await run.step('plan', () => tenant.planReleaseUpgrade(target, imageTag, input.planHash, release));
     const snapshot = await run.step('snapshot', () => snapshotTenant(run, target, input.upgradeId, release));
     run.enableRollback(rollbackTo(run, target, snapshot, input.verifyDeadlineMs));
-    await run.step('persist-image-tag', () => db.persistInstanceImageTag(target.instanceId, imageTag, release));
+    await run.step('persist-image-tag', () => run.databaseStep().persistInstanceImageTag(target.instanceId, imageTag, release));
     await run.step('write', () => tenant.writeReleaseFiles(target, imageTag, plan.renderHash, release));
     await run.step('pull', () => pullImages(target, [], imageTag));
     const services = await run.step('up', () => startAllServices(target, imageTag, release));

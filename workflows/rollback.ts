@@ -15,12 +15,14 @@ export function snapshotTenant(run: UpgradeRun, target: InstanceTarget, upgradeI
 
 /** Undo an upgrade that changed files, the tag or images: restore all three, then up and verify. */
 export function rollbackTo(run: UpgradeRun, target: InstanceTarget, snapshot: AnySnapshot, verifyDeadlineMs = VERIFY_DEADLINE_MS) {
-  const { db, startAllServices, tenant, verifyServices } = run.activities;
+  const { startAllServices, tenant, verifyServices } = run.activities;
   return async () => {
     await run.step('rollback-files', () =>
       'filesRef' in snapshot ? tenant.restoreSealedTenantFiles(target, snapshot.filesRef) : tenant.restoreTenantFiles(target, snapshot.files),
     );
-    await run.step('rollback-image-tag', () => db.restoreInstanceImageTag(target.instanceId, snapshot.previousImageTag, snapshot.previousReleaseVersion));
+    await run.step('rollback-image-tag', () =>
+      run.databaseStep().restoreInstanceImageTag(target.instanceId, snapshot.previousImageTag, snapshot.previousReleaseVersion),
+    );
     await run.step('rollback-images', () => tenant.restorePreviousImages(target, snapshot.images));
     const services = await run.step('rollback-up', () => startAllServices(target, snapshot.runningImageTag));
     await run.step('rollback-verify', () => verifyServices(target, services, verifyDeadlineMs));

@@ -42,20 +42,37 @@ const PROGRESS_RIDES_PATCH = 'progress-rides-on-activity';
 const MARK_RUNNING_RIDES_PATCH = 'mark-running-rides';
 
 /**
- * Since this patch one marker stands for every earlier patch of the upgrade
- * workflows (FoldedPatch): an upgrade records it alone, where each of them
- * recorded a marker and an update of the TemporalChangeVersion search
+ * Since this patch one marker stands for the five patches of the upgrade
+ * workflows before it (FIRST_FOLD): an upgrade recorded it alone, where each
+ * of them recorded a marker and an update of the TemporalChangeVersion search
  * attribute (a visibility write) of its own. Histories without it decide each
- * earlier patch from its own marker, as before. A patch added later calls
- * patched() itself: the fold must not answer for it.
+ * of the five from its own marker, as before. It does not answer for a patch
+ * added after it.
  */
 const EARLIER_PATCHES_FOLDED = 'earlier-upgrade-patches-folded';
-export type FoldedPatch =
-  | typeof MARK_RUNNING_RIDES_PATCH
-  | typeof PROGRESS_RIDES_PATCH
-  | 'snapshot-files-sealed'
-  | 'operator-on-parked-step'
-  | 'full-upgrade-persists-release';
+const FIRST_FOLD = [
+  MARK_RUNNING_RIDES_PATCH,
+  PROGRESS_RIDES_PATCH,
+  'snapshot-files-sealed',
+  'operator-on-parked-step',
+  'full-upgrade-persists-release',
+] as const;
+
+/**
+ * Since this patch the steps that only write drydock's database (the tag,
+ * the release, the tag's rollback) run as local activities (workflows/activities.ts
+ * localDb) instead of activities.
+ */
+export const DATABASE_STEPS_LOCAL_PATCH = 'database-steps-local';
+
+/**
+ * Since this patch one marker stands for the fold above and every patch
+ * after it, so an upgrade still records a single marker. Histories with only
+ * the first fold decide the patches since it from their own markers; older
+ * ones decide every patch so.
+ */
+const PATCHES_FOLDED_AGAIN = 'upgrade-patches-folded-2';
+export type FoldedPatch = (typeof FIRST_FOLD)[number] | typeof DATABASE_STEPS_LOCAL_PATCH;
 
 /** Thrown out of a step when the operator chose to roll back or abort. */
 class OperatorStop extends Error {
@@ -77,6 +94,7 @@ export class UpgradeRun {
   private rollingBack = false;
   private rides: boolean | undefined;
   private folded: boolean | undefined;
+  private foldedAgain: boolean | undefined;
   private ride: ProgressRide | undefined;
   /**
    * The row to create, carried by every progress record until a step has
@@ -116,9 +134,16 @@ export class UpgradeRun {
     else await db.markUpgradeRunning(started);
   }
 
-  /** patched(id) for a patch the fold stands for; begin() asks first, so the fold is decided at the start. */
+  /** patched(id) for a patch a fold stands for; begin() asks first, so the folds are decided at the start. */
   patched(id: FoldedPatch): boolean {
-    return (this.folded ??= patched(EARLIER_PATCHES_FOLDED)) || patched(id);
+    if ((this.foldedAgain ??= patched(PATCHES_FOLDED_AGAIN))) return true;
+    const inFirstFold = (FIRST_FOLD as readonly string[]).includes(id);
+    return (inFirstFold && (this.folded ??= patched(EARLIER_PATCHES_FOLDED))) || patched(id);
+  }
+
+  /** The proxies for a step that only writes drydock's database: local activities since DATABASE_STEPS_LOCAL_PATCH. */
+  databaseStep(): StepActivities['db'] {
+    return this.patched(DATABASE_STEPS_LOCAL_PATCH) ? this.activities.localDb : this.activities.db;
   }
 
   /** From here on a rollback can undo what the upgrade changed. */

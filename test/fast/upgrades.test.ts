@@ -3,6 +3,7 @@
  * timeout, cancel, on the time-skipping test server with in-memory tenants
  * (the tenant is faked; Temporal, the activities and PostgreSQL are real).
  */
+import type { temporal } from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { PIN_PATH } from '../../core/image-pin.js';
@@ -19,6 +20,14 @@ afterAll(async () => {
 });
 
 const stepNames = (row: { steps: { name: string; status: string }[] }) => row.steps.map((s) => `${s.name}:${s.status}`);
+
+/** The local activities a history recorded, by type: what the console lists them as (each marker's plain `data` names it). */
+function localActivityTypes(events: temporal.api.history.v1.IHistoryEvent[]): string[] {
+  return events
+    .map((e) => e.markerRecordedEventAttributes)
+    .filter((m) => m?.markerName === 'core_local_activity')
+    .map((m) => (JSON.parse(Buffer.from(m!.details!.data!.payloads![0]!.data!).toString()) as { activity_type: string }).activity_type);
+}
 
 async function until(what: string, probe: () => Promise<boolean>) {
   for (let i = 0; i < 600; i++) {
@@ -50,12 +59,16 @@ describe('upgrade workflows with a fake tenant (fast layer, tenant faked in memo
     expect(tenant.tagOf('postgres')).toBe(TAG_BEFORE);
   });
 
-  it("writes each step's progress to the upgrade row before the step's tenant work begins, riding on the step's activity, and the last one with its own local activity", async () => {
+  it("writes each step's progress to the upgrade row before the step's tenant work begins, riding on the step's activity, and the last one with its own local activity; the tag's step is a local activity", async () => {
     const { instance, tenant } = await fx.addInstance();
     const seen: string[] = [];
     tenant.onEnter = async (op) => {
       const [row] = await fx.upgradeRows(instance.id);
       seen.push(`${op} @ ${row!.status} ${stepNames(row!).join(' ')}`);
+    };
+    fx.beforeTagWrite = async (instanceId) => {
+      const [row] = await fx.upgradeRows(instanceId);
+      seen.push(`tag write @ ${row!.status} ${stepNames(row!).join(' ')}`);
     };
     await fx.withWorker(async () => {
       const started = await fx.upgrades.startImageUpgrade(instance, { imageTag: '2.0.9' });
@@ -68,16 +81,20 @@ describe('upgrade workflows with a fake tenant (fast layer, tenant faked in memo
         const before = steps.slice(0, i).map((s) => `${s}:succeeded`);
         expect(seen).toContain(`${op} @ running ${[...before, `${steps[i]}:running`].join(' ')}`);
       }
+      // The tag's step, a local activity, carries its progress too.
+      const beforeTag = ['preflight', 'snapshot-content', 'pull', 'recreate', 'verify', 'check-content'].map((s) => `${s}:succeeded`);
+      expect(seen).toContain(`tag write @ running ${[...beforeTag, 'persist-image-tag:running'].join(' ')}`);
       const row = (await fx.upgradeRow(started.upgradeId))!;
       expect(row.status).toBe('succeeded');
       expect(row.finishedAt).not.toBeNull();
       expect(row.steps).toEqual(result.steps);
 
-      // In the history: one patch marker standing for all earlier patches, and the progress record's local activity only for the end.
+      // In the history: one patch marker standing for all earlier patches; local activities for the tag's step
+      // (a database write: no activity task of its own) and for the last progress record, in that order.
       const events = (await fx.env.client.workflow.getHandle(started.workflowId).fetchHistory()).events ?? [];
       const markers = events.filter((e) => e.markerRecordedEventAttributes).map((e) => e.markerRecordedEventAttributes!.markerName);
-      expect(markers.filter((m) => m === 'core_local_activity')).toHaveLength(1);
       expect(markers.filter((m) => m === 'core_patch')).toHaveLength(1);
+      expect(localActivityTypes(events)).toEqual(['persistInstanceImageTag', 'recordUpgradeProgress']);
       // Two visibility writes besides start and close: the patch's TemporalChangeVersion and the final UpgradeStatus.
       const upserts = events.filter((e) => e.upsertWorkflowSearchAttributesEventAttributes);
       expect(upserts.map((e) => Object.keys(e.upsertWorkflowSearchAttributesEventAttributes!.searchAttributes!.indexedFields!))).toEqual([
@@ -85,8 +102,9 @@ describe('upgrade workflows with a fake tenant (fast layer, tenant faked in memo
         ['UpgradeStatus'],
       ]);
       const scheduled = events.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => e.activityTaskScheduledEventAttributes!.activityType!.name);
-      expect(scheduled).toEqual(['checkTenantReady', 'snapshotTenantContent', 'pullImages', 'recreateServices', 'verifyServices', 'assertTenantContentUnchanged', 'persistInstanceImageTag']);
+      expect(scheduled).toEqual(['checkTenantReady', 'snapshotTenantContent', 'pullImages', 'recreateServices', 'verifyServices', 'assertTenantContentUnchanged']);
     });
+    fx.beforeTagWrite = undefined;
   });
 
   it('an upgrade started without the API (as a rollout starts its children) gets its row from its first step, running, with who asked and its run', async () => {

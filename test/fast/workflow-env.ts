@@ -40,6 +40,8 @@ export interface FastEnv {
   upgradeRow(id: string): ReturnType<ReturnType<typeof createUpgradeRepo>['get']>;
   /** An instance's upgrades, newest first. */
   upgradeRows(instanceId: string): ReturnType<ReturnType<typeof createUpgradeRepo>['listForInstance']>;
+  /** Called before the activities write an instance's tag (the persist-image-tag step), with the instance. */
+  beforeTagWrite?: (instanceId: string) => Promise<void>;
   /** Runs `fn` while a worker polls; the worker stops after it. */
   withWorker<T>(fn: () => Promise<T>): Promise<T>;
   stop(): Promise<void>;
@@ -71,7 +73,13 @@ export async function startFastEnv(opts: { parkTimeoutMs?: number } = {}): Promi
   // The global setup prebuilds the bundle; a stale one is rebuilt, as the worker does.
   const workflowBundle = prebuiltBundleIsFresh() ? { codePath: BUNDLE_FILE } : await buildBundle();
   const activities = createActivities({
-    instances,
+    instances: {
+      ...instances,
+      async setImageTag(...args: Parameters<typeof instances.setImageTag>) {
+        await fx.beforeTagWrite?.(args[0]);
+        return instances.setImageTag(...args);
+      },
+    },
     upgrades: upgradeRepo,
     snapshots: createSnapshotStore(db.prisma, keyring),
     driverFor: (target: InstanceTarget) => {
@@ -96,7 +104,7 @@ export async function startFastEnv(opts: { parkTimeoutMs?: number } = {}): Promi
     verifyDeadlineMs: 500,
   });
 
-  return {
+  const fx: FastEnv = {
     env,
     db,
     taskQueue,
@@ -130,4 +138,5 @@ export async function startFastEnv(opts: { parkTimeoutMs?: number } = {}): Promi
       await database.drop();
     },
   };
+  return fx;
 }
