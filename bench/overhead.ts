@@ -258,7 +258,7 @@ export async function benchOverhead(): Promise<BenchResult> {
         'Compose time is the sum of the real CommandRunner calls during the upgrade (every compose invocation, `config --services` included); Docker engine API calls (container states) count as overhead.',
         'verify polls the containers every 100 ms until each runs and its healthcheck (interval 1 s) passes: mostly the tenant starting up, reported apart.',
         'Per-step times come from the upgrade record (workflow time, millisecond precision).',
-        "The raw-Temporal floor runs on the same dev server after each pair of upgrades, with the same worker options and payload encryption: the upgrade's shape (seven activities, the status search attribute set at the start and the end, one local activity recording the end) with activities that do nothing. Its wall time runs from the start request to the result; drydock's own cost is the overhead without the health wait minus the floor.",
+        "The raw-Temporal floor runs on the same dev server after each pair of upgrades, with the same worker options and payload encryption: the upgrade's shape (six activities and one step as a local activity, the status search attribute set at the start and the end, one local activity recording the end) with activities that do nothing. Its wall time runs from the start request to the result; drydock's own cost is the overhead without the health wait minus the floor.",
         "The history split: activities run from their started to their completed event (compose and verify inside them), workflow tasks from started to completed (the workflow code, the final local activity), and the rest of the workflow's time is the server scheduling and handing out tasks.",
       ],
     };
