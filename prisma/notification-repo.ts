@@ -101,7 +101,7 @@ function toEndpoint(row: { secretSealed: string | null; kind: string } & Omit<En
 const MAX_ERROR = 1000;
 
 /** What emit needs of an endpoint to decide whether it wants an event. */
-type EndpointFilter = { id: string; events: string[]; labels: string[] };
+type EndpointFilter = { id: string } & Parameters<typeof endpointWants>[0];
 
 export function createNotificationRepo(prisma: PrismaClient) {
   const sql = sqlOf(prisma);

@@ -63,7 +63,7 @@ const FIRST_FOLD = [
  * the release, the tag's rollback) run as local activities (workflows/activities.ts
  * localDb) instead of activities.
  */
-export const DATABASE_STEPS_LOCAL_PATCH = 'database-steps-local';
+const DATABASE_STEPS_LOCAL_PATCH = 'database-steps-local';
 
 /**
  * Since this patch one marker stands for the fold above and every patch
