@@ -93,6 +93,13 @@ describe('Upgrade Now and recovery on a real Docker Compose tenant', () => {
     await cp?.stop();
   });
 
+  /**
+   * The upgrade's row records its end in the workflow's last task, just before the workflow closes: wait for the
+   * workflow as well, so the next upgrade of this instance is not refused as busy and a recorded history is whole.
+   */
+  const workflowClosed = (started: { body: { workflowId: string; runId: string } }) =>
+    cp.temporal.workflow.getHandle(started.body.workflowId, started.body.runId).result();
+
   it('parks at pull when an image is missing, and retry completes it once the image is pushed', async () => {
     expect((await cp.api('PATCH', `/api/instances/${instanceId}`, { imageTag: '1.1.0' })).body.imageTag).toBe('1.1.0');
     const started = await cp.api('POST', `/api/instances/${instanceId}/upgrade`, { reason: 'release 1.1.0' });
@@ -116,6 +123,7 @@ describe('Upgrade Now and recovery on a real Docker Compose tenant', () => {
       'pull:failed', 'pull:succeeded', 'up:succeeded', 'verify:succeeded', 'probe-front-door:succeeded',
     ]);
     for (const s of await driver.containerStates(SERVICES)) expect(s.imageId, s.service).toBe(images['1.1.0']![s.service]);
+    await workflowClosed(started);
     await recordHistory(cp, started.body.workflowId, started.body.runId, 'full-upgrade-park-retry');
 
     const late = await cp.api('POST', `/api/upgrades/${started.body.upgradeId}/retry`);
@@ -155,6 +163,7 @@ describe('Upgrade Now and recovery on a real Docker Compose tenant', () => {
       expect(s.imageId, s.service).toBe(images['1.1.0']![s.service]);
       expect(s.state, s.service).toBe('running');
     }
+    await workflowClosed(started);
     await recordHistory(cp, started.body.workflowId, started.body.runId, 'full-upgrade-rollback');
     templatesDir = path.join(FIXTURES, 'n1');
   });
@@ -169,6 +178,7 @@ describe('Upgrade Now and recovery on a real Docker Compose tenant', () => {
       expect(end.error).toMatch(/verify failed, rolled back automatically/);
       expect(end.steps.map((s: { name: string }) => s.name)).toContain('rollback-verify');
       expect(await checksums(dir, MANAGED)).toEqual(before);
+      await workflowClosed(started);
     } finally {
       templatesDir = path.join(FIXTURES, 'n1');
     }
@@ -180,6 +190,7 @@ describe('Upgrade Now and recovery on a real Docker Compose tenant', () => {
     defaults = { ...defaults, registry: stall.address };
     try {
       const started = await cp.api('POST', `/api/instances/${instanceId}/upgrade`, {});
+      expect(started.status, JSON.stringify(started.body)).toBe(202);
       // Stops waiting as soon as the upgrade is at pull, or has parked or ended before it (then says where).
       let last: unknown;
       const underway = await waitFor('the pull to be under way', async () => {
