@@ -201,12 +201,27 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
   }
 }
 
-/** Polls the API until the upgrade reaches one of the statuses; returns its row. */
-export function waitForUpgradeStatus(cp: TestControlPlane, upgradeId: string, statuses: readonly string[], timeoutMs = 120_000) {
-  return waitFor(`upgrade ${upgradeId} to be ${statuses.join(' or ')}`, async () => {
+/**
+ * The upgrade's row records its end in the workflow's last task, a moment
+ * before the workflow closes. A row that has ended is returned once its
+ * workflow has closed too, so the next upgrade of the instance is not refused
+ * as busy and a history recorded after it is whole.
+ */
+async function onceClosed<T extends { status: string; workflowId: string; runId: string | null }>(cp: TestControlPlane, row: T): Promise<T> {
+  if (!(TERMINAL_STATUSES as readonly string[]).includes(row.status)) return row;
+  const handle = cp.temporal.workflow.getHandle(row.workflowId, row.runId ?? undefined);
+  await waitFor(`the workflow ${row.workflowId} to close after its row said ${row.status}`, async () =>
+    (await handle.describe()).status.name === 'RUNNING' ? undefined : true, 30_000, 100);
+  return row;
+}
+
+/** Polls the API until the upgrade reaches one of the statuses; returns its row (an ended one once its workflow closed). */
+export async function waitForUpgradeStatus(cp: TestControlPlane, upgradeId: string, statuses: readonly string[], timeoutMs = 120_000) {
+  const row = await waitFor(`upgrade ${upgradeId} to be ${statuses.join(' or ')}`, async () => {
     const { status, body } = await cp.api('GET', `/api/upgrades/${upgradeId}`);
     return status === 200 && statuses.includes(body.status) ? body : undefined;
   }, timeoutMs);
+  return onceClosed(cp, row);
 }
 
 /** Until it ends, or parks for an operator. */
@@ -221,12 +236,13 @@ export function waitForUpgradeEnd(cp: TestControlPlane, upgradeId: string, timeo
  * rides on it), so the row may still read `needs-attention` for a moment.
  * A retried step adds a step entry, which tells the new state from the old.
  */
-export function waitForUpgradeEndAfterRetry(cp: TestControlPlane, parked: { id: string; steps: unknown[] }, timeoutMs = 120_000) {
+export async function waitForUpgradeEndAfterRetry(cp: TestControlPlane, parked: { id: string; steps: unknown[] }, timeoutMs = 120_000) {
   const ends: readonly string[] = [...TERMINAL_STATUSES, 'needs-attention'];
-  return waitFor(`upgrade ${parked.id} to end or park again after the retry`, async () => {
+  const row = await waitFor(`upgrade ${parked.id} to end or park again after the retry`, async () => {
     const { status, body } = await cp.api('GET', `/api/upgrades/${parked.id}`);
     return status === 200 && ends.includes(body.status) && body.steps.length > parked.steps.length ? body : undefined;
   }, timeoutMs);
+  return onceClosed(cp, row);
 }
 
 export const HISTORIES_DIR = path.join(import.meta.dirname, '..', 'workflows', 'histories');
