@@ -34,6 +34,7 @@ import { createTestDatabase, createTestOperator } from '../test/support.js';
 import { createPlanner } from '../worker/planner.js';
 import { median, type BenchResult, type Measurement } from './harness.js';
 import { apiClient, startOwnTemporal, type Api } from './processes.js';
+import { FLOOR_SHAPES } from './overhead-floor-workflows.js';
 import {
   breakdown,
   buildReleaseStack,
@@ -49,8 +50,11 @@ import {
 
 const log = (m: string) => process.stderr.write(`  overhead: ${m}\n`);
 
+type Kind = 'quick' | 'release';
+const LABEL: Record<Kind, string> = { quick: 'Quick Upgrade', release: 'Release Upgrade' };
+
 export interface TimedUpgrade {
-  kind: 'quick' | 'release';
+  kind: Kind;
   imageTag: string;
   wallMs: number;
   composeMs: number;
@@ -111,6 +115,7 @@ export async function timeUpgrade(
 }
 
 interface FloorRun {
+  kind: Kind;
   wallMs: number;
   temporal: TemporalTimes;
 }
@@ -121,7 +126,7 @@ interface FloorRun {
  * upgrade's shape costs before any step does work. `time()` runs one and
  * returns its wall time, from the start request to the result.
  */
-async function startFloor(address: string): Promise<{ time(id: string): Promise<FloorRun>; stop(): Promise<void> }> {
+async function startFloor(address: string): Promise<{ time(id: string, kind: Kind): Promise<FloorRun>; stop(): Promise<void> }> {
   const workflowBundle = await bundleWorkflowCode({
     workflowsPath: path.join(import.meta.dirname, 'overhead-floor-workflows.ts'),
     failureConverterPath: FAILURE_CONVERTER_PATH,
@@ -134,12 +139,12 @@ async function startFloor(address: string): Promise<{ time(id: string): Promise<
   const clientConnection = await Connection.connect({ address });
   const client = new Client({ connection: clientConnection, dataConverter });
   return {
-    async time(id) {
+    async time(id, kind) {
       const t0 = performance.now();
-      const handle = await client.workflow.start('upgradeFloor', { taskQueue: 'overhead-floor', workflowId: `floor-${id}` });
+      const handle = await client.workflow.start('upgradeFloor', { taskQueue: 'overhead-floor', workflowId: `floor-${kind}-${id}`, args: [FLOOR_SHAPES[kind]] });
       await handle.result();
       const wallMs = performance.now() - t0;
-      return { wallMs, temporal: temporalTimes(await handle.fetchHistory()) };
+      return { kind, wallMs, temporal: temporalTimes(await handle.fetchHistory()) };
     },
     async stop() {
       worker.shutdown();
@@ -205,16 +210,17 @@ export async function benchOverhead(): Promise<BenchResult> {
         log(`${i === 1 ? 'warm-up ' : ''}${kind} → ${u.imageTag}: wall ${u.wallMs.toFixed(0)} ms, compose ${u.composeMs.toFixed(0)} ms (${u.composeCalls} calls), verify ${u.verifyMs} ms`);
         if (i > 1) runs.push(u);
       }
-      const f = await floor.time(String(i));
-      log(`${i === 1 ? 'warm-up ' : ''}raw-Temporal floor: ${f.wallMs.toFixed(0)} ms`);
-      if (i > 1) floorRuns.push(f);
+      for (const kind of ['quick', 'release'] as const) {
+        const f = await floor.time(String(i), kind);
+        log(`${i === 1 ? 'warm-up ' : ''}raw-Temporal floor, ${kind} shape: ${f.wallMs.toFixed(0)} ms`);
+        if (i > 1) floorRuns.push(f);
+      }
     }
-    const floorMs = floorRuns.map((f) => f.wallMs).sort((a, b) => a - b);
 
     const of = (kind: 'quick' | 'release') => runs.filter((r) => r.kind === kind);
     const measurements: Measurement[] = [];
     for (const kind of ['quick', 'release'] as const) {
-      const name = kind === 'quick' ? 'Quick Upgrade' : 'Release Upgrade';
+      const name = LABEL[kind];
       measurements.push(
         summarize(`${name}: wall time`, of(kind), (u) => u.wallMs),
         summarize(`${name}: compose commands`, of(kind), (u) => u.composeMs),
@@ -223,17 +229,20 @@ export async function benchOverhead(): Promise<BenchResult> {
         summarize(`${name}: overhead without verify's wait`, of(kind), (u) => u.wallMs - u.composeMs - u.verifyMs),
       );
     }
-    measurements.push({
-      label: 'raw-Temporal floor: the same shape (7 activities, the status search attribute twice, 1 local activity), no-op',
-      reps: floorMs.length,
-      warmup: 1,
-      medianMs: median(floorMs),
-      p95Ms: floorMs.at(-1)!,
-      minMs: floorMs[0]!,
-      maxMs: floorMs.at(-1)!,
-      heapDeltaBytes: 0,
-      rssDeltaBytes: 0,
-    });
+    for (const kind of ['quick', 'release'] as const) {
+      const floorMs = floorRuns.filter((f) => f.kind === kind).map((f) => f.wallMs).sort((a, b) => a - b);
+      measurements.push({
+        label: `raw-Temporal floor, the ${kind === 'quick' ? 'Quick' : 'Release'} Upgrade's shape (${FLOOR_SHAPES[kind].join(', ')}; the status search attribute twice, 1 local activity at the end), no-op`,
+        reps: floorMs.length,
+        warmup: 1,
+        medianMs: median(floorMs),
+        p95Ms: floorMs.at(-1)!,
+        minMs: floorMs[0]!,
+        maxMs: floorMs.at(-1)!,
+        heapDeltaBytes: 0,
+        rssDeltaBytes: 0,
+      });
+    }
     const med = (kind: 'quick' | 'release', f: (u: TimedUpgrade) => number) => median(of(kind).map(f).sort((a, b) => a - b));
     return {
       name: 'overhead',
@@ -258,8 +267,8 @@ export async function benchOverhead(): Promise<BenchResult> {
         'Compose time is the sum of the real CommandRunner calls during the upgrade (every compose invocation, `config --services` included); Docker engine API calls (container states) count as overhead.',
         'verify polls the containers every 100 ms until each runs and its healthcheck (interval 1 s) passes: mostly the tenant starting up, reported apart.',
         'Per-step times come from the upgrade record (workflow time, millisecond precision).',
-        "The raw-Temporal floor runs on the same dev server after each pair of upgrades, with the same worker options and payload encryption: the upgrade's shape (six activities and one step as a local activity, the status search attribute set at the start and the end, one local activity recording the end) with activities that do nothing. Its wall time runs from the start request to the result; drydock's own cost is the overhead without the health wait minus the floor.",
-        "The history split: activities run from their started to their completed event (compose and verify inside them), workflow tasks from started to completed (the workflow code, the final local activity), and the rest of the workflow's time is the server scheduling and handing out tasks.",
+        "The raw-Temporal floor runs on the same dev server after each pair of upgrades, with the same worker options and payload encryption, once in each upgrade's shape (bench/overhead-floor-workflows.ts: six activities, two pairs of them run together in the Quick Upgrade's and one in the Release Upgrade's, one step as a local activity, the status search attribute set at the start and the end, one local activity recording the end) with activities that do nothing. Its wall time runs from the start request to the result; drydock's own cost is the overhead without the health wait minus the floor of the same shape.",
+        "The history split: the time at least one activity runs, from its started to its completed event (compose and verify inside them; steps run together count once), workflow tasks from started to completed while no activity runs (the workflow code, the local activities), and the rest of the workflow's time is the server scheduling and handing out tasks.",
       ],
     };
   } finally {
@@ -275,13 +284,15 @@ export function formatOverhead(r: BenchResult): string {
     '|---|---:|---:|---:|---:|---:|---:|',
   ];
   const floorRuns = (r.details as { floorRuns: FloorRun[] }).floorRuns;
-  const floor = median(floorRuns.map((f) => f.wallMs).sort((a, b) => a - b));
+  // Results from before the floor had a shape per kind carry no kind: then one floor for both.
+  const floorsOf = (kind: Kind) => floorRuns.filter((f) => (f.kind ?? kind) === kind);
+  const floorOf = (kind: Kind) => median(floorsOf(kind).map((f) => f.wallMs).sort((a, b) => a - b));
   for (const kind of ['quick', 'release'] as const) {
     const of = runs.filter((u) => u.kind === kind);
     const m = (f: (u: TimedUpgrade) => number) => ms(median(of.map(f).sort((a, b) => a - b)));
-    lines.push(`| ${kind === 'quick' ? 'Quick Upgrade' : 'Release Upgrade'} | ${m((u) => u.wallMs)} | ${m((u) => u.composeMs)} | ${m((u) => u.wallMs - u.composeMs)} | ${m((u) => u.verifyMs)} | ${m((u) => u.wallMs - u.composeMs - u.verifyMs)} | ${m((u) => u.wallMs - u.composeMs - u.verifyMs - floor)} |`);
+    lines.push(`| ${LABEL[kind]} | ${m((u) => u.wallMs)} | ${m((u) => u.composeMs)} | ${m((u) => u.wallMs - u.composeMs)} | ${m((u) => u.verifyMs)} | ${m((u) => u.wallMs - u.composeMs - u.verifyMs)} | ${m((u) => u.wallMs - u.composeMs - u.verifyMs - floorOf(kind))} |`);
   }
-  lines.push(`| raw-Temporal floor (same shape, no-op) | ${ms(floor)} | | | | ${ms(floor)} | |`);
+  for (const kind of ['quick', 'release'] as const) lines.push(`| raw-Temporal floor, ${LABEL[kind]} shape (no-op) | ${ms(floorOf(kind))} | | | | ${ms(floorOf(kind))} | |`);
   lines.push(
     '',
     '| median of ' + r.params.reps + ', from the workflow history | workflow ms (first event to last) | in activities ms | in workflow tasks ms | Temporal dispatch ms (the rest) | outside the workflow ms (API, start, result) |',
@@ -291,11 +302,13 @@ export function formatOverhead(r: BenchResult): string {
     const of = runs.filter((u) => u.kind === kind);
     const m = (f: (u: TimedUpgrade) => number) => ms(median(of.map(f).sort((a, b) => a - b)));
     const t = (k: keyof TemporalTimes) => m((u) => u.temporal[k]);
-    lines.push(`| ${kind === 'quick' ? 'Quick Upgrade' : 'Release Upgrade'} | ${t('workflowMs')} | ${t('activityMs')} | ${t('workflowTaskMs')} | ${t('dispatchMs')} | ${m((u) => u.wallMs - u.temporal.workflowMs)} |`);
+    lines.push(`| ${LABEL[kind]} | ${t('workflowMs')} | ${t('activityMs')} | ${t('workflowTaskMs')} | ${t('dispatchMs')} | ${m((u) => u.wallMs - u.temporal.workflowMs)} |`);
   }
-  const f = (g: (x: FloorRun) => number) => ms(median(floorRuns.map(g).sort((a, b) => a - b)));
-  const ft = (k: keyof TemporalTimes) => f((x) => x.temporal[k]);
-  lines.push(`| raw-Temporal floor | ${ft('workflowMs')} | ${ft('activityMs')} | ${ft('workflowTaskMs')} | ${ft('dispatchMs')} | ${f((x) => x.wallMs - x.temporal.workflowMs)} |`);
+  for (const kind of ['quick', 'release'] as const) {
+    const f = (g: (x: FloorRun) => number) => ms(median(floorsOf(kind).map(g).sort((a, b) => a - b)));
+    const ft = (k: keyof TemporalTimes) => f((x) => x.temporal[k]);
+    lines.push(`| raw-Temporal floor, ${LABEL[kind]} shape | ${ft('workflowMs')} | ${ft('activityMs')} | ${ft('workflowTaskMs')} | ${ft('dispatchMs')} | ${f((x) => x.wallMs - x.temporal.workflowMs)} |`);
+  }
   lines.push('', '| run | step: total ms / compose ms |', '|---|---|');
   for (const u of runs) lines.push(`| ${u.kind} → ${u.imageTag} | ${u.steps.map((s) => `${s.name} ${s.ms}/${ms(s.composeMs)}`).join(', ')} |`);
   lines.push('', ...r.notes.map((n) => `- ${n}`));

@@ -85,9 +85,9 @@ export function breakdown(steps: UpgradeStep[], calls: ComposeCall[]): StepBreak
 export interface TemporalTimes {
   /** First event to last. */
   workflowMs: number;
-  /** Activities running in the worker: started → completed, summed. */
+  /** At least one activity running in the worker (started → completed); steps run together count once. */
   activityMs: number;
-  /** Workflow tasks: started → completed, summed (the workflow code and its local activities). */
+  /** Workflow tasks (started → completed: the workflow code and its local activities) while no activity runs. */
   workflowTaskMs: number;
   /** The rest: the server scheduling tasks and handing them to the worker. */
   dispatchMs: number;
@@ -98,15 +98,32 @@ export function temporalTimes(history: proto.temporal.api.history.v1.IHistory): 
   const events = history.events ?? [];
   const at = (e: proto.temporal.api.history.v1.IHistoryEvent) => tsToMs(e.eventTime);
   const byId = new Map(events.map((e) => [Number(e.eventId), e]));
-  let activityMs = 0;
-  let workflowTaskMs = 0;
+  const activities: Interval[] = [];
+  const workflowTasks: Interval[] = [];
   for (const e of events) {
     if (e.eventType === T.EVENT_TYPE_WORKFLOW_TASK_COMPLETED) {
-      workflowTaskMs += at(e) - at(byId.get(Number(e.workflowTaskCompletedEventAttributes!.startedEventId))!);
+      workflowTasks.push([at(byId.get(Number(e.workflowTaskCompletedEventAttributes!.startedEventId))!), at(e)]);
     }
     const done = e.activityTaskCompletedEventAttributes ?? e.activityTaskFailedEventAttributes;
-    if (done) activityMs += at(e) - at(byId.get(Number(done.startedEventId))!);
+    if (done) activities.push([at(byId.get(Number(done.startedEventId))!), at(e)]);
   }
   const workflowMs = events.length ? at(events.at(-1)!) - at(events[0]!) : 0;
+  // Steps that run together overlap: time is counted once, activities first, then workflow tasks outside them.
+  const activityMs = coveredMs(activities);
+  const workflowTaskMs = coveredMs([...activities, ...workflowTasks]) - activityMs;
   return { workflowMs, activityMs, workflowTaskMs, dispatchMs: workflowMs - activityMs - workflowTaskMs };
+}
+
+type Interval = [from: number, to: number];
+
+/** How long at least one of the intervals covers. */
+function coveredMs(intervals: Interval[]): number {
+  let total = 0;
+  let end = -Infinity;
+  for (const [from, to] of [...intervals].sort((a, b) => a[0] - b[0])) {
+    if (to <= end) continue;
+    total += to - Math.max(from, end);
+    end = to;
+  }
+  return total;
 }

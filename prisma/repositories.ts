@@ -240,7 +240,6 @@ export function createUpgradeRepo(prisma: PrismaClient) {
      */
     async markRunning(data: Omit<NewUpgrade, 'status'>, progress?: Omit<UpgradeProgress, 'finished'>): Promise<'created' | 'queued' | 'existing'> {
       const { runId, requestedBy, ...rest } = data;
-      const first = progress ? { currentStep: progress.currentStep, steps: progress.steps as object[], error: progress.error ?? null } : {};
       // Once per upgrade: plain SQL (see sqlOf). ON CONFLICT DO NOTHING is Prisma's skipDuplicates.
       const created = await sql(
         `INSERT INTO "InstanceUpgrade" (id, "instanceId", mode, "imageTag", status, "currentStep", steps, error, "workflowId", "runId", "requestedBy", "startedAt")
@@ -261,11 +260,18 @@ export function createUpgradeRepo(prisma: PrismaClient) {
         ],
       );
       if (created.length > 0) return 'created';
-      const queued = await prisma.instanceUpgrade.updateMany({
-        where: { id: data.id, status: 'queued' },
-        data: { ...first, status: 'running', ...(runId ? { runId } : {}) },
-      });
-      return queued.count > 0 ? 'queued' : 'existing';
+      // Plain SQL too: every step of a group run together (UpgradeRun.together) but the first lands here.
+      const queued = progress
+        ? await sql(
+            `UPDATE "InstanceUpgrade" SET status = 'running', "currentStep" = $3, steps = $4::jsonb, error = $5, "runId" = COALESCE($2, "runId")
+             WHERE id = $1 AND status = 'queued' RETURNING id`,
+            [data.id, runId ?? null, progress.currentStep, JSON.stringify(progress.steps), progress.error ?? null],
+          )
+        : await sql(`UPDATE "InstanceUpgrade" SET status = 'running', "runId" = COALESCE($2, "runId") WHERE id = $1 AND status = 'queued' RETURNING id`, [
+            data.id,
+            runId ?? null,
+          ]);
+      return queued.length > 0 ? 'queued' : 'existing';
     },
     /**
      * Answers the saved row (one UPDATE … RETURNING): its mode for the metrics,

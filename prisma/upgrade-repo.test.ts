@@ -62,6 +62,15 @@ describe('marking an upgrade running', () => {
     for (const u of [first, second]) expect(await repo.get(u.id)).toMatchObject({ status: 'running', currentStep: 'plan', steps: running.steps, runId: u.runId });
   });
 
+  it('counts the upgrade started once when two steps run together both carry its first record, with or without the API\'s row', async () => {
+    const fresh = upgrade();
+    expect((await Promise.all([repo.markRunning(fresh, running), repo.markRunning(fresh, running)])).sort()).toEqual(['created', 'existing']);
+    const queued = upgrade();
+    await repo.ensure({ ...queued, status: 'queued' });
+    expect((await Promise.all([repo.markRunning(queued, running), repo.markRunning(queued, running)])).sort()).toEqual(['existing', 'queued']);
+    for (const u of [fresh, queued]) expect(await repo.get(u.id)).toMatchObject({ status: 'running', currentStep: 'plan', steps: running.steps });
+  });
+
   it('leaves a finished upgrade as it ended when a late attempt marks it running', async () => {
     const u = upgrade();
     await repo.markRunning(u);

@@ -17,8 +17,10 @@ export async function fullUpgrade(input: FullUpgradeInput): Promise<UpgradeResul
 
   return run.run(async () => {
     const release = input.releaseVersion;
-    await run.step('preflight', () => tenant.preflightFullUpgrade(target, imageTag));
-    const snapshot = await run.step('snapshot', () => snapshotTenant(run, target, input.upgradeId, release));
+    const [, snapshot] = await run.together([
+      ['preflight', () => tenant.preflightFullUpgrade(target, imageTag)],
+      ['snapshot', () => snapshotTenant(run, target, input.upgradeId, release)],
+    ]);
     run.enableRollback(rollbackTo(run, target, snapshot, input.verifyDeadlineMs));
     const plan = await run.step('render', () => tenant.planReleaseUpgrade(target, imageTag, undefined, release));
     await run.step('write', () => tenant.writeReleaseFiles(target, imageTag, plan.renderHash, release));

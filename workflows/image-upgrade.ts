@@ -1,6 +1,7 @@
 /**
  * Quick Upgrade: pull the latest images and recreate only the core services.
- * No tenant file is written; tenant content is checked unchanged at the end.
+ * No tenant file is written; tenant content is checked unchanged after the
+ * recreate, drydock's last change.
  */
 import { workflowInfo } from '@temporalio/workflow';
 import { TENANT_CONTENT_DIRS, type ImageUpgradeInput, type UpgradeResult } from '../core/types.js';
@@ -15,12 +16,17 @@ export async function imageUpgrade(input: ImageUpgradeInput): Promise<UpgradeRes
   await run.begin({ ...started(input), mode: 'image-only' });
 
   return run.run(async () => {
-    await run.step('preflight', () => tenant.checkTenantReady(target, services, imageTag));
-    const content = await run.step('snapshot-content', () => tenant.snapshotTenantContent(target, TENANT_CONTENT_DIRS));
+    const [, content] = await run.together([
+      ['preflight', () => tenant.checkTenantReady(target, services, imageTag)],
+      ['snapshot-content', () => tenant.snapshotTenantContent(target, TENANT_CONTENT_DIRS)],
+    ]);
     await run.step('pull', () => pullImages(target, services, imageTag));
     await run.step('recreate', () => recreateServices(target, services, imageTag));
-    await run.step('verify', () => verifyServices(target, services, input.verifyDeadlineMs ?? VERIFY_DEADLINE_MS));
-    await run.step('check-content', () => tenant.assertTenantContentUnchanged(target, TENANT_CONTENT_DIRS, content));
+    // The recreate was drydock's last change to the tenant: its content is checked while the services come up.
+    await run.together([
+      ['verify', () => verifyServices(target, services, input.verifyDeadlineMs ?? VERIFY_DEADLINE_MS)],
+      ['check-content', () => tenant.assertTenantContentUnchanged(target, TENANT_CONTENT_DIRS, content)],
+    ]);
     if (input.persistImageTag) {
       await run.step('persist-image-tag', () => run.databaseStep().persistInstanceImageTag(target.instanceId, imageTag, input.releaseVersion));
     }

@@ -17,11 +17,13 @@ export async function releaseUpgrade(input: ReleaseUpgradeInput): Promise<Upgrad
   await run.begin({ ...started(input), mode: 'release' });
 
   return run.run(async () => {
-    // Plan first: a stale plan is refused before anything, the tag included, changes.
+    // Plan and snapshot only read: a stale plan is refused before anything, the tag included, changes.
     // The release travels as a version only: activities read the bundle, values and secrets themselves.
     const release = input.releaseVersion;
-    const plan = await run.step('plan', () => tenant.planReleaseUpgrade(target, imageTag, input.planHash, release));
-    const snapshot = await run.step('snapshot', () => snapshotTenant(run, target, input.upgradeId, release));
+    const [plan, snapshot] = await run.together([
+      ['plan', () => tenant.planReleaseUpgrade(target, imageTag, input.planHash, release)],
+      ['snapshot', () => snapshotTenant(run, target, input.upgradeId, release)],
+    ]);
     run.enableRollback(rollbackTo(run, target, snapshot, input.verifyDeadlineMs));
     await run.step('persist-image-tag', () => run.databaseStep().persistInstanceImageTag(target.instanceId, imageTag, release));
     await run.step('write', () => tenant.writeReleaseFiles(target, imageTag, plan.renderHash, release));

@@ -72,7 +72,27 @@ const DATABASE_STEPS_LOCAL_PATCH = 'database-steps-local';
  * ones decide every patch so.
  */
 const PATCHES_FOLDED_AGAIN = 'upgrade-patches-folded-2';
-export type FoldedPatch = (typeof FIRST_FOLD)[number] | typeof DATABASE_STEPS_LOCAL_PATCH;
+
+/**
+ * Since this patch steps that only read (the checks and snapshots before an
+ * upgrade changes anything) run at once where a workflow groups them
+ * (UpgradeRun.together): each is still its own activity, with its own
+ * retries, heartbeat and entry in the progress, but the upgrade waits for
+ * the slowest of them instead of for their sum and one round through
+ * Temporal per group instead of per step.
+ */
+const READ_STEPS_TOGETHER_PATCH = 'read-steps-together';
+
+/**
+ * Since this patch one marker stands for every patch before it, as
+ * PATCHES_FOLDED_AGAIN did before it. Histories with the second fold decide
+ * the patches since it from their own markers, and so on back.
+ */
+const PATCHES_FOLDED_THIRD = 'upgrade-patches-folded-3';
+export type FoldedPatch = (typeof FIRST_FOLD)[number] | typeof DATABASE_STEPS_LOCAL_PATCH | typeof READ_STEPS_TOGETHER_PATCH;
+
+/** A step of a group run by UpgradeRun.together: its name and how it runs. */
+export type GroupStep<T> = readonly [name: string, run: () => Promise<T>];
 
 /** Thrown out of a step when the operator chose to roll back or abort. */
 class OperatorStop extends Error {
@@ -95,6 +115,7 @@ export class UpgradeRun {
   private rides: boolean | undefined;
   private folded: boolean | undefined;
   private foldedAgain: boolean | undefined;
+  private foldedThird: boolean | undefined;
   private ride: ProgressRide | undefined;
   /**
    * The row to create, carried by every progress record until a step has
@@ -103,11 +124,13 @@ export class UpgradeRun {
    */
   private unstarted: StartedUpgrade | undefined;
   private startRode = false;
+  /** While a group's steps call their activities (together): each carries the group's record. */
+  private rideShared = false;
   /** The activity proxies workflows call steps with: the first call of a step carries its progress. */
   readonly activities: StepActivities = carryingProgress(() => {
     const r = this.ride && this.unstarted ? { ...this.ride, started: this.unstarted } : this.ride;
     if (r?.started) this.startRode = true;
-    this.ride = undefined;
+    if (!this.rideShared) this.ride = undefined;
     return r;
   });
 
@@ -136,7 +159,8 @@ export class UpgradeRun {
 
   /** patched(id) for a patch a fold stands for; begin() asks first, so the folds are decided at the start. */
   patched(id: FoldedPatch): boolean {
-    if ((this.foldedAgain ??= patched(PATCHES_FOLDED_AGAIN))) return true;
+    if ((this.foldedThird ??= patched(PATCHES_FOLDED_THIRD))) return true;
+    if (id !== READ_STEPS_TOGETHER_PATCH && (this.foldedAgain ??= patched(PATCHES_FOLDED_AGAIN))) return true;
     const inFirstFold = (FIRST_FOLD as readonly string[]).includes(id);
     return (inFirstFold && (this.folded ??= patched(EARLIER_PATCHES_FOLDED))) || patched(id);
   }
@@ -154,34 +178,101 @@ export class UpgradeRun {
   /** Runs one step; when it fails for good, parks until the operator decides. */
   async step<T>(name: string, run: () => Promise<T>, opts: StepOptions = {}): Promise<T> {
     for (;;) {
-      const entry: StepProgress = { name, status: 'running', startedAt: new Date().toISOString() };
-      this.update({ status: this.rollingBack ? 'rolling-back' : 'running', currentStep: name, steps: [...this.view.steps, entry], error: null, actions: [] });
-      if ((this.rides ??= this.patched(PROGRESS_RIDES_PATCH))) {
-        const { status, currentStep, steps, error } = this.view;
-        this.ride = { rideAlong: 'upgrade-progress', upgradeId: this.upgradeId, progress: { status, currentStep, steps, error } };
-      } else await this.save();
+      const [entry] = await this.beginSteps([name]);
       try {
         const result = await run();
         this.ride = undefined;
         if (this.startRode) this.unstarted = undefined;
-        this.endStep(entry, 'succeeded');
+        this.endStep(entry!, 'succeeded');
         return result;
       } catch (err) {
         this.ride = undefined;
-        if (isCancellation(err)) {
-          this.endStep(entry, 'failed', 'cancelled');
-          throw err;
-        }
-        const error = describeFailure(err);
-        this.endStep(entry, 'failed', error);
-        if (failureType(err) && UNPARKABLE.includes(failureType(err)!)) throw err;
-        if (opts.onExhausted === 'rollback' && this.rollbackSteps && !this.rollingBack) {
-          throw new OperatorStop('rollback', `${name} failed, rolled back automatically: ${error}`);
-        }
-        const { action, reason } = await this.park(name, error);
-        if (action !== 'retry') throw new OperatorStop(action, `${name} failed: ${reason}`);
+        await this.stepFailed(entry!, err, opts);
       }
     }
+  }
+
+  /**
+   * Runs steps that only read, and need nothing from each other, at once.
+   * Each step's activity carries the same progress record, showing them all
+   * running, so the row says so before any of them touches the tenant (each
+   * must call its activity at once, not after an await). A step that fails
+   * for good parks once the others have ended, and only it runs again on
+   * retry. Histories from before READ_STEPS_TOGETHER_PATCH run the steps one
+   * after the other, as they did.
+   */
+  async together<T extends readonly unknown[]>(steps: { readonly [K in keyof T]: GroupStep<T[K]> }): Promise<T> {
+    const group = steps as readonly GroupStep<unknown>[];
+    const results: unknown[] = [];
+    if (!this.patched(READ_STEPS_TOGETHER_PATCH)) {
+      for (const [name, run] of group) results.push(await this.step(name, run));
+      return results as unknown as T;
+    }
+    const entries = await this.beginSteps(group.map(([name]) => name));
+    this.rideShared = true;
+    // Each entry ends when its own step does, so the progress shows each step's own time.
+    const running = group.map(async ([, run], i) => {
+      try {
+        const result = await run();
+        this.endStep(entries[i]!, 'succeeded');
+        return result;
+      } catch (err) {
+        this.endStep(entries[i]!, 'failed', isCancellation(err) ? 'cancelled' : describeFailure(err));
+        throw err;
+      }
+    });
+    this.rideShared = false;
+    this.ride = undefined;
+    const settled = await Promise.allSettled(running);
+    // A step that succeeded wrote the record it carried, and the row with it.
+    if (this.startRode && settled.some((s) => s.status === 'fulfilled')) this.unstarted = undefined;
+    const cancelled = settled.find((s) => s.status === 'rejected' && isCancellation(s.reason));
+    if (cancelled) throw (cancelled as PromiseRejectedResult).reason;
+    const unparkable = settled.find((s) => s.status === 'rejected' && UNPARKABLE.includes(failureType(s.reason)!));
+    if (unparkable) throw (unparkable as PromiseRejectedResult).reason;
+    for (const [i, s] of settled.entries()) {
+      if (s.status === 'fulfilled') {
+        results.push(s.value);
+        continue;
+      }
+      const [name, run] = group[i]!;
+      await this.parkFailed(name, describeFailure(s.reason));
+      results.push(await this.step(name, run));
+    }
+    return results as unknown as T;
+  }
+
+  /** New running entries for these steps, and the progress record the next activity call carries. */
+  private async beginSteps(names: readonly string[]): Promise<StepProgress[]> {
+    const startedAt = new Date().toISOString();
+    const entries: StepProgress[] = names.map((name) => ({ name, status: 'running', startedAt }));
+    this.update({ status: this.rollingBack ? 'rolling-back' : 'running', currentStep: names[0]!, steps: [...this.view.steps, ...entries], error: null, actions: [] });
+    if ((this.rides ??= this.patched(PROGRESS_RIDES_PATCH))) {
+      const { status, currentStep, steps, error } = this.view;
+      this.ride = { rideAlong: 'upgrade-progress', upgradeId: this.upgradeId, progress: { status, currentStep, steps, error } };
+    } else await this.save();
+    return entries;
+  }
+
+  /** Ends a failed step's entry; throws when the upgrade cannot go on with it, returns when the operator chose to retry it. */
+  private async stepFailed(entry: StepProgress, err: unknown, opts: StepOptions): Promise<void> {
+    if (isCancellation(err)) {
+      this.endStep(entry, 'failed', 'cancelled');
+      throw err;
+    }
+    const error = describeFailure(err);
+    this.endStep(entry, 'failed', error);
+    if (failureType(err) && UNPARKABLE.includes(failureType(err)!)) throw err;
+    if (opts.onExhausted === 'rollback' && this.rollbackSteps && !this.rollingBack) {
+      throw new OperatorStop('rollback', `${entry.name} failed, rolled back automatically: ${error}`);
+    }
+    await this.parkFailed(entry.name, error);
+  }
+
+  /** Waits for the operator on a failed step; returns when they chose to retry it. */
+  private async parkFailed(name: string, error: string): Promise<void> {
+    const { action, reason } = await this.park(name, error);
+    if (action !== 'retry') throw new OperatorStop(action, `${name} failed: ${reason}`);
   }
 
   /** Runs the steps and records how the upgrade ended; failures also fail the workflow, so the console shows them. */

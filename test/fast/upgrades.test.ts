@@ -74,13 +74,19 @@ describe('upgrade workflows with a fake tenant (fast layer, tenant faked in memo
       const started = await fx.upgrades.startImageUpgrade(instance, { imageTag: '2.0.9' });
       const result = await fx.env.client.workflow.getHandle(started.workflowId).result();
       expect(result.status).toBe('succeeded');
-      // The first tenant call of each step finds that step running in the row, every step before it succeeded.
-      const firstOfStep = ['ping', 'contentManifest', 'pull', 'recreate', 'containerStates'];
-      const steps = ['preflight', 'snapshot-content', 'pull', 'recreate', 'verify'];
-      for (const [i, op] of firstOfStep.entries()) {
-        const before = steps.slice(0, i).map((s) => `${s}:succeeded`);
-        expect(seen).toContain(`${op} @ running ${[...before, `${steps[i]}:running`].join(' ')}`);
-      }
+      // The first tenant call of each step finds that step running in the row, every step before it succeeded;
+      // steps run together (preflight with snapshot-content, verify with check-content) find both running.
+      const done = (...steps: string[]) => steps.map((s) => `${s}:succeeded`);
+      const running = (...steps: string[]) => steps.map((s) => `${s}:running`);
+      const firstOfStep: [string, string[]][] = [
+        ['ping', running('preflight', 'snapshot-content')],
+        ['contentManifest', running('preflight', 'snapshot-content')],
+        ['pull', [...done('preflight', 'snapshot-content'), ...running('pull')]],
+        ['recreate', [...done('preflight', 'snapshot-content', 'pull'), ...running('recreate')]],
+        ['containerStates', [...done('preflight', 'snapshot-content', 'pull', 'recreate'), ...running('verify', 'check-content')]],
+        ['contentManifest', [...done('preflight', 'snapshot-content', 'pull', 'recreate'), ...running('verify', 'check-content')]],
+      ];
+      for (const [op, steps] of firstOfStep) expect(seen).toContain(`${op} @ running ${steps.join(' ')}`);
       // The tag's step, a local activity, carries its progress too.
       const beforeTag = ['preflight', 'snapshot-content', 'pull', 'recreate', 'verify', 'check-content'].map((s) => `${s}:succeeded`);
       expect(seen).toContain(`tag write @ running ${[...beforeTag, 'persist-image-tag:running'].join(' ')}`);
@@ -122,7 +128,8 @@ describe('upgrade workflows with a fake tenant (fast layer, tenant faked in memo
         args: [{ upgradeId, target: targetOf(instance), imageTag: '2.0.7', persistImageTag: false, requestedBy: 'rollout:direct' }],
       });
       expect((await handle.result()).status).toBe('succeeded');
-      expect(seen[0]).toBe('ping @ running rollout:direct');
+      // Its first two steps run together: whichever touches the tenant first finds the row.
+      expect(seen.slice(0, 2).sort()).toEqual(['contentManifest @ running rollout:direct', 'ping @ running rollout:direct']);
       const row = (await fx.upgradeRow(upgradeId))!;
       expect(row).toMatchObject({ status: 'succeeded', mode: 'image-only', imageTag: '2.0.7', workflowId: `direct-${upgradeId}`, runId: handle.firstExecutionRunId });
       const events = (await handle.fetchHistory()).events ?? [];
@@ -164,6 +171,57 @@ describe('upgrade workflows with a fake tenant (fast layer, tenant faked in memo
       expect(stepNames(row).filter((s) => s.startsWith('pull'))).toEqual(['pull:failed', 'pull:succeeded']);
     });
     expect(tenant.tagOf('api')).toBe('2.0.1');
+  });
+
+  it('steps that only read run together: the Quick, Release and full upgrades each schedule their checks and snapshots in one workflow task', async () => {
+    const { instance } = await fx.addInstance();
+    await fx.withWorker(async () => {
+      const byTask = async (workflowId: string) => {
+        const events = (await fx.env.client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+        const tasks = new Map<string, string[]>();
+        for (const e of events) {
+          const a = e.activityTaskScheduledEventAttributes;
+          if (!a) continue;
+          const task = String(a.workflowTaskCompletedEventId);
+          tasks.set(task, [...(tasks.get(task) ?? []), a.activityType!.name!]);
+        }
+        return [...tasks.values()];
+      };
+      const quick = await fx.upgrades.startImageUpgrade(instance, { imageTag: '2.0.3' });
+      expect((await fx.env.client.workflow.getHandle(quick.workflowId).result()).status).toBe('succeeded');
+      expect(await byTask(quick.workflowId)).toEqual([
+        ['checkTenantReady', 'snapshotTenantContent'],
+        ['pullImages'],
+        ['recreateServices'],
+        ['verifyServices', 'assertTenantContentUnchanged'],
+      ]);
+      const release = await fx.upgrades.startReleaseUpgrade({ ...instance, imageTag: '2.0.3' }, { imageTag: '2.0.6' });
+      expect((await fx.env.client.workflow.getHandle(release.workflowId).result()).status).toBe('succeeded');
+      expect((await byTask(release.workflowId))[0]).toEqual(['planReleaseUpgrade', 'snapshotTenantSealed']);
+      const full = await fx.upgrades.startFullUpgrade({ ...instance, imageTag: '2.0.6' }, {});
+      expect((await fx.env.client.workflow.getHandle(full.workflowId).result()).status).toBe('succeeded');
+      expect((await byTask(full.workflowId))[0]).toEqual(['preflightFullUpgrade', 'snapshotTenantSealed']);
+      const row = (await fx.upgradeRow(full.upgradeId))!;
+      expect(stepNames(row).slice(0, 3)).toEqual(['preflight:succeeded', 'snapshot:succeeded', 'render:succeeded']);
+    });
+  });
+
+  it('a step of a group that fails for good parks once the other has ended, and Retry runs only it again', async () => {
+    const { instance, tenant } = await fx.addInstance();
+    tenant.fail('contentManifest', 1, 'path-rejected', 'content unreadable (fake)');
+    await fx.withWorker(async () => {
+      const started = await fx.upgrades.startImageUpgrade(instance, { imageTag: '2.0.5' });
+      const parked = await rowOnceParked(started.upgradeId);
+      expect(parked.currentStep).toBe('snapshot-content');
+      expect(parked.error).toContain('content unreadable (fake)');
+      expect(stepNames(parked)).toEqual(['preflight:succeeded', 'snapshot-content:failed']);
+      expect(tenant.calls.filter((c) => c.startsWith('pull'))).toEqual([]);
+      await fx.upgrades.act(parked, 'retry');
+      expect((await fx.env.client.workflow.getHandle(started.workflowId).result()).status).toBe('succeeded');
+      const row = (await fx.upgradeRow(started.upgradeId))!;
+      expect(stepNames(row).slice(0, 4)).toEqual(['preflight:succeeded', 'snapshot-content:failed', 'snapshot-content:succeeded', 'pull:succeeded']);
+    });
+    expect(tenant.tagOf('api')).toBe('2.0.5');
   });
 
   it('Quick Upgrade offers no rollback: a rollback request on its parked upgrade is refused with the reason', async () => {
