@@ -72,13 +72,17 @@ export interface StepBreakdown {
 
 /** Each step's duration and the compose time that ran inside it. */
 export function breakdown(steps: UpgradeStep[], calls: ComposeCall[]): StepBreakdown[] {
-  return steps.map((s) => {
+  const spans = steps.map((s) => {
     const from = Date.parse(s.startedAt);
-    const to = s.finishedAt ? Date.parse(s.finishedAt) : from;
-    // Step times come from workflow time (millisecond precision): a call belongs to the step it starts in.
-    const inside = calls.filter((c) => c.start >= from - 1 && c.start <= to + 1);
-    return { name: s.name, ms: to - from, composeMs: inside.reduce((a, c) => a + c.ms, 0) };
+    return { name: s.name, from, to: s.finishedAt ? Date.parse(s.finishedAt) : from, composeMs: 0 };
   });
+  for (const c of calls) {
+    // Step times come from workflow time (millisecond precision): a call belongs to the step it starts in;
+    // of steps run together, to the one that ends last (the faster one did not wait for it).
+    const owner = spans.filter((s) => c.start >= s.from - 1 && c.start <= s.to + 1).sort((a, b) => b.to - a.to)[0];
+    if (owner) owner.composeMs += c.ms;
+  }
+  return spans.map(({ name, from, to, composeMs }) => ({ name, ms: to - from, composeMs }));
 }
 
 /** Where a workflow's time went, from its history's event times (the server's clock). */

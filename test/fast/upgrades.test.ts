@@ -128,8 +128,10 @@ describe('upgrade workflows with a fake tenant (fast layer, tenant faked in memo
         args: [{ upgradeId, target: targetOf(instance), imageTag: '2.0.7', persistImageTag: false, requestedBy: 'rollout:direct' }],
       });
       expect((await handle.result()).status).toBe('succeeded');
-      // Its first two steps run together: whichever touches the tenant first finds the row.
-      expect(seen.slice(0, 2).sort()).toEqual(['contentManifest @ running rollout:direct', 'ping @ running rollout:direct']);
+      // Its first two steps run together: each one's first call finds the row, and no call ever found none.
+      expect(seen).toContain('ping @ running rollout:direct');
+      expect(seen).toContain('contentManifest @ running rollout:direct');
+      expect(seen.filter((s) => s.endsWith('no row'))).toEqual([]);
       const row = (await fx.upgradeRow(upgradeId))!;
       expect(row).toMatchObject({ status: 'succeeded', mode: 'image-only', imageTag: '2.0.7', workflowId: `direct-${upgradeId}`, runId: handle.firstExecutionRunId });
       const events = (await handle.fetchHistory()).events ?? [];
@@ -295,5 +297,26 @@ describe('upgrade workflows with a fake tenant (fast layer, tenant faked in memo
       await until('the workflow to end cancelled', async () => (await fx.env.client.workflow.getHandle(started.workflowId).describe()).status.name === 'CANCELLED');
     });
     expect(tenant.tagOf('api')).toBe(TAG_BEFORE);
+  });
+  it('Cancel during steps run together ends each of them and records the upgrade cancelled', async () => {
+    const { instance, tenant } = await fx.addInstance();
+    tenant.unhealthy.add('api');
+    await fx.withWorker(async () => {
+      const started = await fx.upgrades.startImageUpgrade(instance, { imageTag: '2.0.8' });
+      await until('verify to poll', async () => tenant.calls.filter((c) => c === 'containerStates').length >= 3);
+      await fx.upgrades.cancel((await fx.upgradeRow(started.upgradeId))!);
+      await until('the row to say cancelled', async () => (await fx.upgradeRow(started.upgradeId))?.status === 'cancelled');
+      await until('the workflow to end cancelled', async () => (await fx.env.client.workflow.getHandle(started.workflowId).describe()).status.name === 'CANCELLED');
+      // The verify activity itself stops: it no longer polls the tenant (a poll every 100 ms while it runs).
+      const polls = () => tenant.calls.filter((c) => c === 'containerStates').length;
+      await until('verify to stop polling', async () => {
+        const before = polls();
+        await new Promise((r) => setTimeout(r, 500));
+        return polls() === before;
+      });
+      const row = (await fx.upgradeRow(started.upgradeId))!;
+      expect(stepNames(row).slice(-2)).toEqual(['verify:failed', 'check-content:succeeded']);
+      expect(row.steps.at(-2)).toMatchObject({ error: 'cancelled' });
+    });
   });
 });
