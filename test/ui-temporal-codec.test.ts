@@ -98,13 +98,24 @@ describe('the Temporal web console through the codec server', () => {
     page.on('console', (m) => m.type() === 'error' && troubles.push(`console: ${m.text().slice(0, 300)}`));
     // Under load the console sometimes renders its own error page, or nothing, on a first load; a later reload cures it.
     for (let attempt = 1; ; attempt++) {
-      await page.goto(workflowUrl);
-      const rendered = await page.getByText(/Back to Workflows|There's an error/).first().waitFor({ timeout: 30_000 }).then(() => true, () => false);
+      // Chromium aborts a navigation when the host's interfaces change (other test files add Docker networks and
+      // network namespaces meanwhile): that load is lost, not the console, so it counts as one failed load.
+      const aborted = await page.goto(workflowUrl).then(
+        () => undefined,
+        (err: Error) => {
+          if (!err.message.includes('net::ERR_NETWORK_CHANGED')) throw err;
+          return err.message.split('\n')[0];
+        },
+      );
+      const rendered = !aborted && (await page.getByText(/Back to Workflows|There's an error/).first().waitFor({ timeout: 30_000 }).then(() => true, () => false));
       const errorPage = rendered && (await page.getByText("There's an error").count()) > 0;
       if (rendered && !errorPage) break;
       const what =
-        (rendered ? `answered its error page (${(await page.locator('body').innerText()).replace(/\s+/g, ' ').slice(0, 300)})` : 'rendered no workflow page within 30 s') +
-        ` [${troubles.splice(0).join('; ')}]`;
+        (aborted
+          ? `was not loaded (${aborted})`
+          : rendered
+            ? `answered its error page (${(await page.locator('body').innerText()).replace(/\s+/g, ' ').slice(0, 300)})`
+            : 'rendered no workflow page within 30 s') + ` [${troubles.splice(0).join('; ')}]`;
       await page.screenshot({ path: path.join(shots, `temporal-console-load-${attempt}-FAILED.png`), fullPage: true });
       if (attempt === 4) throw new Error(`the Temporal console ${what} on ${attempt} loads`);
       console.log(`the Temporal console ${what} (attempt ${attempt}); reloading in ${attempt * 5} s`);
