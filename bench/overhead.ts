@@ -50,7 +50,8 @@ import {
 
 const log = (m: string) => process.stderr.write(`  overhead: ${m}\n`);
 
-type Kind = 'quick' | 'release';
+const KINDS = ['quick', 'release'] as const;
+type Kind = (typeof KINDS)[number];
 const LABEL: Record<Kind, string> = { quick: 'Quick Upgrade', release: 'Release Upgrade' };
 
 export interface TimedUpgrade {
@@ -85,7 +86,7 @@ export async function timeUpgrade(
   cp: Pick<ControlPlane, 'temporal'>,
   api: Api,
   calls: ComposeCall[],
-  kind: 'quick' | 'release',
+  kind: Kind,
   instanceId: string,
   imageTag: string,
 ): Promise<TimedUpgrade> {
@@ -190,8 +191,8 @@ export async function benchOverhead(): Promise<BenchResult> {
     cleanups.unshift(() => cp.close());
     const api = apiClient(cp.url, (await createTestOperator(cp)).token);
 
-    const ids: Record<'quick' | 'release', string> = { quick: '', release: '' };
-    for (const kind of ['quick', 'release'] as const) {
+    const ids: Record<Kind, string> = { quick: '', release: '' };
+    for (const kind of KINDS) {
       const tenant = await createStackTenant(stack, `ovh-${kind}-${process.pid}`, tags[0]!, work);
       cleanups.unshift(() => tenant.down());
       const created = await api('POST', '/api/instances', { slug: tenant.slug, name: `Overhead ${kind}`, composeDir: tenant.dir, imageTag: tags[0] });
@@ -205,21 +206,21 @@ export async function benchOverhead(): Promise<BenchResult> {
     const runs: TimedUpgrade[] = [];
     const floorRuns: FloorRun[] = [];
     for (let i = 1; i < tags.length; i++) {
-      for (const kind of ['quick', 'release'] as const) {
+      for (const kind of KINDS) {
         const u = await timeUpgrade(cp, api, calls, kind, ids[kind], tags[i]!);
         log(`${i === 1 ? 'warm-up ' : ''}${kind} → ${u.imageTag}: wall ${u.wallMs.toFixed(0)} ms, compose ${u.composeMs.toFixed(0)} ms (${u.composeCalls} calls), verify ${u.verifyMs} ms`);
         if (i > 1) runs.push(u);
       }
-      for (const kind of ['quick', 'release'] as const) {
+      for (const kind of KINDS) {
         const f = await floor.time(String(i), kind);
         log(`${i === 1 ? 'warm-up ' : ''}raw-Temporal floor, ${kind} shape: ${f.wallMs.toFixed(0)} ms`);
         if (i > 1) floorRuns.push(f);
       }
     }
 
-    const of = (kind: 'quick' | 'release') => runs.filter((r) => r.kind === kind);
+    const of = (kind: Kind) => runs.filter((r) => r.kind === kind);
     const measurements: Measurement[] = [];
-    for (const kind of ['quick', 'release'] as const) {
+    for (const kind of KINDS) {
       const name = LABEL[kind];
       measurements.push(
         summarize(`${name}: wall time`, of(kind), (u) => u.wallMs),
@@ -229,10 +230,10 @@ export async function benchOverhead(): Promise<BenchResult> {
         summarize(`${name}: overhead without verify's wait`, of(kind), (u) => u.wallMs - u.composeMs - u.verifyMs),
       );
     }
-    for (const kind of ['quick', 'release'] as const) {
+    for (const kind of KINDS) {
       const floorMs = floorRuns.filter((f) => f.kind === kind).map((f) => f.wallMs).sort((a, b) => a - b);
       measurements.push({
-        label: `raw-Temporal floor, the ${kind === 'quick' ? 'Quick' : 'Release'} Upgrade's shape (${FLOOR_SHAPES[kind].join(', ')}; the status search attribute twice, 1 local activity at the end), no-op`,
+        label: `raw-Temporal floor, the ${LABEL[kind]}'s shape (${FLOOR_SHAPES[kind].join(', ')}; the status search attribute twice, 1 local activity at the end), no-op`,
         reps: floorMs.length,
         warmup: 1,
         medianMs: median(floorMs),
@@ -243,7 +244,7 @@ export async function benchOverhead(): Promise<BenchResult> {
         rssDeltaBytes: 0,
       });
     }
-    const med = (kind: 'quick' | 'release', f: (u: TimedUpgrade) => number) => median(of(kind).map(f).sort((a, b) => a - b));
+    const med = (kind: Kind, f: (u: TimedUpgrade) => number) => median(of(kind).map(f).sort((a, b) => a - b));
     return {
       name: 'overhead',
       title: 'Orchestration overhead of one upgrade on a real Docker Compose tenant',
@@ -284,27 +285,26 @@ export function formatOverhead(r: BenchResult): string {
     '|---|---:|---:|---:|---:|---:|---:|',
   ];
   const floorRuns = (r.details as { floorRuns: FloorRun[] }).floorRuns;
-  // Results from before the floor had a shape per kind carry no kind: then one floor for both.
-  const floorsOf = (kind: Kind) => floorRuns.filter((f) => (f.kind ?? kind) === kind);
+  const floorsOf = (kind: Kind) => floorRuns.filter((f) => f.kind === kind);
   const floorOf = (kind: Kind) => median(floorsOf(kind).map((f) => f.wallMs).sort((a, b) => a - b));
-  for (const kind of ['quick', 'release'] as const) {
+  for (const kind of KINDS) {
     const of = runs.filter((u) => u.kind === kind);
     const m = (f: (u: TimedUpgrade) => number) => ms(median(of.map(f).sort((a, b) => a - b)));
     lines.push(`| ${LABEL[kind]} | ${m((u) => u.wallMs)} | ${m((u) => u.composeMs)} | ${m((u) => u.wallMs - u.composeMs)} | ${m((u) => u.verifyMs)} | ${m((u) => u.wallMs - u.composeMs - u.verifyMs)} | ${m((u) => u.wallMs - u.composeMs - u.verifyMs - floorOf(kind))} |`);
   }
-  for (const kind of ['quick', 'release'] as const) lines.push(`| raw-Temporal floor, ${LABEL[kind]} shape (no-op) | ${ms(floorOf(kind))} | | | | ${ms(floorOf(kind))} | |`);
+  for (const kind of KINDS) lines.push(`| raw-Temporal floor, ${LABEL[kind]} shape (no-op) | ${ms(floorOf(kind))} | | | | ${ms(floorOf(kind))} | |`);
   lines.push(
     '',
     '| median of ' + r.params.reps + ', from the workflow history | workflow ms (first event to last) | in activities ms | in workflow tasks ms | Temporal dispatch ms (the rest) | outside the workflow ms (API, start, result) |',
     '|---|---:|---:|---:|---:|---:|',
   );
-  for (const kind of ['quick', 'release'] as const) {
+  for (const kind of KINDS) {
     const of = runs.filter((u) => u.kind === kind);
     const m = (f: (u: TimedUpgrade) => number) => ms(median(of.map(f).sort((a, b) => a - b)));
     const t = (k: keyof TemporalTimes) => m((u) => u.temporal[k]);
     lines.push(`| ${LABEL[kind]} | ${t('workflowMs')} | ${t('activityMs')} | ${t('workflowTaskMs')} | ${t('dispatchMs')} | ${m((u) => u.wallMs - u.temporal.workflowMs)} |`);
   }
-  for (const kind of ['quick', 'release'] as const) {
+  for (const kind of KINDS) {
     const f = (g: (x: FloorRun) => number) => ms(median(floorsOf(kind).map(g).sort((a, b) => a - b)));
     const ft = (k: keyof TemporalTimes) => f((x) => x.temporal[k]);
     lines.push(`| raw-Temporal floor, ${LABEL[kind]} shape | ${ft('workflowMs')} | ${ft('activityMs')} | ${ft('workflowTaskMs')} | ${ft('dispatchMs')} | ${f((x) => x.wallMs - x.temporal.workflowMs)} |`);

@@ -228,7 +228,7 @@ export class UpgradeRun {
     if (this.startRode && settled.some((s) => s.status === 'fulfilled')) this.unstarted = undefined;
     const cancelled = settled.find((s) => s.status === 'rejected' && isCancellation(s.reason));
     if (cancelled) throw (cancelled as PromiseRejectedResult).reason;
-    const unparkable = settled.find((s) => s.status === 'rejected' && UNPARKABLE.includes(failureType(s.reason)!));
+    const unparkable = settled.find((s) => s.status === 'rejected' && isUnparkable(s.reason));
     if (unparkable) throw (unparkable as PromiseRejectedResult).reason;
     for (const [i, s] of settled.entries()) {
       if (s.status === 'fulfilled') {
@@ -262,7 +262,7 @@ export class UpgradeRun {
     }
     const error = describeFailure(err);
     this.endStep(entry, 'failed', error);
-    if (failureType(err) && UNPARKABLE.includes(failureType(err)!)) throw err;
+    if (isUnparkable(err)) throw err;
     if (opts.onExhausted === 'rollback' && this.rollbackSteps && !this.rollingBack) {
       throw new OperatorStop('rollback', `${entry.name} failed, rolled back automatically: ${error}`);
     }
@@ -370,6 +370,11 @@ export class UpgradeRun {
 
 /** Failures no retry can cure: the upgrade ends at once instead of parking. */
 const UNPARKABLE = ['stale-plan', 'instance-missing'];
+
+function isUnparkable(err: unknown): boolean {
+  const type = failureType(err);
+  return type !== undefined && UNPARKABLE.includes(type);
+}
 
 function failureType(err: unknown): string | undefined {
   const cause = err instanceof ActivityFailure ? err.cause : err;
